@@ -1,0 +1,266 @@
+"""The headless CLI: run the test server, mint tokens, probe any server with NDJSON output."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import signal
+import sys
+import threading
+from typing import Any, TextIO
+
+from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
+from core.connection import Connection, RequestTimeout
+from core.events import (
+    ErrorEvent,
+    Event,
+    FrameEvent,
+    LatencySample,
+    Opcode,
+    QueueDropped,
+    QueueFlushed,
+    RequestFinished,
+    StateChanged,
+)
+from core.hub import EventHub
+from core.server import RoomServer, ServerConfig, make_token
+from core.states import ConnState
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="SocketScope headless CLI")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the embedded test server (PROTOCOL.md)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    auth = serve.add_mutually_exclusive_group()
+    auth.add_argument("--secret", default=ServerConfig.secret, help="HS256 secret for tokens")
+    auth.add_argument("--no-auth", action="store_true", help="accept clients without a token")
+    serve.add_argument("--ping-interval", type=float, default=20.0)
+    serve.add_argument("--ping-timeout", type=float, default=20.0)
+    serve.add_argument("--origin", action="append", default=[], help="allowed Origin (repeat)")
+    serve.add_argument("--max-size", type=int, default=1 << 20, help="bytes; larger: close 1009")
+    serve.add_argument("--rate", type=float, default=100.0, help="messages/s per connection")
+    serve.add_argument("--burst", type=int, default=200)
+    serve.add_argument("--max-conns-per-ip", type=int, default=64)
+    serve.add_argument("--demo-bots", type=int, default=0, help="simulated chatting clients")
+    serve.add_argument("--demo-rate", type=float, default=1.0, help="messages/s per bot")
+    serve.add_argument("--tls-cert")
+    serve.add_argument("--tls-key")
+
+    token = sub.add_parser("token", help="print a JWT the server accepts")
+    token.add_argument("--secret", default=ServerConfig.secret)
+    token.add_argument("--sub", default="cli", help="display name of the client")
+    token.add_argument("--ttl", type=float, default=3600.0, help="seconds until it expires")
+
+    conn = sub.add_parser("connect", help="connect to any WebSocket server, print NDJSON events")
+    conn.add_argument("url")
+    conn.add_argument("--header", action="append", default=[], metavar="'K: V'")
+    conn.add_argument("--subprotocol", action="append", default=[])
+    tok = conn.add_mutually_exclusive_group()
+    tok.add_argument("--token", help="JWT sent as ?token=")
+    tok.add_argument("--bearer", help="JWT sent as Authorization: Bearer")
+    conn.add_argument("--origin")
+    tls = conn.add_mutually_exclusive_group()
+    tls.add_argument("--cafile", help="trust this CA (PEM) for wss://")
+    tls.add_argument("--insecure", action="store_true", help="skip TLS verification")
+    conn.add_argument("--send", action="append", default=[], metavar="TEXT", help="send on open")
+    conn.add_argument("--request", action="append", default=[], metavar="JSON",
+                      help="send with a requestId and print the reply and its round trip")
+    conn.add_argument("--stdin", action="store_true", help="send each line read from stdin")
+    conn.add_argument("--ping-interval", type=float, default=5.0, help="0 disables")
+    conn.add_argument("--ping-timeout", type=float, default=10.0)
+    conn.add_argument("--app-ping", metavar="JSON",
+                      help='app-level heartbeat, e.g. {"type":"ping"}')
+    conn.add_argument("--max-size", type=int, default=16 * 1024 * 1024)
+    conn.add_argument("--no-compression", action="store_true")
+    conn.add_argument("--retry", action="store_true", help="reconnect with backoff, forever")
+    conn.add_argument("--duration", type=float, help="disconnect after this many seconds")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "token":
+        print(make_token(args.secret, sub=args.sub, ttl=args.ttl))
+        return 0
+    if args.command == "serve":
+        return asyncio.run(serve(args))
+    return asyncio.run(connect(args))
+
+
+# ----- serve -------------------------------------------------------------------------------
+
+
+async def serve(args: argparse.Namespace) -> int:
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        secret=args.secret,
+        auth=not args.no_auth,
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
+        origins=tuple(args.origin),
+        max_size=args.max_size,
+        rate=args.rate,
+        burst=args.burst,
+        max_conns_per_ip=args.max_conns_per_ip,
+        demo_bots=args.demo_bots,
+        demo_rate=args.demo_rate,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+    server = RoomServer(config)
+    try:
+        await server.start()
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"listening {server.url}", flush=True)
+    if config.auth:
+        print("auth is on: get a token with `python main.py token` (same --secret)",
+              file=sys.stderr, flush=True)
+    await stop.wait()
+    await server.stop()
+    return 0
+
+
+# ----- connect -----------------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace) -> ConnectionConfig:
+    headers = []
+    for header in args.header:
+        key, sep, value = header.partition(":")
+        if not sep or not key.strip():
+            raise SystemExit(f"error: --header {header!r} is not of the form 'Name: value'")
+        headers.append((key.strip(), value.strip()))
+    return ConnectionConfig(
+        url=args.url,
+        headers=headers,
+        subprotocols=list(args.subprotocol),
+        token=args.bearer or args.token,
+        token_mode="bearer" if args.bearer else "query",
+        origin=args.origin,
+        cafile=args.cafile,
+        insecure=args.insecure,
+        compression=not args.no_compression,
+        max_size=args.max_size,
+        heartbeat=HeartbeatConfig(
+            interval=args.ping_interval, timeout=args.ping_timeout, app_template=args.app_ping
+        ),
+        reconnect=ReconnectPolicy(enabled=args.retry),
+    )
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """One NDJSON record; text payloads in full, binary ones as base64."""
+    base: dict[str, Any] = {"time": round(event.time, 6), "conn": event.conn_id}
+    if isinstance(event, FrameEvent):
+        record = {"event": "frame", **base, "dir": event.direction.value,
+                  "type": event.opcode.label, "size": event.size}
+        if event.opcode is Opcode.TEXT:
+            record["text"] = event.payload.decode("utf-8", errors="replace")
+        elif event.opcode is Opcode.CLOSE and len(event.payload) >= 2:
+            record["code"] = int.from_bytes(event.payload[:2], "big")
+            record["reason"] = event.payload[2:].decode("utf-8", errors="replace")
+        elif event.payload:
+            record["base64"] = base64.b64encode(event.payload).decode()
+        return record
+    if isinstance(event, StateChanged):
+        return {"event": "state", **base, "from": event.old.value, "to": event.new.value,
+                "attempt": event.attempt, "retry_in": event.retry_in,
+                "close_code": event.close_code, "close_reason": event.close_reason,
+                "error": event.error}
+    if isinstance(event, LatencySample):
+        return {"event": "rtt", **base, "kind": event.kind, "rtt_ms": round(event.rtt * 1e3, 3)}
+    if isinstance(event, ErrorEvent):
+        return {"event": "error", **base, "kind": event.kind, "message": event.message}
+    if isinstance(event, QueueDropped):
+        return {"event": "queue_dropped", **base, "dropped_total": event.dropped_total}
+    if isinstance(event, QueueFlushed):
+        return {"event": "queue_flushed", **base, "count": event.count}
+    if isinstance(event, RequestFinished):
+        rtt = None if event.rtt is None else round(event.rtt * 1e3, 3)
+        return {"event": "request", **base, "request_id": event.request_id, "rtt_ms": rtt,
+                "error": event.error}
+    return {"event": type(event).__name__, **base}
+
+
+async def connect(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    hub = EventHub()
+    stream = hub.stream(maxlen=100_000)
+    conn = Connection(_config(args), hub)
+    requests = []
+    for text in args.request:
+        try:
+            message = json.loads(text)
+        except ValueError as exc:
+            print(f"error: --request is not JSON: {exc}", file=sys.stderr)
+            return 2
+        if not isinstance(message, dict):
+            print("error: --request must be a JSON object", file=sys.stderr)
+            return 2
+        requests.append(message)
+    for text in args.send:
+        await conn.send(text)  # queued until open, then sent first, in order
+    conn.connect()
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, done.set)
+    if args.duration is not None:
+        loop.call_later(args.duration, done.set)
+    if args.stdin:
+        _read_stdin(loop, conn)
+    tasks = [asyncio.create_task(_request(conn, message)) for message in requests]
+    status = 0
+    waiter = asyncio.create_task(done.wait())
+    try:
+        while True:
+            getter = asyncio.create_task(stream.get())
+            finished, _ = await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in finished:
+                getter.cancel()
+                break
+            event = getter.result()
+            out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+            out.flush()
+            if isinstance(event, StateChanged) and event.new is ConnState.CLOSED:
+                if event.error:
+                    print(f"error: {event.error}", file=sys.stderr)
+                    status = 1
+                break
+    finally:
+        waiter.cancel()
+        for task in tasks:
+            task.cancel()
+        await conn.disconnect()
+        for event in stream.drain():
+            out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+        stream.close()
+        out.flush()
+    return status
+
+
+async def _request(conn: Connection, message: dict[str, Any]) -> None:
+    with contextlib.suppress(RequestTimeout):
+        await conn.request(message)  # reply and rtt are printed as events
+
+
+def _read_stdin(loop: asyncio.AbstractEventLoop, conn: Connection) -> None:
+    def pump() -> None:
+        for line in sys.stdin:
+            text = line.rstrip("\n")
+            loop.call_soon_threadsafe(lambda t=text: loop.create_task(conn.send(t)))
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()

@@ -1,0 +1,65 @@
+"""Decoding of payloads for display and matching: JSON, MessagePack, hex, previews."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgpack
+
+from core.events import Opcode
+
+PREVIEW_CHARS = 200
+_CONTROL = {c: 0x2400 + c for c in range(32)} | {0x7F: 0x2421}  # show controls as ␀…␡
+
+
+def parse_object(opcode: Opcode, payload: bytes) -> dict[str, Any] | None:
+    """The JSON object of a text frame or the MessagePack map of a binary one, else None."""
+    try:
+        if opcode is Opcode.TEXT:
+            obj = json.loads(payload)
+        elif opcode is Opcode.BINARY:
+            obj = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+        else:
+            return None
+    except (ValueError, msgpack.UnpackException, TypeError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def message_type(opcode: Opcode, payload: bytes) -> str | None:
+    """The `type` field, the de facto discriminator of JSON WebSocket protocols."""
+    obj = parse_object(opcode, payload)
+    kind = obj.get("type") if obj else None
+    return kind if isinstance(kind, str) else None
+
+
+def encode_object(obj: dict[str, Any], binary: bool) -> bytes:
+    if binary:
+        return msgpack.packb(obj, use_bin_type=True)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def preview(opcode: Opcode, payload: bytes, limit: int = PREVIEW_CHARS) -> str:
+    """One safe line: control characters made visible, binary shown as hex, truncated."""
+    head = payload[: limit * 4]
+    if opcode is Opcode.BINARY:
+        text = head[:limit].hex(" ")
+    else:
+        text = head.decode("utf-8", errors="replace").translate(_CONTROL)
+    if len(text) > limit or len(head) < len(payload):
+        text = text[:limit] + "…"
+    return text
+
+
+def hexdump(payload: bytes, width: int = 16, limit: int = 64 * 1024) -> str:
+    """Offset, hex and ASCII columns; long payloads are cut at `limit` bytes with a note."""
+    lines = []
+    for off in range(0, min(len(payload), limit), width):
+        chunk = payload[off : off + width]
+        hexes = " ".join(f"{b:02x}" for b in chunk)
+        ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{off:08x}  {hexes:<{width * 3}} {ascii_}")
+    if len(payload) > limit:
+        lines.append(f"… {len(payload) - limit} more bytes")
+    return "\n".join(lines)

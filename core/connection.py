@@ -1,0 +1,538 @@
+"""One client connection to any RFC 6455 server: state machine, reconnect, heartbeat, queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import ssl
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame
+from websockets.frames import Opcode as WsOpcode
+from websockets.typing import Origin, Subprotocol
+
+from core.backoff import backoff
+from core.closecodes import describe_close
+from core.codecs import encode_object, parse_object
+from core.config import ConnectionConfig
+from core.errors import describe_error
+from core.events import (
+    Direction,
+    ErrorEvent,
+    FrameEvent,
+    LatencySample,
+    Opcode,
+    QueueDropped,
+    QueueFlushed,
+    RequestFinished,
+    StateChanged,
+)
+from core.hub import EventHub
+from core.metrics import ConnectionMetrics
+from core.states import ConnState, check_transition
+from core.tap import TapConnection
+
+MAX_FRAGMENTS = 4096  # a message split into more frames than this is refused (1009)
+MAX_PENDING_REQUESTS = 10_000
+_OPCODES = {WsOpcode(op.value): op for op in Opcode}
+_ids = itertools.count(1)
+
+
+class NotOpen(RuntimeError):
+    """Raised by operations that need an open connection."""
+
+
+class RequestTimeout(TimeoutError):
+    """No reply carrying the requestId arrived in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    request_id: str
+    message: dict[str, Any]
+    rtt: float  # seconds from send to reply
+
+
+class Connection:
+    """Drives websockets with its own retry loop and ping task, so every attempt, delay and RTT
+    sample is visible as an event instead of hidden inside the library."""
+
+    def __init__(
+        self,
+        config: ConnectionConfig,
+        hub: EventHub | None = None,
+        conn_id: int | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.id = conn_id if conn_id is not None else next(_ids)
+        self.hub = hub or EventHub()
+        self.metrics = ConnectionMetrics()
+        self.state = ConnState.CLOSED
+        self.attempt = 0
+        self.last_error: str | None = None
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.subprotocol: str | None = None
+        self.opened_at: float | None = None  # wall time of the last open
+        self.retry_at: float | None = None  # wall time of the next attempt while waiting
+        self.queue: deque[tuple[bytes, bool]] = deque()
+        self.queue_dropped = 0
+        self._rng = rng or random.Random()
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._retry_now = asyncio.Event()
+        self._stopping = False
+        self._close_error: str | None = None
+        self._fragments: list[bytes] | None = None
+        self._fragment_op = Opcode.TEXT
+        self._requests: dict[str, tuple[asyncio.Future[Reply], float]] = {}
+        self._app_ping_at: float | None = None
+        self._app_marker = config.heartbeat.app_reply_type.encode()
+        self._state_waiters: list[tuple[ConnState, asyncio.Future[None]]] = []
+
+    # ----- public API -----------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Start the connect/retry loop in the background (no-op when already running)."""
+        if self._task is None or self._task.done():
+            self._stopping = False
+            self.attempt = 1
+            self._set_state(ConnState.CONNECTING)  # at once, so callers see it has started
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"connection-{self.id}"
+            )
+
+    async def disconnect(self, code: int = 1000, reason: str = "") -> None:
+        """Close for good: no retry; unanswered requests fail now."""
+        self._stopping = True
+        ws = self._ws
+        if ws is not None and self.state is ConnState.OPEN:
+            self._set_state(ConnState.CLOSING)
+            self._publish_frame(Direction.OUT, Opcode.CLOSE, _close_payload(code, reason))
+            await ws.close(code, reason)
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=1.0)  # let the loop record the clean close
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._fail_requests("the connection was closed")
+
+    def reconnect_now(self) -> None:
+        """Skip the remaining retry delay, or drop an open connection and open it again."""
+        if self.state is ConnState.WAITING:
+            self._retry_now.set()
+        elif self.state is ConnState.OPEN and self._ws is not None:
+            self._close_error = "Reconnect requested by the user"
+            self._ws.transport.abort()
+        elif self._task is None or self._task.done():
+            self.connect()
+
+    async def wait_for_state(self, state: ConnState, timeout: float) -> None:
+        """Return once the connection is (or next becomes) `state`; TimeoutError otherwise."""
+        if self.state is state:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (state, future)
+        self._state_waiters.append(entry)
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        finally:
+            with contextlib.suppress(ValueError):
+                self._state_waiters.remove(entry)
+
+    async def send(self, data: str | bytes, *, text: bool | None = None) -> bool:
+        """Send now when open, else keep it in the offline queue; True when it went out now."""
+        if isinstance(data, str):
+            payload, is_text = data.encode(), True if text is None else text
+        else:
+            payload, is_text = bytes(data), bool(text)
+        if self.state is not ConnState.OPEN or self.queue or self._ws is None:
+            self._enqueue(payload, is_text)
+            return False
+        try:
+            await self._write(self._ws, payload, is_text)
+        except ConnectionClosed:
+            self._enqueue(payload, is_text)
+            return False
+        return True
+
+    async def request(self, message: dict[str, Any], timeout: float | None = None) -> Reply:
+        """Send `message` with a fresh requestId and wait for the reply that carries it."""
+        if len(self._requests) >= MAX_PENDING_REQUESTS:
+            raise NotOpen("too many unanswered requests")
+        request_id = uuid.uuid4().hex[:16]
+        binary = self.subprotocol == "msgpack"
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._requests[request_id] = (future, time.monotonic())
+        timeout = self.config.request_timeout if timeout is None else timeout
+        try:
+            payload = encode_object({**message, "requestId": request_id}, binary)
+            await self.send(payload, text=not binary)
+            async with asyncio.timeout(timeout):
+                reply = await future
+        except TimeoutError:
+            error = f"no reply within {timeout:g} s"
+            self._publish(RequestFinished(self.id, time.time(), request_id, None, error))
+            raise RequestTimeout(f"request {request_id}: {error}") from None
+        finally:
+            self._requests.pop(request_id, None)
+        self._publish(RequestFinished(self.id, time.time(), request_id, reply.rtt))
+        return reply
+
+    @property
+    def pending_requests(self) -> int:
+        return len(self._requests)
+
+    @property
+    def uptime(self) -> float | None:
+        if self.state is ConnState.OPEN and self.opened_at is not None:
+            return time.time() - self.opened_at
+        return None
+
+    # ----- the retry loop -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        policy = self.config.reconnect
+        delays = backoff(policy, self._rng)
+        protocol_errors = 0
+        try:
+            while True:
+                if self.state is not ConnState.CONNECTING:
+                    self.attempt += 1
+                    self._set_state(ConnState.CONNECTING)
+                try:
+                    ws = await self._open()
+                except Exception as exc:
+                    info = describe_error(exc, self.config.url, bool(self.config.token))
+                    protocol_errors = protocol_errors + 1 if info.kind == "protocol" else 0
+                    message = info.message
+                    if protocol_errors >= policy.max_protocol_errors:
+                        message += f" ({protocol_errors} protocol errors in a row: not retrying)"
+                    elif not info.retry:
+                        message += " (not retrying: fix the settings, then connect again)"
+                    if (
+                        not info.retry
+                        or protocol_errors >= policy.max_protocol_errors
+                        or not self._may_retry()
+                    ):
+                        self._set_state(ConnState.CLOSED, error=message)
+                        return
+                    await self._wait_retry(next(delays), error=message)
+                    continue
+                protocol_errors = 0
+                opened = time.monotonic()
+                code, reason, error = await self._serve(ws)
+                if self._stopping:
+                    self._set_state(ConnState.CLOSED, close_code=code, close_reason=reason)
+                    return
+                if time.monotonic() - opened >= policy.stable_after:
+                    delays = backoff(policy, self._rng)
+                    self.attempt = 0
+                if not self._may_retry():
+                    self._set_state(
+                        ConnState.CLOSED, close_code=code, close_reason=reason, error=error
+                    )
+                    return
+                await self._wait_retry(
+                    next(delays), close_code=code, close_reason=reason, error=error
+                )
+        except asyncio.CancelledError:
+            if self.state is not ConnState.CLOSED:
+                self._set_state(ConnState.CLOSED, close_code=self.close_code)
+            raise
+
+    def _may_retry(self) -> bool:
+        policy = self.config.reconnect
+        if not policy.enabled or self._stopping:
+            return False
+        return policy.max_attempts is None or self.attempt < policy.max_attempts
+
+    async def _wait_retry(self, delay: float, **info: Any) -> None:
+        self.retry_at = time.time() + delay
+        self._set_state(ConnState.WAITING, retry_in=delay, **info)
+        self._retry_now.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._retry_now.wait()
+        self.retry_at = None
+
+    async def _open(self) -> ClientConnection:
+        cfg = self.config
+        url, headers = self._url_and_headers()
+        ssl_context = self._ssl_context() if urlsplit(url).scheme == "wss" else None
+        kwargs: dict[str, Any] = {}
+        if ssl_context is not None:
+            kwargs["ssl"] = ssl_context
+        return await connect(
+            url,
+            additional_headers=headers,
+            subprotocols=[Subprotocol(p) for p in cfg.subprotocols] or None,
+            origin=Origin(cfg.origin) if cfg.origin else None,
+            compression="deflate" if cfg.compression else None,
+            max_size=cfg.max_size,
+            open_timeout=cfg.open_timeout,
+            close_timeout=cfg.close_timeout,
+            ping_interval=None,  # our own heartbeat measures and reports every ping
+            ping_timeout=None,
+            user_agent_header="SocketScope/0.1",
+            create_connection=TapConnection,
+            **kwargs,
+        )
+
+    def _url_and_headers(self) -> tuple[str, list[tuple[str, str]]]:
+        cfg = self.config
+        headers = list(cfg.headers)
+        url = cfg.url
+        if cfg.token and cfg.token_mode == "bearer":
+            headers.append(("Authorization", f"Bearer {cfg.token}"))
+        elif cfg.token:
+            parts = urlsplit(url)
+            query = [(k, v) for k, v in parse_qsl(parts.query) if k != "token"]
+            query.append(("token", cfg.token))
+            url = urlunsplit(parts._replace(query=urlencode(query)))
+        return url, headers
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.config.cafile)
+        if self.config.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    async def _serve(self, ws: ClientConnection) -> tuple[int | None, str, str | None]:
+        """Run one open connection to its end; return close code, reason and error in words."""
+        self._ws = ws
+        self.subprotocol = ws.subprotocol
+        self._close_error = None
+        self._fragments = None
+        self.opened_at = time.time()
+        self._set_state(ConnState.OPEN)
+        if isinstance(ws, TapConnection):
+            ws.attach(self._on_frame)
+        tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]
+        if self.config.heartbeat.app_template:
+            tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
+        try:
+            await self._flush(ws)
+            await ws.wait_closed()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._ws = None
+            self._app_ping_at = None
+        code = ws.close_code
+        reason = ws.close_reason or ""
+        return code, reason, self._explain_close(ws, code, reason)
+
+    def _explain_close(self, ws: ClientConnection, code: int | None, reason: str) -> str | None:
+        if self._close_error:
+            return self._close_error
+        if self._stopping:
+            return None
+        sent = ws.protocol.close_sent
+        if sent is not None and not ws.protocol.close_rcvd_then_sent and sent.code != 1000:
+            return f"SocketScope closed the connection: {describe_close(sent.code)} ({sent.reason})"
+        if code in (1000, None):
+            return None
+        if code == 1006:
+            return "Connection lost without a close frame (1006)"
+        detail = f": {reason}" if reason else ""
+        return f"Closed by the server: {describe_close(code)}{detail}"
+
+    # ----- sending --------------------------------------------------------------------------
+
+    def _enqueue(self, payload: bytes, is_text: bool) -> None:
+        if len(self.queue) >= self.config.queue_size:
+            self.queue.popleft()
+            self.queue_dropped += 1
+            self._publish(QueueDropped(self.id, time.time(), self.queue_dropped))
+        self.queue.append((payload, is_text))
+
+    async def _flush(self, ws: ClientConnection) -> None:
+        """Offline messages go first, in order, each exactly once (put back if never written)."""
+        sent = 0
+        while self.queue:
+            payload, is_text = self.queue.popleft()
+            try:
+                await self._write(ws, payload, is_text)
+            except ConnectionClosed:
+                self.queue.appendleft((payload, is_text))
+                break
+            sent += 1
+        if sent:
+            self._publish(QueueFlushed(self.id, time.time(), sent))
+
+    async def _write(self, ws: ClientConnection, payload: bytes, is_text: bool) -> None:
+        await ws.send(payload, text=is_text)
+        now = time.time()
+        self.metrics.record_out(len(payload), now)
+        self.hub.publish(
+            FrameEvent(self.id, now, Direction.OUT, Opcode.TEXT if is_text else Opcode.BINARY,
+                       payload)
+        )
+
+    # ----- heartbeats -----------------------------------------------------------------------
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        hb = self.config.heartbeat
+        if hb.interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(hb.interval)
+            data = os.urandom(4)
+            try:
+                waiter = await ws.ping(data)
+            except ConnectionClosed:
+                return
+            self._publish_frame(Direction.OUT, Opcode.PING, data)
+            try:
+                async with asyncio.timeout(hb.timeout):
+                    rtt = await waiter
+            except TimeoutError:
+                self._close_error = (
+                    f"No pong within {hb.timeout:g} s: the server stopped answering pings"
+                )
+                ws.transport.abort()
+                return
+            except ConnectionClosed:
+                return
+            now = time.time()
+            self.metrics.record_rtt(rtt, now, "ping")
+            self._publish(LatencySample(self.id, now, rtt, "ping"))
+
+    async def _app_heartbeat(self) -> None:
+        hb = self.config.heartbeat
+        interval = hb.interval if hb.interval > 0 else 5.0
+        while True:
+            await asyncio.sleep(interval)
+            self._app_ping_at = time.monotonic()
+            await self.send(hb.app_template or "", text=True)
+            await asyncio.sleep(min(hb.timeout, interval))
+            if self._app_ping_at is not None:
+                self._app_ping_at = None
+                self._publish(
+                    ErrorEvent(
+                        self.id,
+                        time.time(),
+                        f"No {hb.app_reply_type!r} reply to the app-level heartbeat "
+                        f"within {min(hb.timeout, interval):g} s",
+                        "heartbeat",
+                    )
+                )
+
+    # ----- receiving (called synchronously as frames are parsed) ----------------------------
+
+    def _on_frame(self, frame: Frame) -> None:
+        data = frame.data if type(frame.data) is bytes else bytes(frame.data)
+        op = _OPCODES[frame.opcode]
+        if op is Opcode.TEXT or op is Opcode.BINARY:
+            if frame.fin:
+                self._deliver(op, data)
+            else:
+                self._fragments = [data]
+                self._fragment_op = op
+        elif op is Opcode.CONT:
+            fragments = self._fragments
+            if fragments is None:
+                return  # the protocol layer already failed the connection
+            fragments.append(data)
+            if len(fragments) > MAX_FRAGMENTS:
+                self._fragments = None
+                self._fail(1009, f"message split into more than {MAX_FRAGMENTS} fragments")
+            elif frame.fin:
+                self._fragments = None
+                self._deliver(self._fragment_op, b"".join(fragments))
+        else:
+            self._publish_frame(Direction.IN, op, data)
+            if op is Opcode.PING:
+                self._publish_frame(Direction.OUT, Opcode.PONG, data)  # sent by the protocol
+            elif op is Opcode.CLOSE and self.state is ConnState.OPEN:
+                self._set_state(ConnState.CLOSING)
+
+    def _deliver(self, op: Opcode, data: bytes) -> None:
+        if op is Opcode.TEXT:
+            try:
+                data.decode()  # RFC 6455 requires failing on invalid UTF-8
+            except UnicodeDecodeError as exc:
+                self._fail(1007, f"invalid UTF-8 at byte {exc.start} of a text message")
+                return
+        now = time.time()
+        self.metrics.record_in(len(data), now)
+        self.hub.publish(FrameEvent(self.id, now, Direction.IN, op, data))
+        if self._requests and b"requestId" in data:
+            self._match_request(op, data)
+        if self._app_ping_at is not None and (op is Opcode.BINARY or self._app_marker in data):
+            obj = parse_object(op, data)
+            if obj is not None and obj.get("type") == self.config.heartbeat.app_reply_type:
+                rtt = time.monotonic() - self._app_ping_at
+                self._app_ping_at = None
+                self.metrics.record_rtt(rtt, now, "app")
+                self._publish(LatencySample(self.id, now, rtt, "app"))
+
+    def _match_request(self, op: Opcode, data: bytes) -> None:
+        obj = parse_object(op, data)
+        request_id = obj.get("requestId") if obj else None
+        entry = self._requests.get(request_id) if isinstance(request_id, str) else None
+        if entry is None or obj is None or entry[0].done():
+            return
+        future, sent_at = entry
+        future.set_result(Reply(request_id, obj, time.monotonic() - sent_at))  # type: ignore[arg-type]
+
+    def _fail(self, code: int, reason: str) -> None:
+        ws = self._ws
+        self._close_error = f"SocketScope closed the connection: {describe_close(code)} ({reason})"
+        self._publish(ErrorEvent(self.id, time.time(), self._close_error, "protocol"))
+        if isinstance(ws, TapConnection):
+            ws.fail(code, reason)
+
+    def _fail_requests(self, why: str) -> None:
+        for future, _ in list(self._requests.values()):
+            if not future.done():
+                future.set_exception(NotOpen(why))
+                future.exception()  # mark retrieved: a caller may already have given up
+
+    # ----- events ---------------------------------------------------------------------------
+
+    def _set_state(self, new: ConnState, **info: Any) -> None:
+        old = self.state
+        check_transition(old, new)
+        self.state = new
+        if "close_code" in info:
+            self.close_code = info["close_code"]
+            self.close_reason = info.get("close_reason", "")
+        if info.get("error"):
+            self.last_error = info["error"]
+        elif new is ConnState.OPEN:
+            self.last_error = None
+        event = StateChanged(self.id, time.time(), old, new, self.attempt, **info)
+        self._publish(event)
+        if info.get("error"):
+            self._publish(ErrorEvent(self.id, event.time, info["error"], "connection"))
+        for wanted, future in self._state_waiters:
+            if wanted is new and not future.done():
+                future.set_result(None)
+
+    def _publish_frame(self, direction: Direction, op: Opcode, data: bytes) -> None:
+        self.hub.publish(FrameEvent(self.id, time.time(), direction, op, data))
+
+    def _publish(self, event: Any) -> None:
+        self.hub.publish(event)
+
+
+def _close_payload(code: int, reason: str) -> bytes:
+    return code.to_bytes(2, "big") + reason.encode()[:123]

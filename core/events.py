@@ -1,0 +1,125 @@
+"""The frozen events the engine publishes; every view (CLI, Qt, recorder) is built from these."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from core.states import ConnState
+
+
+class Opcode(IntEnum):
+    CONT = 0
+    TEXT = 1
+    BINARY = 2
+    CLOSE = 8
+    PING = 9
+    PONG = 10
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    conn_id: int
+    time: float
+    old: ConnState
+    new: ConnState
+    attempt: int
+    retry_in: float | None = None
+    close_code: int | None = None
+    close_reason: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameEvent:
+    """One message or control frame; the payload stays bytes and is decoded on demand."""
+
+    conn_id: int
+    time: float
+    direction: Direction
+    opcode: Opcode
+    payload: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.payload)
+
+    @property
+    def is_data(self) -> bool:
+        return self.opcode is Opcode.TEXT or self.opcode is Opcode.BINARY
+
+    @property
+    def text(self) -> str:
+        """The payload as text; binary payloads are not text and raise."""
+        if self.opcode is Opcode.BINARY:
+            raise ValueError("binary frame has no text")
+        return self.payload.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """Parsed JSON of a text frame; raises ValueError when it is not JSON."""
+        return json.loads(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySample:
+    conn_id: int
+    time: float
+    rtt: float  # seconds
+    kind: str  # "ping" (protocol) or "app" (application-level heartbeat)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    conn_id: int
+    time: float
+    message: str
+    kind: str = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDropped:
+    """The offline queue was full; the oldest message was dropped."""
+
+    conn_id: int
+    time: float
+    dropped_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFlushed:
+    conn_id: int
+    time: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFinished:
+    """A request by requestId ended: replied (rtt set) or failed (error set)."""
+
+    conn_id: int
+    time: float
+    request_id: str
+    rtt: float | None
+    error: str | None = None
+
+
+Event = (
+    StateChanged
+    | FrameEvent
+    | LatencySample
+    | ErrorEvent
+    | QueueDropped
+    | QueueFlushed
+    | RequestFinished
+)

@@ -1,0 +1,77 @@
+"""Fan-out of engine events to observers without letting any of them slow the network."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+
+from core.events import Event
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Event], None]
+
+
+class EventStream:
+    """A bounded queue of events for a slow, async consumer; the oldest are dropped and counted."""
+
+    def __init__(self, hub: EventHub, maxlen: int) -> None:
+        self._hub = hub
+        self._items: deque[Event] = deque(maxlen=maxlen)
+        self._wakeup = asyncio.Event()
+        self.dropped = 0
+
+    def push(self, event: Event) -> None:
+        if len(self._items) == self._items.maxlen:
+            self.dropped += 1
+        self._items.append(event)
+        self._wakeup.set()
+
+    def close(self) -> None:
+        self._hub.unsubscribe(self.push)
+
+    def drain(self) -> list[Event]:
+        items = list(self._items)
+        self._items.clear()
+        self._wakeup.clear()
+        return items
+
+    async def get(self) -> Event:
+        while not self._items:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        return self._items.popleft()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.get()
+
+
+class EventHub:
+    """Synchronous callbacks must be O(1) (append to a deque); anything slower uses stream()."""
+
+    def __init__(self) -> None:
+        self._callbacks: tuple[Callback, ...] = ()
+
+    def subscribe(self, callback: Callback) -> Callable[[], None]:
+        self._callbacks = (*self._callbacks, callback)
+        return lambda: self.unsubscribe(callback)
+
+    def unsubscribe(self, callback: Callback) -> None:
+        self._callbacks = tuple(c for c in self._callbacks if c != callback)
+
+    def stream(self, maxlen: int = 10_000) -> EventStream:
+        stream = EventStream(self, maxlen)
+        self.subscribe(stream.push)
+        return stream
+
+    def publish(self, event: Event) -> None:
+        for callback in self._callbacks:
+            try:
+                callback(event)
+            except Exception:
+                log.exception("event observer failed; the event was skipped for it")

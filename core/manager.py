@@ -1,0 +1,49 @@
+"""Owns every connection of a session and the one event hub they all publish to."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from core.config import ConnectionConfig
+from core.connection import Connection
+from core.hub import EventHub
+
+
+class ConnectionManager:
+    def __init__(self, hub: EventHub | None = None) -> None:
+        self.hub = hub or EventHub()
+        self._connections: dict[int, Connection] = {}
+        self._ids = itertools.count(1)
+
+    def add(self, config: ConnectionConfig, connect: bool = False) -> Connection:
+        conn = Connection(config, self.hub, next(self._ids))
+        self._connections[conn.id] = conn
+        if connect:
+            conn.connect()
+        return conn
+
+    def get(self, conn_id: int) -> Connection:
+        return self._connections[conn_id]
+
+    def list(self) -> list[Connection]:
+        return list(self._connections.values())
+
+    def connect(self, conn_id: int) -> None:
+        self._connections[conn_id].connect()
+
+    async def disconnect(self, conn_id: int) -> None:
+        await self._connections[conn_id].disconnect()
+
+    async def remove(self, conn_id: int) -> None:
+        conn = self._connections.pop(conn_id)
+        await conn.disconnect()
+
+    async def close_all(self) -> None:
+        await asyncio.gather(*(c.disconnect() for c in self._connections.values()))
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.list())

@@ -1,0 +1,110 @@
+"""The one place where core meets Qt: events are buffered in O(1) and handed out once per tick."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.events import Event, FrameEvent, LatencySample, StateChanged
+from core.manager import ConnectionManager
+from core.server import EmbeddedServer
+
+log = logging.getLogger(__name__)
+
+TICK_MS = 50
+BUFFER_LIMIT = 200_000  # events held between two ticks; beyond it the oldest are dropped
+
+
+@dataclass(frozen=True, slots=True)
+class TickBatch:
+    """Everything that happened since the previous tick, sorted by kind for the models."""
+
+    time: float
+    frames: list[FrameEvent] = field(default_factory=list)
+    states: list[StateChanged] = field(default_factory=list)
+    latencies: list[LatencySample] = field(default_factory=list)
+    others: list[Event] = field(default_factory=list)
+    dropped: int = 0  # events the bridge buffer dropped since the previous tick
+
+
+class CoreBridge(QObject):
+    """Adapter between the asyncio core and the widgets; it owns no state of its own."""
+
+    tick = Signal(object)  # TickBatch, exactly once per tick
+    message = Signal(str)  # a line for the status bar (errors of UI-started actions)
+
+    def __init__(
+        self,
+        manager: ConnectionManager,
+        server: EmbeddedServer | None = None,
+        interval_ms: int = TICK_MS,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.server = server
+        self.dropped_total = 0
+        self._buf: deque[Event] = deque(maxlen=BUFFER_LIMIT)
+        self._dropped = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._unsubscribe = manager.hub.subscribe(self._push)
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._drain)
+        self._timer.start()
+
+    def _push(self, event: Event) -> None:
+        buf = self._buf
+        if len(buf) == BUFFER_LIMIT:
+            self._dropped += 1
+        buf.append(event)
+
+    def _drain(self) -> None:
+        events, self._buf = self._buf, deque(maxlen=BUFFER_LIMIT)
+        dropped, self._dropped = self._dropped, 0
+        self.dropped_total += dropped
+        batch = TickBatch(time.time(), dropped=dropped)
+        frames, states, latencies, others = (
+            batch.frames.append,
+            batch.states.append,
+            batch.latencies.append,
+            batch.others.append,
+        )
+        for event in events:
+            if type(event) is FrameEvent:
+                frames(event)
+            elif type(event) is StateChanged:
+                states(event)
+            elif type(event) is LatencySample:
+                latencies(event)
+            else:
+                others(event)
+        self.tick.emit(batch)
+
+    def run(self, coro: Coroutine[Any, Any, Any], what: str = "action") -> asyncio.Task[Any]:
+        """Run a coroutine started by a widget; its failure becomes a status-bar message."""
+        task = asyncio.get_event_loop().create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                exc = t.exception()
+                log.warning("%s failed: %s", what, exc)
+                self.message.emit(f"{what} failed: {exc}")
+
+        task.add_done_callback(done)
+        return task
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._unsubscribe()
+        for task in list(self._tasks):
+            task.cancel()
