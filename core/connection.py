@@ -347,7 +347,7 @@ class Connection:
         sent = ws.protocol.close_sent
         if sent is not None and not ws.protocol.close_rcvd_then_sent and sent.code != 1000:
             return f"SocketScope closed the connection: {describe_close(sent.code)} ({sent.reason})"
-        if code in (1000, None):
+        if code in (1000, 1001, None):  # normal closure and going away are not errors
             return None
         if code == 1006:
             return "Connection lost without a close frame (1006)"
