@@ -114,8 +114,24 @@ class RequestFinished:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionAdded:
+    conn_id: int
+    time: float
+    url: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRemoved:
+    conn_id: int
+    time: float
+
+
 Event = (
-    StateChanged
+    ConnectionAdded
+    | ConnectionRemoved
+    | StateChanged
     | FrameEvent
     | LatencySample
     | ErrorEvent

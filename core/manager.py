@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 from core.config import ConnectionConfig
 from core.connection import Connection
+from core.events import ConnectionAdded, ConnectionRemoved
 from core.hub import EventHub
 
 
@@ -19,6 +21,7 @@ class ConnectionManager:
     def add(self, config: ConnectionConfig, connect: bool = False) -> Connection:
         conn = Connection(config, self.hub, next(self._ids))
         self._connections[conn.id] = conn
+        self.hub.publish(ConnectionAdded(conn.id, time.time(), config.url, config.label))
         if connect:
             conn.connect()
         return conn
@@ -38,6 +41,7 @@ class ConnectionManager:
     async def remove(self, conn_id: int) -> None:
         conn = self._connections.pop(conn_id)
         await conn.disconnect()
+        self.hub.publish(ConnectionRemoved(conn_id, time.time()))
 
     async def close_all(self) -> None:
         await asyncio.gather(*(c.disconnect() for c in self._connections.values()))

@@ -1,0 +1,206 @@
+"""Session recording: every frame and state change, appended to SQLite by one writer thread.
+
+The inspector's view is bounded and may drop rows; the recording may not. Events are queued in
+O(1) on the network thread and written in batched transactions (WAL), so a kill -9 loses at most
+the batch being written and never corrupts the file. If the queue ever overflows, an explicit gap
+row with the count is written: a drop is never silent.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.events import (
+    ConnectionAdded,
+    ErrorEvent,
+    Event,
+    FrameEvent,
+    LatencySample,
+    Opcode,
+    QueueDropped,
+    QueueFlushed,
+    RequestFinished,
+    StateChanged,
+)
+from core.hub import EventHub
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS connections (
+    conn_id INTEGER PRIMARY KEY, url TEXT NOT NULL, name TEXT NOT NULL, added REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS frames (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, conn_id INTEGER NOT NULL,
+    direction TEXT NOT NULL, opcode INTEGER NOT NULL, size INTEGER NOT NULL,
+    payload BLOB NOT NULL, close_code INTEGER, close_reason TEXT);
+CREATE TABLE IF NOT EXISTS states (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, conn_id INTEGER NOT NULL, old TEXT NOT NULL,
+    new TEXT NOT NULL, attempt INTEGER NOT NULL, retry_in REAL, close_code INTEGER,
+    close_reason TEXT, error TEXT);
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, conn_id INTEGER, kind TEXT NOT NULL,
+    detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS gaps (id INTEGER PRIMARY KEY, time REAL NOT NULL,
+    dropped INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS frames_time ON frames(time);
+CREATE INDEX IF NOT EXISTS frames_conn ON frames(conn_id, time);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStats:
+    written: int  # rows committed
+    queued: int  # rows waiting for the writer
+    dropped: int  # rows lost to queue overflow (each loss is also a gap row in the file)
+    batches: int
+
+
+class Recorder:
+    def __init__(
+        self,
+        path: str | Path,
+        hub: EventHub | None = None,
+        max_queue: int = 1_000_000,
+        batch_rows: int = 1000,
+        batch_seconds: float = 0.1,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._queue: deque[Event] = deque()
+        self._max_queue = max_queue
+        self._batch_rows = batch_rows
+        self._batch_seconds = batch_seconds
+        self._overflow = 0
+        self._overflow_lock = threading.Lock()
+        self._wakeup = threading.Event()
+        self._closing = False
+        self.written = self.dropped = self.batches = 0
+        self._pushed = 0
+        self._db = self._open()
+        self._thread = threading.Thread(target=self._writer, name="recorder", daemon=True)
+        self._thread.start()
+        self._unsubscribe = hub.subscribe(self.push) if hub is not None else None
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash in WAL mode
+        db.executescript(SCHEMA)
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('started', ?)", (repr(time.time()),))
+        return db
+
+    def push(self, event: Event) -> None:
+        """O(1) on the network thread; overflow is counted, never silent."""
+        if len(self._queue) >= self._max_queue:
+            with self._overflow_lock:
+                self._overflow += 1
+            return
+        self._queue.append(event)
+        self._pushed += 1
+        if len(self._queue) >= self._batch_rows:
+            self._wakeup.set()
+
+    def stats(self) -> RecorderStats:
+        return RecorderStats(self.written, len(self._queue), self.dropped, self.batches)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything queued so far is committed."""
+        target = self._pushed
+        deadline = time.monotonic() + timeout
+        while (self.written < target or self._overflow) and time.monotonic() < deadline:
+            self._wakeup.set()
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        """Unsubscribe, write everything queued, and close the file (clean exit loses nothing)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._closing = True
+        self._wakeup.set()
+        self._thread.join()
+        self._db.close()
+
+    # ----- the writer thread ----------------------------------------------------------------
+
+    def _writer(self) -> None:
+        while True:
+            self._wakeup.wait(self._batch_seconds)
+            self._wakeup.clear()
+            closing = self._closing
+            while self._queue or self._overflow:
+                self._write_batch()
+                if not closing and len(self._queue) < self._batch_rows:
+                    break
+            if closing and not self._queue:
+                return
+
+    def _write_batch(self) -> None:
+        queue = self._queue
+        count = min(len(queue), self._batch_rows * 10)
+        events = [queue.popleft() for _ in range(count)]
+        with self._overflow_lock:
+            overflow, self._overflow = self._overflow, 0
+        frames, states, notes, conns = [], [], [], []
+        for event in events:
+            if type(event) is FrameEvent:
+                code = reason = None
+                if event.opcode is Opcode.CLOSE and len(event.payload) >= 2:
+                    code = int.from_bytes(event.payload[:2], "big")
+                    reason = event.payload[2:].decode("utf-8", errors="replace")
+                frames.append((event.time, event.conn_id, event.direction.value,
+                               int(event.opcode), len(event.payload), event.payload, code, reason))
+            elif type(event) is StateChanged:
+                states.append((event.time, event.conn_id, event.old.value, event.new.value,
+                               event.attempt, event.retry_in, event.close_code,
+                               event.close_reason, event.error))
+            elif type(event) is ConnectionAdded:
+                conns.append((event.conn_id, event.url, event.name, event.time))
+            else:
+                notes.append(_note(event))
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany("INSERT OR REPLACE INTO connections VALUES (?,?,?,?)", conns)
+            db.executemany("INSERT INTO frames (time, conn_id, direction, opcode, size, payload,"
+                           " close_code, close_reason) VALUES (?,?,?,?,?,?,?,?)", frames)
+            db.executemany("INSERT INTO states (time, conn_id, old, new, attempt, retry_in,"
+                           " close_code, close_reason, error) VALUES (?,?,?,?,?,?,?,?,?)", states)
+            db.executemany("INSERT INTO notes (time, conn_id, kind, detail) VALUES (?,?,?,?)",
+                           notes)
+            if overflow:
+                db.execute("INSERT INTO gaps (time, dropped) VALUES (?, ?)",
+                           (time.time(), overflow))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.written += len(events)
+        self.dropped += overflow
+        self.batches += 1
+
+
+def _note(event: Event) -> tuple[float, int | None, str, str]:
+    detail: dict[str, Any]
+    if isinstance(event, LatencySample):
+        kind, detail = "rtt", {"kind": event.kind, "rtt": event.rtt}
+    elif isinstance(event, ErrorEvent):
+        kind, detail = "error", {"kind": event.kind, "message": event.message}
+    elif isinstance(event, QueueDropped):
+        kind, detail = "queue_dropped", {"dropped_total": event.dropped_total}
+    elif isinstance(event, QueueFlushed):
+        kind, detail = "queue_flushed", {"count": event.count}
+    elif isinstance(event, RequestFinished):
+        kind, detail = "request", {"request_id": event.request_id, "rtt": event.rtt,
+                                   "error": event.error}
+    else:
+        kind, detail = type(event).__name__, {}
+    return (event.time, getattr(event, "conn_id", None), kind, json.dumps(detail))

@@ -1,0 +1,120 @@
+"""Reading a recording back: listing, browsing frames with filters, exporting NDJSON."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from core.events import ConnectionAdded, Direction, FrameEvent, Opcode, StateChanged
+from core.ndjson import event_to_json
+from core.paths import recordings_dir
+from core.states import ConnState
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingInfo:
+    path: Path
+    started: float
+    frames: int
+    connections: int
+    gaps: int  # rows lost to overflow, written explicitly
+
+
+def list_recordings(directory: Path | None = None) -> list[RecordingInfo]:
+    """Newest first; files that are not readable recordings are skipped."""
+    infos = []
+    for path in sorted((directory or recordings_dir()).glob("*.sqlite"), reverse=True):
+        try:
+            with Recording(path) as rec:
+                infos.append(rec.info())
+        except sqlite3.DatabaseError:
+            continue
+    return infos
+
+
+class Recording:
+    """Read-only view of one recording file (safe while the writer is still appending)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"no recording at {self.path}")
+        self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def info(self) -> RecordingInfo:
+        db = self._db
+        started = db.execute("SELECT value FROM meta WHERE key='started'").fetchone()
+        return RecordingInfo(
+            self.path,
+            float(started[0]) if started else 0.0,
+            db.execute("SELECT count(*) FROM frames").fetchone()[0],
+            db.execute("SELECT count(*) FROM connections").fetchone()[0],
+            db.execute("SELECT coalesce(sum(dropped), 0) FROM gaps").fetchone()[0],
+        )
+
+    def connections(self) -> list[ConnectionAdded]:
+        rows = self._db.execute("SELECT conn_id, added, url, name FROM connections ORDER BY 1")
+        return [ConnectionAdded(c, t, u, n) for c, t, u, n in rows]
+
+    def frames(
+        self,
+        conn_id: int | None = None,
+        direction: Direction | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> Iterator[FrameEvent]:
+        where, args = [], []
+        if conn_id is not None:
+            where.append("conn_id = ?")
+            args.append(conn_id)
+        if direction is not None:
+            where.append("direction = ?")
+            args.append(direction.value)
+        if since is not None:
+            where.append("time >= ?")
+            args.append(since)
+        sql = "SELECT conn_id, time, direction, opcode, payload FROM frames"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for conn, when, direction_, opcode, payload in self._db.execute(sql, args):
+            yield FrameEvent(conn, when, Direction(direction_), Opcode(opcode), bytes(payload))
+
+    def states(self) -> Iterator[StateChanged]:
+        rows = self._db.execute(
+            "SELECT conn_id, time, old, new, attempt, retry_in, close_code, close_reason, error"
+            " FROM states ORDER BY id"
+        )
+        for conn, when, old, new, attempt, retry_in, code, reason, error in rows:
+            yield StateChanged(conn, when, ConnState(old), ConnState(new), attempt, retry_in,
+                               code, reason or "", error)
+
+    def export_ndjson(self, out: IO[str]) -> int:
+        """Connections, then state changes and frames in time order, then gaps; returns lines."""
+        lines = 0
+        for conn in self.connections():
+            out.write(json.dumps(event_to_json(conn), ensure_ascii=False) + "\n")
+            lines += 1
+        for event in heapq.merge(self.states(), self.frames(), key=lambda e: e.time):
+            out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+            lines += 1
+        for when, dropped in self._db.execute("SELECT time, dropped FROM gaps ORDER BY id"):
+            out.write(json.dumps({"event": "gap", "time": when, "dropped": dropped}) + "\n")
+            lines += 1
+        return lines

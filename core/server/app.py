@@ -1,0 +1,397 @@
+"""The server itself: handshake checks, one handler per connection, health pings, shutdown.
+
+Plain asyncio on whatever loop runs it; `EmbeddedServer` gives it a thread of its own.
+Rejections happen in `process_request`, before the upgrade, in the order 404, 403, 429, 401.
+Health is our own ping task per connection (not websockets' hidden keepalive) so that a
+termination is logged like every other event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import ssl
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .config import ServerConfig
+from .dedup import SeenIds
+from .demo import DemoBots
+from .events import ERROR, INFO, WARNING, RoomSnapshot, ServerLog, ServerSnapshot, Stats
+from .fanout import EncodeError, Fanout, encode
+from .protocol import RATE_LIMITED, Hub, error, now_ms
+from .ratelimit import AbuseMeter, TokenBucket
+from .rooms import Member, Rooms
+from .tokens import TokenError, verify_token, weak_secret
+
+__all__ = ["RoomServer"]
+
+PATHS = ("/", "/echo")
+SUBPROTOCOL = "msgpack"
+SNAPSHOT_PERIOD = 0.1  # Seconds between snapshots published for other threads.
+SWEEP_PERIOD = 10.0  # Seconds between expiry sweeps of remembered message ids.
+MAX_NAME = 64
+
+# websockets logs request lines (with ?token=...) at DEBUG; this logger never goes below WARNING.
+_WIRE_LOG = logging.getLogger("socketscope.server.wire")
+_WIRE_LOG.setLevel(logging.WARNING)
+
+UNAUTHORIZED = "401 Unauthorized: a valid token is required\n"
+NOT_FOUND = "404 Not Found: no such path\n"
+
+
+@dataclass
+class Admission:
+    """What the handshake learned about a connection it let through."""
+
+    ip: str
+    name: str | None  # Display name from the token, when there is one.
+    key: str | None  # Exactly-once key: the token's subject.
+
+
+def _token_from(query: str, headers: Headers) -> str | None:
+    tokens = parse_qs(query).get("token")
+    if tokens:
+        return tokens[0]
+    for value in headers.get_all("Authorization"):
+        scheme, _, credentials = value.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+    return None
+
+
+def _display_name(claims: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(display name, exactly-once key) from the `sub` or `name` claim."""
+    for claim in ("sub", "name"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value:
+            printable = "".join(ch for ch in value if ch.isprintable())[:MAX_NAME]
+            return (printable or None), value
+    return None, None
+
+
+def _select_subprotocol(_conn: ServerConnection, offered: Sequence[str]) -> str | None:
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
+
+
+class RoomServer:
+    """The embedded test server of PROTOCOL.md; `await start()`, then `await stop()`."""
+
+    def __init__(self, config: ServerConfig | None = None, log: ServerLog | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.log = log or ServerLog(self.config.log_capacity)
+        self.stats = Stats()
+        self.rooms = Rooms()
+        self.latest = ServerSnapshot()  # Refreshed every SNAPSHOT_PERIOD; safe to read anywhere.
+        self.port = 0
+        self._server: Server | None = None
+        self._hub: Hub | None = None
+        self._demo: DemoBots | None = None
+        self._publisher: asyncio.Task[None] | None = None
+        self._per_ip: Counter[str] = Counter()
+        self._admitted: dict[ServerConnection, Admission] = {}
+        self._open = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Where a local client connects (a wildcard host becomes the loopback address)."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(
+            self.config.host, self.config.host
+        )
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{self.config.scheme}://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def hub(self) -> Hub:
+        assert self._hub is not None, "server not started"
+        return self._hub
+
+    async def start(self) -> None:
+        """Listen; raises OSError when the address is unavailable."""
+        if self._server is not None:
+            return
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        fanout = Fanout(self.stats, self.log, cfg.max_write_buffer)
+        seen = SeenIds(cfg.dedup_window, cfg.dedup_max)
+        self._hub = Hub(self.rooms, seen, fanout, cfg.max_rooms_per_client)
+        self._demo = DemoBots(self._hub, cfg.demo_rooms)
+        self._server = await serve(
+            self._handle,
+            cfg.host,
+            cfg.port,
+            process_request=self._process_request,
+            select_subprotocol=_select_subprotocol,
+            max_size=cfg.max_size,
+            ping_interval=None,  # Our own health task, see _heartbeat.
+            ping_timeout=None,
+            close_timeout=cfg.close_timeout,
+            open_timeout=cfg.open_timeout,
+            server_header="SocketScope",
+            logger=_WIRE_LOG,
+            ssl=self._tls_context(),
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.log.add(INFO, "listening", f"listening on {self.url}")
+        if cfg.auth and weak_secret(cfg.secret):
+            self.log.add(
+                WARNING,
+                "config",
+                "the token secret is shorter than 32 bytes: fine for local tests only",
+            )
+        self._demo.set(cfg.demo_bots, cfg.demo_rate)
+        self.latest = self.snapshot()
+        self._publisher = loop.create_task(self._publish(), name="socketscope-snapshots")
+
+    async def stop(self) -> None:
+        """Close every client with 1001 and stop listening."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        if self._demo is not None:
+            self._demo.stop()
+        if self._publisher is not None:
+            self._publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publisher
+        server.close(close_connections=True, code=1001, reason="server shutting down")
+        await server.wait_closed()
+        self.latest = self.snapshot()
+        self.log.add(INFO, "stopped", "server stopped")
+
+    def set_demo(self, bots: int, rate: float) -> None:
+        """Change the number of demo bots and their message rate (call on the server's loop)."""
+        self.config.demo_bots, self.config.demo_rate = bots, rate
+        if self._demo is not None:
+            self._demo.set(bots, rate)
+
+    def snapshot(self) -> ServerSnapshot:
+        """A fresh snapshot; call on the server's loop (other threads read `latest`)."""
+        rooms = tuple(
+            RoomSnapshot(name, tuple(m.name for m in members.values()))
+            for name, members in sorted(self.rooms.rooms.items())
+        )
+        return ServerSnapshot(
+            clients=self._open,
+            bots=self._demo.count if self._demo is not None else 0,
+            rooms=rooms,
+            messages_in=self.stats.messages_in,
+            messages_out=self.stats.messages_out,
+            rejections=self.stats.rejections,
+            taken_at=time.time(),
+        )
+
+    async def _publish(self) -> None:
+        last_sweep = time.monotonic()
+        while True:
+            await asyncio.sleep(SNAPSHOT_PERIOD)
+            self.latest = self.snapshot()
+            if time.monotonic() - last_sweep > SWEEP_PERIOD:
+                last_sweep = time.monotonic()
+                self.hub.seen.sweep()
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        cfg = self.config
+        if not cfg.tls_cert:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+        return context
+
+    # -- handshake ------------------------------------------------------------------------------
+
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        cfg = self.config
+        url = urlsplit(request.path)
+        path = url.path  # Never log request.path: its query may hold a token.
+        peer = conn.remote_address
+        ip = str(peer[0]) if peer else "unknown"
+        if path not in PATHS:
+            return self._reject(conn, 404, NOT_FOUND, ip, path, "no such path")
+        origins = request.headers.get_all("Origin")
+        if cfg.origins and origins and (len(origins) > 1 or origins[0] not in cfg.origins):
+            return self._reject(
+                conn, 403, "403 Forbidden: origin not allowed\n", ip, path, "origin not allowed"
+            )
+        if self._per_ip[ip] >= cfg.max_conns_per_ip:
+            return self._reject(
+                conn,
+                429,
+                "429 Too Many Requests: too many connections from this address\n",
+                ip,
+                path,
+                f"more than {cfg.max_conns_per_ip} connections from this address",
+            )
+        name = key = None
+        if cfg.auth:
+            token = _token_from(url.query, request.headers)
+            try:
+                claims = verify_token(token or "", cfg.secret)
+            except TokenError as exc:
+                response = self._reject(conn, 401, UNAUTHORIZED, ip, path, str(exc))
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+            name, key = _display_name(claims)
+        self._admitted[conn] = Admission(ip, name, key)
+        self._per_ip[ip] += 1
+        conn.connection_lost_waiter.add_done_callback(lambda _: self._release(conn))
+        return None
+
+    def _reject(
+        self, conn: ServerConnection, status: int, body: str, ip: str, path: str, why: str
+    ) -> Response:
+        self.stats.rejections += 1
+        response = conn.respond(status, body)
+        self.log.add(
+            WARNING, "rejected", f"{status} {response.reason_phrase} for {ip} on {path}: {why}"
+        )
+        return response
+
+    def _release(self, conn: ServerConnection) -> None:
+        admission = self._admitted.pop(conn, None)
+        if admission is not None:
+            self._per_ip[admission.ip] -= 1
+            if self._per_ip[admission.ip] <= 0:
+                del self._per_ip[admission.ip]
+
+    # -- connections ----------------------------------------------------------------------------
+
+    async def _handle(self, conn: ServerConnection) -> None:
+        admission = self._admitted.get(conn) or Admission("unknown", None, None)
+        client_id = secrets.token_hex(6)
+        path = urlsplit(conn.request.path).path if conn.request else "/"
+        name = admission.name or f"guest-{client_id[:6]}"
+        self._open += 1
+        via = conn.subprotocol or "json"
+        self.log.add(
+            INFO,
+            "handshake",
+            f"client {client_id} ({name}) connected from {admission.ip} on {path} via {via}",
+        )
+        heartbeat = asyncio.create_task(self._heartbeat(conn, client_id, name))
+        try:
+            if path == "/echo":
+                await self._echo(conn)
+            else:
+                member = Member(
+                    client_id=client_id,
+                    name=name,
+                    dedup_key=admission.key or client_id,
+                    conn=conn,
+                    msgpack=conn.subprotocol == SUBPROTOCOL,
+                )
+                await self._serve_member(member)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:
+            self.log.add(ERROR, "error", f"client {client_id} ({name}): internal error: {exc!r}")
+            await conn.close(1011, "internal error")
+        finally:
+            heartbeat.cancel()
+            self._open -= 1
+            code = conn.close_code
+            self.log.add(
+                INFO,
+                "closed",
+                f"client {client_id} ({name}) disconnected"
+                + (f" ({code})" if code is not None else ""),
+            )
+
+    async def _echo(self, conn: ServerConnection) -> None:
+        async for message in conn:
+            self.stats.messages_in += 1
+            await conn.send(message)
+            self.stats.messages_out += 1
+
+    async def _serve_member(self, member: Member) -> None:
+        cfg = self.config
+        conn = member.conn
+        hub = self.hub
+        bucket = TokenBucket(cfg.rate, cfg.burst)
+        abuse = AbuseMeter(cfg.abuse_limit, cfg.abuse_window)
+        hub.connect(member)
+        try:
+            await self._send(
+                member,
+                {
+                    "type": "connected",
+                    "clientId": member.client_id,
+                    "name": member.name,
+                    "timestamp": now_ms(),
+                },
+            )
+            async for raw in conn:
+                self.stats.messages_in += 1
+                if not bucket.take():
+                    if abuse.hit():
+                        self.log.add(
+                            WARNING,
+                            "limit",
+                            f"closed client {member.client_id} ({member.name}) with 1008: "
+                            f"{cfg.abuse_limit} messages over the rate limit",
+                        )
+                        await conn.close(1008, "rate limit exceeded repeatedly")
+                        return
+                    if abuse.count == 1:
+                        self.log.add(
+                            WARNING,
+                            "limit",
+                            f"client {member.client_id} ({member.name}) is over the rate limit",
+                        )
+                    await self._send(member, error(RATE_LIMITED))
+                    continue
+                for reply in hub.handle(member, raw):
+                    await self._send(member, reply)
+        finally:
+            hub.disconnect(member)
+            if member.dedup_key == member.client_id:  # This key can never come back.
+                hub.seen.forget(member.dedup_key)
+
+    async def _send(self, member: Member, reply: dict[str, Any]) -> None:
+        try:
+            frame = encode(reply, member.msgpack)
+        except EncodeError as exc:
+            frame = encode(error(str(exc), reply.get("requestId")), member.msgpack)
+        await member.conn.send(frame)
+        self.stats.messages_out += 1
+
+    async def _heartbeat(self, conn: ServerConnection, client_id: str, name: str) -> None:
+        """Ping every interval; no pong within the timeout: abort the connection."""
+        interval = self.config.ping_interval
+        timeout = self.config.ping_timeout if self.config.ping_timeout > 0 else None
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with asyncio.timeout(timeout):
+                    pong = await conn.ping()
+                    await pong
+            except TimeoutError:
+                self.log.add(
+                    WARNING,
+                    "terminated",
+                    f"terminated client {client_id} ({name}): no pong within {timeout:g} s",
+                )
+                conn.transport.abort()
+                return
+            except ConnectionClosed:
+                return

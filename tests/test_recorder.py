@@ -1,0 +1,115 @@
+"""Session recording: complete, explicit about gaps, and intact after kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from websockets.asyncio.server import ServerConnection, serve
+
+from core.config import ConnectionConfig, HeartbeatConfig
+from core.events import Direction, ErrorEvent, Opcode
+from core.hub import EventHub
+from core.manager import ConnectionManager
+from core.recorder import Recorder
+from core.recording import Recording, list_recordings
+from core.states import ConnState
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_every_frame_and_state_change_is_recorded(tmp_path: Path) -> None:
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    manager = ConnectionManager()
+    recorder = Recorder(tmp_path / "s.sqlite", manager.hub)
+    async with serve(echo, "127.0.0.1", 0) as srv:
+        url = f"ws://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+        conn = manager.add(ConnectionConfig(url, name="echo",
+                                            heartbeat=HeartbeatConfig(interval=0.05)),
+                           connect=True)
+        await conn.wait_for_state(ConnState.OPEN, 5)
+        for i in range(300):
+            await conn.send(f"text-{i}" if i % 2 else bytes([i % 256]) * 3)
+        while conn.metrics.msgs_in < 300 or not len(conn.metrics.rtt):
+            await asyncio.sleep(0.01)
+        await manager.close_all()
+    recorder.close()
+    with Recording(tmp_path / "s.sqlite") as rec:
+        frames = list(rec.frames())
+        data_in = [f for f in frames if f.direction is Direction.IN and f.is_data]
+        assert len(data_in) == 300
+        assert data_in[1].opcode is Opcode.TEXT and data_in[1].payload == b"text-1"
+        assert data_in[0].opcode is Opcode.BINARY and data_in[0].payload == b"\0\0\0"
+        assert [c.name for c in rec.connections()] == ["echo"]
+        states = [s.new for s in rec.states()]
+        assert states == [ConnState.CONNECTING, ConnState.OPEN, ConnState.CLOSING,
+                          ConnState.CLOSED]
+        assert any(f.opcode is Opcode.PING for f in frames)
+        assert rec.info().gaps == 0
+        out = io.StringIO()
+        lines = rec.export_ndjson(out)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(records) == lines and records[0]["event"] == "connection"
+    assert sum(1 for r in records if r["event"] == "frame") == len(frames)
+    assert [r["time"] for r in records[1:]] == sorted(r["time"] for r in records[1:])
+    assert list_recordings(tmp_path)[0].frames == len(frames)
+
+
+def test_overflow_writes_an_explicit_gap(tmp_path: Path) -> None:
+    hub = EventHub()
+    recorder = Recorder(tmp_path / "g.sqlite", hub, max_queue=10, batch_rows=10_000,
+                        batch_seconds=30)
+    for i in range(100):
+        hub.publish(ErrorEvent(1, float(i), f"e{i}"))
+    recorder.close()
+    db = sqlite3.connect(tmp_path / "g.sqlite")
+    assert db.execute("SELECT count(*) FROM notes").fetchone()[0] == 10
+    assert db.execute("SELECT sum(dropped) FROM gaps").fetchone()[0] == 90
+    assert recorder.stats().dropped == 90
+
+
+CHILD = r"""
+import sys, time
+from core.events import ErrorEvent
+from core.hub import EventHub
+from core.recorder import Recorder
+hub = EventHub()
+rec = Recorder(sys.argv[1], hub, batch_rows=200, batch_seconds=0.01)
+i = 0
+while True:
+    for _ in range(500):
+        hub.publish(ErrorEvent(1, time.time(), "x" * 50 + str(i)))
+        i += 1
+    rec.flush()
+    print(rec.written, flush=True)
+"""
+
+
+def test_kill_9_never_corrupts_and_keeps_every_committed_row(tmp_path: Path) -> None:
+    for round_ in range(5):
+        path = tmp_path / f"k{round_}.sqlite"
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], cwd=ROOT,
+                                 stdout=subprocess.PIPE, text=True)
+        committed = 0
+        deadline = time.monotonic() + 20
+        while committed < 2000 + round_ * 500 and time.monotonic() < deadline:
+            committed = int(child.stdout.readline())  # type: ignore[union-attr]
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()  # type: ignore[union-attr]
+        db = sqlite3.connect(path)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = db.execute("SELECT count(*) FROM notes").fetchone()[0]
+        db.close()
+        assert rows >= committed > 0
