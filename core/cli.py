@@ -9,13 +9,15 @@ import json
 import signal
 import sys
 import threading
+import time
 from typing import Any, TextIO
 
 from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
 from core.connection import Connection, RequestTimeout
-from core.events import StateChanged
+from core.events import ConnectionAdded, StateChanged
 from core.hub import EventHub
 from core.ndjson import event_to_json
+from core.recorder import Recorder
 from core.server import RoomServer, ServerConfig, make_token
 from core.states import ConnState
 
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--no-compression", action="store_true")
     conn.add_argument("--retry", action="store_true", help="reconnect with backoff, forever")
     conn.add_argument("--duration", type=float, help="disconnect after this many seconds")
+    conn.add_argument("--record", metavar="FILE", help="record the session to this SQLite file")
     return parser
 
 
@@ -156,6 +159,9 @@ async def connect(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     hub = EventHub()
     stream = hub.stream(maxlen=100_000)
     conn = Connection(_config(args), hub)
+    recorder = Recorder(args.record, hub) if args.record else None
+    if recorder is not None:
+        hub.publish(ConnectionAdded(conn.id, time.time(), conn.config.url, conn.config.label))
     requests = []
     for text in args.request:
         try:
@@ -205,6 +211,8 @@ async def connect(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
         stream.close()
         out.flush()
+        if recorder is not None:
+            recorder.close()
     return status
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from core.recording import Recording
 from core.server import verify_token
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +78,18 @@ def test_serve_and_connect_speak_ndjson(serve_process) -> None:
     assert states[:2] == ["connecting", "open"] and states[-1] == "closed"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(10) == 0
+
+
+def test_connect_records_the_session(serve_process, tmp_path: Path) -> None:
+    _, url = serve_process("--no-auth")
+    result = run_cli("connect", url, "--send", '{"type":"ping"}', "--duration", "1",
+                     "--record", str(tmp_path / "rec.sqlite"))
+    assert result.returncode == 0, result.stderr
+    printed = [r for r in events(result.stdout) if r["event"] == "frame"]
+    with Recording(tmp_path / "rec.sqlite") as rec:
+        recorded = list(rec.frames())
+        assert [c.url for c in rec.connections()] == [url]
+    assert len(recorded) == len(printed) > 0
 
 
 def test_connect_reports_401_in_one_line_and_fails(serve_process) -> None:
