@@ -14,6 +14,7 @@ from websockets.exceptions import (
     InvalidURI,
     PayloadTooBig,
     ProtocolError,
+    SecurityError,
 )
 
 
@@ -63,6 +64,15 @@ def describe_error(exc: BaseException, url: str = "", has_token: bool = False) -
         return ErrorInfo("refused", f"Connection refused: nothing is listening at {where}")
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return ErrorInfo("timeout", f"Timed out opening the connection to {where}")
+    if isinstance(exc, SecurityError):
+        text = str(exc)
+        if "non-secure" in text:
+            return ErrorInfo("redirect", "Refused a redirect from wss:// to insecure ws:// "
+                             f"({text.rsplit(' ', 1)[-1]})", False)
+        if "redirects" in text:
+            return ErrorInfo("redirect", f"Redirect loop: the server redirected {text[:-10]} "
+                             "times", False)
+        return ErrorInfo("redirect", f"Refused redirect: {text}", False)
     if isinstance(exc, PayloadTooBig):
         return ErrorInfo("protocol", f"Message too big: {exc}")
     if isinstance(exc, InvalidHandshake | ProtocolError):

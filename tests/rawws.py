@@ -19,15 +19,20 @@ def accept_key(key: bytes) -> bytes:
 
 
 async def handshake(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, accept: bytes | None = None
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    accept: bytes | None = None,
+    extra: bytes = b"",
 ) -> bytes:
-    """Answer the opening handshake; `accept` overrides Sec-WebSocket-Accept (to break it)."""
+    """Answer the opening handshake; `accept` overrides Sec-WebSocket-Accept (to break it),
+    `extra` adds header lines (each ending in CRLF)."""
     request = await reader.readuntil(b"\r\n\r\n")
     match = re.search(rb"(?i)sec-websocket-key:\s*(\S+)", request)
     assert match, request
     writer.write(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + (accept or accept_key(match.group(1))) + b"\r\n\r\n"
+        b"Sec-WebSocket-Accept: " + (accept or accept_key(match.group(1))) + b"\r\n"
+        + extra + b"\r\n"
     )
     await writer.drain()
     return request
