@@ -88,6 +88,10 @@ class Connection:
         self.retry_at: float | None = None  # wall time of the next attempt while waiting
         self.queue: deque[tuple[bytes, bool]] = deque()
         self.queue_dropped = 0
+        # Messages sent with send_acked(): request id -> [payload, is_text, epoch last written].
+        self.unacked: dict[str, list[Any]] = {}
+        self._epoch = 0  # one per open connection
+        self._flushing = False
         self._rng = rng or random.Random()
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -192,6 +196,27 @@ class Connection:
             self._requests.pop(request_id, None)
         self._publish(RequestFinished(self.id, time.time(), request_id, reply.rtt))
         return reply
+
+    async def send_acked(self, message: dict[str, Any]) -> str:
+        """Deliver exactly once to a server that acks by message id (PROTOCOL.md): the message
+        is kept until the reply carrying its requestId arrives and is written again, with the
+        same id, after every reconnect until then. Returns the message id."""
+        message = dict(message)
+        message_id = str(message.setdefault("id", uuid.uuid4().hex[:16]))
+        request_id = str(message.setdefault("requestId", f"ack-{message_id}"))
+        binary = self.subprotocol == "msgpack"
+        if len(self.unacked) >= self.config.queue_size:
+            del self.unacked[next(iter(self.unacked))]
+            self.queue_dropped += 1
+            self._publish(QueueDropped(self.id, time.time(), self.queue_dropped))
+        entry = [encode_object(message, binary), not binary, -1]
+        self.unacked[request_id] = entry
+        ws = self._ws
+        if self.state is ConnState.OPEN and ws is not None and not self._flushing:
+            with contextlib.suppress(ConnectionClosed):
+                await self._write(ws, entry[0], entry[1])
+                entry[2] = self._epoch
+        return message_id
 
     @property
     def pending_requests(self) -> int:
@@ -319,6 +344,7 @@ class Connection:
         self.subprotocol = ws.subprotocol
         self._close_error = None
         self._fragments = None
+        self._epoch += 1
         self.opened_at = time.time()
         self._set_state(ConnState.OPEN)
         if isinstance(ws, TapConnection):
@@ -364,8 +390,16 @@ class Connection:
         self.queue.append((payload, is_text))
 
     async def _flush(self, ws: ClientConnection) -> None:
-        """Offline messages go first, in order, each exactly once (put back if never written)."""
+        """Unacked messages go first (again), then the offline queue, in order; a queued
+        message is removed only once written, so none is lost or sent twice."""
         sent = 0
+        self._flushing = True
+        try:
+            sent = await self._resend_unacked(ws)
+        except ConnectionClosed:
+            return
+        finally:
+            self._flushing = False
         while self.queue:
             payload, is_text = self.queue.popleft()
             try:
@@ -376,6 +410,18 @@ class Connection:
             sent += 1
         if sent:
             self._publish(QueueFlushed(self.id, time.time(), sent))
+
+    async def _resend_unacked(self, ws: ClientConnection) -> int:
+        sent = 0
+        while True:
+            due = [(rid, e) for rid, e in self.unacked.items() if e[2] != self._epoch]
+            if not due:
+                return sent
+            for request_id, entry in due:
+                if request_id in self.unacked and entry[2] != self._epoch:  # still due
+                    await self._write(ws, entry[0], entry[1])
+                    entry[2] = self._epoch
+                    sent += 1
 
     async def _write(self, ws: ClientConnection, payload: bytes, is_text: bool) -> None:
         await ws.send(payload, text=is_text)
@@ -474,7 +520,7 @@ class Connection:
         now = time.time()
         self.metrics.record_in(len(data), now)
         self.hub.publish(FrameEvent(self.id, now, Direction.IN, op, data))
-        if self._requests and b"requestId" in data:
+        if (self._requests or self.unacked) and b"requestId" in data:
             self._match_request(op, data)
         if self._app_ping_at is not None and (op is Opcode.BINARY or self._app_marker in data):
             obj = parse_object(op, data)
@@ -487,7 +533,10 @@ class Connection:
     def _match_request(self, op: Opcode, data: bytes) -> None:
         obj = parse_object(op, data)
         request_id = obj.get("requestId") if obj else None
-        entry = self._requests.get(request_id) if isinstance(request_id, str) else None
+        if not isinstance(request_id, str):
+            return
+        self.unacked.pop(request_id, None)
+        entry = self._requests.get(request_id)
         if entry is None or obj is None or entry[0].done():
             return
         future, sent_at = entry
