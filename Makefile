@@ -19,7 +19,7 @@ run: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/python main.py serve $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) tests/node/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
@@ -28,3 +28,9 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV)
+
+# The `ws` package for tests/node/check_protocol.mjs (the Node conformance test skips without node).
+tests/node/node_modules/.package-lock.json: tests/node/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tests/node && npm install --no-audit --no-fund --silent && touch node_modules/.package-lock.json; \
+	else echo "npm not found: the Node conformance test will be skipped"; fi
