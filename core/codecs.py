@@ -7,6 +7,7 @@ from typing import Any
 
 import msgpack
 
+from core.closecodes import describe_close
 from core.events import Opcode
 
 PREVIEW_CHARS = 200
@@ -43,7 +44,13 @@ def encode_object(obj: dict[str, Any], binary: bool) -> bytes:
 def preview(opcode: Opcode, payload: bytes, limit: int = PREVIEW_CHARS) -> str:
     """One safe line: control characters made visible, binary shown as hex, truncated."""
     head = payload[: limit * 4]
-    if opcode is Opcode.BINARY:
+    if opcode is Opcode.CLOSE:
+        if len(payload) < 2:
+            return "no status code"
+        reason = payload[2:].decode("utf-8", errors="replace").translate(_CONTROL)
+        text = describe_close(int.from_bytes(payload[:2], "big"))
+        return (text + (f": {reason}" if reason else ""))[:limit]
+    if opcode is not Opcode.TEXT:  # binary; ping and pong payloads are bytes too
         text = head[:limit].hex(" ")
     else:
         text = head.decode("utf-8", errors="replace").translate(_CONTROL)

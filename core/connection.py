@@ -102,7 +102,7 @@ class Connection:
         self._fragment_op = Opcode.TEXT
         self._requests: dict[str, tuple[asyncio.Future[Reply], float]] = {}
         self._app_ping_at: float | None = None
-        self._app_marker = config.heartbeat.app_reply_type.encode()
+        self._app_marker = b""
         self._state_waiters: list[tuple[ConnState, asyncio.Future[None]]] = []
 
     # ----- public API -----------------------------------------------------------------------
@@ -345,6 +345,7 @@ class Connection:
         self._close_error = None
         self._fragments = None
         self._epoch += 1
+        self._app_marker = self.config.heartbeat.app_reply_type.encode()  # config may be edited
         self.opened_at = time.time()
         self._set_state(ConnState.OPEN)
         if isinstance(ws, TapConnection):

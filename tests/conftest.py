@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 from pathlib import Path
@@ -16,6 +17,19 @@ os.environ.setdefault("SOCKETSCOPE_DATA_DIR", str(Path(__file__).parent / ".." /
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def pytest_configure(config):  # type: ignore[no-untyped-def]
+    """The collector must never run on the server's thread: it could destroy a Qt object there,
+    whose timers Qt then cannot stop (a later crash). Collect on the main thread between tests,
+    as the app does on its GUI thread."""
+    gc.disable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_main_thread():  # type: ignore[no-untyped-def]
+    yield
+    gc.collect()
 
 
 def _qasync_loop() -> asyncio.AbstractEventLoop:

@@ -108,6 +108,9 @@ def test_codecs() -> None:
     assert preview(Opcode.TEXT, b"a\x1b[31mb\x00") == "a\u241b[31mb\u2400"
     assert preview(Opcode.TEXT, b"x" * 500, limit=10) == "x" * 10 + "…"
     assert preview(Opcode.BINARY, b"\x00\xff") == "00 ff"
+    assert preview(Opcode.PING, b"\x01\x02") == "01 02"
+    assert preview(Opcode.CLOSE, b"\x03\xe9bye").startswith("1001 going away")
+    assert preview(Opcode.CLOSE, b"\x03\xe9bye").endswith("left): bye")
     assert hexdump(b"AB\x00").startswith("00000000  41 42 00")
     assert hexdump(b"AB\x00").endswith("AB.")
 

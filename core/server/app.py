@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import ssl
@@ -30,8 +31,8 @@ from .dedup import SeenIds
 from .demo import DemoBots
 from .events import ERROR, INFO, WARNING, RoomSnapshot, ServerLog, ServerSnapshot, Stats
 from .fanout import EncodeError, Fanout, encode
+from .guard import ABUSED, OK, GuardedConnection, Limits
 from .protocol import RATE_LIMITED, Hub, error, now_ms
-from .ratelimit import AbuseMeter, TokenBucket
 from .rooms import Member, Rooms
 from .tokens import TokenError, verify_token, weak_secret
 
@@ -49,6 +50,9 @@ _WIRE_LOG.setLevel(logging.WARNING)
 
 UNAUTHORIZED = "401 Unauthorized: a valid token is required\n"
 NOT_FOUND = "404 Not Found: no such path\n"
+FORBIDDEN = "403 Forbidden: origin not allowed\n"
+TOO_MANY = "429 Too Many Requests: too many connections from this address\n"
+OUR_BODIES = frozenset(body.encode() for body in (UNAUTHORIZED, NOT_FOUND, FORBIDDEN, TOO_MANY))
 
 
 @dataclass
@@ -79,6 +83,21 @@ def _display_name(claims: dict[str, Any]) -> tuple[str | None, str | None]:
             printable = "".join(ch for ch in value if ch.isprintable())[:MAX_NAME]
             return (printable or None), value
     return None, None
+
+
+def _plain_rejection(conn: ServerConnection, _request: Request, response: Response) -> Response:
+    """websockets' own refusals (400, 403, 405, 426, ...) quote request headers in their body:
+    replace that body with a fixed one. Our rejections and the 101 pass through unchanged."""
+    if response.status_code == 101 or response.body in OUR_BODIES:
+        return response
+    plain = conn.respond(
+        response.status_code, f"{response.status_code} {response.reason_phrase}: not a valid "
+        "WebSocket handshake\n"
+    )
+    for name in ("Allow", "Upgrade", "Server"):
+        if name in response.headers:
+            plain.headers[name] = response.headers[name]
+    return plain
 
 
 def _select_subprotocol(_conn: ServerConnection, offered: Sequence[str]) -> str | None:
@@ -134,11 +153,22 @@ class RoomServer:
         seen = SeenIds(cfg.dedup_window, cfg.dedup_max)
         self._hub = Hub(self.rooms, seen, fanout, cfg.max_rooms_per_client)
         self._demo = DemoBots(self._hub, cfg.demo_rooms)
+        limits = Limits(
+            cfg.rate,
+            cfg.burst,
+            cfg.abuse_limit,
+            cfg.abuse_window,
+            cfg.max_write_buffer,
+            cfg.max_size,
+            self.log,
+        )
         self._server = await serve(
             self._handle,
             cfg.host,
             cfg.port,
+            create_connection=functools.partial(GuardedConnection, limits=limits),  # type: ignore[arg-type]
             process_request=self._process_request,
+            process_response=_plain_rejection,
             select_subprotocol=_select_subprotocol,
             max_size=cfg.max_size,
             ping_interval=None,  # Our own health task, see _heartbeat.
@@ -228,14 +258,12 @@ class RoomServer:
             return self._reject(conn, 404, NOT_FOUND, ip, path, "no such path")
         origins = request.headers.get_all("Origin")
         if cfg.origins and origins and (len(origins) > 1 or origins[0] not in cfg.origins):
-            return self._reject(
-                conn, 403, "403 Forbidden: origin not allowed\n", ip, path, "origin not allowed"
-            )
+            return self._reject(conn, 403, FORBIDDEN, ip, path, "origin not allowed")
         if self._per_ip[ip] >= cfg.max_conns_per_ip:
             return self._reject(
                 conn,
                 429,
-                "429 Too Many Requests: too many connections from this address\n",
+                TOO_MANY,
                 ip,
                 path,
                 f"more than {cfg.max_conns_per_ip} connections from this address",
@@ -286,6 +314,8 @@ class RoomServer:
             "handshake",
             f"client {client_id} ({name}) connected from {admission.ip} on {path} via {via}",
         )
+        if isinstance(conn, GuardedConnection):
+            conn.label = f"{client_id} ({name})"
         heartbeat = asyncio.create_task(self._heartbeat(conn, client_id, name))
         try:
             if path == "/echo":
@@ -322,11 +352,8 @@ class RoomServer:
             self.stats.messages_out += 1
 
     async def _serve_member(self, member: Member) -> None:
-        cfg = self.config
-        conn = member.conn
+        conn: GuardedConnection = member.conn
         hub = self.hub
-        bucket = TokenBucket(cfg.rate, cfg.burst)
-        abuse = AbuseMeter(cfg.abuse_limit, cfg.abuse_window)
         hub.connect(member)
         try:
             await self._send(
@@ -340,22 +367,11 @@ class RoomServer:
             )
             async for raw in conn:
                 self.stats.messages_in += 1
-                if not bucket.take():
-                    if abuse.hit():
-                        self.log.add(
-                            WARNING,
-                            "limit",
-                            f"closed client {member.client_id} ({member.name}) with 1008: "
-                            f"{cfg.abuse_limit} messages over the rate limit",
-                        )
-                        await conn.close(1008, "rate limit exceeded repeatedly")
-                        return
-                    if abuse.count == 1:
-                        self.log.add(
-                            WARNING,
-                            "limit",
-                            f"client {member.client_id} ({member.name}) is over the rate limit",
-                        )
+                verdict = conn.spend()
+                if verdict == ABUSED:
+                    await conn.wait_failed()  # Else returning would close with 1000.
+                    return
+                if verdict != OK:
                     await self._send(member, error(RATE_LIMITED))
                     continue
                 for reply in hub.handle(member, raw):
@@ -368,8 +384,8 @@ class RoomServer:
     async def _send(self, member: Member, reply: dict[str, Any]) -> None:
         try:
             frame = encode(reply, member.msgpack)
-        except EncodeError as exc:
-            frame = encode(error(str(exc), reply.get("requestId")), member.msgpack)
+        except EncodeError as exc:  # Only a requestId can be unencodable here: leave it out.
+            frame = encode(error(str(exc)), member.msgpack)
         await member.conn.send(frame)
         self.stats.messages_out += 1
 

@@ -5,12 +5,14 @@
 unchanged for any JSON reader, but a reflected `<script>` or terminal escape never goes out raw.
 These characters can only occur inside JSON strings, so rewriting the whole text is correct.
 
-`loads` refuses NaN/Infinity so that everything it returns can be written back out as JSON.
+`loads` refuses NaN/Infinity, and numbers like 1e999 that overflow to infinity, so that everything
+it returns can be written back out as JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -27,6 +29,13 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:16]} overflows")
+    return value
+
+
 def dumps(value: Any) -> str:
     """Compact JSON with the unsafe characters escaped; raises ValueError/TypeError if not JSON."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -37,4 +46,4 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | bytes) -> Any:
     """Parse strict JSON; raises ValueError (or RecursionError when absurdly nested)."""
-    return json.loads(text, parse_constant=_no_constants)
+    return json.loads(text, parse_constant=_no_constants, parse_float=_finite)

@@ -7,6 +7,7 @@ Demo bots use the same `join`/`leave`/`broadcast` methods as clients do.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -53,7 +54,7 @@ def _valid_request_id(value: object) -> bool:
         return False
     if isinstance(value, int):
         return -MAX_SAFE_INT <= value <= MAX_SAFE_INT
-    return isinstance(value, float)
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _valid_message_id(value: object) -> bool:
