@@ -1,0 +1,339 @@
+"""The list of connections with their live state, and the actions that start, stop and edit them."""
+
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRectF,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import ConnectionConfig
+from core.connection import Connection
+from core.states import ConnState
+from ui.bridge import CoreBridge
+from ui.connection_dialog import ConnectionDialog
+from ui.connections_model import BADGE_COLOR_ROLE, Column, ConnectionsModel
+
+COLUMN_WIDTHS = {
+    Column.STATE: 100,
+    Column.NAME: 126,
+    Column.RTT: 62,
+    Column.MSGS_IN: 48,
+    Column.MSGS_OUT: 48,
+    Column.UPTIME: 76,
+    Column.RTT_AVG: 70,
+    Column.BYTES_IN: 78,
+    Column.BYTES_OUT: 78,
+    Column.ATTEMPT: 60,
+    Column.URL: 210,
+    Column.CLOSE: 180,
+    Column.ERROR: 320,
+}
+
+
+class _BadgeDelegate(QStyledItemDelegate):
+    """Paints the State column as a coloured pill with the state (or retry countdown) in it."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        color = index.data(BADGE_COLOR_ROLE)
+        if not isinstance(color, QColor):
+            super().paint(painter, option, index)
+            return
+        style = option.widget.style() if option.widget else None
+        if style is not None:  # selection/hover background first
+            opt = QStyleOptionViewItem(option)
+            self.initStyleOption(opt, index)
+            opt.text = ""
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, option.widget)
+        text = str(index.data() or "")
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        metrics = option.fontMetrics
+        rect = QRectF(option.rect).adjusted(4, 3, -4, -3)
+        width = min(rect.width(), metrics.horizontalAdvance(text) + 16)
+        pill = QRectF(rect.left(), rect.top(), width, rect.height())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+        painter.setPen(QColor("white"))
+        font = option.font
+        font.setBold(True)
+        painter.setFont(font)
+        elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(pill.width()) - 10)
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, elided)
+        painter.restore()
+
+
+class ConnectionsPanel(QWidget):
+    """Table of connections (ConnectionsModel), a toolbar and a context menu."""
+
+    selection_changed = Signal(list)  # list[int] of selected connection ids
+    connection_added = Signal(int)
+
+    def __init__(self, bridge: CoreBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ConnectionsPanel")
+        self.bridge = bridge
+        self.manager = bridge.manager
+        self.model = ConnectionsModel(self.manager, self)
+        self._last_selection: list[int] = []
+        self._dialogs: set[ConnectionDialog] = set()
+
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(26)
+        self.view.setItemDelegateForColumn(Column.STATE, _BadgeDelegate(self.view))
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setHighlightSections(False)
+        header.setStretchLastSection(True)
+        for column, width in COLUMN_WIDTHS.items():
+            self.view.setColumnWidth(column, width)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.doubleClicked.connect(lambda _index: self.edit_selected())
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.model.rowsRemoved.connect(self._selection_changed)
+        self.model.rowsInserted.connect(self._rows_inserted)
+
+        self.actions_by_name = self._make_actions()
+        self.toolbar = QToolBar("Connection actions")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar.setObjectName("ConnectionsToolbar")
+        self.toolbar.setStyleSheet("QToolBar { spacing: 0px; } QToolButton { padding: 2px 4px; }")
+        # Duplicate is in the context menu and the Connection menu: the bar fits a narrow dock.
+        for name in ("new", "connect", "disconnect", "reconnect", "edit", "remove"):
+            self.toolbar.addAction(self.actions_by_name[name])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.view)
+
+        bridge.tick.connect(self._on_tick)
+        self._update_actions()
+
+    # ----- actions -----------------------------------------------------------------------------
+
+    def _make_actions(self) -> dict[str, QAction]:
+        def action(text: str, tip: str, slot: object, shortcut: str | None = None) -> QAction:
+            act = QAction(text, self)
+            act.setToolTip(tip)
+            act.setStatusTip(tip)
+            act.triggered.connect(slot)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+                act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(act)
+            return act
+
+        acts = {
+            "new": action("New…", "Add a connection", lambda: self.new_connection()),
+            "connect": action("Connect", "Connect the selected connections", self.connect_selected),
+            "disconnect": action(
+                "Disconnect", "Close the selected connections (no retry)", self.disconnect_selected
+            ),
+            "reconnect": action(
+                "Reconnect now",
+                "Skip the retry delay, or drop and reopen an open connection",
+                self.reconnect_selected,
+            ),
+            "edit": action("Edit…", "Change the selected connection", self.edit_selected),
+            "duplicate": action(
+                "Duplicate…", "A new connection with the same settings", self.duplicate_selected
+            ),
+            "remove": action(
+                "Remove", "Disconnect and remove the selected connections", self.remove_selected,
+                "Delete",
+            ),
+        }
+        acts["new"].setIconText("New")
+        acts["reconnect"].setIconText("Reconnect")
+        acts["edit"].setIconText("Edit")
+        return acts
+
+    def new_connection(self, config: ConnectionConfig | None = None) -> ConnectionDialog:
+        """Open the dialog (not blocking); accepting it adds and connects the connection."""
+        dialog = ConnectionDialog(config, self, "New connection")
+        dialog.accepted.connect(lambda: self.add_connection(dialog.result_config))
+        return self._show(dialog)
+
+    def edit_selected(self) -> ConnectionDialog | None:
+        conn = self._first_selected()
+        if conn is None:
+            return None
+        dialog = ConnectionDialog(conn.config, self, f"Edit {conn.config.label}")
+        dialog.accepted.connect(lambda: self.apply_config(conn.id, dialog.result_config))
+        return self._show(dialog)
+
+    def duplicate_selected(self) -> ConnectionDialog | None:
+        conn = self._first_selected()
+        if conn is None:
+            return None
+        config = copy.deepcopy(conn.config)
+        config.name = f"{conn.config.label} (copy)"
+        dialog = ConnectionDialog(config, self, "Duplicate connection")
+        dialog.accepted.connect(lambda: self.add_connection(dialog.result_config))
+        return self._show(dialog)
+
+    def _show(self, dialog: ConnectionDialog) -> ConnectionDialog:
+        self._dialogs.add(dialog)
+        dialog.finished.connect(lambda _r: self._dialogs.discard(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # window-modal without a nested event loop (qasync-safe)
+        return dialog
+
+    def add_connection(
+        self, config: ConnectionConfig | None, connect: bool = True
+    ) -> Connection | None:
+        if config is None:
+            return None
+        conn = self.manager.add(config, connect=connect)
+        self.model.refresh()
+        self.connection_added.emit(conn.id)
+        self.select(conn.id)
+        return conn
+
+    def apply_config(self, conn_id: int, config: ConnectionConfig | None) -> None:
+        """Use the edited settings; an active connection is closed and reopened with them."""
+        if config is None:
+            return
+        conn = self.manager.get(conn_id)
+
+        async def reopen() -> None:
+            await conn.disconnect()
+            conn.config = config
+            conn.connect()
+
+        if conn.state is ConnState.CLOSED:
+            conn.config = config
+        else:
+            self.bridge.run(reopen(), f"Reconnect {config.label}")
+        self.model.refresh()
+
+    def connect_selected(self) -> None:
+        for conn in self._selected():
+            if conn.state is ConnState.CLOSED:
+                conn.connect()
+            elif conn.state is ConnState.WAITING:
+                conn.reconnect_now()
+
+    def disconnect_selected(self) -> None:
+        for conn in self._selected():
+            self.bridge.run(conn.disconnect(), f"Disconnect {conn.config.label}")
+
+    def reconnect_selected(self) -> None:
+        for conn in self._selected():
+            conn.reconnect_now()
+
+    def remove_selected(self) -> None:
+        for conn in self._selected():
+            self.bridge.run(self.manager.remove(conn.id), f"Remove {conn.config.label}")
+        self.model.refresh()
+
+    # ----- selection ---------------------------------------------------------------------------
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        return [self.model.conn_id(r) for r in rows if r < self.model.rowCount()]
+
+    def select(self, conn_id: int) -> None:
+        row = self.model.row_of(conn_id)
+        if row >= 0:
+            self._select_row(row)
+
+    def _select_row(self, row: int) -> None:
+        # The selection model directly: QTableView.selectRow() reads the keyboard modifiers and
+        # would toggle or extend the selection while Ctrl or Shift happens to be held.
+        index = self.model.index(row, 0)
+        flag = QItemSelectionModel.SelectionFlag
+        selection = self.view.selectionModel()
+        selection.setCurrentIndex(index, flag.NoUpdate)
+        selection.select(index, flag.ClearAndSelect | flag.Rows)
+
+    def _selected(self) -> list[Connection]:
+        out = []
+        for conn_id in self.selected_ids():
+            try:
+                out.append(self.manager.get(conn_id))
+            except KeyError:
+                continue  # removed since the last tick
+        return out
+
+    def _first_selected(self) -> Connection | None:
+        selected = self._selected()
+        return selected[0] if selected else None
+
+    def _selection_changed(self, *_args: object) -> None:
+        ids = self.selected_ids()
+        self._update_actions()
+        if ids != self._last_selection:
+            self._last_selection = ids
+            self.selection_changed.emit(ids)
+
+    def _rows_inserted(self, *_args: object) -> None:
+        if not self.selected_ids() and self.model.rowCount():
+            self._select_row(0)  # something is always shown in the inspector
+
+    # ----- live updates ------------------------------------------------------------------------
+
+    def _on_tick(self, batch: object) -> None:
+        self.model.refresh(batch)
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        conns = self._selected()
+        states = {c.state for c in conns}
+        acts = self.actions_by_name
+        acts["connect"].setEnabled(bool(states & {ConnState.CLOSED, ConnState.WAITING}))
+        acts["disconnect"].setEnabled(bool(states - {ConnState.CLOSED}))
+        acts["reconnect"].setEnabled(bool(states & {ConnState.OPEN, ConnState.WAITING,
+                                                    ConnState.CLOSED}))
+        for name in ("edit", "duplicate"):
+            acts[name].setEnabled(len(conns) == 1)
+        acts["remove"].setEnabled(bool(conns))
+
+    def _context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        acts = self.actions_by_name
+        for name in ("connect", "disconnect", "reconnect"):
+            menu.addAction(acts[name])
+        menu.addSeparator()
+        for name in ("edit", "duplicate", "remove"):
+            menu.addAction(acts[name])
+        menu.addSeparator()
+        menu.addAction(acts["new"])
+        menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -1,0 +1,387 @@
+"""Control and watch the embedded test server: start/stop, auth, demo crowd, clients, rooms, log."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QResizeEvent
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.server import EmbeddedServer, ServerConfig, ServerStartError, make_token
+from ui.bridge import CoreBridge, TickBatch
+
+SNAPSHOT_EVERY_S = 0.5  # clients and rooms refresh at most twice a second
+LOG_LINES = 2000
+TOKEN_TTL = 24 * 3600
+LEVEL_TAGS = {"info": "INFO", "warning": "WARN", "error": "ERR "}
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ServerPanel(QWidget):
+    """The server in `bridge.server` (started here or by the app); `bridge.server` follows it."""
+
+    server_started = Signal(object)  # EmbeddedServer
+    server_stopped = Signal()
+
+    def __init__(self, bridge: CoreBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ServerPanel")
+        self.bridge = bridge
+        self._server: EmbeddedServer | None = None
+        self._stopping: asyncio.Task[None] | None = None
+        self._next_snapshot = 0.0
+        self._build()
+        self._show_config(bridge.server.config if bridge.server else ServerConfig(
+            port=0, secret=new_secret(), demo_bots=6, demo_rate=2.0, ping_interval=5.0))
+        bridge.tick.connect(self._on_tick)
+        self._follow_bridge()
+
+    # ----- layout ------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.status_label = QLabel()
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label.setWordWrap(False)
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Start or stop the embedded test server")
+        self.start_button.clicked.connect(self.toggle)
+        top = QHBoxLayout()
+        top.addWidget(self.status_label, 1)
+        top.addWidget(self.start_button)
+
+        self.host_edit = QLineEdit()
+        self.port_spin = QSpinBox()
+        self.port_spin.setRange(0, 65535)
+        self.port_spin.setSpecialValueText("auto")
+        self.port_spin.setToolTip("0 (auto) picks a free port")
+        self.auth_check = QCheckBox("require a token (JWT HS256)")
+        self.secret_edit = QLineEdit()
+        self.secret_edit.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
+        self.secret_edit.setToolTip("Secret that signs and checks tokens")
+        self.subject_edit = QLineEdit("tester")
+        self.subject_edit.setToolTip("Display name (sub claim) of the copied token")
+        self.copy_token_button = QPushButton("Copy token")
+        self.copy_token_button.setToolTip("Copy a 24 h token for this name to the clipboard")
+        self.copy_token_button.clicked.connect(self.copy_token)
+        hostport = QHBoxLayout()
+        hostport.addWidget(self.host_edit, 1)
+        hostport.addWidget(QLabel("port"))
+        hostport.addWidget(self.port_spin)
+        token_row = QHBoxLayout()
+        token_row.addWidget(self.subject_edit, 1)
+        token_row.addWidget(self.copy_token_button)
+        settings = QFormLayout()
+        settings.setVerticalSpacing(4)
+        settings.addRow("Host:", hostport)
+        settings.addRow("Auth:", self.auth_check)
+        settings.addRow("Secret:", self.secret_edit)
+        settings.addRow("Token for:", token_row)
+
+        self.bots_spin = QSpinBox()
+        self.bots_spin.setRange(0, 500)
+        self.bots_spin.setSuffix(" bots")
+        self.rate_spin = QDoubleSpinBox()
+        self.rate_spin.setRange(0.0, 1000.0)
+        self.rate_spin.setDecimals(1)
+        self.rate_spin.setSingleStep(0.5)
+        self.rate_spin.setSuffix(" msg/s each")
+        self.bots_spin.valueChanged.connect(self._apply_demo)
+        self.rate_spin.valueChanged.connect(self._apply_demo)
+        demo = QHBoxLayout()
+        demo.addWidget(self.bots_spin)
+        demo.addWidget(self.rate_spin, 1)
+        settings.addRow("Demo:", demo)
+
+        self.totals_label = QLabel()
+        self.totals_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.totals_label.setWordWrap(True)
+        self.rooms_tree = QTreeWidget()
+        self.rooms_tree.setHeaderLabels(["Room", "#", "Members"])
+        self.rooms_tree.setRootIsDecorated(False)
+        self.rooms_tree.setUniformRowHeights(True)
+        header = self.rooms_tree.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.rooms_tree.setColumnWidth(0, 90)
+        self.rooms_tree.setColumnWidth(1, 32)
+        self.rooms_tree.setMinimumHeight(40)
+
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(LOG_LINES)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.log_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.log_view.setMinimumHeight(40)
+        self.log_view.setPlaceholderText("Server events (handshakes, rejections, errors)")
+
+        live = QWidget()
+        live_layout = QVBoxLayout(live)
+        live_layout.setContentsMargins(0, 0, 0, 2)
+        live_layout.setSpacing(2)
+        live_layout.addWidget(_heading("Clients and rooms"))
+        live_layout.addWidget(self.totals_label)
+        live_layout.addWidget(self.rooms_tree, 1)
+        log_box = QWidget()
+        log_layout = QVBoxLayout(log_box)
+        log_layout.setContentsMargins(0, 2, 0, 0)
+        log_layout.setSpacing(2)
+        log_layout.addWidget(_heading("Server log"))
+        log_layout.addWidget(self.log_view, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(live)
+        split.addWidget(log_box)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([120, 180])
+        split.setChildrenCollapsible(False)
+
+        controls = QWidget()
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.setContentsMargins(0, 0, 0, 0)
+        controls_layout.addLayout(top)
+        controls_layout.addLayout(settings)
+        controls_layout.addStretch(1)
+        self._controls = controls
+        # Settings above the live views in a tall dock, beside them in a wide one; in a small
+        # dock the whole panel scrolls rather than forcing the window to grow.
+        content = QWidget()
+        self._layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, content)
+        self._layout.setContentsMargins(6, 6, 6, 6)
+        self._layout.addWidget(controls)
+        self._layout.addWidget(split, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        size = event.size()
+        wide = size.width() >= 620 and size.width() >= 1.6 * size.height()
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self._layout.direction() != direction:
+            self._layout.setDirection(direction)
+            self._controls.setMaximumWidth(360 if wide else 16_777_215)
+
+    def _show_config(self, cfg: ServerConfig) -> None:
+        self.host_edit.setText(cfg.host)
+        self.port_spin.setValue(cfg.port)
+        self.auth_check.setChecked(cfg.auth)
+        self.secret_edit.setText(cfg.secret)
+        for spin, value in ((self.bots_spin, cfg.demo_bots), (self.rate_spin, cfg.demo_rate)):
+            spin.blockSignals(True)
+            spin.setValue(value)
+            spin.blockSignals(False)
+
+    # ----- server lifecycle --------------------------------------------------------------------
+
+    @property
+    def server(self) -> EmbeddedServer | None:
+        return self._server
+
+    def config(self) -> ServerConfig:
+        """The settings the form describes (port 0 = any free port)."""
+        base = self._server.config if self._server else ServerConfig()
+        return replace(
+            base,
+            host=self.host_edit.text().strip() or "127.0.0.1",
+            port=self.port_spin.value(),
+            auth=self.auth_check.isChecked(),
+            secret=self.secret_edit.text() or new_secret(),
+            demo_bots=self.bots_spin.value(),
+            demo_rate=self.rate_spin.value(),
+        )
+
+    def toggle(self) -> None:
+        if self._server is not None and self._server.running:
+            self.stop_server()
+        else:
+            self.start_server()
+
+    def start_server(self) -> EmbeddedServer | None:
+        """Start a server with the form's settings; None (and a log line) when it cannot."""
+        if self._server is not None and self._server.running:
+            return self._server
+        if self._stopping is not None and not self._stopping.done():
+            return None
+        server = EmbeddedServer(self.config())
+        try:
+            server.start()
+        except ServerStartError as exc:
+            self._log_line(time.time(), "ERR ", "start", str(exc))
+            self.bridge.message.emit(f"Server: {exc}")
+            return None
+        self.bridge.server = server
+        self._follow_bridge()
+        self.server_started.emit(server)
+        return server
+
+    def stop_server(self) -> asyncio.Task[None] | None:
+        """Stop on a worker thread (closing clients may take a moment); returns the task."""
+        server = self._server
+        if server is None or (self._stopping is not None and not self._stopping.done()):
+            return self._stopping
+        self.start_button.setEnabled(False)
+        self.status_label.setText("Stopping…")
+        port = server.port
+
+        async def stop() -> None:
+            try:
+                await asyncio.to_thread(server.stop)
+            finally:
+                self._drain(server)
+                if self.bridge.server is server:
+                    self.bridge.server = None
+                self._follow_bridge()
+                self.port_spin.setValue(port)  # Start again: same URL, clients reconnect
+                self.server_stopped.emit()
+
+        self._stopping = self.bridge.run(stop(), "Stop server")
+        return self._stopping
+
+    def _follow_bridge(self) -> None:
+        """Adopt whatever server the bridge holds (the app may have started one)."""
+        server = self.bridge.server
+        if server is not self._server:
+            if self._server is not None:
+                self._drain(self._server)
+            self._server = server
+            if server is not None:
+                self._show_config(server.config)
+        running = server is not None and server.running
+        self.start_button.setEnabled(True)
+        self.start_button.setText("Stop" if running else "Start")
+        for widget in (self.host_edit, self.port_spin, self.auth_check, self.secret_edit):
+            widget.setEnabled(not running)
+        if running and server is not None:
+            auth = "a token is required" if server.config.auth else "no token needed"
+            self.status_label.setText(f"● Running at {server.url}")
+            self.status_label.setToolTip(f"Clients connect to {server.url}/ ({auth})")
+            self.status_label.setStyleSheet("color: #2e9d4c; font-weight: bold;")
+        else:
+            self.status_label.setText("○ Stopped")
+            self.status_label.setStyleSheet("color: #8a8f98; font-weight: bold;")
+        self._next_snapshot = 0.0
+        self._refresh_snapshot()
+
+    # ----- actions -----------------------------------------------------------------------------
+
+    def token(self) -> str:
+        secret = self._server.config.secret if self._server else self.secret_edit.text()
+        return make_token(secret, self.subject_edit.text().strip() or "tester", TOKEN_TTL)
+
+    def copy_token(self) -> str:
+        token = self.token()
+        QGuiApplication.clipboard().setText(token)
+        self.bridge.message.emit(
+            f"Token for {self.subject_edit.text().strip() or 'tester'} copied to the clipboard"
+        )
+        return token
+
+    def _apply_demo(self) -> None:
+        if self._server is not None:
+            self._server.set_demo(self.bots_spin.value(), self.rate_spin.value())
+
+    # ----- live updates ------------------------------------------------------------------------
+
+    def _on_tick(self, batch: TickBatch) -> None:
+        if self.bridge.server is not self._server and (
+            self._stopping is None or self._stopping.done()
+        ):
+            self._follow_bridge()
+        if self._server is not None:
+            self._drain(self._server)
+            if batch.time >= self._next_snapshot:
+                self._refresh_snapshot()
+
+    def _drain(self, server: EmbeddedServer) -> None:
+        for entry in server.drain_log():
+            tag = LEVEL_TAGS.get(entry.level, entry.level[:4].upper())
+            self._log_line(entry.time, tag, entry.kind, entry.text)
+
+    def _log_line(self, when: float, tag: str, kind: str, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1000):03d}"
+        self.log_view.appendPlainText(f"{stamp} {tag} {kind:<10} {text}")
+
+    def _refresh_snapshot(self) -> None:
+        self._next_snapshot = time.time() + SNAPSHOT_EVERY_S
+        server = self._server
+        if server is None or not server.running:
+            self.totals_label.setText("No server running. Press Start for a local test server.")
+            self.rooms_tree.clear()
+            return
+        snap = server.snapshot()
+        self.totals_label.setText(
+            f"{_plural(snap.clients, 'client')} · {_plural(snap.bots, 'bot')} · "
+            f"{_plural(len(snap.rooms), 'room')} · "
+            f"{snap.messages_in:,} in / {snap.messages_out:,} out · "
+            f"{snap.rejections} rejected"
+        )
+        tree = self.rooms_tree
+        tree.setUpdatesEnabled(False)
+        try:
+            while tree.topLevelItemCount() > len(snap.rooms):
+                tree.takeTopLevelItem(tree.topLevelItemCount() - 1)
+            for i, room in enumerate(snap.rooms):
+                item = tree.topLevelItem(i)
+                if item is None:
+                    item = QTreeWidgetItem()
+                    tree.addTopLevelItem(item)
+                members = ", ".join(room.members)
+                item.setText(0, room.name)
+                item.setText(1, str(len(room.members)))
+                item.setText(2, members)
+                item.setToolTip(2, members)
+                item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight)
+        finally:
+            tree.setUpdatesEnabled(True)
+
+    @property
+    def clients(self) -> int:
+        """Real WebSocket clients of the server (from its latest snapshot)."""
+        return self._server.snapshot().clients if self._server else 0
+
+    def log_text(self) -> str:
+        return self.log_view.toPlainText()
