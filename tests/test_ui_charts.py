@@ -1,0 +1,158 @@
+"""The live charts, fed by real connections to the embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import shiboken6
+
+from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
+from core.manager import ConnectionManager
+from core.metrics import T_BYTES_IN, T_MSGS_IN, T_MSGS_OUT
+from core.ringbuffer import RingBuffer
+from core.states import ConnState
+from ui.bridge import CoreBridge
+from ui.chart_series import OVERWRITE_MARGIN, MarkerLog, since
+from ui.charts_panel import ChartsPanel
+
+FAST = ReconnectPolicy(initial=0.05, max_delay=0.3, jitter=0.1, stable_after=0.5)
+HEARTBEAT = HeartbeatConfig(interval=0.1, timeout=2.0, app_template='{"type":"ping"}')
+
+
+async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def setup(qtbot):
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    panel = ChartsPanel(bridge)
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    yield manager, bridge, panel
+    bridge.stop()
+    for obj in (panel, bridge):  # deleted now, in the GUI thread
+        if shiboken6.isValid(obj):
+            shiboken6.delete(obj)
+
+
+def test_since_is_a_view_unless_the_oldest_rows_may_be_overwritten() -> None:
+    ring = RingBuffer(4000, 2)
+    for t in range(3000):
+        ring.append((float(t), 1.0))
+    tail = since(ring, 2500.0)
+    assert tail[0, 0] == 2500.0 and len(tail) == 500
+    assert np.shares_memory(tail, ring.view())
+    for t in range(3000, 5000):
+        ring.append((float(t), 2.0))  # full now: the oldest rows are next to go
+    whole = since(ring, 0.0)
+    assert len(whole) == 4000 and not np.shares_memory(whole, ring.view())
+    recent = since(ring, 5000.0 - (4000 - OVERWRITE_MARGIN - 10))
+    assert np.shares_memory(recent, ring.view())
+    marks = MarkerLog(limit=3)
+    for t, opened in ((1.0, True), (2.0, False), (3.0, True), (4.0, False)):
+        marks.add(7, t, opened)
+    (ox, oy), (cx, _cy) = marks.lines([7], 0.0, 0.0, 5.0)
+    assert list(ox) == [3.0, 3.0] and list(oy) == [0.0, 5.0]
+    assert list(cx) == [2.0, 2.0, 4.0, 4.0]
+
+
+async def test_rtt_and_throughput_curves_follow_the_metrics(setup, embedded_server) -> None:
+    manager, _bridge, panel = setup
+    srv = embedded_server(auth=False, demo_bots=3, demo_rate=5)
+    conn = manager.add(ConnectionConfig(srv.url, name="charted", heartbeat=HEARTBEAT), connect=True)
+    panel.set_connections([conn.id])
+    try:
+        await conn.wait_for_state(ConnState.OPEN, 5)
+        await conn.request({"type": "join_room", "room": "lobby"})  # bots' chatter comes in
+        for i in range(20):
+            await conn.send(json.dumps({"type": "ping", "n": i}))
+        m = conn.metrics
+        await until(lambda: len(m.rtt) >= 3 and len(m.app_rtt) >= 2)
+        await until(lambda: (m.throughput.view()[:, T_MSGS_IN] > 0).sum() >= 2, timeout=6)
+
+        panel.refresh()  # no await between this and the checks: the rings cannot move
+        curves = panel.curves(conn.id)
+        assert curves is not None
+        x, y = curves.ping.getData()
+        assert len(x) >= 3
+        np.testing.assert_array_equal(x, m.rtt.view()[:, 0])
+        np.testing.assert_array_equal(y, m.rtt.view()[:, 1])
+        x, _y = curves.app.getData()
+        np.testing.assert_array_equal(x, m.app_rtt.view()[:, 0])
+        rows = m.throughput.view()
+        x, y = curves.msgs_in.getData()
+        np.testing.assert_array_equal(x, rows[:, 0])
+        np.testing.assert_array_equal(y, rows[:, T_MSGS_IN])
+        assert y.sum() > 0
+        assert curves.msgs_out.getData()[1].sum() > 0
+        assert np.array_equal(curves.msgs_out.getData()[1], rows[:, T_MSGS_OUT])
+        assert np.array_equal(curves.bytes_in.getData()[1], rows[:, T_BYTES_IN])
+        assert np.all(np.diff(curves.ping.getData()[0]) >= 0)  # x ascending
+        legend = [label.text for _sample, label in panel.rtt_plot.legend.items]
+        assert "charted ping" in legend and "charted heartbeat" in legend
+        assert "RTT" in panel.summary.text()
+
+        # Live: the panel redraws by itself on bridge ticks while shown.
+        count = len(curves.ping.getData()[0])
+        await until(lambda: len(curves.ping.getData()[0]) > count)
+    finally:
+        await manager.close_all()
+
+
+async def test_window_selector_sets_the_x_range(setup, embedded_server) -> None:
+    manager, _bridge, panel = setup
+    srv = embedded_server(auth=False)
+    conn = manager.add(ConnectionConfig(srv.url, heartbeat=HEARTBEAT), connect=True)
+    panel.set_connections([conn.id])
+    try:
+        await conn.wait_for_state(ConnState.OPEN, 5)
+        for seconds, index in ((60, 0), (300, 1), (900, 2)):
+            panel.window_box.setCurrentIndex(index)
+            assert panel.window_s == seconds
+            for plot in panel.plots:
+                x0, x1 = plot.viewRange()[0]
+                assert x1 - x0 == pytest.approx(seconds, rel=0.02)
+        panel.set_window(60)
+        assert panel.window_box.currentIndex() == 0
+        # Scope: "all" shows every connection, "selected" only the selection.
+        other = manager.add(ConnectionConfig(srv.url, heartbeat=HEARTBEAT), connect=True)
+        await other.wait_for_state(ConnState.OPEN, 5)
+        panel.set_scope("all")
+        assert panel.curves(other.id) is not None
+        panel.set_scope("selected")
+        assert panel.curves(other.id) is None and panel.curves(conn.id) is not None
+        panel.set_connections([])
+        assert panel.curves(conn.id) is None
+        assert "No connection selected" in panel.summary.text()
+    finally:
+        await manager.close_all()
+
+
+async def test_close_and_reopen_are_marked(setup, embedded_server) -> None:
+    manager, _bridge, panel = setup
+    srv = embedded_server(auth=False)
+    conn = manager.add(ConnectionConfig(srv.url, heartbeat=HEARTBEAT, reconnect=FAST), connect=True)
+    panel.set_connections([conn.id])
+    try:
+        await conn.wait_for_state(ConnState.OPEN, 5)
+        conn.reconnect_now()  # drops the open connection; the policy reopens it
+        await conn.wait_for_state(ConnState.WAITING, 5)
+        await conn.wait_for_state(ConnState.OPEN, 5)
+        await until(lambda: len([m for m in panel.markers.get(conn.id) if m.opened]) >= 2)
+        marks = panel.markers.get(conn.id)
+        assert [m.opened for m in marks] == [True, False, True]
+        panel.refresh()
+        for opens, closes in zip(panel.open_lines, panel.close_lines, strict=True):
+            assert len(opens.getData()[0]) == 4  # two vertical lines: x pairs
+            assert list(closes.getData()[0]) == [marks[1].time, marks[1].time]
+    finally:
+        await manager.close_all()

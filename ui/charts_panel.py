@@ -1,0 +1,422 @@
+"""Live charts: round-trip time, messages/s and bytes/s per connection, over a sliding window.
+
+Data come straight from each connection's metrics ring buffers (windowed views, no copies). The
+panel redraws every few bridge ticks while visible (100-400 ms by window); each curve gets only the
+window's rows, clips to the view and peak-downsamples, and the x range is set to the window
+explicitly (x auto-range stays off so clipping works). Open/close moments from StateChanged
+events are drawn as vertical lines: green when a connection opened, red when it closed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+# pyqtgraph must bind to PySide6 (the app's binding), whatever else is installed.
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.connection import Connection
+from core.metrics import T_BYTES_IN, T_BYTES_OUT, T_MSGS_IN, T_MSGS_OUT, T_SEC
+from core.states import ConnState
+from ui.bridge import CoreBridge, TickBatch
+from ui.chart_series import MarkerLog, grid_pairs, peak, since
+
+# Bridge ticks (50 ms) per redraw, by window: about one redraw per pixel of scroll at 1280 px.
+REDRAW_TICKS = {60: 2, 300: 4, 900: 8}
+SUMMARY_EVERY = 10  # redraws per update of the text summary
+WINDOWS = ((60, "Last 1 min"), (300, "Last 5 min"), (900, "Last 15 min"))
+MAX_CURVE_CONNECTIONS = 12
+DOWNSAMPLE_PER_PIXEL = 1.0  # "All connections" draws at most this many
+
+BACKGROUND = "#1e1f22"
+AXIS = "#9aa0a6"
+GRID = "#2e3035"
+TEXT = "#e0e0e0"
+OPEN_COLOUR = "#4caf50"
+CLOSE_COLOUR = "#ef5350"
+# Readable on the dark background and distinct from the red/green markers.
+PALETTE = (
+    "#4fc3f7", "#ffb74d", "#ce93d8", "#fff176", "#80deea", "#f48fb1",
+    "#a1887f", "#90caf9", "#ffcc80", "#b0bec5", "#e6ee9c", "#bcaaa4",
+)  # fmt: skip
+
+
+def _pen(colour: str, dashed: bool) -> pg.QtGui.QPen:
+    if not dashed:
+        return pg.mkPen(colour, width=1.5)
+    pen = pg.mkPen(colour, width=1)  # a wide dashed pen is orders of magnitude slower in Qt
+    pen.setStyle(Qt.PenStyle.DashLine)
+    return pen
+
+
+class GridTicks:
+    """The major tick values of an axis, for grid lines that match its labels.
+
+    Asking the axis costs ~0.4 ms; the spacing only changes with the span or the axis length,
+    so between such changes the cached spacing and phase are slid along the moving window."""
+
+    def __init__(self, axis: pg.AxisItem) -> None:
+        self.axis = axis
+        self._key: tuple[float, float] | None = None
+        self._spacing = 0.0
+        self._phase = 0.0
+
+    def ticks(self, low: float, high: float) -> list[float]:
+        rect = self.axis.geometry()
+        horizontal = self.axis.orientation in ("top", "bottom")
+        length = max(rect.width() if horizontal else rect.height(), 50.0)
+        key = (round(high - low, 9), length)
+        if key != self._key:
+            try:
+                levels = self.axis.tickValues(low, high, length)
+            except AttributeError:  # a DateAxisItem knows its font only after its first paint
+                return []
+            # The first level with two ticks or more is the major one. (A DateAxisItem
+            # reports a placeholder spacing, so the spacing is read off the values.)
+            values = next((sorted(v) for _s, v in levels if len(v) >= 2), None)
+            if values is None:
+                return []
+            spacing = min(b - a for a, b in itertools.pairwise(values))
+            if spacing <= 0:
+                return []
+            self._key = key
+            self._spacing = float(spacing)
+            self._phase = float(values[0]) % self._spacing
+        first = math.ceil((low - self._phase) / self._spacing) * self._spacing + self._phase
+        count = int((high - first) / self._spacing) + 1
+        return [first + k * self._spacing for k in range(max(count, 0))]
+
+
+@dataclass
+class ConnCurves:
+    """The six curves of one connection; `named` tracks which are in their plot's legend."""
+
+    label: str
+    ping: pg.PlotDataItem
+    app: pg.PlotDataItem
+    msgs_in: pg.PlotDataItem
+    msgs_out: pg.PlotDataItem
+    bytes_in: pg.PlotDataItem
+    bytes_out: pg.PlotDataItem
+    named: set[int] = field(default_factory=set)  # indexes into items() with a legend entry
+
+    def items(self) -> list[tuple[pg.PlotDataItem, str]]:
+        return [
+            (self.ping, "ping"), (self.app, "heartbeat"),
+            (self.msgs_in, "in"), (self.msgs_out, "out"),
+            (self.bytes_in, "in"), (self.bytes_out, "out"),
+        ]  # fmt: skip
+
+
+class ChartsPanel(QWidget):
+    """RTT, messages/s and bytes/s of the selected (or all) connections, live."""
+
+    def __init__(self, bridge: CoreBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.window_s = WINDOWS[0][0]
+        self.scope = "selected"
+        self.selected: list[int] = []
+        self.markers = MarkerLog()
+        self._curves: dict[int, ConnCurves] = {}
+        self._ticks = 0
+        self._redraws = 0
+        self._summary_ids: list[int] = []
+        self.last_refresh_ms = 0.0
+
+        self.scope_box = QComboBox()
+        self.scope_box.addItem("Selected connections", "selected")
+        self.scope_box.addItem("All connections", "all")
+        self.scope_box.setToolTip("Which connections the charts show")
+        self.scope_box.currentIndexChanged.connect(
+            lambda _i: self.set_scope(self.scope_box.currentData())
+        )
+        self.window_box = QComboBox()
+        for seconds, label in WINDOWS:
+            self.window_box.addItem(label, seconds)
+        self.window_box.setToolTip("Time window shown")
+        self.window_box.currentIndexChanged.connect(
+            lambda _i: self.set_window(self.window_box.currentData())
+        )
+        self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(BACKGROUND)
+        self.graphics.ci.setContentsMargins(2, 2, 6, 2)
+        self.graphics.ci.setSpacing(2)
+        self.rtt_plot = self._plot(0, "RTT", "ms")
+        self.msgs_plot = self._plot(1, "Messages/s", None)
+        self.bytes_plot = self._plot(2, "Bytes", "B/s")
+        rtt_axis = self.rtt_plot.getAxis("left")
+        rtt_axis.enableAutoSIPrefix(False)
+        rtt_axis.setScale(1000.0)  # samples are seconds; ticks read in ms without a copy
+        self.bytes_plot.getAxis("left").enableAutoSIPrefix(True)  # B/s, kB/s, MB/s
+        for plot in (self.rtt_plot, self.msgs_plot):
+            plot.getAxis("bottom").setStyle(showValues=False)
+        self.plots = (self.rtt_plot, self.msgs_plot, self.bytes_plot)
+        # Our own opaque grid: pyqtgraph's translucent grid costs ~5 ms a plot per repaint.
+        self.grids: list[pg.PlotCurveItem] = []
+        for plot in self.plots:
+            grid = pg.PlotCurveItem(pen=pg.mkPen(GRID), connect="pairs")
+            grid.setZValue(-10)
+            plot.addItem(grid, ignoreBounds=True)
+            self.grids.append(grid)
+        self._x_ticks = GridTicks(self.bytes_plot.getAxis("bottom"))
+        self._y_ticks = [GridTicks(plot.getAxis("left")) for plot in self.plots]
+        # One pair-connected curve per plot and colour draws every marker line at once.
+        self.open_lines: list[pg.PlotCurveItem] = []
+        self.close_lines: list[pg.PlotCurveItem] = []
+        for plot in self.plots:
+            for colour, store in ((OPEN_COLOUR, self.open_lines), (CLOSE_COLOUR, self.close_lines)):
+                line = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1.4), connect="pairs")
+                line.setZValue(-5)
+                plot.addItem(line, ignoreBounds=True)
+                store.append(line)
+        self._marker_legend()
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Show"))
+        top.addWidget(self.scope_box)
+        top.addWidget(self.window_box)
+        top.addWidget(self.summary, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.graphics, 1)
+        bridge.tick.connect(self._on_tick)
+        self._update_summary([])
+
+    # ----- public --------------------------------------------------------------------------
+
+    def set_connections(self, conn_ids: list[int]) -> None:
+        self.selected = list(conn_ids)
+        self.refresh()
+
+    def set_window(self, seconds: int) -> None:
+        """Show the last `seconds` (60, 300 or 900)."""
+        self.window_s = int(seconds)
+        index = self.window_box.findData(self.window_s)
+        if index >= 0 and index != self.window_box.currentIndex():
+            self.window_box.setCurrentIndex(index)
+        self.refresh()
+
+    def set_scope(self, scope: str) -> None:
+        """'selected' (the connections panel's selection) or 'all'."""
+        self.scope = scope
+        index = self.scope_box.findData(scope)
+        if index >= 0 and index != self.scope_box.currentIndex():
+            self.scope_box.setCurrentIndex(index)
+        self.refresh()
+
+    def curves(self, conn_id: int) -> ConnCurves | None:
+        return self._curves.get(conn_id)
+
+    def shown_connections(self) -> list[Connection]:
+        manager = self.bridge.manager
+        if self.scope == "all":
+            conns = manager.list()
+        else:
+            conns = []
+            for conn_id in self.selected:
+                try:
+                    conns.append(manager.get(conn_id))
+                except KeyError:
+                    continue
+        return conns[:MAX_CURVE_CONNECTIONS]
+
+    def refresh(self) -> None:
+        """Redraw every curve from the metrics rings (the windowed rows only)."""
+        started = time.perf_counter()
+        now = time.time()
+        t0 = now - self.window_s
+        conns = self.shown_connections()
+        self._sync_curves(conns)
+        data = []
+        tops = [0.001, 1.0, 100.0]  # least y range: 1 ms, 1 msg/s, 100 B/s
+        for conn in conns:
+            metrics = conn.metrics
+            metrics.roll(now)  # close finished seconds so silence shows as zeros
+            ping = since(metrics.rtt, t0)
+            app = since(metrics.app_rtt, t0)
+            rows = since(metrics.throughput, t0 - 1)
+            data.append((self._curves[conn.id], ping, app, rows))
+            tops[0] = max(tops[0], peak(ping[:, 1], app[:, 1]))
+            tops[1] = max(tops[1], peak(rows[:, T_MSGS_IN], rows[:, T_MSGS_OUT]))
+            tops[2] = max(tops[2], peak(rows[:, T_BYTES_IN], rows[:, T_BYTES_OUT]))
+        # Ranges first, so each setData below clips and downsamples against the final view.
+        ids = [conn.id for conn in conns]
+        for i, plot in enumerate(self.plots):
+            y1 = tops[i] * 1.15
+            plot.setRange(xRange=(t0, now), yRange=(0, y1), padding=0)
+            (ox, oy), (cx, cy) = self.markers.lines(ids, t0, 0.0, y1)
+            self.open_lines[i].setData(ox, oy)
+            self.close_lines[i].setData(cx, cy)
+            x_ticks = self._x_ticks.ticks(t0, now)
+            y_ticks = self._y_ticks[i].ticks(0.0, y1)
+            self.grids[i].setData(*grid_pairs(x_ticks, y_ticks, t0, now, y1))
+        for curves, ping, app, rows in data:
+            x = rows[:, T_SEC]
+            curves.ping.setData(ping[:, 0], ping[:, 1])
+            curves.app.setData(app[:, 0], app[:, 1])
+            curves.msgs_in.setData(x, rows[:, T_MSGS_IN])
+            curves.msgs_out.setData(x, rows[:, T_MSGS_OUT])
+            curves.bytes_in.setData(x, rows[:, T_BYTES_IN])
+            curves.bytes_out.setData(x, rows[:, T_BYTES_OUT])
+            self._name_curves(curves)
+        self._redraws += 1
+        if self._redraws % SUMMARY_EVERY == 1 or ids != self._summary_ids:
+            self._summary_ids = ids
+            self._update_summary(conns)
+        self.last_refresh_ms = (time.perf_counter() - started) * 1000
+
+    # ----- internals -----------------------------------------------------------------------
+
+    def _plot(self, row: int, title: str, units: str | None) -> pg.PlotItem:
+        plot = self.graphics.addPlot(
+            row=row, col=0, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")}
+        )
+        plot.setLabel("left", title, units=units, color=TEXT, **{"font-size": "9pt"})
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(AXIS)
+            axis.setTextPen(TEXT)
+        plot.getAxis("left").setWidth(62)
+        plot.setMouseEnabled(x=False, y=False)  # the panel drives both ranges every redraw
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.enableAutoRange(x=False, y=False)
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.addLegend(
+            offset=(4, 2), labelTextColor=TEXT, labelTextSize="8pt", colCount=4,
+            brush=pg.mkBrush(30, 31, 34, 190), verSpacing=-6,
+        )  # fmt: skip
+        return plot
+
+    def _marker_legend(self) -> None:
+        legend = self.rtt_plot.legend
+        legend.addItem(self.open_lines[0], "opened")
+        legend.addItem(self.close_lines[0], "closed")
+
+    def _sync_curves(self, conns: list[Connection]) -> None:
+        wanted = {conn.id for conn in conns}
+        for conn_id in [c for c in self._curves if c not in wanted]:
+            self._drop_curves(conn_id)
+        for conn in conns:
+            if conn.id not in self._curves:
+                self._curves[conn.id] = self._make_curves(conn)
+
+    def _make_curves(self, conn: Connection) -> ConnCurves:
+        colour = PALETTE[(conn.id - 1) % len(PALETTE)]
+        label = conn.config.name or f"#{conn.id}"
+        label = label if len(label) <= 20 else label[:20] + "…"
+
+        def curve(plot: pg.PlotItem, dashed: bool) -> pg.PlotDataItem:
+            item = pg.PlotDataItem(pen=_pen(colour, dashed), skipFiniteCheck=True)
+            item.setClipToView(True)
+            item.setDownsampling(auto=True, method="peak")
+            # Peak mode keeps each bin's min and max: one bin per pixel loses nothing visible
+            # (the default draws ~5 samples per pixel, 5x the path length for no gain).
+            item.opts["autoDownsampleFactor"] = DOWNSAMPLE_PER_PIXEL
+            plot.addItem(item)
+            return item
+
+        return ConnCurves(
+            label,
+            ping=curve(self.rtt_plot, False),
+            app=curve(self.rtt_plot, True),
+            msgs_in=curve(self.msgs_plot, False),
+            msgs_out=curve(self.msgs_plot, True),
+            bytes_in=curve(self.bytes_plot, False),
+            bytes_out=curve(self.bytes_plot, True),
+        )
+
+    def _name_curves(self, curves: ConnCurves) -> None:
+        """Legend entries appear once a curve has data (no 'heartbeat' line nobody measures)."""
+        for i, (item, what) in enumerate(curves.items()):
+            if i not in curves.named and item.xData is not None and len(item.xData):
+                curves.named.add(i)
+                plot = self._plot_of(item)
+                if plot.legend is not None:
+                    plot.legend.addItem(item, f"{curves.label} {what}")
+
+    def _plot_of(self, item: pg.PlotDataItem) -> pg.PlotItem:
+        for plot in self.plots:
+            if item in plot.items:
+                return plot
+        raise LookupError("curve not in any plot")
+
+    def _drop_curves(self, conn_id: int) -> None:
+        curves = self._curves.pop(conn_id)
+        for item, _what in curves.items():
+            plot = self._plot_of(item)
+            if plot.legend is not None:
+                plot.legend.removeItem(item)
+            plot.removeItem(item)
+
+    def _on_tick(self, batch: TickBatch) -> None:
+        for event in batch.states:
+            if event.new is ConnState.OPEN:
+                self.markers.add(event.conn_id, event.time, True)
+            elif event.old is ConnState.OPEN:
+                self.markers.add(event.conn_id, event.time, False)
+        self._ticks += 1
+        if self._ticks % REDRAW_TICKS.get(self.window_s, 2) == 0 and self.isVisible():
+            self.refresh()
+
+    def _update_summary(self, conns: list[Connection]) -> None:
+        if not conns:
+            hint = (
+                "No connections yet." if self.scope == "all"
+                else "No connection selected: select one, or show all connections."
+            )  # fmt: skip
+            self.summary.setText(hint)
+            return
+        if len(conns) > 1:
+            self.summary.setText(
+                f"{len(conns)} connections · solid: ping / in · dashed: heartbeat / out"
+            )
+            return
+        conn = conns[0]
+        m = conn.metrics
+        msgs_in, bytes_in, msgs_out, bytes_out = m.rate(time.time())
+        rtt = m.last_rtt("ping")
+        rtt_text = f"RTT {rtt * 1000:.1f} ms" if rtt is not None else "RTT –"
+        self.summary.setText(
+            f"{rtt_text} · in {msgs_in:.1f}/s {_bytes(bytes_in)}/s · "
+            f"out {msgs_out:.1f}/s {_bytes(bytes_out)}/s · {conn.state.value}"
+        )
+        self.summary.setToolTip(
+            f"{conn.config.label}\nlast protocol-ping RTT: {rtt_text[4:]}\n"
+            f"in: {msgs_in:.1f} messages/s, {_bytes(bytes_in)}/s (5 s mean)\n"
+            f"out: {msgs_out:.1f} messages/s, {_bytes(bytes_out)}/s (5 s mean)"
+        )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh()
+
+
+def _bytes(value: float) -> str:
+    for unit in ("B", "kB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
