@@ -117,7 +117,7 @@ class EmbeddedServer:
     def _run(
         self, server: RoomServer, ready: threading.Event, failure: list[BaseException]
     ) -> None:
-        loop = asyncio.SelectorEventLoop()  # never the policy's loop: a Qt app may install qasync
+        loop = asyncio.SelectorEventLoop()  # never the policy's loop: a GUI app may replace it
         asyncio.set_event_loop(loop)
         try:
             try:

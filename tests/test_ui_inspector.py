@@ -1,0 +1,398 @@
+"""The inspector against real connections to a real embedded server: rows, bound, filters,
+pause, and the detail pane; plus the models through qtmodeltester."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+
+import msgpack
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import QApplication
+
+from core.config import ConnectionConfig, HeartbeatConfig
+from core.events import Direction, FrameEvent, Opcode
+from core.manager import ConnectionManager
+from core.states import ConnState
+from ui.bridge import CoreBridge, TickBatch
+from ui.frame_detail import TAB_HEX, TAB_JSON, TAB_TEXT, TAB_TREE, FrameDetail
+from ui.inspector_filter import FrameFilter, InvalidFilter
+from ui.inspector_model import COL_CONN, COL_DIR, COL_PREVIEW, COL_TIME, InspectorModel
+from ui.inspector_panel import InspectorPanel
+from ui.json_tree import JsonTreeModel
+
+
+async def until(pred: Callable[[], object], timeout: float = 8.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def config(url: str, name: str) -> ConnectionConfig:
+    return ConnectionConfig(url=url, name=name, heartbeat=HeartbeatConfig(interval=0))
+
+
+async def opened(manager: ConnectionManager, url: str, name: str):  # type: ignore[no-untyped-def]
+    conn = manager.add(config(url, name), connect=True)
+    await conn.wait_for_state(ConnState.OPEN, 5)
+    return conn
+
+
+def previews(panel: InspectorPanel) -> list[str]:
+    model = panel.model
+    return [model.data(model.index(r, COL_PREVIEW)) for r in range(model.rowCount())]
+
+
+def frame(i: int, conn: int = 1, direction: Direction = Direction.IN, kind: str = "chat"):  # type: ignore[no-untyped-def]
+    body = json.dumps({"type": kind, "n": i, "text": f"message number {i}"}).encode()
+    return FrameEvent(conn, 1_700_000_000 + i / 1000, direction, Opcode.TEXT, body)
+
+
+@pytest.fixture
+def env(qtbot):  # type: ignore[no-untyped-def]
+    """A manager, a bridge and an inspector panel; connections closed and bridge stopped after."""
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    panel = InspectorPanel(bridge)
+    qtbot.addWidget(panel)
+    panel.resize(1100, 700)
+    yield manager, bridge, panel
+    bridge.stop()
+
+
+async def test_real_frames_appear_with_json_type(env, embedded_server) -> None:
+    manager, _, panel = env
+    srv = embedded_server(auth=False, demo_bots=3, demo_rate=20, demo_rooms=("lobby",))
+    conn = await opened(manager, srv.url, "alpha")
+    try:
+        await conn.send(json.dumps({"type": "join_room", "room": "lobby"}))
+        await until(
+            lambda: any(p.startswith("[broadcast] {") for p in previews(panel)),
+            what="a bot broadcast",
+        )
+        rows = previews(panel)
+        model = panel.model
+        hello = next(r for r, p in enumerate(rows) if p.startswith("[connected] {"))
+        assert model.data(model.index(hello, COL_CONN)) == "alpha"
+        assert model.data(model.index(hello, COL_DIR)) == "↓ in"
+        assert model.data(model.index(hello, COL_TIME)).count(":") == 2
+        out_row = next(r for r, p in enumerate(rows) if p.startswith("[join_room]"))
+        assert model.data(model.index(out_row, COL_DIR)) == "↑ out"
+        assert model.received == model.rowCount() + model.dropped
+        assert "rows: " in panel.counter.text()
+    finally:
+        await manager.close_all()
+
+
+async def test_bound_holds_through_a_real_echo(qtbot, embedded_server) -> None:
+    srv = embedded_server(auth=False, rate=100_000, burst=100_000)
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    panel = InspectorPanel(bridge, max_rows=500)
+    qtbot.addWidget(panel)
+    conn = await opened(manager, srv.url + "/echo", "echo")
+    try:
+        for i in range(700):
+            await conn.send(f"echo {i}")
+        model = panel.model
+        await until(lambda: model.received >= 1400, what="1400 frames")  # 700 out, 700 echoed
+        assert model.rowCount() <= 500
+        assert model.dropped > 0
+        assert model.received == model.rowCount() + model.dropped
+        assert panel.dropped == model.dropped
+        assert f"dropped: {model.dropped:,}" in panel.counter.text()
+        assert previews(panel)[-1] == "echo 699"  # the newest rows are the ones kept
+    finally:
+        await manager.close_all()
+        bridge.stop()
+
+
+def test_bound_trims_in_chunks_and_counts(qtmodeltester) -> None:
+    model = InspectorModel(max_rows=1000)  # chunk: 100 rows
+    removals: list[int] = []
+    model.rowsRemoved.connect(lambda _p, first, last: removals.append(last - first + 1))
+    fed = 0
+    for start in range(0, 1500, 300):
+        model.add_frames([frame(i) for i in range(start, start + 300)])
+        fed += 300
+        assert model.rowCount() <= 1000
+        assert model.received == fed == model.rowCount() + model.dropped
+    assert model.rowCount() == 1000
+    assert removals == [200, 300]  # one removal per batch, never row by row
+    model.add_frames([frame(1500)])  # a small overflow still trims a whole chunk
+    assert model.rowCount() == 901 and removals[-1] == 100
+    assert model.received == model.rowCount() + model.dropped
+    assert json.loads(model.frame(model.rowCount() - 1).payload)["n"] == 1500
+    model.add_frames([frame(i) for i in range(2000, 3500)])  # a batch larger than the bound
+    assert model.rowCount() == 1000
+    assert model.received == model.rowCount() + model.dropped
+    qtmodeltester.check(model)
+    model.set_filter(FrameFilter(text="number 33"))
+    qtmodeltester.check(model)
+    model.clear()
+    assert (model.rowCount(), model.dropped, model.received) == (0, 0, 0)
+
+
+def test_filter_keeps_up_with_trims_and_appends(qtmodeltester) -> None:
+    model = InspectorModel(max_rows=100)
+    model.set_filter(FrameFilter(direction=Direction.OUT))
+    model.add_frames(
+        [frame(i, direction=Direction.OUT if i % 2 else Direction.IN) for i in range(250)]
+    )
+    assert model.total == 100 and model.rowCount() == 50  # the filtered half of what is kept
+    assert all(model.frame(r).direction is Direction.OUT for r in range(model.rowCount()))
+    assert model.received == model.total + model.dropped
+    qtmodeltester.check(model)
+    model.set_filter(FrameFilter())
+    assert model.rowCount() == 100
+
+
+def test_filters_direction_regex_type_connection(qtbot) -> None:
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    panel = InspectorPanel(bridge)
+    qtbot.addWidget(panel)
+    frames = [
+        frame(0, conn=1, direction=Direction.OUT, kind="join_room"),
+        frame(1, conn=1, kind="presence"),
+        frame(2, conn=2, kind="broadcast"),
+        frame(3, conn=2, direction=Direction.OUT, kind="broadcast"),
+        FrameEvent(2, time.time(), Direction.IN, Opcode.TEXT, b"plain Text 42"),
+        FrameEvent(
+            1,
+            time.time(),
+            Direction.IN,
+            Opcode.BINARY,
+            msgpack.packb({"type": "presence", "room": "x"}),
+        ),
+    ]
+    bridge.tick.emit(TickBatch(time.time(), frames=frames))
+    model = panel.model
+    assert model.rowCount() == 6
+
+    panel.dir_combo.setCurrentIndex(panel.dir_combo.findText("↑ out"))
+    assert model.rowCount() == 2
+    panel.dir_combo.setCurrentIndex(0)
+
+    panel.regex_box.setChecked(True)
+    panel.search.setText(r"number [23]\b")
+    panel.apply_filter()
+    assert [json.loads(model.frame(r).payload)["n"] for r in range(model.rowCount())] == [2, 3]
+    panel.search.setText("Te[x]t")  # case-insensitive by default
+    panel.apply_filter()
+    assert model.rowCount() == 5
+    panel.case_box.setChecked(True)
+    assert model.rowCount() == 1 and model.frame(0).payload == b"plain Text 42"
+    panel.case_box.setChecked(False)
+
+    panel.search.setText("broken[")  # invalid: reported inline, the last good filter stays
+    panel.apply_filter()
+    assert panel.error_label.isVisibleTo(panel)
+    assert "invalid regular expression" in panel.error_label.text()
+    assert model.rowCount() == 5
+    panel.search.setText("")
+    panel.apply_filter()
+    assert not panel.error_label.isVisibleTo(panel)
+    assert model.rowCount() == 6
+    with pytest.raises(InvalidFilter):
+        model.set_filter(FrameFilter(text="(", regex=True))
+
+    panel.refresh_types()
+    types = [panel.type_combo.itemText(i) for i in range(1, panel.type_combo.count())]
+    assert types == ["broadcast", "join_room", "presence"]
+    panel.type_combo.setCurrentIndex(panel.type_combo.findText("presence"))
+    assert model.rowCount() == 2  # the JSON one and the MessagePack one
+    panel.type_combo.setCurrentIndex(0)
+
+    manager.add(config("ws://127.0.0.1:9", "one"))
+    manager.add(config("ws://127.0.0.1:9", "two"))
+    panel.conn_combo.showPopup()
+    panel.conn_combo.hidePopup()
+    panel.conn_combo.setCurrentIndex(panel.conn_combo.findText("two"))
+    assert model.rowCount() == 3
+    assert model.data(model.index(0, COL_CONN)) == "two"
+    panel.set_connections([1])
+    panel.conn_combo.setCurrentIndex(panel.conn_combo.findData("selected"))
+    assert model.rowCount() == 3 and all(model.frame(r).conn_id == 1 for r in range(3))
+
+    bridge.tick.emit(TickBatch(time.time(), frames=[frame(9, conn=1), frame(10, conn=2)]))
+    assert model.rowCount() == 4  # appended rows are filtered on arrival
+    bridge.stop()
+
+
+async def test_pause_keeps_capturing(env, embedded_server) -> None:
+    manager, _, panel = env
+    srv = embedded_server(auth=False, rate=100_000, burst=100_000)
+    conn = await opened(manager, srv.url + "/echo", "echo")
+    model = panel.model
+    try:
+        await conn.send("before")
+        await until(lambda: model.rowCount() >= 2, what="the echo")  # out, in
+        shown = model.rowCount()
+        panel.pause_button.click()
+        assert panel.pause_button.text() == "Resume"
+        for i in range(20):
+            await conn.send(f"while paused {i}")
+        await until(lambda: model.pending >= 40, what="frames captured while paused")
+        assert model.rowCount() == shown  # the view is frozen
+        assert f"paused: {model.pending:,} new" in panel.counter.text()
+        panel.pause_button.click()
+        assert model.rowCount() == shown + 40 and model.pending == 0
+        assert "paused" not in panel.counter.text()
+        assert previews(panel)[-1] == "while paused 19"
+    finally:
+        await manager.close_all()
+
+
+async def test_detail_pane_json_tree_hex_msgpack(env, embedded_server, qtmodeltester) -> None:
+    manager, _, panel = env
+    srv = embedded_server(auth=False)
+    conn = await opened(manager, srv.url + "/echo", "echo")
+    model, detail = panel.model, panel.detail
+    try:
+        doc = {"type": "order", "items": [{"sku": "A-1", "qty": 2}, {"sku": "B-7", "qty": 1}]}
+        await conn.send(json.dumps(doc))
+        packed = msgpack.packb({"type": "tick", "price": 1.25, "raw": b"\x00\x01"})
+        await conn.send(packed, text=False)
+        await conn.send(b"\x00\xffnot msgpack\x01", text=False)
+        await until(lambda: model.rowCount() >= 6, what="3 echoed messages")
+
+        def select(pred: Callable[[FrameEvent], bool]) -> FrameEvent:
+            row = next(r for r in range(model.rowCount()) if pred(model.frame(r)))
+            panel.view.selectRow(row)
+            return model.frame(row)
+
+        def is_in(payload: bytes) -> Callable[[FrameEvent], bool]:
+            return lambda e: e.direction is Direction.IN and e.payload == payload
+
+        select(is_in(json.dumps(doc).encode()))
+        detail.tabs.setCurrentIndex(TAB_JSON)
+        assert detail.json_edit.toPlainText() == json.dumps(doc, indent=2)
+        assert "↓ in" in detail.header.text() and "echo" in detail.header.text()
+        assert "text" in detail.header.text()
+        detail.tabs.setCurrentIndex(TAB_TREE)
+        tree = detail.tree.tree_model
+        root = tree.index(0, 0)
+        keys = [tree.index(r, 0, root).data() for r in range(tree.rowCount(root))]
+        assert keys == ["type", "items"]
+        items = tree.index(1, 0, root)
+        assert tree.index(1, 1, root).data() == "[2]"
+        assert tree.index(0, 1, tree.index(0, 0, items)).data() == '"A-1"'
+        qtmodeltester.check(tree)
+        detail.tabs.setCurrentIndex(TAB_TEXT)
+        assert detail.text_edit.toPlainText() == json.dumps(doc)
+
+        select(is_in(packed))
+        assert detail.format == "msgpack"
+        detail.tabs.setCurrentIndex(TAB_JSON)
+        shown = json.loads(detail.json_edit.toPlainText())
+        assert shown["type"] == "tick" and shown["price"] == 1.25
+        assert "MessagePack" in detail.decoded.text()
+        detail.tabs.setCurrentIndex(TAB_TREE)
+        assert detail.tree.tree_model.rowCount(detail.tree.tree_model.index(0, 0)) == 3
+
+        event = select(is_in(b"\x00\xffnot msgpack\x01"))
+        detail.tabs.setCurrentIndex(TAB_HEX)
+        hexdump = detail.hex_view.toPlainText()
+        assert hexdump.startswith("00000000  00 ff 6e 6f 74")
+        assert hexdump.rstrip().endswith("..not msgpack.")
+        assert detail.format == ""
+        detail.copy_payload()
+        assert QApplication.clipboard().text() == event.payload.hex()
+        row_preview = model.data(model.index(panel.view.currentIndex().row(), COL_PREVIEW))
+        assert row_preview.startswith("00 ff 6e")
+    finally:
+        await manager.close_all()
+
+
+def test_selection_survives_refilter_and_clear(qtbot) -> None:
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    panel = InspectorPanel(bridge)
+    qtbot.addWidget(panel)
+    bridge.tick.emit(TickBatch(time.time(), frames=[frame(i, kind=f"k{i % 3}") for i in range(30)]))
+    panel.view.selectRow(10)
+    chosen = panel.model.frame(10)
+    panel.regex_box.setChecked(True)
+    panel.search.setText('"k1"')
+    panel.apply_filter()
+    current = panel.view.currentIndex()
+    assert current.isValid() and panel.model.frame(current.row()) is chosen
+    assert panel.detail.current is chosen
+    panel.clear()
+    assert panel.model.rowCount() == 0 and panel.detail.current is None
+    assert panel.counter.text().startswith("rows: 0")
+    bridge.stop()
+
+
+def test_json_tree_caps_nodes(qtmodeltester) -> None:
+    model = JsonTreeModel(max_nodes=50)
+    model.set_value({"big": list(range(5000)), "other": {"a": 1}})
+    root = model.index(0, 0)
+    big = model.index(0, 0, root)
+    assert model.rowCount(big) <= 50
+    last = model.index(model.rowCount(big) - 1, 1, big)
+    assert "more not shown" in last.data() or "limit" in last.data()
+    assert model.capped
+    qtmodeltester.check(model)
+    assert not model.index(0, 0, QModelIndex()).flags() & Qt.ItemFlag.ItemIsEditable
+
+
+def test_detail_pane_limits_and_control_frames(qtbot) -> None:
+    detail = FrameDetail()
+    qtbot.addWidget(detail)
+    big = b'"' + b"x" * (2 * 1024 * 1024) + b'"'
+    detail.tabs.setCurrentIndex(TAB_TEXT)
+    detail.show_frame(FrameEvent(1, time.time(), Direction.IN, Opcode.TEXT, big), "c")
+    shown = detail.text_edit.toPlainText()
+    assert len(shown.replace("\n", "")) == 1024 * 1024  # cut, and long lines split for Qt
+    assert "cut at 1.0 MiB" in detail.pages[TAB_TEXT].note.text()
+    assert "shown split" in detail.pages[TAB_TEXT].note.text()
+    close = FrameEvent(
+        1, time.time(), Direction.IN, Opcode.CLOSE, (1008).to_bytes(2, "big") + b"bye"
+    )
+    detail.show_frame(close, "c")
+    assert detail.text_edit.toPlainText().startswith("1008")
+    detail.show_frame(FrameEvent(1, time.time(), Direction.IN, Opcode.TEXT, b"{oops"), "c")
+    detail.tabs.setCurrentIndex(TAB_JSON)
+    assert "not JSON" in detail.decoded.text() and "line 1, column 2" in detail.decoded.text()
+
+
+def test_autoscroll_only_at_bottom_and_trims_keep_the_rows_in_sight(qtbot) -> None:
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    panel = InspectorPanel(bridge, max_rows=1000)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    count = 0
+
+    def feed(n: int) -> None:
+        nonlocal count
+        bridge.tick.emit(TickBatch(time.time(), frames=[frame(i) for i in range(count, count + n)]))
+        count += n
+        QApplication.processEvents()
+
+    def top_n() -> int:
+        index = panel.view.indexAt(panel.view.viewport().rect().topLeft())
+        return json.loads(panel.model.frame(index.row()).payload)["n"]
+
+    bar = panel.view.verticalScrollBar()
+    feed(400)
+    feed(400)
+    assert bar.value() == bar.maximum() > 0  # followed the new rows
+    bar.setValue(300)
+    feed(100)
+    assert bar.value() == 300 and top_n() == 300  # a reader who scrolled up is left alone
+    feed(300)  # trims 100 rows above the reader
+    assert top_n() == 300
+    bar.setValue(bar.maximum())
+    feed(50)
+    assert bar.value() == bar.maximum()
+    bridge.stop()

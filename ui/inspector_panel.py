@@ -1,0 +1,362 @@
+"""The message inspector: a filterable live table of every frame, and the selected one in full."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.events import Direction, FrameEvent
+from core.manager import ConnectionManager
+from ui.bridge import CoreBridge, TickBatch
+from ui.frame_detail import FrameDetail
+from ui.inspector_filter import FrameFilter, InvalidFilter
+from ui.inspector_model import (
+    COL_CONN,
+    COL_DIR,
+    COL_SIZE,
+    COL_TIME,
+    COL_TYPE,
+    MAX_ROWS,
+    InspectorModel,
+)
+
+ALL = "all"
+SELECTED = "selected"
+FILTER_DELAY_MS = 250  # typing in the search box re-filters after this pause
+_COLUMN_WIDTHS = {COL_TIME: 96, COL_CONN: 120, COL_DIR: 56, COL_TYPE: 56, COL_SIZE: 72}
+
+
+def namer(manager: ConnectionManager) -> Callable[[int], str]:
+    """conn_id -> the connection's label (or "#id" once it is removed)."""
+
+    def name_of(conn_id: int) -> str:
+        try:
+            return manager.get(conn_id).config.label
+        except KeyError:
+            return f"#{conn_id}"
+
+    return name_of
+
+
+class _PopupCombo(QComboBox):
+    """A combo box that says when its list is about to open (to fill it lazily)."""
+
+    about_to_show = Signal()
+
+    def showPopup(self) -> None:
+        self.about_to_show.emit()
+        super().showPopup()
+
+
+class InspectorPanel(QWidget):
+    """Frames of every connection; `dropped` (frames trimmed to keep the bound) for the status
+    bar, `set_connections()` feeds the "Selected connections" choice of the connection filter."""
+
+    frame_selected = Signal(object)  # FrameEvent or None
+    counts_changed = Signal(str)  # the counter text, after each change
+
+    def __init__(
+        self, bridge: CoreBridge, parent: QWidget | None = None, max_rows: int = MAX_ROWS
+    ) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self._selected_conns: list[int] = []
+        self._conn_ids: tuple[int, ...] = ()
+        self._last_seq = -1  # sequence number of the selected frame, kept across re-filters
+        # the name lookup holds the manager, not the panel: no reference cycle through Qt objects
+        self.model = InspectorModel(namer(bridge.manager), max_rows=max_rows, parent=self)
+
+        # --- filter bar
+        self.conn_combo = _PopupCombo()
+        self.conn_combo.setToolTip("Show frames of these connections")
+        self.conn_combo.addItem("All connections", ALL)
+        self.conn_combo.addItem("Selected connections", SELECTED)
+        self.conn_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.conn_combo.setMinimumContentsLength(14)
+        self.conn_combo.about_to_show.connect(self._refresh_connections)
+        self.dir_combo = QComboBox()
+        self.dir_combo.addItem("Both directions", None)
+        self.dir_combo.addItem("↓ in", Direction.IN)
+        self.dir_combo.addItem("↑ out", Direction.OUT)
+        self.type_combo = _PopupCombo()
+        self.type_combo.setToolTip("JSON `type` field (types seen so far)")
+        self.type_combo.addItem("Any type", None)
+        self.type_combo.setMinimumContentsLength(12)
+        self.type_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.type_combo.about_to_show.connect(self.refresh_types)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Filter text…  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(160)
+        self.regex_box = QCheckBox("Regex")
+        self.case_box = QCheckBox("Aa")
+        self.case_box.setToolTip("Case sensitive")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Freeze the view; capture goes on and is shown on resume")
+        self.clear_button = QPushButton("Clear")
+        self.counter = QLabel()
+        self.counter.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_label = QLabel()
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_label.setStyleSheet("color: #c01c28;")
+        self.error_label.hide()
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        for w in (self.conn_combo, self.dir_combo, self.type_combo):
+            bar.addWidget(w)
+        bar.addWidget(self.search, 1)
+        for w in (self.regex_box, self.case_box, self.pause_button, self.clear_button):
+            bar.addWidget(w)
+        bar.addWidget(self.counter)
+
+        # --- table
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setWordWrap(False)
+        self.view.setShowGrid(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        vh = self.view.verticalHeader()
+        vh.hide()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(self.fontMetrics().height() + 6)
+        hh = self.view.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setStretchLastSection(True)
+        hh.setHighlightSections(False)
+        for col, width in _COLUMN_WIDTHS.items():
+            hh.resizeSection(col, width)
+        self.view.selectionModel().currentRowChanged.connect(self._on_current)
+
+        self.detail = FrameDetail()
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([640, 360])  # scaled to the real height on first layout
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addLayout(bar)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.splitter, 1)
+
+        # --- wiring
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(FILTER_DELAY_MS)
+        self._filter_timer.timeout.connect(self.apply_filter)
+        self.search.textChanged.connect(self._filter_timer.start)
+        self.regex_box.toggled.connect(self.apply_filter)
+        self.case_box.toggled.connect(self.apply_filter)
+        self.conn_combo.currentIndexChanged.connect(self.apply_filter)
+        self.dir_combo.currentIndexChanged.connect(self.apply_filter)
+        self.type_combo.currentIndexChanged.connect(self.apply_filter)
+        self.pause_button.toggled.connect(self.set_paused)
+        self.clear_button.clicked.connect(self.clear)
+        self.model.counts_changed.connect(self._update_counter)
+        self.model.modelReset.connect(self._restore_selection)
+        self.model.rowsAboutToBeRemoved.connect(self._before_trim)
+        self.model.rowsRemoved.connect(self._after_trim)
+        self._keep_scroll: int | None = None
+        QShortcut(
+            QKeySequence.StandardKey.Find,
+            self,
+            self.search.setFocus,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
+        bridge.tick.connect(self._on_tick)
+        self._refresh_connections()
+        self._update_counter()
+
+    # ----- public API -----------------------------------------------------------------------
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped to keep the row bound (for the status bar)."""
+        return self.model.dropped
+
+    @property
+    def rows(self) -> int:
+        return self.model.rowCount()
+
+    def set_connections(self, conn_ids: list[int]) -> None:
+        """The connections selected in the connections panel ("Selected connections" filter)."""
+        self._selected_conns = list(conn_ids)
+        if self.conn_combo.currentData() == SELECTED:
+            self.apply_filter()
+
+    def set_paused(self, paused: bool) -> None:
+        if self.pause_button.isChecked() != paused:
+            self.pause_button.setChecked(paused)  # comes back here through toggled
+            return
+        self.pause_button.setText("Resume" if paused else "Pause")
+        at_bottom = self._at_bottom()
+        self.model.set_paused(paused)
+        if not paused and at_bottom:
+            self.view.scrollToBottom()
+
+    def clear(self) -> None:
+        self.model.clear()
+        self.detail.show_frame(None)
+
+    def current_filter(self) -> FrameFilter:
+        conn = self.conn_combo.currentData()
+        if conn == ALL:
+            conn_ids = None
+        elif conn == SELECTED:
+            conn_ids = frozenset(self._selected_conns)
+        else:
+            conn_ids = frozenset([conn])
+        direction = self.dir_combo.currentData()
+        return FrameFilter(
+            conn_ids=conn_ids,
+            direction=Direction(direction) if direction else None,
+            text=self.search.text(),
+            regex=self.regex_box.isChecked(),
+            case_sensitive=self.case_box.isChecked(),
+            json_type=self.type_combo.currentData(),
+        )
+
+    def apply_filter(self, *_: Any) -> None:
+        """Re-filter now; an invalid regular expression is reported inline, not applied."""
+        self._filter_timer.stop()
+        flt = self.current_filter()
+        try:
+            flt.compile_text()
+        except InvalidFilter as exc:
+            self.error_label.setText(str(exc))
+            self.error_label.show()
+            self.search.setStyleSheet("QLineEdit { border: 1px solid #c01c28; }")
+            return
+        self.error_label.hide()
+        self.error_label.setText("")
+        self.search.setStyleSheet("")
+        if flt == self.model.filter:
+            return
+        self.model.set_filter(flt)
+
+    def refresh_types(self) -> None:
+        """Fill the JSON type combo with the types seen so far (called when it opens)."""
+        types = self.model.scan_types()
+        current = self.type_combo.currentData()
+        have = [self.type_combo.itemData(i) for i in range(1, self.type_combo.count())]
+        if have == types:
+            return
+        self.type_combo.blockSignals(True)
+        while self.type_combo.count() > 1:
+            self.type_combo.removeItem(1)
+        for kind in types:
+            self.type_combo.addItem(kind, kind)
+        if current is not None and current not in types:
+            self.type_combo.addItem(current, current)
+        self.type_combo.setCurrentIndex(max(0, self.type_combo.findData(current)))
+        self.type_combo.blockSignals(False)
+
+    # ----- slots ----------------------------------------------------------------------------
+
+    def _on_tick(self, batch: TickBatch) -> None:
+        if batch.states:
+            self._refresh_connections()
+        if not batch.frames:
+            return
+        at_bottom = self._at_bottom()
+        self.model.add_frames(batch.frames)
+        if at_bottom and not self.model.paused:
+            self.view.scrollToBottom()
+
+    def _at_bottom(self) -> bool:
+        bar = self.view.verticalScrollBar()
+        return bar.value() >= bar.maximum()
+
+    def _before_trim(self, _parent: QModelIndex, first: int, last: int) -> None:
+        # rows trimmed above a reader who scrolled up: keep the same rows in sight
+        if first == 0 and not self._at_bottom():
+            self._keep_scroll = self.view.verticalScrollBar().value() - (last + 1)
+
+    def _after_trim(self, *_: Any) -> None:
+        if self._keep_scroll is not None:
+            self.view.verticalScrollBar().setValue(max(0, self._keep_scroll))
+            self._keep_scroll = None
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        event: FrameEvent = self.model.frame(current.row())
+        self._last_seq = self.model.seq_at(current.row())
+        self.detail.show_frame(event, self._conn_name(event.conn_id))
+        self.frame_selected.emit(event)
+
+    def _restore_selection(self) -> None:
+        row = self.model.row_of_seq(self._last_seq) if self._last_seq >= 0 else -1
+        if row < 0:
+            if self.model.rowCount() == 0:
+                self.detail.show_frame(None)
+            return
+        index = self.model.index(row, 0)
+        flags = (
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows
+        )
+        self.view.selectionModel().setCurrentIndex(index, flags)
+        self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def _update_counter(self) -> None:
+        model = self.model
+        shown = model.rowCount()
+        if model.filter.is_empty:
+            text = f"rows: {shown:,}, dropped: {model.dropped:,}"
+        else:
+            text = f"rows: {shown:,} of {model.total:,}, dropped: {model.dropped:,}"
+        if model.paused:
+            text = f"paused: {model.pending:,} new  ·  {text}"
+        self.counter.setText(text)
+        self.counter.setStyleSheet("color: #c7641a; font-weight: bold;" if model.paused else "")
+        self.counts_changed.emit(text)
+
+    def _conn_name(self, conn_id: int) -> str:
+        return self.model.name_of(conn_id)
+
+    def _refresh_connections(self) -> None:
+        conns = self.bridge.manager.list()
+        ids = tuple(c.id for c in conns)
+        labels = [c.config.label for c in conns]
+        have = [self.conn_combo.itemText(i) for i in range(2, self.conn_combo.count())]
+        if ids == self._conn_ids and labels == have:
+            return
+        self._conn_ids = ids
+        current = self.conn_combo.currentData()
+        self.conn_combo.blockSignals(True)
+        while self.conn_combo.count() > 2:
+            self.conn_combo.removeItem(2)
+        for conn in conns:
+            self.conn_combo.addItem(conn.config.label, conn.id)
+        index = self.conn_combo.findData(current)
+        self.conn_combo.setCurrentIndex(max(0, index))
+        self.conn_combo.blockSignals(False)
+        if index < 0:
+            self.apply_filter()
