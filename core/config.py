@@ -45,6 +45,7 @@ class ConnectionConfig:
     close_timeout: float = 5.0
     queue_size: int = 1000
     request_timeout: float = 10.0
+    on_open: list[str] = field(default_factory=list)  # sent first on every open (subscribe, auth)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 

@@ -354,7 +354,11 @@ class Connection:
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
         try:
+            for text in self.config.on_open:
+                await self._write(ws, text.encode(), True)
             await self._flush(ws)
+            await ws.wait_closed()
+        except ConnectionClosed:
             await ws.wait_closed()
         finally:
             for task in tasks:
