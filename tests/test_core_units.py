@@ -109,6 +109,7 @@ def test_codecs() -> None:
     assert preview(Opcode.TEXT, b"x" * 500, limit=10) == "x" * 10 + "…"
     assert preview(Opcode.BINARY, b"\x00\xff") == "00 ff"
     assert preview(Opcode.PING, b"\x01\x02") == "01 02"
+    assert preview(Opcode.TEXT, "a\u202eb".encode()) == "a<U+202E>b"
     assert preview(Opcode.CLOSE, b"\x03\xe9bye").startswith("1001 going away")
     assert preview(Opcode.CLOSE, b"\x03\xe9bye").endswith("left): bye")
     assert hexdump(b"AB\x00").startswith("00000000  41 42 00")
