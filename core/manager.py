@@ -18,8 +18,13 @@ class ConnectionManager:
         self._connections: dict[int, Connection] = {}
         self._ids = itertools.count(1)
 
-    def add(self, config: ConnectionConfig, connect: bool = False) -> Connection:
-        conn = Connection(config, self.hub, next(self._ids))
+    def add(
+        self, config: ConnectionConfig, connect: bool = False, conn_id: int | None = None
+    ) -> Connection:
+        """`conn_id` is for views of a recording, whose ids were given by another session."""
+        if conn_id is None or conn_id in self._connections:
+            conn_id = next(self._ids)
+        conn = Connection(config, self.hub, conn_id)
         self._connections[conn.id] = conn
         self.hub.publish(ConnectionAdded(conn.id, time.time(), config.url, config.label))
         if connect:

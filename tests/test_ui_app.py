@@ -12,7 +12,7 @@ import pytest
 
 from core.states import ConnState
 from tests.helpers_ui import dispose, make_bridge, until
-from ui.app import NO_DISPLAY, Options, main, open_window
+from ui.app import NO_DISPLAY, Options, main, open_window, parse_args
 from ui.connections_model import Column
 from ui.main_window import PANELS, MainWindow
 
@@ -93,6 +93,38 @@ def test_layout_is_remembered(qtbot, config_dir, no_quit_on_close):
     assert not second.docks["rooms"].isHidden()
     bridge.stop()
     dispose(first, second, bridge)
+
+
+def test_demo_and_embedded_flags():
+    options = parse_args(["--demo-bots", "12", "--demo-rate", "5", "--embedded-path", "/echo"])
+    assert (options.demo_bots, options.demo_rate, options.embedded_paths) == (12, 5.0, ("/echo",))
+    assert options.start_server
+    options = parse_args(["--embedded", "ws://127.0.0.1:1/"])
+    assert options.start_server and options.urls == ["ws://127.0.0.1:1/"]
+    assert not parse_args(["ws://127.0.0.1:1/"]).start_server
+    for bad in (["ws://h/", "--demo-bots", "3"], ["--demo-bots", "-1"], ["--demo-rate", "x"],
+                ["--embedded-path", "echo"], ["--embedded", "--no-demo"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
+
+
+async def test_busy_session_from_the_command_line(qtbot, config_dir, no_quit_on_close):
+    options = parse_args(["--embedded", "--demo-bots", "2", "--embedded-path", "/echo",
+                          "ws://127.0.0.1:1/"])
+    window = open_window(options)
+    bridge = window.bridge
+    try:
+        embedded, echo, failing = bridge.manager.list()
+        assert echo.config.url.endswith("/echo") and failing.config.url == "ws://127.0.0.1:1/"
+        assert window.connections.selected_ids() == [embedded.id]  # the demo stays selected
+        await until(lambda: failing.state is ConnState.WAITING, 8, "a retry countdown")
+        # the failure reaches the status bar in words, named after its connection
+        await until(lambda: window.status.message_label.text().startswith("ws://127.0.0.1:1/: "),
+                    3, "the error in the status bar")
+        await echo.wait_for_state(ConnState.OPEN, 5)
+    finally:
+        await window.shutdown()
+        dispose(window, bridge)
 
 
 def test_bad_arguments_exit_2(capsys):

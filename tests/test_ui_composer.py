@@ -229,6 +229,7 @@ async def test_send_while_disconnected_is_queued(env, embedded_server) -> None:
 
 def test_history_is_bounded(env) -> None:
     _, _, composer, _ = env
+    assert composer.history_list.count() == 0 and "appear here" in composer.history_list.hint
     for i in range(HISTORY_LIMIT + 30):
         composer._remember(f'{{"n": {i}}}', MODE_TEXT)
     assert composer.history_list.count() == HISTORY_LIMIT == len(composer.history)
@@ -241,4 +242,5 @@ def test_ctrl_enter_sends(env) -> None:
     press = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     QApplication.sendEvent(composer.editor, press)
     assert composer.status.text() == "not sent: no connection (add one in the connections panel)"
+    assert not composer.status.isHidden()  # the outcome line appears with its first text
     assert composer.editor.toPlainText() == '{"type": "ping"}'  # no newline typed

@@ -396,3 +396,23 @@ def test_autoscroll_only_at_bottom_and_trims_keep_the_rows_in_sight(qtbot) -> No
     feed(50)
     assert bar.value() == bar.maximum()
     bridge.stop()
+
+
+def test_select_newest_and_empty_hints(qtbot) -> None:
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    panel = InspectorPanel(bridge)
+    qtbot.addWidget(panel)
+    detail = panel.detail
+    assert "Select a frame" in detail.json_edit.placeholderText()  # not a blank box
+    frames = [frame(i, conn=1 + i % 2) for i in range(10)]
+    frames.append(frame(10, direction=Direction.OUT))
+    bridge.tick.emit(TickBatch(time.time(), frames=frames))
+    assert panel.select_newest(lambda e: e.direction is Direction.IN and e.conn_id == 1)
+    assert detail.current is frames[8]
+    assert json.loads(detail.json_edit.toPlainText())["n"] == 8
+    assert not panel.select_newest(lambda e: e.conn_id == 3)
+    assert detail.current is frames[8]  # nothing found: the selection stays
+    detail.show_frame(FrameEvent(1, time.time(), Direction.IN, Opcode.TEXT, b"plain"), "c")
+    assert "Text or Hex" in detail.json_edit.placeholderText()
+    bridge.stop()

@@ -1,8 +1,10 @@
 """Start the desktop app: parse arguments, check for a display, run the window on qasync.
 
-With no URL the app starts its embedded demo server and connects to it, so the first thing a user
-sees is live traffic. `--screenshot PNG` starts the same way, waits for the panels to fill (or
-`--after` seconds), saves the window as a PNG and exits.
+With no URL (or with `--embedded`) the app starts its embedded demo server and connects to it, so
+the first thing a user sees is live traffic; `--demo-bots`/`--demo-rate` size its crowd and
+`--embedded-path` opens more connections to it. `--screenshot PNG` starts the same way, waits for
+the panels to fill (or `--after` seconds), selects the newest incoming JSON frame so the detail pane
+shows one, saves the window as a PNG and exits.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # Qt is imported only once a display is known to exist
     from PySide6.QtCore import QObject, QTimer
 
+    from core.events import FrameEvent
     from core.server import ServerConfig
     from ui.main_window import MainWindow
 
@@ -32,6 +35,8 @@ MIN_FRAMES = 15
 MIN_RTT_SAMPLES = 2
 DEMO_BOTS = 6
 DEMO_RATE = 2.0  # messages per second per bot
+MAX_DEMO_BOTS = 500  # the server panel's limits
+MAX_DEMO_RATE = 1000.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,14 @@ class Options:
     after: float | None
     size: tuple[int, int]
     demo: bool
+    demo_bots: int = DEMO_BOTS
+    demo_rate: float = DEMO_RATE
+    embedded: bool = False  # start the embedded server also when URLs are given
+    embedded_paths: tuple[str, ...] = ()  # more connections to the embedded server
+
+    @property
+    def start_server(self) -> bool:
+        return self.demo and (self.embedded or not self.urls)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -65,6 +78,26 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _bots(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if not 0 <= value <= MAX_DEMO_BOTS:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_DEMO_BOTS}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected messages per second, not {text!r}") from None
+    if not 0 <= value <= MAX_DEMO_RATE:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_DEMO_RATE:g}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="socketscope",
@@ -82,6 +115,15 @@ def parser() -> argparse.ArgumentParser:
                    help="window size (default 1280x800)")
     p.add_argument("--no-demo", action="store_true",
                    help="do not start the embedded demo server when no URL is given")
+    p.add_argument("--embedded", action="store_true",
+                   help="start the embedded demo server and connect to it also when URLs are given")
+    p.add_argument("--embedded-path", action="append", default=[], metavar="PATH",
+                   help="also open a connection to this path of the embedded server, e.g. /echo "
+                   "(repeatable)")
+    p.add_argument("--demo-bots", type=_bots, metavar="N",
+                   help=f"demo bots on the embedded server (default {DEMO_BOTS})")
+    p.add_argument("--demo-rate", type=_rate, metavar="R",
+                   help=f"messages per second of each demo bot (default {DEMO_RATE:g})")
     return p
 
 
@@ -96,7 +138,22 @@ def parse_args(argv: list[str]) -> Options:
             p.error(f"{url}: {problem}")
     if ns.after is not None and not ns.screenshot:
         p.error("--after only makes sense with --screenshot")
-    return Options(ns.urls, ns.screenshot, ns.after, ns.size, not ns.no_demo)
+    if ns.embedded and ns.no_demo:
+        p.error("--embedded and --no-demo contradict each other")
+    options = Options(
+        ns.urls, ns.screenshot, ns.after, ns.size, not ns.no_demo,
+        DEMO_BOTS if ns.demo_bots is None else ns.demo_bots,
+        DEMO_RATE if ns.demo_rate is None else ns.demo_rate,
+        ns.embedded, tuple(ns.embedded_path),
+    )
+    server_flags = ns.embedded_path or ns.demo_bots is not None or ns.demo_rate is not None
+    if server_flags and not options.start_server:
+        p.error("--embedded-path, --demo-bots and --demo-rate need the embedded server: "
+                "give no URL, or add --embedded")
+    for path in ns.embedded_path:
+        if not path.startswith("/") or any(c.isspace() for c in path):
+            p.error(f"--embedded-path {path!r}: a path starts with / and has no spaces")
+    return options
 
 
 def has_display(env: Mapping[str, str] = os.environ) -> bool:
@@ -186,8 +243,8 @@ def open_window(options: Options) -> MainWindow:
     manager = ConnectionManager()
     server: EmbeddedServer | None = None
     start_error = ""
-    if not options.urls and options.demo:
-        server = EmbeddedServer(demo_server_config())
+    if options.start_server:
+        server = EmbeddedServer(demo_server_config(options.demo_bots, options.demo_rate))
         try:
             server.start()
         except ServerStartError as exc:
@@ -202,9 +259,18 @@ def open_window(options: Options) -> MainWindow:
         conn = window.connections.add_connection(embedded_connection_config(server))
         if conn is not None:
             join_rooms(bridge, conn)
+        for n, path in enumerate(options.embedded_paths, start=2):
+            config = embedded_connection_config(
+                server, name=f"embedded {path}", user=f"you-{n}", path=path
+            )
+            extra = window.connections.add_connection(config, select=False)
+            if extra is not None and path == "/":  # the room protocol is spoken on / only
+                join_rooms(bridge, extra)
     for url in options.urls:
         plain_url, token = split_token(url)  # a ?token= stays out of every list and title
-        window.connections.add_connection(ConnectionConfig(url=plain_url, token=token))
+        window.connections.add_connection(  # with --embedded its connection stays selected
+            ConnectionConfig(url=plain_url, token=token), select=server is None
+        )
     if start_error:
         bridge.message.emit(start_error)
     elif server is not None:
@@ -216,12 +282,12 @@ def open_window(options: Options) -> MainWindow:
     return window
 
 
-def demo_server_config() -> ServerConfig:
+def demo_server_config(bots: int = DEMO_BOTS, rate: float = DEMO_RATE) -> ServerConfig:
     from core.server import ServerConfig
     from ui.server_panel import new_secret
 
     return ServerConfig(
-        port=0, auth=True, secret=new_secret(), demo_bots=DEMO_BOTS, demo_rate=DEMO_RATE,
+        port=0, auth=True, secret=new_secret(), demo_bots=bots, demo_rate=rate,
         ping_interval=5.0,
     )
 
@@ -256,7 +322,22 @@ def panels_ready(window: MainWindow) -> bool:
     return frames >= MIN_FRAMES and rtts >= MIN_RTT_SAMPLES
 
 
+def _incoming_json(event: FrameEvent) -> bool:
+    from core.codecs import parse_object
+    from core.events import Direction
+
+    return (
+        event.direction is Direction.IN
+        and event.is_data
+        and isinstance(parse_object(event.opcode, event.payload), dict)
+    )
+
+
 async def _screenshot(window: MainWindow, options: Options) -> int:
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from ui.inspector_panel import InspectorPanel
+
     started = time.monotonic()
     if options.after is not None:
         await asyncio.sleep(options.after)
@@ -264,6 +345,15 @@ async def _screenshot(window: MainWindow, options: Options) -> int:
         while time.monotonic() - started < READY_TIMEOUT and not panels_ready(window):
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.3)  # one more tick or two so every panel has drawn the latest
+    # The detail pane shows real JSON, not its empty hint: the newest incoming JSON frame, of the
+    # selected connection if it has one. Grabbed at once, before new rows scroll it away.
+    inspector = window.panels.get("inspector")
+    if isinstance(inspector, InspectorPanel):
+        selected = set(window.connections.selected_ids())
+        if not inspector.select_newest(lambda e: e.conn_id in selected and _incoming_json(e)):
+            inspector.select_newest(_incoming_json)
+        # lay out the new header now; a loop turn would also add rows (a tick)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
     pixmap = window.grab()
     path = options.screenshot or ""
     if pixmap.isNull() or not pixmap.save(path, "PNG"):

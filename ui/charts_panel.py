@@ -41,12 +41,16 @@ REDRAW_TICKS = {60: 2, 300: 4, 900: 8}
 SUMMARY_EVERY = 10  # redraws per update of the text summary
 WINDOWS = ((60, "Last 1 min"), (300, "Last 5 min"), (900, "Last 15 min"))
 MAX_CURVE_CONNECTIONS = 12
+HEADROOM = 1.15  # least y range over the largest value; more when a legend needs its band
+LEGEND_OFFSET = (2, 1)
+AXIS_WIDTH = 50
 DOWNSAMPLE_PER_PIXEL = 1.0  # "All connections" draws at most this many
 
 BACKGROUND = "#1e1f22"
 AXIS = "#9aa0a6"
 GRID = "#2e3035"
 TEXT = "#e0e0e0"
+LABEL_STYLE = {"color": TEXT, "font-size": "8pt"}
 OPEN_COLOUR = "#4caf50"
 CLOSE_COLOUR = "#ef5350"
 # Readable on the dark background and distinct from the red/green markers.
@@ -67,12 +71,12 @@ def _pen(colour: str, dashed: bool) -> pg.QtGui.QPen:
 class GridTicks:
     """The major tick values of an axis, for grid lines that match its labels.
 
-    Asking the axis costs ~0.4 ms; the spacing only changes with the span or the axis length,
-    so between such changes the cached spacing and phase are slid along the moving window."""
+    Asking the axis costs ~0.4 ms; the spacing only changes with the span, the axis length or
+    its scale, so between such changes the cached spacing and phase are slid along the window."""
 
     def __init__(self, axis: pg.AxisItem) -> None:
         self.axis = axis
-        self._key: tuple[float, float] | None = None
+        self._key: tuple[float, float, float] | None = None
         self._spacing = 0.0
         self._phase = 0.0
 
@@ -80,7 +84,7 @@ class GridTicks:
         rect = self.axis.geometry()
         horizontal = self.axis.orientation in ("top", "bottom")
         length = max(rect.width() if horizontal else rect.height(), 50.0)
-        key = (round(high - low, 9), length)
+        key = (round(high - low, 9), length, self.axis.scale)
         if key != self._key:
             try:
                 levels = self.axis.tickValues(low, high, length)
@@ -160,14 +164,13 @@ class ChartsPanel(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(BACKGROUND)
         self.graphics.ci.setContentsMargins(2, 2, 6, 2)
-        self.graphics.ci.setSpacing(2)
-        self.rtt_plot = self._plot(0, "RTT", "ms")
-        self.msgs_plot = self._plot(1, "Messages/s", None)
-        self.bytes_plot = self._plot(2, "Bytes", "B/s")
-        rtt_axis = self.rtt_plot.getAxis("left")
-        rtt_axis.enableAutoSIPrefix(False)
-        rtt_axis.setScale(1000.0)  # samples are seconds; ticks read in ms without a copy
-        self.bytes_plot.getAxis("left").enableAutoSIPrefix(True)  # B/s, kB/s, MB/s
+        self.graphics.ci.setSpacing(6)  # a plot's top tick label clears the plot above
+        # Short axis titles with their units: a rotated title must fit a plot ~70 px tall.
+        self.rtt_plot = self._plot(0, "RTT ms")
+        self.msgs_plot = self._plot(1, "msg/s")
+        self.bytes_plot = self._plot(2, "B/s")
+        self.rtt_plot.getAxis("left").setScale(1000.0)  # samples are seconds; ticks read in ms
+        self.bytes_unit = "B/s"  # follows the range: B/s, kB/s or MB/s (set_bytes_unit)
         for plot in (self.rtt_plot, self.msgs_plot):
             plot.getAxis("bottom").setStyle(showValues=False)
         self.plots = (self.rtt_plot, self.msgs_plot, self.bytes_plot)
@@ -262,8 +265,9 @@ class ChartsPanel(QWidget):
             tops[2] = max(tops[2], peak(rows[:, T_BYTES_IN], rows[:, T_BYTES_OUT]))
         # Ranges first, so each setData below clips and downsamples against the final view.
         ids = [conn.id for conn in conns]
+        self._set_bytes_unit(tops[2])
         for i, plot in enumerate(self.plots):
-            y1 = tops[i] * 1.15
+            y1 = tops[i] * self._headroom(plot)
             plot.setRange(xRange=(t0, now), yRange=(0, y1), padding=0)
             (ox, oy), (cx, cy) = self.markers.lines(ids, t0, 0.0, y1)
             self.open_lines[i].setData(ox, oy)
@@ -288,27 +292,52 @@ class ChartsPanel(QWidget):
 
     # ----- internals -----------------------------------------------------------------------
 
-    def _plot(self, row: int, title: str, units: str | None) -> pg.PlotItem:
+    def _plot(self, row: int, title: str) -> pg.PlotItem:
         plot = self.graphics.addPlot(
             row=row, col=0, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")}
         )
-        plot.setLabel("left", title, units=units, color=TEXT, **{"font-size": "9pt"})
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
             axis.setPen(AXIS)
             axis.setTextPen(TEXT)
-        plot.getAxis("left").setWidth(62)
+        left = plot.getAxis("left")
+        left.enableAutoSIPrefix(False)  # units are in the title; no "(x0.001)" added to it
+        left.setLabel(title, **LABEL_STYLE)
+        left.setWidth(AXIS_WIDTH)
         plot.setMouseEnabled(x=False, y=False)  # the panel drives both ranges every redraw
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.enableAutoRange(x=False, y=False)
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
+        # Top left, in a band the y range leaves free above the data (_headroom), so it hides
+        # none of them; translucent, should a curve still pass behind it.
         plot.addLegend(
-            offset=(4, 2), labelTextColor=TEXT, labelTextSize="8pt", colCount=4,
-            brush=pg.mkBrush(30, 31, 34, 190), verSpacing=-6,
+            offset=LEGEND_OFFSET, labelTextColor=TEXT, labelTextSize="8pt", colCount=4,
+            brush=pg.mkBrush(30, 31, 34, 150), verSpacing=-8, horSpacing=12,
         )  # fmt: skip
         return plot
+
+    @staticmethod
+    def _headroom(plot: pg.PlotItem) -> float:
+        """The y range over the largest value that keeps the data below the plot's legend."""
+        legend = plot.legend
+        height = plot.vb.height()
+        if legend is None or not legend.items or height <= 0:
+            return HEADROOM
+        band = legend.boundingRect().height() + LEGEND_OFFSET[1] + 2
+        return max(HEADROOM, 1.0 / max(0.4, 1.0 - band / height))
+
+    def _set_bytes_unit(self, top: float) -> None:
+        """Scale the bytes axis to B/s, kB/s or MB/s by the largest value shown."""
+        scale, unit = next(
+            ((s, u) for s, u in ((1e-6, "MB/s"), (1e-3, "kB/s")) if top * s >= 1.0), (1.0, "B/s")
+        )
+        if unit != self.bytes_unit:
+            self.bytes_unit = unit
+            axis = self.bytes_plot.getAxis("left")
+            axis.setScale(scale)
+            axis.setLabel(unit, **LABEL_STYLE)
 
     def _marker_legend(self) -> None:
         legend = self.rtt_plot.legend

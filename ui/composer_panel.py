@@ -32,14 +32,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QMenu,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
     QTextEdit,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -49,7 +47,9 @@ from core.connection import Connection, NotOpen, RequestTimeout
 from core.events import Opcode
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
+from ui.elided_label import ElidedLabel
 from ui.hex_view import monospace
+from ui.hint_list import HintList
 from ui.templates import TEMPLATES
 
 MODE_TEXT, MODE_MSGPACK, MODE_HEX, MODE_BASE64 = "text", "msgpack", "hex", "base64"
@@ -60,6 +60,8 @@ MODES = (
     (MODE_BASE64, "Binary: base64"),
 )
 HISTORY_LIMIT = 200
+HISTORY_HINT = "Messages you send appear here, newest first; click one to load it again."
+_NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 VALIDATE_DELAY_MS = 300
 ERROR_COLOR = "#c01c28"
 OK_COLOR = "#1f8a4c"
@@ -210,18 +212,21 @@ class ComposerPanel(QWidget):
         self.checked = Checked(False, "")
 
         # --- top bar: target, mode, editing helpers
-        self.target_label = QLabel()
-        self.target_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.target_label = ElidedLabel(min_chars=12)
         self.target_combo = QComboBox()
-        self.target_combo.setMinimumContentsLength(16)
-        self.target_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.target_combo.setMinimumContentsLength(12)
+        self.target_combo.setSizeAdjustPolicy(_NARROW)
+        self.target_combo.view().setMinimumWidth(220)
         self.target_combo.setToolTip("Target connection (select connections to send to several)")
         self.mode_combo = QComboBox()
         for mode, label in MODES:
             self.mode_combo.addItem(label, mode)
-        self.template_button = QToolButton()
-        self.template_button.setText("Templates")
-        self.template_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.mode_combo.setMinimumContentsLength(13)
+        self.mode_combo.setSizeAdjustPolicy(_NARROW)
+        self.mode_combo.view().setMinimumWidth(240)
+        self.mode_combo.setToolTip("How the editor text is sent: as text, or as binary bytes")
+        self.template_button = QPushButton("Templates")  # a push button draws its menu arrow
+        self.template_button.setToolTip("Load an example of every protocol message")
         menu = QMenu(self.template_button)
         for tpl in TEMPLATES:
             action = QAction(tpl.title, menu)
@@ -235,16 +240,15 @@ class ComposerPanel(QWidget):
         self.envelope_button = QPushButton("Wrap in envelope")
         self.envelope_button.setToolTip("Add id (uuid), type and timestamp (ms)")
 
+        # Target and mode above the editor; the editing helpers sit with the send buttons below,
+        # so the panel stays narrow enough to leave the charts most of the bottom row.
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(QLabel("To:"))
-        top.addWidget(self.target_label)
-        top.addWidget(self.target_combo)
+        top.addWidget(self.target_label, 1)
+        top.addWidget(self.target_combo, 1)
         top.addWidget(self.mode_combo)
-        top.addStretch(1)
         top.addWidget(self.template_button)
-        top.addWidget(self.pretty_button)
-        top.addWidget(self.envelope_button)
 
         # --- editor and history
         self.editor = _Editor()
@@ -264,7 +268,7 @@ class ComposerPanel(QWidget):
         ev.addWidget(self.editor, 1)
         ev.addWidget(self.check_label)
 
-        self.history_list = QListWidget()
+        self.history_list = HintList(HISTORY_HINT)
         self.history_list.setToolTip("Sent messages, newest first; click to load one")
         self.history_list.setUniformItemSizes(True)
         self.history_list.setFont(monospace())
@@ -281,6 +285,7 @@ class ComposerPanel(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([620, 380])  # proportions; scaled to the real width
 
         # --- bottom: outcome and send buttons
         self.status = QLabel()
@@ -294,9 +299,12 @@ class ComposerPanel(QWidget):
         self.send_button = QPushButton("Send")
         self.send_button.setToolTip("Send (Ctrl+Enter)")
         self.send_button.setDefault(True)
+        self.status.hide()  # shown with the first outcome
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.pretty_button)
+        bottom.addWidget(self.envelope_button)
+        bottom.addStretch(1)
         bottom.addWidget(self.request_button)
         bottom.addWidget(self.send_button)
 
@@ -305,6 +313,7 @@ class ComposerPanel(QWidget):
         layout.setSpacing(4)
         layout.addLayout(top)
         layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.status)
         layout.addLayout(bottom)
 
         # --- wiring
@@ -478,6 +487,7 @@ class ComposerPanel(QWidget):
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
+        self.status.setVisible(bool(text))
         self.status.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
         if text:
             self.sent.emit(text)

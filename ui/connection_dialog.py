@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from core.config import ConnectionConfig
 
 ERROR_STYLE = "color: #c0392b; font-weight: bold;"
+HINT_STYLE = "color: palette(placeholder-text);"
 MAX_SIZE_KIB = 1024 * 1024  # 1 GiB: large but never unlimited
 
 
@@ -183,7 +184,9 @@ class ConnectionDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.cafile_edit, 1)
         row.addWidget(browse)
-        form.addRow("CA &file:", row)
+        cafile_label = QLabel("CA &file:")  # a row of two widgets: the label needs its buddy
+        cafile_label.setBuddy(self.cafile_edit)
+        form.addRow(cafile_label, row)
         self.insecure_check = QCheckBox("insecure: skip certificate verification")
         self.insecure_warning = QLabel(
             "Warning: the server's certificate will not be checked. Anyone on the network path "
@@ -352,6 +355,9 @@ class ConnectionDialog(QDialog):
         problem = validate_url(self.url_edit.text())
         self.url_error.setText(problem or "")
         self.url_error.setVisible(bool(problem))
+        # an empty field is not a mistake yet: its hint is grey until OK is pressed
+        empty = not self.url_edit.text().strip()
+        self.url_error.setStyleSheet(HINT_STYLE if empty else ERROR_STYLE)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(problem is None)
 
@@ -360,6 +366,7 @@ class ConnectionDialog(QDialog):
         if problem:
             url_problem = validate_url(self.url_edit.text()) is not None
             label = self.url_error if url_problem else self.form_error
+            label.setStyleSheet(ERROR_STYLE)
             label.setText(problem)
             label.setVisible(True)
             if url_problem:

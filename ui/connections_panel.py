@@ -34,12 +34,13 @@ from ui.bridge import CoreBridge
 from ui.connection_dialog import ConnectionDialog
 from ui.connections_model import BADGE_COLOR_ROLE, Column, ConnectionsModel
 
+# State, Name, RTT, In and Out fit the default ~400 px column; the rest scroll into view.
 COLUMN_WIDTHS = {
-    Column.STATE: 100,
-    Column.NAME: 126,
-    Column.RTT: 62,
-    Column.MSGS_IN: 48,
-    Column.MSGS_OUT: 48,
+    Column.STATE: 98,
+    Column.NAME: 116,
+    Column.RTT: 60,
+    Column.MSGS_IN: 46,
+    Column.MSGS_OUT: 46,
     Column.UPTIME: 76,
     Column.RTT_AVG: 70,
     Column.BYTES_IN: 78,
@@ -113,7 +114,7 @@ class ConnectionsPanel(QWidget):
         self.view.setWordWrap(False)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(26)
+        self.view.verticalHeader().setDefaultSectionSize(24)
         self.view.setItemDelegateForColumn(Column.STATE, _BadgeDelegate(self.view))
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -217,14 +218,16 @@ class ConnectionsPanel(QWidget):
         return dialog
 
     def add_connection(
-        self, config: ConnectionConfig | None, connect: bool = True
+        self, config: ConnectionConfig | None, connect: bool = True, select: bool = True
     ) -> Connection | None:
+        """Add (and by default connect and select) a connection."""
         if config is None:
             return None
         conn = self.manager.add(config, connect=connect)
         self.model.refresh()
         self.connection_added.emit(conn.id)
-        self.select(conn.id)
+        if select:
+            self.select(conn.id)
         return conn
 
     def apply_config(self, conn_id: int, config: ConnectionConfig | None) -> None:

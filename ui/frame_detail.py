@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from core.closecodes import describe_close
 from core.events import FrameEvent, Opcode
+from ui.elided_label import ElidedLabel
 from ui.hex_view import HEX_LIMIT, HexView, monospace
 from ui.inspector_model import DIR_LABEL, clock, human_size
 from ui.json_tree import JsonTreeView
@@ -35,6 +36,8 @@ TEXT_LIMIT = 1024 * 1024  # characters shown in the Text and JSON tabs
 PARSE_LIMIT = 8 * 1024 * 1024  # larger payloads are not parsed as JSON / MessagePack
 LINE_CHARS = 1000  # longer lines are shown split (Qt lays out very long lines slowly)
 TAB_JSON, TAB_TREE, TAB_TEXT, TAB_HEX = range(4)
+NO_FRAME = "Select a frame in the table above to see its JSON, tree, text and hex here."
+NOT_DECODED = "This frame is not JSON or MessagePack: see the Text or Hex tab."
 SPLIT_NOTE = f"lines over {LINE_CHARS:,} characters shown split (Copy payload is exact)"
 
 
@@ -154,8 +157,7 @@ class FrameDetail(QWidget):
         self.header = QLabel("Select a frame to see it in full")
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.decoded = QLabel()
-        self.decoded.setTextFormat(Qt.TextFormat.PlainText)
+        self.decoded = ElidedLabel(min_chars=6)
         self.decoded.setStyleSheet("color: palette(placeholder-text);")
         self.copy_button = QPushButton("Copy payload")
         self.copy_button.setToolTip("Copy the payload: text as is, binary as hex")
@@ -168,20 +170,23 @@ class FrameDetail(QWidget):
         self.text_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.text_edit.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         self.hex_view = HexView()
+        for edit in (self.json_edit, self.text_edit, self.hex_view):
+            edit.setPlaceholderText(NO_FRAME)
+        self.tree.set_hint(NO_FRAME)
         self.pages = [_Page(w) for w in (self.json_edit, self.tree, self.text_edit, self.hex_view)]
         self.tabs = QTabWidget()
         for page, title in zip(self.pages, ("JSON", "Tree", "Text", "Hex"), strict=True):
             self.tabs.addTab(page, title)
         self.tabs.currentChanged.connect(self._render_current)
 
+        # One line above the tabs: what the frame is, how it decoded, and the copy button; the
+        # tabs get the height (the header's tooltip repeats a line cut short).
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
-        labels = QVBoxLayout()
-        labels.setSpacing(0)
-        labels.addWidget(self.header)
-        labels.addWidget(self.decoded)
-        top.addLayout(labels, 1)
-        top.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.setSpacing(12)
+        top.addWidget(self.header)
+        top.addWidget(self.decoded, 1)
+        top.addWidget(self.copy_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -235,6 +240,7 @@ class FrameDetail(QWidget):
         elif tab == TAB_TEXT:
             self._render_text(page)
         else:
+            self.hex_view.setPlaceholderText("empty payload" if event else NO_FRAME)
             self.hex_view.set_payload(event.payload if event else b"")
             size = event.size if event else 0
             page.set_note(
@@ -254,6 +260,7 @@ class FrameDetail(QWidget):
             self.json_edit.setPlainText(text)
             page.set_note(note)
         else:
+            self.json_edit.setPlaceholderText(NO_FRAME if self.current is None else NOT_DECODED)
             self.json_edit.setPlainText("")
             page.set_note(self.decoded.text() if self.current is not None else "")
 
@@ -262,15 +269,18 @@ class FrameDetail(QWidget):
             self.tree.set_value(self._value)
             page.set_note("decoded from MessagePack" if self._format == "msgpack" else "")
         else:
+            self.tree.set_hint(NO_FRAME if self.current is None else NOT_DECODED)
             self.tree.clear()
             page.set_note(self.decoded.text() if self.current is not None else "")
 
     def _render_text(self, page: _Page) -> None:
         event = self.current
         if event is None:
+            self.text_edit.setPlaceholderText(NO_FRAME)
             self.text_edit.setPlainText("")
             page.set_note("")
             return
+        self.text_edit.setPlaceholderText("empty payload")
         payload = event.payload
         note = ""
         if event.opcode is Opcode.CLOSE:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from core.events import Direction, FrameEvent
 from core.manager import ConnectionManager
 from ui.bridge import CoreBridge, TickBatch
+from ui.elided_label import ElidedLabel
 from ui.frame_detail import FrameDetail
 from ui.inspector_filter import FrameFilter, InvalidFilter
 from ui.inspector_model import (
@@ -40,6 +41,7 @@ from ui.inspector_model import (
 ALL = "all"
 SELECTED = "selected"
 FILTER_DELAY_MS = 250  # typing in the search box re-filters after this pause
+_NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 _COLUMN_WIDTHS = {COL_TIME: 96, COL_CONN: 120, COL_DIR: 56, COL_TYPE: 56, COL_SIZE: 72}
 
 
@@ -88,32 +90,40 @@ class InspectorPanel(QWidget):
         self.conn_combo.setToolTip("Show frames of these connections")
         self.conn_combo.addItem("All connections", ALL)
         self.conn_combo.addItem("Selected connections", SELECTED)
-        self.conn_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.conn_combo.setMinimumContentsLength(14)
+        # Combos are sized to a few characters, not to their longest item, so the filter bar
+        # fits beside the connections column at 1280 px; their lists still show full names.
+        self.conn_combo.setSizeAdjustPolicy(_NARROW)
+        self.conn_combo.setMinimumContentsLength(13)
         self.conn_combo.about_to_show.connect(self._refresh_connections)
         self.dir_combo = QComboBox()
-        self.dir_combo.addItem("Both directions", None)
+        self.dir_combo.setToolTip("Show frames received (in), sent (out) or both")
+        self.dir_combo.addItem("In and out", None)
         self.dir_combo.addItem("↓ in", Direction.IN)
         self.dir_combo.addItem("↑ out", Direction.OUT)
         self.type_combo = _PopupCombo()
         self.type_combo.setToolTip("JSON `type` field (types seen so far)")
         self.type_combo.addItem("Any type", None)
-        self.type_combo.setMinimumContentsLength(12)
-        self.type_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.type_combo.setMinimumContentsLength(10)
+        self.type_combo.setSizeAdjustPolicy(_NARROW)
+        self.type_combo.view().setMinimumWidth(160)
+        self.conn_combo.view().setMinimumWidth(200)
         self.type_combo.about_to_show.connect(self.refresh_types)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Filter text…  (Ctrl+F)")
+        self.search.setPlaceholderText("Filter (Ctrl+F)")
+        self.search.setToolTip("Show frames containing this text (or regular expression)")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(160)
-        self.regex_box = QCheckBox("Regex")
+        self.search.setMinimumWidth(110)
+        self.regex_box = QCheckBox(".*")
+        self.regex_box.setToolTip("Regular expression")
         self.case_box = QCheckBox("Aa")
         self.case_box.setToolTip("Case sensitive")
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Freeze the view; capture goes on and is shown on resume")
         self.clear_button = QPushButton("Clear")
-        self.counter = QLabel()
-        self.counter.setTextFormat(Qt.TextFormat.PlainText)
+        for button in (self.pause_button, self.clear_button):  # not the style's 80 px minimum
+            button.setMaximumWidth(self.fontMetrics().horizontalAdvance("Resume") + 28)
+        self.counter = ElidedLabel(min_chars=10)  # cut with "…" when the bar is narrow
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setStyleSheet("color: #c01c28;")
@@ -153,10 +163,10 @@ class InspectorPanel(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.view)
         self.splitter.addWidget(self.detail)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 4)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([640, 360])  # scaled to the real height on first layout
+        self.splitter.setSizes([550, 450])  # scaled to the real height on first layout
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -219,6 +229,22 @@ class InspectorPanel(QWidget):
         self.model.set_paused(paused)
         if not paused and at_bottom:
             self.view.scrollToBottom()
+
+    def select_newest(self, accept: Callable[[FrameEvent], bool], scan: int = 1000) -> bool:
+        """Select the newest shown frame that `accept`s (of the last `scan` rows) and show it in
+        the detail pane; False when there is none. (For --screenshot; users select by hand.)"""
+        rows = self.model.rowCount()
+        for row in range(rows - 1, max(-1, rows - 1 - scan), -1):
+            if accept(self.model.frame(row)):
+                index = self.model.index(row, 0)
+                flags = (
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows
+                )
+                self.view.selectionModel().setCurrentIndex(index, flags)
+                self.view.scrollTo(index)
+                return True
+        return False
 
     def clear(self) -> None:
         self.model.clear()

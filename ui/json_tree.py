@@ -12,8 +12,10 @@ import json
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QFontDatabase
+from PySide6.QtGui import QColor, QFontDatabase, QPaintEvent
 from PySide6.QtWidgets import QHeaderView, QTreeView, QWidget
+
+from ui.hint_list import paint_hint
 
 MAX_NODES = 20_000
 MAX_CHILDREN = 1_000
@@ -247,6 +249,17 @@ class JsonTreeView(QTreeView):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(0, 180)
         header.resizeSection(2, 70)
+        self._hint = ""
+
+    def set_hint(self, text: str) -> None:
+        """What the empty tree says (e.g. how to get something into it)."""
+        self._hint = text
+        self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.tree_model.rowCount() == 0:
+            paint_hint(self, self._hint)
 
     def set_value(self, value: Any) -> None:
         self.tree_model.set_value(value)

@@ -57,11 +57,11 @@ PANELS = (
 
 
 def embedded_connection_config(server: EmbeddedServer, name: str = "demo (embedded)",
-                               user: str = DEMO_USER) -> ConnectionConfig:
+                               user: str = DEMO_USER, path: str = "/") -> ConnectionConfig:
     """A connection to the embedded server: its token, a 1 s heartbeat so the charts move."""
     cfg = server.config
     return ConnectionConfig(
-        url=server.url + "/",
+        url=server.url + path,
         name=name,
         token=make_token(cfg.secret, user, None) if cfg.auth else None,
         heartbeat=HeartbeatConfig(interval=1.0, timeout=5.0),
@@ -179,18 +179,20 @@ class MainWindow(QMainWindow):
         self.default_sizes()
 
     def default_sizes(self) -> None:
-        """Proportions of the default layout for the current window size."""
+        """Proportions of the default layout for the current window size: at 1280x800 the left
+        column is ~410 px (connections with State, Name, RTT, In and Out; member names in full)
+        and the charts get more of the bottom row than the composer."""
         d = self.docks
         width, height = self.width(), self.height()
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
         left = int(width * 0.32)
         self.resizeDocks([d["connections"], d["inspector"]], [left, width - left], horizontal)
         self.resizeDocks([d["inspector"], d["composer"]],
-                         [int(height * 0.60), int(height * 0.40)], vertical)
+                         [int(height * 0.58), int(height * 0.42)], vertical)
         self.resizeDocks([d["connections"], d["rooms"]],
-                         [int(height * 0.22), int(height * 0.38)], vertical)
+                         [int(height * 0.25), int(height * 0.33)], vertical)
         self.resizeDocks([d["composer"], d["charts"]],
-                         [int(width * 0.55), int(width * 0.45)], horizontal)
+                         [int(width * 0.40), int(width * 0.60)], horizontal)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -36,6 +36,7 @@ from ui.bridge import CoreBridge, TickBatch
 SNAPSHOT_EVERY_S = 0.5  # clients and rooms refresh at most twice a second
 LOG_LINES = 2000
 TOKEN_TTL = 24 * 3600
+STACKED_LIVE_HEIGHT = 270  # least height of clients/rooms + log below the settings
 LEVEL_TAGS = {"info": "INFO", "warning": "WARN", "error": "ERR "}
 
 
@@ -104,6 +105,7 @@ class ServerPanel(QWidget):
         self.copy_token_button.clicked.connect(self.copy_token)
         hostport = QHBoxLayout()
         hostport.addWidget(self.host_edit, 1)
+        hostport.addSpacing(6)
         hostport.addWidget(QLabel("port"))
         hostport.addWidget(self.port_spin)
         token_row = QHBoxLayout()
@@ -169,10 +171,11 @@ class ServerPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(live)
         split.addWidget(log_box)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
-        split.setSizes([120, 180])
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([150, 150])
         split.setChildrenCollapsible(False)
+        self._split = split
 
         controls = QWidget()
         controls_layout = QVBoxLayout(controls)
@@ -204,6 +207,9 @@ class ServerPanel(QWidget):
         if self._layout.direction() != direction:
             self._layout.setDirection(direction)
             self._controls.setMaximumWidth(360 if wide else 16_777_215)
+        # stacked under the settings, the live views keep a useful height (several rooms, a few
+        # log lines) and the panel scrolls to them, rather than squeezing them to one row
+        self._split.setMinimumHeight(0 if wide else STACKED_LIVE_HEIGHT)
 
     def _show_config(self, cfg: ServerConfig) -> None:
         self.host_edit.setText(cfg.host)

@@ -1,4 +1,5 @@
-"""Status bar: open connections, total message rates, dropped rows, the last bridge message."""
+"""Status bar: open connections, total message rates, dropped rows, the last bridge message or
+connection error."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from core.events import ErrorEvent
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
 
@@ -64,9 +66,18 @@ class StatusBar(QStatusBar):
         self.message_label.setToolTip(text)
 
     def _on_tick(self, batch: TickBatch) -> None:
+        errors = [e for e in batch.others if type(e) is ErrorEvent]
+        if errors:  # the latest connection error, in words, with the connection's name
+            self.show_message(f"{self._label(errors[-1].conn_id)}: {errors[-1].message}")
         if batch.time >= self._next:
             self._next = batch.time + REFRESH_S
             self.refresh(batch.time)
+
+    def _label(self, conn_id: int) -> str:
+        try:
+            return self.bridge.manager.get(conn_id).config.label
+        except KeyError:
+            return f"connection #{conn_id}"
 
     def refresh(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
