@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # Qt is imported only once a display is known to exist
     from PySide6.QtCore import QObject, QTimer
 
     from core.events import FrameEvent
+    from core.manager import ConnectionManager
+    from core.recorder import Recorder
     from core.server import ServerConfig
     from ui.main_window import MainWindow
 
@@ -50,6 +52,8 @@ class Options:
     demo_rate: float = DEMO_RATE
     embedded: bool = False  # start the embedded server also when URLs are given
     embedded_paths: tuple[str, ...] = ()  # more connections to the embedded server
+    record: str | None = None  # the session's recording file; None: one in the data directory
+    no_record: bool = False
 
     @property
     def start_server(self) -> bool:
@@ -124,6 +128,11 @@ def parser() -> argparse.ArgumentParser:
                    help=f"demo bots on the embedded server (default {DEMO_BOTS})")
     p.add_argument("--demo-rate", type=_rate, metavar="R",
                    help=f"messages per second of each demo bot (default {DEMO_RATE:g})")
+    rec = p.add_mutually_exclusive_group()
+    rec.add_argument("--record", metavar="FILE",
+                     help="record the session to this SQLite file (default: a new file in the "
+                     "user data directory, listed under File > Recordings)")
+    rec.add_argument("--no-record", action="store_true", help="do not record this session")
     return p
 
 
@@ -144,7 +153,7 @@ def parse_args(argv: list[str]) -> Options:
         ns.urls, ns.screenshot, ns.after, ns.size, not ns.no_demo,
         DEMO_BOTS if ns.demo_bots is None else ns.demo_bots,
         DEMO_RATE if ns.demo_rate is None else ns.demo_rate,
-        ns.embedded, tuple(ns.embedded_path),
+        ns.embedded, tuple(ns.embedded_path), ns.record, ns.no_record,
     )
     server_flags = ns.embedded_path or ns.demo_bots is not None or ns.demo_rate is not None
     if server_flags and not options.start_server:
@@ -250,8 +259,10 @@ def open_window(options: Options) -> MainWindow:
         except ServerStartError as exc:
             start_error = f"Embedded server: {exc}"
             server = None
+    recorder, record_error = _start_recorder(options, manager)
     bridge = CoreBridge(manager, server)
     window = MainWindow(bridge, remember_layout=options.screenshot is None)
+    window.recorder = recorder
     if not window.layout_restored:
         window.resize(*options.size)
 
@@ -271,7 +282,9 @@ def open_window(options: Options) -> MainWindow:
         window.connections.add_connection(  # with --embedded its connection stays selected
             ConnectionConfig(url=plain_url, token=token), select=server is None
         )
-    if start_error:
+    if record_error:
+        bridge.message.emit(record_error)
+    elif start_error:
         bridge.message.emit(start_error)
     elif server is not None:
         bridge.message.emit(
@@ -280,6 +293,21 @@ def open_window(options: Options) -> MainWindow:
         )
     window.show()
     return window
+
+
+def _start_recorder(options: Options, manager: ConnectionManager) -> tuple[Recorder | None, str]:
+    """Every session is recorded unless asked otherwise; a recorder that cannot start is
+    reported, and the app runs on without it."""
+    from core.paths import new_recording_path
+    from core.recorder import Recorder
+
+    if options.no_record:
+        return None, ""
+    path = options.record or new_recording_path()
+    try:
+        return Recorder(path, manager.hub), ""
+    except Exception as exc:
+        return None, f"Recording is off: cannot write {path} ({exc})"
 
 
 def demo_server_config(bots: int = DEMO_BOTS, rate: float = DEMO_RATE) -> ServerConfig:

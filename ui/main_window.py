@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core.config import ConnectionConfig, HeartbeatConfig
 from core.connection import Connection
+from core.recorder import Recorder
 from core.server import EmbeddedServer, make_token
 from ui.bridge import CoreBridge
 from ui.connections_panel import ConnectionsPanel
@@ -107,6 +108,8 @@ class MainWindow(QMainWindow):
         self.panel_errors: dict[str, str] = {}
         self._shutdown_task: asyncio.Task[None] | None = None
         self._closed = False
+        self.recorder: Recorder | None = None  # the session's recording, closed at shutdown
+        self._recordings: QWidget | None = None
 
         self.setDockNestingEnabled(True)
         self.setDockOptions(
@@ -235,8 +238,12 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        recordings = QAction("&Recordings…", self)
+        recordings.setStatusTip("Browse and export recorded sessions")
+        recordings.triggered.connect(self.show_recordings)
         file_menu.addAction(new)
         file_menu.addAction(embedded)
+        file_menu.addAction(recordings)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         self.embedded_action = embedded
@@ -306,6 +313,18 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.closed.emit()
 
+    def show_recordings(self) -> QWidget:
+        """The recordings browser, in a window of its own (kept while this one lives)."""
+        from ui.recordings_window import RecordingsWindow
+
+        if self._recordings is None:
+            self._recordings = RecordingsWindow(parent=self)
+            self._recordings.setWindowFlag(Qt.WindowType.Window)
+        self._recordings.refresh()
+        self._recordings.show()
+        self._recordings.raise_()
+        return self._recordings
+
     async def shutdown(self) -> None:
         """Disconnect everything, stop the bridge and the embedded server (idempotent)."""
         if self._shutdown_task is None:
@@ -320,6 +339,8 @@ class MainWindow(QMainWindow):
         except Exception:
             log.exception("closing the connections failed")
         bridge.stop()
+        if self.recorder is not None:  # after the connections closed: their last frames too
+            await asyncio.to_thread(self.recorder.close)
         server = bridge.server
         if server is not None:
             try:

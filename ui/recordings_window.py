@@ -1,0 +1,186 @@
+"""Past sessions: the recordings list, browsed in the same inspector, exported as NDJSON."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import ConnectionConfig
+from core.events import FrameEvent
+from core.manager import ConnectionManager
+from core.recording import Recording, RecordingInfo, list_recordings
+from ui.bridge import CoreBridge
+from ui.inspector_panel import InspectorPanel
+
+CHUNK = 5_000  # frames handed to the inspector per timer step, so the window never freezes
+
+
+class RecordingsWindow(QMainWindow):
+    """A replay bridge over a manager of idle connections named as in the recording lets the
+    live inspector, filters included, show a past session unchanged."""
+
+    def __init__(self, directory: Path | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("SocketScope: recordings")
+        self.resize(1200, 700)
+        self._directory = directory
+        self._bridge: CoreBridge | None = None
+        self._inspector: InspectorPanel | None = None
+        self._frames: Iterator[FrameEvent] | None = None
+        self._recording: Recording | None = None
+        self.loaded = 0
+        self._feeder = QTimer(self)
+        self._feeder.setInterval(0)
+        self._feeder.timeout.connect(self._feed)
+
+        self.list = QListWidget()
+        self.list.itemActivated.connect(lambda item: self.open(item.data(Qt.ItemDataRole.UserRole)))
+        open_button = QPushButton("Open")
+        open_button.clicked.connect(self._open_selected)
+        file_button = QPushButton("Open file…")
+        file_button.clicked.connect(self._open_file)
+        self.export_button = QPushButton("Export NDJSON…")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._export)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        buttons = QHBoxLayout()
+        for button in (open_button, file_button, refresh):
+            buttons.addWidget(button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(QLabel("Recorded sessions (newest first)"))
+        left_layout.addWidget(self.list)
+        left_layout.addLayout(buttons)
+
+        self.status = QLabel("Open a recording to browse its frames with the inspector's filters.")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self._right = QWidget()
+        self._right_layout = QVBoxLayout(self._right)
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.export_button)
+        self._right_layout.addLayout(top)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self._right)
+        splitter.setSizes([320, 880])
+        self.setCentralWidget(splitter)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for info in list_recordings(self._directory):
+            item = QListWidgetItem(_describe(info))
+            item.setData(Qt.ItemDataRole.UserRole, str(info.path))
+            item.setToolTip(str(info.path))
+            self.list.addItem(item)
+
+    def open(self, path: str | Path) -> None:
+        """Show a recording in a fresh inspector; frames are loaded in chunks."""
+        self._close_current()
+        try:
+            recording = Recording(path)
+            info = recording.info()
+        except Exception as exc:  # a damaged or foreign file: say so, keep the window
+            QMessageBox.warning(self, "Cannot open recording", f"{path}:\n{exc}")
+            return
+        manager = ConnectionManager()
+        for conn in recording.connections():
+            manager.add(ConnectionConfig(conn.url, name=conn.name), conn_id=conn.conn_id)
+        self._bridge = CoreBridge(manager, parent=self)
+        self._inspector = InspectorPanel(self._bridge, self._right)
+        self._right_layout.addWidget(self._inspector, 1)
+        self._recording = recording
+        self._frames = recording.frames()
+        self.loaded = 0
+        gaps = f", {info.gaps} rows lost (gap records)" if info.gaps else ""
+        self.status.setText(f"{Path(path).name}: {info.frames} frames, "
+                            f"{info.connections} connections{gaps}")
+        self.export_button.setEnabled(True)
+        self._feeder.start()
+
+    @property
+    def inspector(self) -> InspectorPanel | None:
+        return self._inspector
+
+    def _feed(self) -> None:
+        if self._frames is None or self._bridge is None:
+            self._feeder.stop()
+            return
+        batch = list(itertools.islice(self._frames, CHUNK))
+        publish = self._bridge.manager.hub.publish
+        for frame in batch:
+            publish(frame)
+        self.loaded += len(batch)
+        if len(batch) < CHUNK:
+            self._frames = None
+            self._feeder.stop()
+
+    def _open_selected(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self.open(item.data(Qt.ItemDataRole.UserRole))
+
+    def _open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open recording", "", "SQLite (*.sqlite)")
+        if path:
+            self.open(path)
+
+    def _export(self) -> None:
+        if self._recording is None:
+            return
+        target, _ = QFileDialog.getSaveFileName(
+            self, "Export NDJSON", str(self._recording.path.with_suffix(".ndjson")),
+            "NDJSON (*.ndjson)")
+        if target:
+            self.export(Path(target))
+
+    def export(self, target: Path) -> int:
+        assert self._recording is not None
+        with target.open("w", encoding="utf-8") as out:
+            lines = self._recording.export_ndjson(out)
+        self.status.setText(f"Exported {lines} lines to {target}")
+        return lines
+
+    def _close_current(self) -> None:
+        self._feeder.stop()
+        self._frames = None
+        if self._inspector is not None:
+            self._inspector.setParent(None)
+            self._inspector.deleteLater()
+            self._inspector = None
+        if self._bridge is not None:
+            self._bridge.stop()
+            self._bridge.deleteLater()
+            self._bridge = None
+        if self._recording is not None:
+            self._recording.close()
+            self._recording = None
+
+    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self._close_current()
+        super().closeEvent(event)
+
+
+def _describe(info: RecordingInfo) -> str:
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.started))
+    gaps = f", {info.gaps} lost" if info.gaps else ""
+    return f"{started} · {info.frames} frames · {info.connections} conn{gaps}"
