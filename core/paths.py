@@ -22,8 +22,23 @@ def recordings_dir() -> Path:
     return path
 
 
+KEEP_RECORDINGS = 100
+
+
+def prune_recordings(keep: int = KEEP_RECORDINGS) -> list[Path]:
+    """Keep the newest `keep` session files (with their WAL/SHM companions); return the rest,
+    deleted. Recordings are complete by design, so disk use is bounded by their number."""
+    sessions = sorted(recordings_dir().glob("session-*.sqlite"), key=lambda p: p.stat().st_mtime)
+    doomed = sessions[: max(0, len(sessions) - keep)]
+    for path in doomed:
+        for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            companion.unlink(missing_ok=True)
+    return doomed
+
+
 def new_recording_path() -> Path:
-    """One file per session, named by its start time."""
+    """One file per session, named by its start time; the oldest sessions beyond the limit go."""
+    prune_recordings(KEEP_RECORDINGS - 1)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = recordings_dir() / f"session-{stamp}.sqlite"
     n = 1

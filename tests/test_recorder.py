@@ -113,3 +113,18 @@ def test_kill_9_never_corrupts_and_keeps_every_committed_row(tmp_path: Path) -> 
         rows = db.execute("SELECT count(*) FROM notes").fetchone()[0]
         db.close()
         assert rows >= committed > 0
+
+
+def test_default_recordings_are_pruned_to_the_newest(tmp_path: Path, monkeypatch) -> None:
+    from core import paths
+
+    monkeypatch.setenv("SOCKETSCOPE_DATA_DIR", str(tmp_path))
+    for i in range(5):
+        path = paths.recordings_dir() / f"session-2026010{i}.sqlite"
+        path.write_bytes(b"")
+        os.utime(path, (1000 + i, 1000 + i))
+    gone = paths.prune_recordings(keep=2)
+    assert [p.name for p in gone] == [f"session-2026010{i}.sqlite" for i in range(3)]
+    assert sorted(p.name for p in paths.recordings_dir().iterdir()) == [
+        "session-20260103.sqlite", "session-20260104.sqlite"]
+    assert paths.new_recording_path().parent == paths.recordings_dir()
