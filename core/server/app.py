@@ -43,6 +43,7 @@ SUBPROTOCOL = "msgpack"
 SNAPSHOT_PERIOD = 0.1  # Seconds between snapshots published for other threads.
 SWEEP_PERIOD = 10.0  # Seconds between expiry sweeps of remembered message ids.
 MAX_NAME = 64
+FAIR_SHARE = 16  # Messages handled in a row before the handler yields to other connections.
 
 # websockets logs request lines (with ?token=...) at DEBUG; this logger never goes below WARNING.
 _WIRE_LOG = logging.getLogger("socketscope.server.wire")
@@ -83,6 +84,14 @@ def _display_name(claims: dict[str, Any]) -> tuple[str | None, str | None]:
             printable = "".join(ch for ch in value if ch.isprintable())[:MAX_NAME]
             return (printable or None), value
     return None, None
+
+
+def _excerpt(text: str) -> str:
+    """At most MAX_NAME characters of client input, anything unprintable as an escape."""
+    clipped = text[:MAX_NAME]
+    if clipped.isprintable():
+        return clipped
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in clipped)
 
 
 def _plain_rejection(conn: ServerConnection, _request: Request, response: Response) -> Response:
@@ -252,20 +261,21 @@ class RoomServer:
         cfg = self.config
         url = urlsplit(request.path)
         path = url.path  # Never log request.path: its query may hold a token.
+        shown = _excerpt(path)  # And never more than a short, escaped excerpt of client input.
         peer = conn.remote_address
         ip = str(peer[0]) if peer else "unknown"
         if path not in PATHS:
-            return self._reject(conn, 404, NOT_FOUND, ip, path, "no such path")
+            return self._reject(conn, 404, NOT_FOUND, ip, shown, "no such path")
         origins = request.headers.get_all("Origin")
         if cfg.origins and origins and (len(origins) > 1 or origins[0] not in cfg.origins):
-            return self._reject(conn, 403, FORBIDDEN, ip, path, "origin not allowed")
+            return self._reject(conn, 403, FORBIDDEN, ip, shown, "origin not allowed")
         if self._per_ip[ip] >= cfg.max_conns_per_ip:
             return self._reject(
                 conn,
                 429,
                 TOO_MANY,
                 ip,
-                path,
+                shown,
                 f"more than {cfg.max_conns_per_ip} connections from this address",
             )
         name = key = None
@@ -274,7 +284,7 @@ class RoomServer:
             try:
                 claims = verify_token(token or "", cfg.secret)
             except TokenError as exc:
-                response = self._reject(conn, 401, UNAUTHORIZED, ip, path, str(exc))
+                response = self._reject(conn, 401, UNAUTHORIZED, ip, shown, str(exc))
                 response.headers["WWW-Authenticate"] = "Bearer"
                 return response
             name, key = _display_name(claims)
@@ -365,14 +375,20 @@ class RoomServer:
                     "timestamp": now_ms(),
                 },
             )
+            handled = 0
             async for raw in conn:
                 self.stats.messages_in += 1
+                handled += 1
+                # Frames already queued come out without a pause: let other clients in now and
+                # then (and after every refusal, each of which is a write).
+                if handled % FAIR_SHARE == 0:
+                    await asyncio.sleep(0)
                 verdict = conn.spend()
                 if verdict == ABUSED:
-                    await conn.wait_failed()  # Else returning would close with 1000.
-                    return
+                    return  # Failed with 1008 already.
                 if verdict != OK:
                     await self._send(member, error(RATE_LIMITED))
+                    await asyncio.sleep(0)
                     continue
                 for reply in hub.handle(member, raw):
                     await self._send(member, reply)

@@ -1,8 +1,9 @@
 """Sending one message to many members without letting a slow one stall the rest.
 
-The message is encoded once per frame type (JSON text, MessagePack binary) and pushed with
-websockets' `broadcast()`, which writes to each transport without waiting. A member whose unsent
-bytes exceed `max_write_buffer` is aborted instead of buffering without bound.
+The message is encoded once per frame type (JSON text, MessagePack binary) and queued to each
+connection without waiting (`GuardedConnection.queue()`: what one turn of the loop queues to a
+connection leaves in one write). A member whose unsent bytes exceed `max_write_buffer` is aborted
+instead of buffering without bound.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgpack
-from websockets.asyncio.server import broadcast
 
 from . import jsonsafe
 from .events import WARNING, ServerLog, Stats
@@ -51,7 +51,9 @@ class Fanout:
                 (binary if member.msgpack else text).append(member)
         frames = [(group, encode(obj, group is binary)) for group in (text, binary) if group]
         for group, frame in frames:
-            broadcast([member.conn for member in group], frame)
+            data = frame.encode() if isinstance(frame, str) else frame
+            for member in group:
+                member.conn.queue(data, group is text)
             self._stats.messages_out += len(group)
             self._drop_slow(group)
         for bot in bots:
@@ -63,7 +65,7 @@ class Fanout:
             transport = member.conn.transport
             if transport.is_closing():
                 continue
-            if transport.get_write_buffer_size() > self._max_write_buffer:
+            if member.conn.unsent() > self._max_write_buffer:
                 self._log.add(
                     WARNING,
                     "limit",
