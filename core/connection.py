@@ -45,6 +45,13 @@ from core.tap import TapConnection
 MAX_FRAGMENTS = 4096  # a message split into more frames than this is refused (1009)
 MAX_PENDING_REQUESTS = 10_000
 _OPCODES = {WsOpcode(op.value): op for op in Opcode}
+# Hot-path constants (a module global is cheaper to read than an enum member).
+_WS_TEXT, _WS_BINARY = WsOpcode.TEXT, WsOpcode.BINARY
+_TEXT, _BINARY, _IN = Opcode.TEXT, Opcode.BINARY, Direction.IN
+_now = time.time
+# At most this much is read from the socket at a time (asyncio's default is 256 KiB, ~4,000
+# small frames, tens of ms of parsing in one callback during which the GUI cannot run).
+READ_CHUNK = 64 * 1024
 _ids = itertools.count(1)
 
 
@@ -348,6 +355,9 @@ class Connection:
         self._app_marker = self.config.heartbeat.app_reply_type.encode()  # config may be edited
         self.opened_at = time.time()
         self._set_state(ConnState.OPEN)
+        transport = ws.transport
+        if isinstance(getattr(transport, "max_size", None), int):  # asyncio's socket transport
+            transport.max_size = READ_CHUNK  # type: ignore[attr-defined]
         if isinstance(ws, TapConnection):
             ws.attach(self._on_frame)
         tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]
@@ -489,15 +499,27 @@ class Connection:
     # ----- receiving (called synchronously as frames are parsed) ----------------------------
 
     def _on_frame(self, frame: Frame) -> None:
-        data = frame.data if type(frame.data) is bytes else bytes(frame.data)
-        op = _OPCODES[frame.opcode]
-        if op is Opcode.TEXT or op is Opcode.BINARY:
-            if frame.fin:
-                self._deliver(op, data)
-            else:
-                self._fragments = [data]
-                self._fragment_op = op
-        elif op is Opcode.CONT:
+        # Runs once per frame, 100,000+ times a second in a flood: data frames take the
+        # shortest path (identity tests on module constants; enum lookups cost ~0.1 us each).
+        data = frame.data
+        if type(data) is not bytes:
+            data = bytes(data)
+        ws_op = frame.opcode
+        if ws_op is _WS_TEXT:
+            op = _TEXT
+        elif ws_op is _WS_BINARY:
+            op = _BINARY
+        else:
+            self._on_other_frame(_OPCODES[ws_op], data, frame.fin)
+            return
+        if frame.fin:
+            self._deliver(op, data)
+        else:
+            self._fragments = [data]
+            self._fragment_op = op
+
+    def _on_other_frame(self, op: Opcode, data: bytes, fin: bool) -> None:
+        if op is Opcode.CONT:
             fragments = self._fragments
             if fragments is None:
                 return  # the protocol layer already failed the connection
@@ -505,7 +527,7 @@ class Connection:
             if len(fragments) > MAX_FRAGMENTS:
                 self._fragments = None
                 self._fail(1009, f"message split into more than {MAX_FRAGMENTS} fragments")
-            elif frame.fin:
+            elif fin:
                 self._fragments = None
                 self._deliver(self._fragment_op, b"".join(fragments))
         else:
@@ -516,18 +538,18 @@ class Connection:
                 self._set_state(ConnState.CLOSING)
 
     def _deliver(self, op: Opcode, data: bytes) -> None:
-        if op is Opcode.TEXT:
+        if op is _TEXT and not data.isascii():  # ASCII is valid UTF-8: no decode needed
             try:
                 data.decode()  # RFC 6455 requires failing on invalid UTF-8
             except UnicodeDecodeError as exc:
                 self._fail(1007, f"invalid UTF-8 at byte {exc.start} of a text message")
                 return
-        now = time.time()
+        now = _now()
         self.metrics.record_in(len(data), now)
-        self.hub.publish(FrameEvent(self.id, now, Direction.IN, op, data))
+        self.hub.publish(FrameEvent(self.id, now, _IN, op, data))
         if (self._requests or self.unacked) and b"requestId" in data:
             self._match_request(op, data)
-        if self._app_ping_at is not None and (op is Opcode.BINARY or self._app_marker in data):
+        if self._app_ping_at is not None and (op is _BINARY or self._app_marker in data):
             obj = parse_object(op, data)
             if obj is not None and obj.get("type") == self.config.heartbeat.app_reply_type:
                 rtt = time.monotonic() - self._app_ping_at

@@ -51,6 +51,18 @@ class FrameEvent:
     opcode: Opcode
     payload: bytes
 
+    def __init__(
+        self, conn_id: int, time: float, direction: Direction, opcode: Opcode, payload: bytes
+    ) -> None:
+        # One of these per frame (100,000+ a second in a flood). The generated frozen __init__
+        # sets each field through object.__setattr__ by name (~1.7 us in all); writing the slots
+        # through their descriptors is the same thing in ~0.4 us. Still frozen afterwards.
+        _set_conn_id(self, conn_id)
+        _set_time(self, time)
+        _set_direction(self, direction)
+        _set_opcode(self, opcode)
+        _set_payload(self, payload)
+
     @property
     def size(self) -> int:
         return len(self.payload)
@@ -69,6 +81,13 @@ class FrameEvent:
     def json(self) -> Any:
         """Parsed JSON of a text frame; raises ValueError when it is not JSON."""
         return json.loads(self.text)
+
+
+_set_conn_id = FrameEvent.conn_id.__set__  # type: ignore[attr-defined]
+_set_time = FrameEvent.time.__set__  # type: ignore[attr-defined]
+_set_direction = FrameEvent.direction.__set__  # type: ignore[attr-defined]
+_set_opcode = FrameEvent.opcode.__set__  # type: ignore[attr-defined]
+_set_payload = FrameEvent.payload.__set__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,271 @@
+"""Benchmark 1, ingest: a flood of N JSON messages into a bare websockets client and into the app.
+
+Per message size (64 B and 1 KiB), in the same run, against the same pre-framed raw sender
+(bench/peers.py, another process, one blob written as fast as the socket takes it):
+  sink  a raw socket that discards the bytes: the sender's ceiling (it must not be the bottleneck)
+  bare  `websockets.asyncio.client.connect` + `async for m in ws: n += 1`
+  app   the real app offscreen (MainWindow, every panel, bridge ticking, Recorder on the hub)
+Figures: msgs/s of each and app/bare; the UI tick gap (10 ms precise QTimer) p50/p99/max while the
+flood is ingested and shown; RSS after warm-up (half the flood; by then the inspector is at its
+100k-row bound in the full run) and at the end; the inspector's counters (received = shown +
+dropped) and the recording (rows in SQLite == frame events on the hub, data rows == N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    Child,
+    cpu_seconds,
+    frame,
+    json_payload,
+    percentile,
+    python,
+    ratio,
+    result,
+    rnd,
+    rss_mb,
+    say,
+)
+
+TARGET = 0.8
+
+
+# ----- bare client ------------------------------------------------------------------------------
+
+
+async def bare(port: int, count: int, timeout: float) -> dict[str, object]:
+    from websockets.asyncio.client import connect
+
+    n = 0
+    first = last = 0.0
+    cpu0 = 0.0
+    async with asyncio.timeout(timeout), connect(f"ws://127.0.0.1:{port}/blob") as ws:
+        async for _message in ws:
+            n += 1
+            if n == 1:
+                first = time.monotonic()
+                cpu0 = cpu_seconds()
+            if n >= count:
+                break
+        last = time.monotonic()
+    wall = last - first
+    return {
+        "received": n,
+        "seconds": wall,
+        "msgs_per_s": (n - 1) / wall if wall > 0 else None,
+        "cpu_util": (cpu_seconds() - cpu0) / wall if wall > 0 else None,
+        "rss_mb": rss_mb(),
+    }
+
+
+# ----- the app ----------------------------------------------------------------------------------
+
+
+async def app(port: int, count: int, timeout: float) -> dict[str, object]:
+    from bench.apphost import TickProbe, open_app, until
+    from core.config import ConnectionConfig
+
+    session = open_app([])
+    model = session.inspector_model
+    bridge = session.bridge
+    # No extra hub subscriber on the hot path: progress is polled by the 10 ms probe, and the
+    # exact first/last arrival times are read from the recording afterwards.
+    st: dict[str, float] = {"n": 0, "first": 0.0, "last": 0.0}
+    conns: list[object] = []
+    samples: list[tuple[int, float]] = []  # (data frames in so far, RSS MiB), every 100 ms
+    ticks = [0]
+
+    def sample(now: float) -> None:
+        ticks[0] += 1
+        if not conns:
+            return
+        n = conns[0].metrics.msgs_in  # type: ignore[attr-defined]
+        if n and not st["first"]:
+            st["first"], st["cpu0"] = time.monotonic(), cpu_seconds()
+        if n >= count and not st["last"]:
+            st["last"], st["cpu1"] = time.monotonic(), cpu_seconds()
+        st["n"] = n
+        if ticks[0] % 10 == 0:
+            samples.append((n, rss_mb()))
+
+    probe = TickProbe(on_tick=sample)
+    await asyncio.sleep(0.8)  # the window is laid out and painted once before the flood
+    rss_start = rss_mb()
+    probe.start()
+    conns.append(session.window.connections.add_connection(
+        ConnectionConfig(url=f"ws://127.0.0.1:{port}/blob", name="flood")
+    ))
+    ok = await until(lambda: st["last"], timeout)
+    ingest_done = time.monotonic()
+    # The UI has caught up once every frame event on the hub reached the inspector (or was
+    # dropped by the bridge buffer, which it counts).
+    shown_all = await until(
+        lambda: model.received + bridge.dropped_total >= session.frame_events[0], 30
+    )
+    ui_done = time.monotonic()
+    probe.stop()
+    rss_end = rss_mb()
+    queued_end = session.recorder.stats().queued if session.recorder else 0
+    received, shown, dropped = model.received, model.rowCount(), model.dropped
+    bridge_dropped = bridge.dropped_total
+    # Stop the traffic, then the recording must hold every frame event the hub carried.
+    async with asyncio.timeout(15):
+        await session.manager.close_all()
+    await asyncio.sleep(0.2)
+    frame_events = session.frame_events[0]
+    rows = data_rows = -1
+    flush_s = 0.0
+    wall = st["last"] - st["first"] if ok else 0.0  # 10 ms resolution unless recorded
+    if session.recorder is not None:
+        t = time.monotonic()
+        await asyncio.get_running_loop().run_in_executor(None, session.recorder.flush, 120.0)
+        flush_s = time.monotonic() - t
+        db = sqlite3.connect(f"file:{session.record_path}?mode=ro", uri=True)
+        rows = db.execute("SELECT count(*) FROM frames").fetchone()[0]
+        data_rows, first, last = db.execute(
+            "SELECT count(*), min(time), max(time) FROM frames WHERE direction='in' AND opcode=1"
+        ).fetchone()
+        db.close()
+        if ok and data_rows == count:  # arrival times as Connection stamped them
+            wall = last - first
+    gaps = probe.gaps
+    warm = next((rss for n, rss in samples if n >= count // 2), None)
+    figures = {
+        "completed": bool(ok),
+        "received": int(st["n"]),
+        "seconds": wall,
+        "msgs_per_s": (count - 1) / wall if wall > 0 else None,
+        "cpu_util": (st.get("cpu1", 0) - st.get("cpu0", 0)) / wall if wall > 0 else None,
+        "ui_lag_s": ui_done - ingest_done if shown_all else None,
+        "tick_gap_ms": {"p50": percentile(gaps, 50), "p99": percentile(gaps, 99),
+                        "max": max(gaps) if gaps else None, "n": len(gaps)},
+        "rss_mb": {"start": rss_start, "warm": warm, "end": rss_end,
+                   "growth_after_warmup": (rss_end - warm) if warm is not None else None},
+        "recorder_queued_at_end": queued_end,
+        "inspector": {"received": received, "shown": shown, "dropped": dropped,
+                      "bridge_dropped": bridge_dropped,
+                      "identity": received == shown + dropped},
+        "recording": {"frame_events": frame_events, "rows": rows, "data_rows": data_rows,
+                      "complete": rows == frame_events and data_rows == count,
+                      "flush_s": flush_s},
+    }
+    probe.close()
+    await session.close()
+    return figures
+
+
+# ----- orchestration ----------------------------------------------------------------------------
+
+
+def sent(server: Child) -> dict[str, object]:
+    """The sender's note that the whole blob went out (for its CPU time); {} if it did not."""
+    try:
+        return json.loads(server.expect("SENT ", 5))
+    except RuntimeError:
+        return {}
+
+
+def run_size(size: int, count: int, timeout: float) -> dict[str, object]:
+    flen = len(frame(1, json_payload(0, size)))
+    server = Child(python("peers.py", "server", "--count", str(count), "--size", str(size)),
+                   name=f"sender{size}", stdin=True)
+    try:
+        port = server.expect("PORT ", 120)
+        sink = Child(python("peers.py", "sink", "--port", port, "--count", str(count),
+                            "--frame-len", str(flen), "--timeout", str(timeout)), name="sink")
+        with sink:
+            sink_fig = sink.json_line("SINK ", timeout + 10)
+        sent(server)
+        bare_c = Child(python("bench_ingest.py", "--role", "bare", "--port", port,
+                              "--count", str(count), "--timeout", str(timeout)), name="bare")
+        with bare_c:
+            bare_fig = bare_c.json_line("BARE ", timeout + 20)
+        sent_bare = sent(server)
+        app_c = Child(python("bench_ingest.py", "--role", "app", "--port", port,
+                             "--count", str(count), "--timeout", str(timeout)), name="app")
+        with app_c:
+            app_fig = app_c.json_line("APP ", timeout + 240)
+        sent_app = sent(server)
+    finally:
+        server.stop()
+    return {"size": size, "count": count, "sink": sink_fig, "bare": bare_fig, "app": app_fig,
+            "sender_cpu_s": {"bare": sent_bare.get("cpu_seconds"),
+                             "app": sent_app.get("cpu_seconds")}}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--smoke", action="store_true")
+    p.add_argument("--role", choices=["bare", "app"])
+    p.add_argument("--port", type=int)
+    p.add_argument("--count", type=int)
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--sizes", default="64,1024")
+    args = p.parse_args()
+    if args.role == "bare":
+        print("BARE " + json.dumps(asyncio.run(bare(args.port, args.count, args.timeout))),
+              flush=True)
+        return
+    if args.role == "app":
+        from bench.apphost import run_qt
+
+        figures = run_qt(lambda: app(args.port, args.count, args.timeout))
+        print("APP " + json.dumps(figures), flush=True)
+        return
+
+    count = args.count or (2_000 if args.smoke else 200_000)
+    timeout = 30.0 if args.smoke else 180.0
+    out: dict[str, object] = {"count": count, "target": TARGET}
+    summary = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        fig = run_size(size, count, timeout)
+        bare_r, app_r = fig["bare"]["msgs_per_s"], fig["app"]["msgs_per_s"]  # type: ignore[index]
+        sink_r = fig["sink"]["msgs_per_s"]  # type: ignore[index]
+        r = ratio(app_r, bare_r)
+        a = fig["app"]  # type: ignore[assignment]
+        say(f"--- {size} B x {count:,}")
+        say(f"sender ceiling (raw sink): {sink_r:,.0f} msgs/s "
+            f"({ratio(sink_r, bare_r) or 0:.1f}x the bare client)")
+        say(f"bare websockets client:    {bare_r:,.0f} msgs/s, "
+            f"cpu {fig['bare']['cpu_util']:.0%} of a core")  # type: ignore[index]
+        say(f"app (all panels+recorder): {app_r or 0:,.0f} msgs/s, cpu {a['cpu_util'] or 0:.0%}; "
+            f"ratio {r or 0:.2f}x (target >= {TARGET}x)")
+        tg = a["tick_gap_ms"]
+        say(f"UI tick gap ms: p50 {tg['p50']:.1f}, p99 {tg['p99']:.1f}, max {tg['max']:.1f}; "
+            f"UI caught up {a['ui_lag_s']} s after the last frame")
+        rs = a["rss_mb"]
+        say(f"RSS MiB: start {rs['start']:.0f}, after warm-up {rs['warm']}, end {rs['end']:.0f}; "
+            f"recorder queue at end {a['recorder_queued_at_end']:,}")
+        ins, rec = a["inspector"], a["recording"]
+        say(f"inspector: received {ins['received']:,} = shown {ins['shown']:,} + dropped "
+            f"{ins['dropped']:,} -> {ins['identity']}; bridge dropped {ins['bridge_dropped']}")
+        say(f"recording: {rec['rows']:,} rows for {rec['frame_events']:,} frame events "
+            f"({rec['data_rows']:,} data rows of {count:,}) -> complete {rec['complete']}")
+        out[f"s{size}"] = fig
+        summary.append([f"ingest {size} B msgs/s", rnd(app_r, 0), rnd(bare_r, 0), rnd(r),
+                        f">= {TARGET}x", bool(r is not None and r >= TARGET)])
+        summary.append([f"ingest {size} B tick gap p50/p99/max ms",
+                        f"{tg['p50']:.1f}/{tg['p99']:.1f}/{tg['max']:.1f}", None, None, None,
+                        None])
+        growth = rs["growth_after_warmup"]
+        summary.append([f"ingest {size} B RSS growth after warm-up MiB", rnd(growth, 1), None,
+                        None, None, None])
+        summary.append([f"ingest {size} B received=shown+dropped, recording complete",
+                        f"{ins['identity']}, {rec['complete']}", None, None, "both true",
+                        bool(ins["identity"] and rec["complete"])])
+    out["summary"] = summary
+    result("ingest", out)
+
+
+if __name__ == "__main__":
+    main()
