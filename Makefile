@@ -19,7 +19,7 @@ run: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/python main.py serve $(ARGS)
 
-test: $(STAMP) tests/node/node_modules/.package-lock.json
+test: $(STAMP) tests/node/node_modules/.package-lock.json bench/node/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
@@ -34,3 +34,9 @@ tests/node/node_modules/.package-lock.json: tests/node/package.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd tests/node && npm install --no-audit --no-fund --silent && touch node_modules/.package-lock.json; \
 	else echo "npm not found: the Node conformance test will be skipped"; fi
+
+# The `ws` package for bench/node/fanout_server.mjs (the fan-out benchmark's Node column).
+bench/node/node_modules/.package-lock.json: bench/node/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd bench/node && npm install --no-audit --no-fund --silent && touch node_modules/.package-lock.json; \
+	else echo "npm not found: the fan-out benchmark will skip its Node column"; fi
