@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,25 @@ def test_no_display_is_one_clear_line(tmp_path):
     result = _run_main([], _env(tmp_path / "cfg"), timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip() == NO_DISPLAY
+
+
+def test_ctrl_c_or_sigterm_closes_the_app_cleanly(tmp_path):
+    env = _env(tmp_path / "cfg", QT_QPA_PLATFORM="offscreen",
+               SOCKETSCOPE_DATA_DIR=str(tmp_path / "data"))
+    code = "import sys; from ui.app import main; sys.exit(main([]))"
+    proc = subprocess.Popen([sys.executable, "-u", "-c", code], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20  # until the session's recording shows traffic
+        recordings = tmp_path / "data" / "recordings"
+        while time.monotonic() < deadline and not any(
+                p.stat().st_size > 0 for p in recordings.glob("*.sqlite-wal")):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err

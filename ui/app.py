@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import gc
 import os
+import signal
 import sys
 import time
 from collections.abc import Mapping
@@ -322,9 +323,16 @@ def demo_server_config(bots: int = DEMO_BOTS, rate: float = DEMO_RATE) -> Server
 
 async def run(options: Options) -> int:
     """The whole app session on the running qasync loop."""
-    window = open_window(options)
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    window.closed.connect(lambda: closed.done() or closed.set_result(None))
+
+    def close(*_: object) -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C in the terminal ends the session
+        signal.signal(sig, close)  # runs at the next Python tick (the GC timer's at the latest)
+    window = open_window(options)
+    window.closed.connect(close)
     try:
         if options.screenshot:
             return await _screenshot(window, options)
