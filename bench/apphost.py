@@ -13,7 +13,9 @@ the UI could not run.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -28,6 +30,7 @@ if str(ROOT) not in sys.path:
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _TMP = Path(tempfile.mkdtemp(prefix="socketscope-bench-"))
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)  # a 1 KiB flood records ~250 MB
 os.environ.setdefault("SOCKETSCOPE_CONFIG_DIR", str(_TMP / "config"))
 os.environ.setdefault("SOCKETSCOPE_DATA_DIR", str(_TMP / "data"))
 

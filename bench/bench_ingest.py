@@ -5,6 +5,7 @@ Per message size (64 B and 1 KiB), in the same run, against the same pre-framed 
   sink  a raw socket that discards the bytes: the sender's ceiling (it must not be the bottleneck)
   bare  `websockets.asyncio.client.connect` + `async for m in ws: n += 1`
   app   the real app offscreen (MainWindow, every panel, bridge ticking, Recorder on the hub)
+  core  (for information) Connection + hub + Recorder on plain asyncio, no Qt
 Figures: msgs/s of each and app/bare; the UI tick gap (10 ms precise QTimer) p50/p99/max while the
 flood is ingested and shown; RSS after warm-up (half the flood; by then the inspector is at its
 100k-row bound in the full run) and at the end; the inspector's counters (received = shown +
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sqlite3
 import sys
 import time
@@ -66,6 +68,52 @@ async def bare(port: int, count: int, timeout: float) -> dict[str, object]:
         "cpu_util": (cpu_seconds() - cpu0) / wall if wall > 0 else None,
         "rss_mb": rss_mb(),
     }
+
+
+# ----- the core without Qt (for information) ----------------------------------------------------
+
+
+async def core(port: int, count: int, timeout: float) -> dict[str, object]:
+    """Connection + hub + Recorder on plain asyncio; a deque subscriber drained every 50 ms
+    stands in for the bridge. Shows what the engine costs apart from the widgets."""
+    import tempfile
+    from collections import deque
+
+    from core.config import ConnectionConfig
+    from core.manager import ConnectionManager
+    from core.recorder import Recorder
+
+    manager = ConnectionManager()
+    buf: deque[object] = deque(maxlen=200_000)
+    manager.hub.subscribe(buf.append)
+    path = Path(tempfile.mkdtemp(prefix="socketscope-bench-")) / "core.sqlite"
+    recorder = Recorder(path, manager.hub)
+    st = {"first": 0.0, "last": 0.0}
+
+    async def drain() -> None:
+        for _ in range(1_000_000):
+            await asyncio.sleep(0.05)
+            buf.clear()
+
+    drainer = asyncio.create_task(drain())
+    conn = manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{port}/blob", name="flood"),
+                       connect=True)
+    deadline = time.monotonic() + timeout
+    while conn.metrics.msgs_in < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+    await manager.close_all()
+    drainer.cancel()
+    await asyncio.get_running_loop().run_in_executor(None, recorder.flush, 120.0)
+    recorder.close()
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    n, st["first"], st["last"] = db.execute(
+        "SELECT count(*), min(time), max(time) FROM frames WHERE direction='in' AND opcode=1"
+    ).fetchone()
+    db.close()
+    shutil.rmtree(path.parent, ignore_errors=True)
+    wall = st["last"] - st["first"]
+    return {"received": n, "seconds": wall,
+            "msgs_per_s": (n - 1) / wall if wall > 0 and n == count else None}
 
 
 # ----- the app ----------------------------------------------------------------------------------
@@ -196,9 +244,15 @@ def run_size(size: int, count: int, timeout: float) -> dict[str, object]:
         with app_c:
             app_fig = app_c.json_line("APP ", timeout + 240)
         sent_app = sent(server)
+        core_c = Child(python("bench_ingest.py", "--role", "core", "--port", port,
+                              "--count", str(count), "--timeout", str(timeout)), name="core")
+        with core_c:
+            core_fig = core_c.json_line("CORE ", timeout + 120)
+        sent(server)
     finally:
         server.stop()
     return {"size": size, "count": count, "sink": sink_fig, "bare": bare_fig, "app": app_fig,
+            "core": core_fig,
             "sender_cpu_s": {"bare": sent_bare.get("cpu_seconds"),
                              "app": sent_app.get("cpu_seconds")}}
 
@@ -206,7 +260,7 @@ def run_size(size: int, count: int, timeout: float) -> dict[str, object]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--smoke", action="store_true")
-    p.add_argument("--role", choices=["bare", "app"])
+    p.add_argument("--role", choices=["bare", "app", "core"])
     p.add_argument("--port", type=int)
     p.add_argument("--count", type=int)
     p.add_argument("--timeout", type=float, default=120.0)
@@ -214,6 +268,10 @@ def main() -> None:
     args = p.parse_args()
     if args.role == "bare":
         print("BARE " + json.dumps(asyncio.run(bare(args.port, args.count, args.timeout))),
+              flush=True)
+        return
+    if args.role == "core":
+        print("CORE " + json.dumps(asyncio.run(core(args.port, args.count, args.timeout))),
               flush=True)
         return
     if args.role == "app":
@@ -240,6 +298,9 @@ def main() -> None:
             f"cpu {fig['bare']['cpu_util']:.0%} of a core")  # type: ignore[index]
         say(f"app (all panels+recorder): {app_r or 0:,.0f} msgs/s, cpu {a['cpu_util'] or 0:.0%}; "
             f"ratio {r or 0:.2f}x (target >= {TARGET}x)")
+        core_r = fig["core"]["msgs_per_s"]  # type: ignore[index]
+        say(f"core alone (no Qt, recorder on): {core_r or 0:,.0f} msgs/s, "
+            f"{ratio(core_r, bare_r) or 0:.2f}x the bare client")
         tg = a["tick_gap_ms"]
         say(f"UI tick gap ms: p50 {tg['p50']:.1f}, p99 {tg['p99']:.1f}, max {tg['max']:.1f}; "
             f"UI caught up {a['ui_lag_s']} s after the last frame")
@@ -254,6 +315,8 @@ def main() -> None:
         out[f"s{size}"] = fig
         summary.append([f"ingest {size} B msgs/s", rnd(app_r, 0), rnd(bare_r, 0), rnd(r),
                         f">= {TARGET}x", bool(r is not None and r >= TARGET)])
+        summary.append([f"ingest {size} B msgs/s, core+recorder without Qt (info)",
+                        rnd(core_r, 0), rnd(bare_r, 0), rnd(ratio(core_r, bare_r)), None, None])
         summary.append([f"ingest {size} B tick gap p50/p99/max ms",
                         f"{tg['p50']:.1f}/{tg['p99']:.1f}/{tg['max']:.1f}", None, None, None,
                         None])

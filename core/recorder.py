@@ -145,41 +145,51 @@ class Recorder:
                 return
 
     def _write_batch(self) -> None:
+        """One transaction of at most ten batches. Frames are converted and inserted 256 at a
+        time, so the writer never holds the GIL for long: the network thread gives the GIL up
+        at every socket read, and whatever the writer then does in Python it waits out."""
         queue = self._queue
         count = min(len(queue), self._batch_rows * 10)
-        events = [queue.popleft() for _ in range(count)]
         with self._overflow_lock:
             overflow, self._overflow = self._overflow, 0
+        db = self._db
         frames: list[Any] = []  # flat: FRAME_COLUMNS values per frame, one after the other
-        closes: list[tuple[int, tuple[Any, ...]]] = []  # (frames before it, row) per close frame
         states, notes, conns = [], [], []
         add = frames.extend
-        for event in events:
-            if type(event) is FrameEvent:
-                payload = event.payload
-                if event.opcode is Opcode.CLOSE and len(payload) >= 2:
-                    closes.append((len(frames) // FRAME_COLUMNS, (
-                        event.time, event.conn_id, _DIRECTION[event.direction],
-                        int(event.opcode), len(payload), payload,
-                        int.from_bytes(payload[:2], "big"),
-                        payload[2:].decode("utf-8", errors="replace"),
-                    )))
-                    continue
-                add((event.time, event.conn_id, _DIRECTION[event.direction], int(event.opcode),
-                     len(payload), payload))
-            elif type(event) is StateChanged:
-                states.append((event.time, event.conn_id, event.old.value, event.new.value,
-                               event.attempt, event.retry_in, event.close_code,
-                               event.close_reason, event.error))
-            elif type(event) is ConnectionAdded:
-                conns.append((event.conn_id, event.url, event.name, event.time))
-            else:
-                notes.append(_note(event))
-        db = self._db
+        popleft = queue.popleft
+        full = _FRAME_STEPS[0] * FRAME_COLUMNS
+        chunk_sql = _FRAME_SQL[_FRAME_STEPS[0]]
         db.execute("BEGIN")
         try:
+            for _ in range(count):
+                event = popleft()
+                if type(event) is FrameEvent:
+                    payload = event.payload
+                    if event.opcode is Opcode.CLOSE and len(payload) >= 2:
+                        _insert_frames(db, frames)  # the frames before it first: arrival order
+                        frames.clear()
+                        db.execute(_CLOSE_SQL, (
+                            event.time, event.conn_id, _DIRECTION[event.direction],
+                            int(event.opcode), len(payload), payload,
+                            int.from_bytes(payload[:2], "big"),
+                            payload[2:].decode("utf-8", errors="replace"),
+                        ))
+                        continue
+                    add((event.time, event.conn_id, _DIRECTION[event.direction],
+                         int(event.opcode), len(payload), payload))
+                    if len(frames) >= full:
+                        db.execute(chunk_sql, frames)
+                        frames.clear()
+                elif type(event) is StateChanged:
+                    states.append((event.time, event.conn_id, event.old.value, event.new.value,
+                                   event.attempt, event.retry_in, event.close_code,
+                                   event.close_reason, event.error))
+                elif type(event) is ConnectionAdded:
+                    conns.append((event.conn_id, event.url, event.name, event.time))
+                else:
+                    notes.append(_note(event))
+            _insert_frames(db, frames)
             db.executemany("INSERT OR REPLACE INTO connections VALUES (?,?,?,?)", conns)
-            _insert_frames(db, frames, closes)
             db.executemany("INSERT INTO states (time, conn_id, old, new, attempt, retry_in,"
                            " close_code, close_reason, error) VALUES (?,?,?,?,?,?,?,?,?)", states)
             db.executemany("INSERT INTO notes (time, conn_id, kind, detail) VALUES (?,?,?,?)",
@@ -191,15 +201,15 @@ class Recorder:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self.written += len(events)
+        self.written += count
         self.dropped += overflow
         self.batches += 1
 
 
 _DIRECTION = {d: d.value for d in Direction}
 FRAME_COLUMNS = 6  # bound per frame; close_code and close_reason are NULL but for close frames
-# Frames go in as multi-row INSERTs of these many rows (the rest in smaller steps), because of
-# how sqlite3 binds and steps on the writer thread while the network thread is busy:
+# Frames go in as multi-row INSERTs of 256 rows (the rest in smaller steps), because of how
+# sqlite3 binds and steps on the writer thread while the network thread is busy:
 # - it lets go of the GIL once per statement step: executemany() does it once per row, and each
 #   time the writer then waits for the GIL again (up to the 5 ms switch interval), which held the
 #   recorder to a few thousand rows/s during a flood and slowed the network thread too;
@@ -213,25 +223,14 @@ _FRAME_SQL = {n: _INSERT_FRAME + ",".join(["(?,?,?,?,?,?,NULL,NULL)"] * n) for n
 _CLOSE_SQL = _INSERT_FRAME + "(?,?,?,?,?,?,?,?)"
 
 
-def _insert_frames(
-    db: sqlite3.Connection, values: list[Any], closes: list[tuple[int, tuple[Any, ...]]]
-) -> None:
-    """Insert the frames whose column values lie one after the other in `values`, with each
-    close frame at its place among them (rows keep arrival order)."""
+def _insert_frames(db: sqlite3.Connection, values: list[Any]) -> None:
+    """Insert the frames whose column values lie one after the other in `values`."""
+    rows = len(values) // FRAME_COLUMNS
     done = 0
-    for before, row in closes:
-        _insert_plain(db, values, done, before)
-        db.execute(_CLOSE_SQL, row)
-        done = before
-    _insert_plain(db, values, done, len(values) // FRAME_COLUMNS)
-
-
-def _insert_plain(db: sqlite3.Connection, values: list[Any], first: int, end: int) -> None:
-    done = first
     for step in _FRAME_STEPS:
         sql = _FRAME_SQL[step]
         width = step * FRAME_COLUMNS
-        while end - done >= step:
+        while rows - done >= step:
             start = done * FRAME_COLUMNS
             db.execute(sql, values[start:start + width])
             done += step
