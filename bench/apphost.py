@@ -92,12 +92,14 @@ def open_app(configs: list[Any], record: bool = True, size: tuple[int, int] = (1
              manager: Any = None) -> AppSession:
     """The window of `main.py URL...`, shown, with a recorder on the hub (call on the loop)."""
     from core.events import FrameEvent
+    from core.loopthread import LoopThread
     from core.manager import ConnectionManager
     from core.recorder import Recorder
     from ui.bridge import CoreBridge
     from ui.main_window import MainWindow
 
-    manager = manager or ConnectionManager()
+    core = LoopThread()  # as ui/app.py: the connections run on a core thread
+    manager = manager or ConnectionManager(loop=core.loop)
     counter = [0]
 
     def count(event: object) -> None:
@@ -109,7 +111,7 @@ def open_app(configs: list[Any], record: bool = True, size: tuple[int, int] = (1
     if record and not os.environ.get("SOCKETSCOPE_BENCH_NO_RECORDER"):  # for decomposing a profile
         path = _TMP / "session.sqlite"
         recorder = Recorder(path, manager.hub)
-    bridge = CoreBridge(manager, None)
+    bridge = CoreBridge(manager, None, core=core)
     window = MainWindow(bridge, remember_layout=False)
     window.resize(*size)
     for config in configs:

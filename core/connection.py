@@ -38,6 +38,7 @@ from core.events import (
     StateChanged,
 )
 from core.hub import EventHub
+from core.loopthread import hop
 from core.metrics import ConnectionMetrics
 from core.states import ConnState, check_transition
 from core.tap import TapConnection
@@ -80,8 +81,13 @@ class Connection:
         hub: EventHub | None = None,
         conn_id: int | None = None,
         rng: random.Random | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.config = config
+        # The loop this connection lives on (the first one it is started on unless given).
+        # Public methods called from any other thread hop to it: the app runs every
+        # connection on a core thread while its widgets call these from the GUI thread.
+        self._loop = loop
         self.id = conn_id if conn_id is not None else next(_ids)
         self.hub = hub or EventHub()
         self.metrics = ConnectionMetrics()
@@ -116,6 +122,11 @@ class Connection:
 
     def connect(self) -> None:
         """Start the connect/retry loop in the background (no-op when already running)."""
+        if (loop := self._foreign_loop()) is not None:
+            loop.call_soon_threadsafe(self.connect)
+            return
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():
             self._stopping = False
             self.attempt = 1
@@ -126,6 +137,8 @@ class Connection:
 
     async def disconnect(self, code: int = 1000, reason: str = "") -> None:
         """Close for good: no retry; unanswered requests fail now."""
+        if (loop := self._foreign_loop()) is not None:
+            return await hop(loop, self.disconnect(code, reason))
         self._stopping = True
         ws = self._ws
         if ws is not None and self.state is ConnState.OPEN:
@@ -143,6 +156,9 @@ class Connection:
 
     def reconnect_now(self) -> None:
         """Skip the remaining retry delay, or drop an open connection and open it again."""
+        if (loop := self._foreign_loop()) is not None:
+            loop.call_soon_threadsafe(self.reconnect_now)
+            return
         if self.state is ConnState.WAITING:
             self._retry_now.set()
         elif self.state is ConnState.OPEN and self._ws is not None:
@@ -155,6 +171,8 @@ class Connection:
         """Return once the connection is (or next becomes) `state`; TimeoutError otherwise."""
         if self.state is state:
             return
+        if (loop := self._foreign_loop()) is not None:
+            return await hop(loop, self.wait_for_state(state, timeout))
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (state, future)
         self._state_waiters.append(entry)
@@ -167,6 +185,8 @@ class Connection:
 
     async def send(self, data: str | bytes, *, text: bool | None = None) -> bool:
         """Send now when open, else keep it in the offline queue; True when it went out now."""
+        if (loop := self._foreign_loop()) is not None:
+            return await hop(loop, self.send(data, text=text))
         if isinstance(data, str):
             payload, is_text = data.encode(), True if text is None else text
         else:
@@ -183,6 +203,8 @@ class Connection:
 
     async def request(self, message: dict[str, Any], timeout: float | None = None) -> Reply:
         """Send `message` with a fresh requestId and wait for the reply that carries it."""
+        if (loop := self._foreign_loop()) is not None:
+            return await hop(loop, self.request(message, timeout))
         if len(self._requests) >= MAX_PENDING_REQUESTS:
             raise NotOpen("too many unanswered requests")
         request_id = uuid.uuid4().hex[:16]
@@ -208,6 +230,8 @@ class Connection:
         """Deliver exactly once to a server that acks by message id (PROTOCOL.md): the message
         is kept until the reply carrying its requestId arrives and is written again, with the
         same id, after every reconnect until then. Returns the message id."""
+        if (loop := self._foreign_loop()) is not None:
+            return await hop(loop, self.send_acked(message))
         message = dict(message)
         message_id = str(message.setdefault("id", uuid.uuid4().hex[:16]))
         request_id = str(message.setdefault("requestId", f"ack-{message_id}"))
@@ -224,6 +248,18 @@ class Connection:
                 await self._write(ws, entry[0], entry[1])
                 entry[2] = self._epoch
         return message_id
+
+    def _foreign_loop(self) -> asyncio.AbstractEventLoop | None:
+        """This connection's loop when the caller is not running on it, else None."""
+        loop = self._loop
+        if loop is None:
+            return None
+        try:
+            if asyncio.get_running_loop() is loop:
+                return None
+        except RuntimeError:  # a plain thread without a loop
+            pass
+        return loop
 
     @property
     def pending_requests(self) -> int:

@@ -13,8 +13,14 @@ from core.hub import EventHub
 
 
 class ConnectionManager:
-    def __init__(self, hub: EventHub | None = None) -> None:
+    """`loop` is where the connections run (the app's core thread); by default each one runs on
+    the loop it is first started from."""
+
+    def __init__(
+        self, hub: EventHub | None = None, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         self.hub = hub or EventHub()
+        self.loop = loop
         self._connections: dict[int, Connection] = {}
         self._ids = itertools.count(1)
 
@@ -24,7 +30,7 @@ class ConnectionManager:
         """`conn_id` is for views of a recording, whose ids were given by another session."""
         if conn_id is None or conn_id in self._connections:
             conn_id = next(self._ids)
-        conn = Connection(config, self.hub, conn_id)
+        conn = Connection(config, self.hub, conn_id, loop=self.loop)
         self._connections[conn.id] = conn
         self.hub.publish(ConnectionAdded(conn.id, time.time(), config.url, config.label))
         if connect:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +34,14 @@ class GrowingRing(RingBuffer):
         super().append(row)
 
     def _grow(self) -> None:
+        old = self._state[0]
         rows = self.view().copy()
         n = len(rows)
         capacity = min(self.capacity * 2, self.limit)
-        data = np.zeros((2 * capacity, self._data.shape[1]), dtype=self._data.dtype)
+        data = np.zeros((2 * capacity, old.shape[1]), dtype=old.dtype)
         data[:n] = rows  # each row lives at i and i + capacity (see RingBuffer)
         data[capacity:capacity + n] = rows
-        self._data, self.capacity, self._next = data, capacity, n % capacity
+        self._state = (data, n % capacity, n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +57,14 @@ class ConnectionMetrics:
 
     `record_in`/`record_out` run once per frame (100,000+ a second in a flood): they compare one
     float and add to the current second's row; the running totals are the closed seconds plus
-    the current one, worked out when read."""
+    the current one, worked out when read.
 
-    __slots__ = ("_cache", "_cur", "_done", "_last", "_sec", "_sec_end", "app_rtt", "rtt",
-                 "throughput")
+    The connection's thread writes; any thread may read. Closing a second (`roll`, once a
+    second at most) and the readers that combine closed and current counts share a lock; the
+    per-frame path takes none."""
+
+    __slots__ = ("_cache", "_cur", "_done", "_last", "_lock", "_sec", "_sec_end", "app_rtt",
+                 "rtt", "throughput")
 
     def __init__(self, rtt_capacity: int = 20_000, seconds_capacity: int = 4 * 3600) -> None:
         self.rtt = GrowingRing(rtt_capacity, 2)  # (time, rtt seconds), protocol ping
@@ -71,22 +78,27 @@ class ConnectionMetrics:
         # Derived figures by what they were computed from: the connections table asks for them
         # for every connection on every 50 ms tick, and they change once a second at most.
         self._cache: dict[tuple[object, ...], object] = {}
+        self._lock = threading.Lock()
 
     @property
     def msgs_in(self) -> int:
-        return self._done[0] + self._cur[0]
+        return self._total(0)
 
     @property
     def bytes_in(self) -> int:
-        return self._done[1] + self._cur[1]
+        return self._total(1)
 
     @property
     def msgs_out(self) -> int:
-        return self._done[2] + self._cur[2]
+        return self._total(2)
 
     @property
     def bytes_out(self) -> int:
-        return self._done[3] + self._cur[3]
+        return self._total(3)
+
+    def _total(self, column: int) -> int:
+        with self._lock:
+            return self._done[column] + self._cur[column]
 
     def record_in(self, size: int, now: float) -> None:
         if now >= self._sec_end:
@@ -112,20 +124,43 @@ class ConnectionMetrics:
         sec = int(now)
         if sec <= self._sec:
             return
-        cur, done = self._cur, self._done
-        if self._sec:
-            self.throughput.append((self._sec, *cur))
-            gap = min(sec - self._sec - 1, self.throughput.limit)
-            for empty in range(sec - gap, sec):
-                self.throughput.append((empty, 0, 0, 0, 0))
-        for i in range(4):
-            done[i] += cur[i]
-        self._sec = sec
-        self._sec_end = float(sec + 1)
-        self._cur = [0, 0, 0, 0]
+        with self._lock:
+            cur, done = self._cur, self._done
+            if self._sec:
+                self.throughput.append((self._sec, *cur))
+                gap = min(sec - self._sec - 1, self.throughput.limit)
+                for empty in range(sec - gap, sec):
+                    self.throughput.append((empty, 0, 0, 0, 0))
+            for i in range(4):
+                done[i] += cur[i]
+            self._sec = sec
+            self._sec_end = float(sec + 1)
+            self._cur = [0, 0, 0, 0]
 
     def totals(self) -> Totals:
-        return Totals(self.msgs_in, self.bytes_in, self.msgs_out, self.bytes_out)
+        with self._lock:
+            done, cur = self._done, self._cur
+            return Totals(*(done[i] + cur[i] for i in range(4)))
+
+    def seconds(self, since: float, now: float) -> np.ndarray:
+        """Throughput rows of the finished seconds >= `since`, as a copy; read-only, so any
+        thread may call it. A second that has ended is included (with zero rows for silent
+        seconds after it) even when no frame has arrived since to close it."""
+        with self._lock:
+            rows = self.throughput.view()
+            start = bisect.bisect_left(rows[:, T_SEC], since) if len(rows) else 0
+            rows = rows[start:]
+            sec, cur = self._sec, tuple(self._cur)
+        last = int(now)  # the second now running is not finished
+        if not sec or sec >= last:
+            return rows.copy()
+        first = max(sec + 1, math.ceil(since), last - self.throughput.limit)
+        extra = np.zeros((1 + max(0, last - first), 5))
+        extra[0] = (sec, *cur)
+        extra[1:, T_SEC] = np.arange(first, last)
+        if sec < since:
+            extra = extra[1:]
+        return np.concatenate((rows, extra))
 
     def last_rtt(self, kind: str = "ping") -> float | None:
         return self._last.get("app" if kind == "app" else "ping")
@@ -146,12 +181,11 @@ class ConnectionMetrics:
 
     def rate(self, now: float, window: int = 5) -> tuple[float, float, float, float]:
         """Mean msgs/s in, bytes/s in, msgs/s out, bytes/s out over the last full seconds."""
-        self.roll(now)
-        key = ("rate", window, self.throughput.total)
+        key = ("rate", window, int(now), self.throughput.total)
         cached = self._cache.get(key)
         if cached is not None:
             return cached  # type: ignore[return-value]
-        rows = self.throughput.view()[-window:]
+        rows = self.seconds(int(now) - window, now)[-window:]
         if not len(rows):
             value = (0.0, 0.0, 0.0, 0.0)
         else:

@@ -17,11 +17,15 @@ async def until(predicate: Callable[[], object], timeout: float = 5.0, what: str
 
 
 def make_bridge(server: object = None):  # type: ignore[no-untyped-def]
-    """A CoreBridge over a fresh ConnectionManager (and optionally an EmbeddedServer)."""
+    """A CoreBridge over a fresh ConnectionManager whose connections run on a core thread, as
+    in the app (and optionally an EmbeddedServer); `bridge.stop()` ends that thread."""
+    from core.loopthread import LoopThread
     from core.manager import ConnectionManager
     from ui.bridge import CoreBridge
 
-    return CoreBridge(ConnectionManager(), server)  # type: ignore[arg-type]
+    core = LoopThread()
+    manager = ConnectionManager(loop=core.loop)
+    return CoreBridge(manager, server, core=core)  # type: ignore[arg-type]
 
 
 def dispose(*objects: object) -> None:

@@ -244,13 +244,15 @@ def open_window(options: Options) -> MainWindow:
     """Start the session (embedded server or the given URLs) and show the window; call with the
     qasync loop running. The caller ends it with `await window.shutdown()`."""
     from core.config import ConnectionConfig
+    from core.loopthread import LoopThread
     from core.manager import ConnectionManager
     from core.server import EmbeddedServer, ServerStartError
     from ui.bridge import CoreBridge
     from ui.connection_dialog import split_token
     from ui.main_window import MainWindow, embedded_connection_config, join_rooms
 
-    manager = ConnectionManager()
+    core = LoopThread()
+    manager = ConnectionManager(loop=core.loop)
     server: EmbeddedServer | None = None
     start_error = ""
     if options.start_server:
@@ -261,7 +263,7 @@ def open_window(options: Options) -> MainWindow:
             start_error = f"Embedded server: {exc}"
             server = None
     recorder, record_error = _start_recorder(options, manager)
-    bridge = CoreBridge(manager, server)
+    bridge = CoreBridge(manager, server, core=core)
     window = MainWindow(bridge, remember_layout=options.screenshot is None)
     window.recorder = recorder
     if not window.layout_restored:

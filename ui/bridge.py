@@ -1,4 +1,8 @@
-"""The one place where core meets Qt: events are buffered in O(1) and handed out once per tick."""
+"""The one place where core meets Qt: events are buffered in O(1) and handed out once per tick.
+
+The connections publish on the core thread (`core.loopthread.LoopThread`) when there is one;
+the buffer is a deque, whose append and popleft are atomic, so nothing here takes a lock.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.events import Event, FrameEvent, LatencySample, StateChanged
+from core.loopthread import LoopThread
 from core.manager import ConnectionManager
 from core.server import EmbeddedServer
 
@@ -46,13 +51,16 @@ class CoreBridge(QObject):
         server: EmbeddedServer | None = None,
         interval_ms: int = TICK_MS,
         parent: QObject | None = None,
+        core: LoopThread | None = None,
     ) -> None:
+        """`core` is the thread the manager's connections run on; `stop()` ends it."""
         super().__init__(parent)
         self.manager = manager
         self.server = server
+        self.core = core
         self.dropped_total = 0
         self._buf: deque[Event] = deque(maxlen=BUFFER_LIMIT)
-        self._dropped = 0
+        self._dropped = 0  # counted by the publishing thread only; the tick reads the increase
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe = manager.hub.subscribe(self._push)
         self._timer = QTimer(self)
@@ -67,8 +75,10 @@ class CoreBridge(QObject):
         buf.append(event)
 
     def _drain(self) -> None:
-        events, self._buf = self._buf, deque(maxlen=BUFFER_LIMIT)
-        dropped, self._dropped = self._dropped, 0
+        buf = self._buf
+        pop = buf.popleft
+        events = [pop() for _ in range(len(buf))]  # what arrives meanwhile waits for the next
+        dropped = self._dropped - self.dropped_total
         self.dropped_total += dropped
         batch = TickBatch(time.time(), dropped=dropped)
         frames, states, latencies, others = (
@@ -104,7 +114,10 @@ class CoreBridge(QObject):
         return task
 
     def stop(self) -> None:
+        """Call after the connections are closed: it ends the core thread too."""
         self._timer.stop()
         self._unsubscribe()
         for task in list(self._tasks):
             task.cancel()
+        if self.core is not None:
+            self.core.stop()

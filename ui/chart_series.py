@@ -2,8 +2,8 @@
 
 A `RingBuffer.view()` is oldest-to-newest and contiguous. The slice of rows newer than the window
 start is found by bisection (O(log n), no copy) and stays valid while the charts hold it, except
-when the ring is full and the slice reaches its oldest rows: the next appends overwrite those, so
-that slice alone is copied.
+when the ring is full and the slice reaches its oldest rows: the core thread's next appends
+overwrite those, so that slice alone is copied, as a `snapshot()`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ def since(ring: RingBuffer, t0: float) -> np.ndarray:
     if not len(view):
         return view
     start = bisect.bisect_left(view[:, 0], t0) if view[0, 0] < t0 else 0
-    rows = view[start:]
-    if len(ring) == ring.capacity and start < OVERWRITE_MARGIN:
-        rows = rows.copy()  # its first rows are the next to be overwritten
-    return rows
+    if len(view) == ring.capacity and start < OVERWRITE_MARGIN:
+        return ring.snapshot(start)  # its first rows are the next to be overwritten
+    return view[start:]
 
 
 def peak(*columns: np.ndarray) -> float:

@@ -255,10 +255,9 @@ class ChartsPanel(QWidget):
         tops = [0.001, 1.0, 100.0]  # least y range: 1 ms, 1 msg/s, 100 B/s
         for conn in conns:
             metrics = conn.metrics
-            metrics.roll(now)  # close finished seconds so silence shows as zeros
             ping = since(metrics.rtt, t0)
             app = since(metrics.app_rtt, t0)
-            rows = since(metrics.throughput, t0 - 1)
+            rows = metrics.seconds(t0 - 1, now)  # silent seconds as zeros
             data.append((self._curves[conn.id], ping, app, rows))
             tops[0] = max(tops[0], peak(ping[:, 1], app[:, 1]))
             tops[1] = max(tops[1], peak(rows[:, T_MSGS_IN], rows[:, T_MSGS_OUT]))

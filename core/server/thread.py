@@ -12,6 +12,8 @@ import errno
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from core.loopthread import close_loop
+
 from .app import RoomServer
 from .config import ServerConfig
 from .events import ServerLog, ServerLogEntry, ServerSnapshot
@@ -130,18 +132,7 @@ class EmbeddedServer:
             loop.run_forever()
         finally:
             ready.set()
-            self._close_loop(loop)
-
-    @staticmethod
-    def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
-        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-        asyncio.set_event_loop(None)
+            close_loop(loop)
 
     def _shutdown(self, server: RoomServer, thread: threading.Thread, timeout: float) -> None:
         loop = self._loop
