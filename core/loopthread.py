@@ -11,17 +11,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# Python hands the GIL to a waiting thread after this long (default 5 ms): a pong that arrives
+# while the GUI thread runs Python waits at most this, instead of 5 ms.
+SWITCH_INTERVAL = 0.001
 
 
 class LoopThread:
     """`LoopThread()` starts the loop; `stop()` cancels what still runs and ends the thread."""
 
     def __init__(self, name: str = "socketscope-core") -> None:
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.loop = asyncio.SelectorEventLoop()  # never the policy's loop: a GUI may replace it
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
