@@ -140,7 +140,7 @@ class ConnectionMetrics:
     def totals(self) -> Totals:
         with self._lock:
             done, cur = self._done, self._cur
-            return Totals(*(done[i] + cur[i] for i in range(4)))
+            return Totals(done[0] + cur[0], done[1] + cur[1], done[2] + cur[2], done[3] + cur[3])
 
     def seconds(self, since: float, now: float) -> np.ndarray:
         """Throughput rows of the finished seconds >= `since`, as a copy; read-only, so any

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 
-from PySide6.QtWidgets import QDialogButtonBox
+import pytest
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
+from core.events import StateChanged
+from core.manager import ConnectionManager
 from core.states import ConnState
 from tests.helpers_ui import dispose, make_bridge, until
+from ui.bridge import CoreBridge, TickBatch
 from ui.connection_dialog import ConnectionDialog
-from ui.connections_model import STATE_ROLE, Column, ConnectionsModel
+from ui.connections_model import (
+    PRECISE_UPDATE_CELLS,
+    SORT_ROLE,
+    STATE_ROLE,
+    SWEEP_S,
+    Column,
+    ConnectionsModel,
+)
 from ui.connections_panel import ConnectionsPanel
+from ui.status_bar import StatusBar
 
 
 def quick_reconnect() -> ReconnectPolicy:
@@ -183,3 +197,232 @@ def test_model_lists_manager_connections(qtmodeltester):
     assert model.text(2, Column.NAME) == "ws://b.example/"
     assert model.text(1, Column.BYTES_IN) == "0 B"
     dispose(model)
+
+
+# ----- many connections: what a tick re-reads ---------------------------------------------------
+
+N_IDLE = 200
+TICK_S = 0.05
+
+
+def idle_panel(qtbot, qtmodeltester):  # type: ignore[no-untyped-def]
+    """A shown panel over N_IDLE idle connections (never connected), with a bridge whose timer
+    does not fire during the test: the test hands the panel its ticks, with their times."""
+    bridge = CoreBridge(ConnectionManager(), interval_ms=3_600_000)
+    conns = [bridge.manager.add(ConnectionConfig(f"ws://127.0.0.1:9/{i}", name=f"idle-{i}"))
+             for i in range(N_IDLE)]
+    panel = ConnectionsPanel(bridge)
+    qtmodeltester.check(panel.model)
+    panel.resize(700, 220)  # room for a few rows only
+    panel.show()
+    qtbot.waitExposed(panel)
+    QApplication.processEvents()
+    return bridge, panel, conns
+
+
+def test_tick_rereads_visible_rows_and_sweeps_the_rest_within_a_second(qtbot, qtmodeltester):
+    bridge, panel, conns = idle_panel(qtbot, qtmodeltester)
+    model = panel.model
+    try:
+        visible = panel.visible_rows()
+        assert 0 < len(visible) < 20 and visible.start == 0  # the table shows a few rows only
+        t0 = time.time()
+        panel._on_tick(TickBatch(t0))
+        for conn in conns:  # one message each, after the rows were read
+            conn.metrics.record_in(10, t0)
+        off_screen = conns[150].id
+        assert model.row_of(off_screen) not in visible
+
+        read_before = model.rows_read
+        ranges: list[tuple[int, int, int, int]] = []
+        model.dataChanged.connect(lambda a, b, _roles=(): ranges.append(
+            (a.row(), b.row(), a.column(), b.column())))
+        panel._on_tick(TickBatch(t0 + TICK_S))
+        for row in visible:  # rows in view show the new value on the very next tick
+            assert model.index(row, Column.MSGS_IN).data() == "1"
+            assert model.index(row, Column.BYTES_IN).data(SORT_ROLE) == 10
+        # ... while one tick re-reads a slice of the rest, not every row
+        assert model.text(off_screen, Column.MSGS_IN) == "0"
+        per_tick = len(visible) + math.ceil(N_IDLE * TICK_S / SWEEP_S) + 1
+        assert model.rows_read - read_before <= per_tick
+
+        ticks = round(SWEEP_S / TICK_S)
+        for i in range(2, ticks + 2):  # one SWEEP_S of ticks later, every row is up to date
+            panel._on_tick(TickBatch(t0 + i * TICK_S))
+            assert model.rows_read - read_before <= i * per_tick
+        assert [model.text(c.id, Column.MSGS_IN) for c in conns] == ["1"] * N_IDLE
+        # dataChanged: each row once, only the columns of the counters that changed, in ranges
+        # a view can repaint in part
+        assert sorted(r for top, bottom, _, _ in ranges for r in range(top, bottom + 1)) == list(
+            range(N_IDLE))
+        assert {(left, right) for _, _, left, right in ranges} == {
+            (Column.MSGS_IN, Column.BYTES_IN)}
+        assert all((b - t + 1) * (r - le + 1) <= PRECISE_UPDATE_CELLS for t, b, le, r in ranges)
+
+        # A state change shows at once on the tick that carries it, in view or not.
+        conn = conns[170]
+        conn.state = ConnState.CLOSED  # as the core leaves it after a failed attempt
+        conn.last_error = "connection refused"
+        t1 = t0 + (ticks + 1) * TICK_S  # the same time again: no sweep on this tick
+        panel._on_tick(TickBatch(t1, states=[
+            StateChanged(conn.id, t1, ConnState.CONNECTING, ConnState.CLOSED, 1)]))
+        assert model.text(conn.id, Column.ERROR) == "connection refused"
+        assert conns[171].last_error is None and model.text(conns[171].id, Column.ERROR) == ""
+    finally:
+        bridge.stop()
+        dispose(panel, bridge)
+
+
+def test_scrolled_rows_and_retry_countdown_are_live(qtbot, qtmodeltester):
+    bridge, panel, conns = idle_panel(qtbot, qtmodeltester)
+    model = panel.model
+    try:
+        panel.view.scrollToBottom()
+        QApplication.processEvents()
+        visible = panel.visible_rows()
+        assert visible.stop == N_IDLE and 0 < len(visible) < 20
+        conn = conns[-1]
+        t0 = time.time()
+        panel._on_tick(TickBatch(t0))
+        conn.state = ConnState.WAITING  # as the core shows a dropped connection
+        conn.retry_at = t0 + 3.0
+        panel._on_tick(TickBatch(t0))  # no StateChanged in the batch: the view alone decides
+        assert model.text(conn.id, Column.STATE) == "retry in 3.0 s"
+        panel._on_tick(TickBatch(t0 + 0.5))
+        assert model.text(conn.id, Column.STATE) == "retry in 2.5 s"
+        row = model.row_of(conn.id)
+        assert model.index(row, Column.NAME).data(STATE_ROLE) == "waiting"
+        conn.metrics.record_rtt(0.004, t0)  # RTT samples: the last one and the average
+        panel._on_tick(TickBatch(t0 + 0.5))
+        assert (model.text(conn.id, Column.RTT), model.text(conn.id, Column.RTT_AVG)) == (
+            "4.0 ms", "4.0 ms")
+        conn.metrics.record_rtt(0.002, t0)
+        panel._on_tick(TickBatch(t0 + 0.5))
+        assert (model.text(conn.id, Column.RTT), model.text(conn.id, Column.RTT_AVG)) == (
+            "2.0 ms", "3.0 ms")
+        assert model.index(row, Column.RTT_AVG).data(SORT_ROLE) == pytest.approx(0.003)
+
+        panel.hide()  # nothing shown: nothing re-read on a tick beyond the sweep
+        assert panel.visible_rows() == range(0)
+        read = model.rows_read
+        panel._on_tick(TickBatch(t0 + 0.5))
+        assert model.rows_read == read
+    finally:
+        bridge.stop()
+        dispose(panel, bridge)
+
+
+def test_rows_follow_the_manager_and_keep_the_selection(qtbot, qtmodeltester):
+    bridge, panel, conns = idle_panel(qtbot, qtmodeltester)
+    model = panel.model
+    try:
+        chosen = conns[120]
+        panel.select(chosen.id)
+        t0 = time.time()
+        for conn in conns[100:110]:  # removed by something else than the panel
+            asyncio.run(bridge.manager.remove(conn.id))
+        added = bridge.manager.add(ConnectionConfig("ws://127.0.0.1:9/new", name="late"))
+        panel._on_tick(TickBatch(t0))
+        assert model.rowCount() == N_IDLE - 10 + 1
+        assert [model.conn_id(r) for r in range(model.rowCount())] == [
+            c.id for c in bridge.manager.list()]
+        assert model.text(added.id, Column.NAME) == "late"  # a new row is filled at once
+        assert panel.selected_ids() == [chosen.id]  # the selection moved with its row
+    finally:
+        bridge.stop()
+        dispose(panel, bridge)
+
+
+async def test_many_live_connections_states_at_once_values_within_the_sweep(
+    qtbot, qtmodeltester, embedded_server
+):
+    srv = embedded_server(auth=False, ping_interval=0)
+    bridge = make_bridge()
+    panel = ConnectionsPanel(bridge)
+    qtmodeltester.check(panel.model)
+    model = panel.model
+    panel.resize(700, 220)
+    panel.show()
+    seen: list[tuple[int, ConnState, ConnState | None]] = []
+
+    def after_panel(batch: TickBatch) -> None:  # connected after the panel: sees its result
+        seen.extend((e.conn_id, e.new, model.state_of(e.conn_id)) for e in batch.states)
+
+    bridge.tick.connect(after_panel)
+    try:
+        hb = HeartbeatConfig(interval=0.2, timeout=5.0)
+        conns = [panel.add_connection(ConnectionConfig(srv.url + "/", name=f"live-{i}",
+                                                       heartbeat=hb), select=False)
+                 for i in range(40)]
+        assert all(c is not None for c in conns)
+        await until(lambda: all(model.state_of(c.id) is ConnState.OPEN for c in conns), 10,
+                    "every row open")
+        assert len(panel.visible_rows()) < 20  # most rows are out of view
+        # RTT and counters reach every row, in view or not
+        await until(lambda: all(model.text(c.id, Column.RTT).endswith("ms") for c in conns), 10,
+                    "an RTT in every row")
+        last = conns[-1]
+        assert model.row_of(last.id) not in panel.visible_rows()
+        await last.disconnect()
+        await until(lambda: any(i == last.id and new is ConnState.CLOSED for i, new, _ in seen),
+                    5, "the closed state in a tick")
+        # the tick that carried the change showed it (CLOSED is final after a disconnect; an
+        # earlier state of a tick may already have been overtaken by a later one)
+        assert [shown for i, new, shown in seen if i == last.id and new is ConnState.CLOSED] == [
+            ConnState.CLOSED]
+        assert all(shown is not None for _, _, shown in seen)
+    finally:
+        await bridge.manager.close_all()
+        bridge.stop()
+        dispose(panel, bridge)
+
+
+def test_status_bar_rates_from_totals(qtbot):
+    bridge = CoreBridge(ConnectionManager(), interval_ms=3_600_000)
+    conns = [bridge.manager.add(ConnectionConfig(f"ws://127.0.0.1:9/{i}")) for i in range(3)]
+    status = StatusBar(bridge)
+    try:
+        t0 = time.time() + 100  # well after the first figures, shown when it was made
+        status.refresh(t0)
+        assert status.connections_label.text() == "0/3 open"
+        for conn in conns:
+            for _ in range(10):
+                conn.metrics.record_in(5, t0)
+            conn.metrics.record_out(5, t0)
+        status.refresh(t0 + 1.0)
+        assert status.rates_label.text() == "▼ 30.0 msg/s  ▲ 3.0 msg/s"
+        status.refresh(t0 + 1.5)  # within a sample period: the same figures
+        assert status.rates_label.text() == "▼ 30.0 msg/s  ▲ 3.0 msg/s"
+        status.refresh(t0 + 2.0)  # nothing more arrived: the mean over the window falls
+        assert status.rates_label.text() == "▼ 15.0 msg/s  ▲ 1.5 msg/s"
+        asyncio.run(bridge.manager.remove(conns[0].id))
+        status.refresh(t0 + 3.0)  # what it received in the window still counts, no less
+        assert status.connections_label.text() == "0/2 open"
+        assert status.rates_label.text() == "▼ 10.0 msg/s  ▲ 1.0 msg/s"
+        late = bridge.manager.add(ConnectionConfig("ws://127.0.0.1:9/late"))
+        for _ in range(1000):  # a connection added with a history: that is not a rate
+            late.metrics.record_in(5, t0)
+        status.refresh(t0 + 4.0)
+        assert status.rates_label.text() == "▼ 7.5 msg/s  ▲ 0.8 msg/s"
+    finally:
+        bridge.stop()
+        dispose(status, bridge)
+
+
+def test_status_bar_reads_the_totals_over_the_ticks(qtbot):
+    bridge = CoreBridge(ConnectionManager(), interval_ms=3_600_000)
+    conns = [bridge.manager.add(ConnectionConfig(f"ws://127.0.0.1:9/{i}")) for i in range(3)]
+    status = StatusBar(bridge)
+    try:
+        t0 = time.time() + 100
+        status._on_tick(TickBatch(t0))
+        for conn in conns:
+            for _ in range(10):
+                conn.metrics.record_in(5, t0)
+        for k in range(1, 41):  # two seconds of ticks: every connection was read
+            status._on_tick(TickBatch(t0 + k * TICK_S))
+        rate_in = float(status.rates_label.text().split()[1])
+        assert 30 / 2.2 <= rate_in <= 30 / 2.0  # 30 messages since the sample at t0
+    finally:
+        bridge.stop()
+        dispose(status, bridge)

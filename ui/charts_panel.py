@@ -1,7 +1,7 @@
 """Live charts: round-trip time, messages/s and bytes/s per connection, over a sliding window.
 
 Data come straight from each connection's metrics ring buffers (windowed views, no copies). The
-panel redraws every few bridge ticks while visible (100-400 ms by window); each curve gets only the
+panel redraws every few bridge ticks while visible (200 ms-1 s by window); each curve gets only the
 window's rows, clips to the view and peak-downsamples, and the x range is set to the window
 explicitly (x auto-range stays off so clipping works). Open/close moments from StateChanged
 events are drawn as vertical lines: green when a connection opened, red when it closed.
@@ -36,8 +36,10 @@ from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
 from ui.chart_series import MarkerLog, grid_pairs, peak, since
 
-# Bridge ticks (50 ms) per redraw, by window: about one redraw per pixel of scroll at 1280 px.
-REDRAW_TICKS = {60: 2, 300: 4, 900: 8}
+# Bridge ticks (50 ms) per redraw, by window: a redraw per ~4 px of scroll at 1280 px. A redraw
+# and its paint cost ~10 ms of the GUI thread (the date axes most): at 20 Hz that was a fifth of
+# a core, taken from everything else on the GUI thread and, through the GIL, from the network.
+REDRAW_TICKS = {60: 4, 300: 10, 900: 20}
 SUMMARY_EVERY = 10  # redraws per update of the text summary
 WINDOWS = ((60, "Last 1 min"), (300, "Last 5 min"), (900, "Last 15 min"))
 MAX_CURVE_CONNECTIONS = 12

@@ -1,16 +1,27 @@
 """Adapter between the ConnectionManager's connections and a QAbstractTableModel.
 
-The model keeps one snapshot row of display strings per connection, rebuilt once per bridge tick
-by polling the connection objects (state, attempt, metrics); views only ever read the snapshot, so
-painting never touches numpy or the network code. Rows are added and removed as the manager's list
-changes, and dataChanged is emitted only for rows whose text changed.
+The model keeps one row of plain values per connection (`read_fields`), formatted into display
+strings (once per change) only when a view asks for a cell of it, so rows out of view are never
+formatted and their RTT average is never computed. Rows are re-read from the connection objects
+(state, attempt, metrics) on the bridge tick, but not all of them on every tick: with a thousand
+connections, rebuilding every row every 50 ms took a third of a core. Each tick re-reads
+
+- the rows whose connection changed state in the batch (a state shows at once, wherever it is),
+- the rows the view shows (`visible_rows`: live RTT, counters and retry countdown), and
+- a slice of the rest in turn, sized so that every row is re-read about once a second
+  (`SWEEP_S`): uptime, counters and RTT of rows out of view are at most that old.
+
+Rows are added and removed as the manager's list changes; dataChanged is emitted only for the
+rows (and the span of columns) that changed, adjacent rows in one range as long as the view can
+still repaint just the visible part of it (PRECISE_UPDATE_CELLS).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -19,7 +30,9 @@ from PySide6.QtGui import QColor
 
 from core.closecodes import describe_close
 from core.connection import Connection
+from core.events import ConnectionAdded, ConnectionRemoved
 from core.manager import ConnectionManager
+from core.metrics import ConnectionMetrics
 from core.states import ConnState
 
 Index = QModelIndex | QPersistentModelIndex
@@ -92,6 +105,10 @@ NUMERIC = frozenset(
     }
 )
 ERROR_CHARS = 160
+SWEEP_S = 1.0  # every row is re-read at least this often (seconds of tick time), seen or not
+# A QAbstractItemView repaints just the visible part of a dataChanged range of up to 200 cells,
+# but its whole viewport for a larger one (measured with Qt 6.11): larger runs are split.
+PRECISE_UPDATE_CELLS = 200
 
 
 def human_bytes(n: float) -> str:
@@ -121,6 +138,7 @@ def human_duration(seconds: float | None) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} m"
 
 
+@lru_cache(maxsize=4096)
 def masked_url(url: str) -> str:
     """The URL with any token in the query replaced, so a screenshot never shows a secret."""
     try:
@@ -134,123 +152,317 @@ def masked_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="…")))
 
 
-def _ms(seconds: float | None) -> str:
-    return "" if seconds is None else f"{seconds * 1000:.1f} ms"
+# What a row shows, read from its connection as a tuple of plain values: cheap to read and to
+# compare. The texts, tooltips and sort keys are formatted from it only when a view (or a test)
+# asks for a cell of the row, so the rows out of view cost a read and a compare a second. The
+# RTT average is a numpy mean over the last 100 samples, taken each time one arrives: the
+# fields hold which samples it is over, and the mean is taken when the row is formatted.
+(F_STATE, F_COUNTDOWN, F_ATTEMPT, F_LABEL, F_URL, F_SUBPROTOCOL, F_RTT, F_AVG, F_MSGS_IN,
+ F_MSGS_OUT, F_BYTES_IN, F_BYTES_OUT, F_UPTIME, F_CLOSE_CODE, F_CLOSE_REASON, F_ERROR) = range(16)
+LAST_COLUMN = len(HEADERS) - 1
+# The columns (first, last) whose text, tooltip or sort key each field goes into.
+FIELD_COLUMNS: tuple[tuple[int, int], ...] = (
+    (0, LAST_COLUMN),  # state: the state and its colour are on every cell (STATE_ROLE)
+    (Column.STATE, Column.STATE),  # retry countdown
+    (Column.STATE, Column.ATTEMPT),  # attempt: the state's tooltip and the Attempt column
+    (Column.NAME, Column.NAME),
+    (Column.NAME, Column.URL),  # url: the name's tooltip and the URL column
+    (Column.STATE, Column.STATE),  # subprotocol: the state's tooltip
+    (Column.RTT, Column.RTT),
+    (Column.RTT_AVG, Column.RTT_AVG),  # (ping or app, samples so far): the average's version
+    (Column.MSGS_IN, Column.MSGS_IN),
+    (Column.MSGS_OUT, Column.MSGS_OUT),
+    (Column.BYTES_IN, Column.BYTES_IN),
+    (Column.BYTES_OUT, Column.BYTES_OUT),
+    (Column.UPTIME, Column.UPTIME),
+    (Column.CLOSE, Column.CLOSE),
+    (Column.CLOSE, Column.CLOSE),  # close reason: the close column's tooltip
+    (Column.ERROR, Column.ERROR),
+)
+Fields = tuple[Any, ...]
+Cells = tuple[tuple[str, ...], tuple[str, ...], tuple[Any, ...]]  # texts, tooltips, sort keys
 
 
-@dataclass(frozen=True, slots=True)
-class RowSnapshot:
-    conn_id: int
-    state: ConnState
-    texts: tuple[str, ...]  # one per Column
-    tips: tuple[str, ...]
-    sort: tuple[Any, ...]
-
-
-def snapshot(conn: Connection, now: float) -> RowSnapshot:
-    cfg = conn.config
-    state = conn.state
+def read_fields(conn: Connection, now: float) -> Fields:
+    """Everything a row shows, as of `now` (whole seconds of uptime, tenths of the countdown)."""
     m = conn.metrics
-    rtt, avg = m.last_rtt("ping"), m.mean_rtt("ping")
+    rtt, kind = m.last_rtt("ping"), "ping"
     if rtt is None:  # servers that ignore protocol pings may still answer the app heartbeat
-        rtt, avg = m.last_rtt("app"), m.mean_rtt("app")
-    uptime = conn.uptime
-    if state is ConnState.WAITING and conn.retry_at is not None:
-        badge = f"retry in {max(0.0, conn.retry_at - now):.1f} s"
-        state_tip = f"Waiting to reconnect (attempt {conn.attempt} failed or dropped)"
+        rtt, kind = m.last_rtt("app"), "app"
+    avg = None if rtt is None else (kind, (m.rtt if kind == "ping" else m.app_rtt).total)
+    totals = m.totals()  # one lock, not one per figure
+    state = conn.state
+    countdown = uptime = None
+    if state is ConnState.OPEN:
+        opened = conn.opened_at
+        uptime = None if opened is None else int(max(0.0, now - opened))
+    elif state is ConnState.WAITING and conn.retry_at is not None:
+        countdown = round(max(0.0, conn.retry_at - now), 1)
+    cfg = conn.config
+    return (state, countdown, conn.attempt, cfg.label, cfg.url, conn.subprotocol, rtt, avg,
+            totals.msgs_in, totals.msgs_out, totals.bytes_in, totals.bytes_out, uptime,
+            conn.close_code, conn.close_reason, conn.last_error)
+
+
+# The cells below are written in Column order (faster than building them by Column member).
+assert [c.value for c in Column] == list(range(len(HEADERS)))
+_STATE_TIPS = {
+    ConnState.CLOSING: "Closing handshake in progress",
+    ConnState.CLOSED: "Closed: not connected and not retrying",
+    ConnState.WAITING: "Waiting to reconnect",
+}
+_RTT_TIP = HEADER_TIPS[Column.RTT]
+_RTT_AVG_TIP = HEADER_TIPS[Column.RTT_AVG]
+_ATTEMPT_TIP = HEADER_TIPS[Column.ATTEMPT]
+_UPTIME_TIP = "Time since the connection opened"
+
+
+def format_cells(f: Fields, metrics: ConnectionMetrics) -> Cells:
+    """The display texts, tooltips and sort keys of a row, one per Column."""
+    (state, countdown, attempt, label, raw_url, subprotocol, rtt, avg_of, msgs_in, msgs_out,
+     bytes_in, bytes_out, uptime, close_code, close_reason, error_full) = f
+    avg = None if avg_of is None else metrics.mean_rtt(avg_of[0])
+    if countdown is not None:
+        badge = f"retry in {countdown:.1f} s"
+        state_tip = f"Waiting to reconnect (attempt {attempt} failed or dropped)"
     else:
         badge = state.value
-        state_tip = {
-            ConnState.CONNECTING: f"Connecting (attempt {conn.attempt})",
-            ConnState.OPEN: "Open" + (f", subprotocol {conn.subprotocol}"
-                                      if conn.subprotocol else ""),
-            ConnState.CLOSING: "Closing handshake in progress",
-            ConnState.CLOSED: "Closed: not connected and not retrying",
-            ConnState.WAITING: "Waiting to reconnect",
-        }[state]
-    close = describe_close(conn.close_code) if conn.close_code is not None else ""
-    close_tip = f"{close}: {conn.close_reason}" if close and conn.close_reason else close
-    error_full = conn.last_error or ""
+        if state is ConnState.OPEN:
+            state_tip = f"Open, subprotocol {subprotocol}" if subprotocol else "Open"
+        elif state is ConnState.CONNECTING:
+            state_tip = f"Connecting (attempt {attempt})"
+        else:
+            state_tip = _STATE_TIPS[state]
+    close = describe_close(close_code) if close_code is not None else ""
+    close_tip = f"{close}: {close_reason}" if close and close_reason else close
+    error_full = error_full or ""
     error = error_full.splitlines()[0] if error_full else ""
     if len(error) > ERROR_CHARS:
         error = error[: ERROR_CHARS - 1] + "…"
-    url = masked_url(cfg.url)
-    cells: dict[Column, tuple[str, str, Any]] = {  # display, tooltip, sort key
-        Column.STATE: (badge, state_tip, state.value),
-        Column.NAME: (cfg.label, url, cfg.label),
-        Column.RTT: (_ms(rtt), HEADER_TIPS[Column.RTT], -1.0 if rtt is None else rtt),
-        Column.MSGS_IN: (human_count(m.msgs_in), f"{m.msgs_in} messages received", m.msgs_in),
-        Column.MSGS_OUT: (human_count(m.msgs_out), f"{m.msgs_out} messages sent", m.msgs_out),
-        Column.UPTIME: (human_duration(uptime), "Time since the connection opened", uptime or 0.0),
-        Column.RTT_AVG: (_ms(avg), HEADER_TIPS[Column.RTT_AVG], -1.0 if avg is None else avg),
-        Column.BYTES_IN: (human_bytes(m.bytes_in), f"{m.bytes_in} bytes received", m.bytes_in),
-        Column.BYTES_OUT: (human_bytes(m.bytes_out), f"{m.bytes_out} bytes sent", m.bytes_out),
-        Column.ATTEMPT: (str(conn.attempt) if conn.attempt else "", HEADER_TIPS[Column.ATTEMPT],
-                         conn.attempt),
-        Column.URL: (url, url, url),
-        Column.CLOSE: (close, close_tip, conn.close_code or 0),
-        Column.ERROR: (error, error_full, error),
-    }
-    ordered = [cells[c] for c in Column]
-    return RowSnapshot(
-        conn.id,
-        state,
-        tuple(c[0] for c in ordered),
-        tuple(c[1] for c in ordered),
-        tuple(c[2] for c in ordered),
+    url = masked_url(raw_url)
+    rtt_text = "" if rtt is None else f"{rtt * 1000:.1f} ms"
+    avg_text = "" if avg is None else f"{avg * 1000:.1f} ms"
+    texts = (
+        badge, label, rtt_text, human_count(msgs_in), human_count(msgs_out),
+        human_duration(uptime), avg_text, human_bytes(bytes_in), human_bytes(bytes_out),
+        str(attempt) if attempt else "", url, close, error,
     )
+    tips = (
+        state_tip, url, _RTT_TIP, f"{msgs_in} messages received", f"{msgs_out} messages sent",
+        _UPTIME_TIP, _RTT_AVG_TIP, f"{bytes_in} bytes received", f"{bytes_out} bytes sent",
+        _ATTEMPT_TIP, url, close_tip, error_full,
+    )
+    sort = (
+        state.value, label, -1.0 if rtt is None else rtt, msgs_in, msgs_out, uptime or 0,
+        -1.0 if avg is None else avg, bytes_in, bytes_out, attempt, url, close_code or 0, error,
+    )
+    return texts, tips, sort
+
+
+def changed_columns(old: Fields, new: Fields) -> tuple[int, int] | None:
+    """The first and last column a change from `old` to `new` shows in; None when equal."""
+    if old[F_STATE] is not new[F_STATE]:
+        return 0, LAST_COLUMN
+    first, last = LAST_COLUMN + 1, -1
+    for a, b, (lo, hi) in zip(old, new, FIELD_COLUMNS, strict=True):
+        if a != b:
+            first, last = min(first, lo), max(last, hi)
+    return (first, last) if last >= 0 else None
+
+
+class Row:
+    """One connection's fields as last read, and their cells once something asked for them."""
+
+    __slots__ = ("_cells", "conn_id", "fields", "metrics")
+
+    def __init__(self, conn: Connection, fields: Fields) -> None:
+        self.conn_id = conn.id
+        self.metrics = conn.metrics
+        self.fields = fields
+        self._cells: Cells | None = None
+
+    @property
+    def state(self) -> ConnState:
+        return self.fields[F_STATE]  # type: ignore[no-any-return]
+
+    def cells(self) -> Cells:
+        cells = self._cells
+        if cells is None:
+            cells = self._cells = format_cells(self.fields, self.metrics)
+        return cells
+
+    def update(self, fields: Fields) -> None:
+        self.fields = fields
+        self._cells = None
 
 
 class ConnectionsModel(QAbstractTableModel):
-    """One row per connection of the manager, in the manager's order."""
+    """One row per connection of the manager, in the manager's order.
 
-    def __init__(self, manager: ConnectionManager, parent: QObject | None = None) -> None:
+    `visible_rows` (set by the view's owner) returns the rows on screen; without it every row
+    counts as visible and each tick re-reads them all."""
+
+    def __init__(
+        self,
+        manager: ConnectionManager,
+        parent: QObject | None = None,
+        visible_rows: Callable[[], range] | None = None,
+    ) -> None:
         super().__init__(parent)
         self._manager = manager
-        self._rows: list[RowSnapshot] = []
+        self.visible_rows = visible_rows
+        self._rows: list[Row] = []
+        self._conns: list[Connection] = []  # the connection of each row
+        self._row_by_id: dict[int, int] = {}
+        self._sweep = 0  # the next row the round of off-screen rows re-reads
+        self._sweep_credit = 0.0  # rows due to that round (fractional)
+        self._last_tick: float | None = None
+        self.rows_read = 0  # how many times a row was re-read from its connection (for tests)
         self.refresh()
 
     # ----- updates ---------------------------------------------------------------------------
 
-    def refresh(self, _batch: object = None) -> None:
-        """Sync rows with the manager, then re-read every connection (call once per tick)."""
-        now = time.time()
-        conns = self._manager.list()
-        self._sync_rows([c.id for c in conns])
-        last = len(HEADERS) - 1
-        for row, conn in enumerate(conns):
-            new = snapshot(conn, now)
-            if new != self._rows[row]:
-                self._rows[row] = new
-                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
-
-    def _sync_rows(self, ids: list[int]) -> None:
-        current = [r.conn_id for r in self._rows]
-        if current == ids:
+    def refresh(self, batch: object = None) -> None:
+        """Once per bridge tick with its TickBatch (see the module docstring for what is
+        re-read); without a batch, sync with the manager and re-read every row now."""
+        if batch is None:
+            now = time.time()
+            self._sync_rows(self._manager.list(), now)
+            self._update_rows(range(len(self._rows)), now)
             return
-        wanted = set(ids)
-        for row in range(len(self._rows) - 1, -1, -1):
-            if self._rows[row].conn_id not in wanted:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._rows[row]
-                self.endRemoveRows()
-        current = [r.conn_id for r in self._rows]
-        if current == ids[: len(current)]:
-            added = ids[len(current) :]
+        now = float(getattr(batch, "time", 0.0)) or time.time()
+        others = getattr(batch, "others", ())
+        if len(self._manager) != len(self._rows) or any(
+            type(e) is ConnectionAdded or type(e) is ConnectionRemoved for e in others
+        ):
+            self._sync_rows(self._manager.list(), now)
+        n = len(self._rows)
+        if not n:
+            self._last_tick = now
+            return
+        rows: set[int] = set()
+        get = self._row_by_id.get
+        for event in getattr(batch, "states", ()):
+            row = get(event.conn_id)
+            if row is not None:
+                rows.add(row)
+        visible = self.visible_rows() if self.visible_rows is not None else range(n)
+        rows.update(range(max(0, visible.start), min(n, visible.stop)))
+        rows.update(self._sweep_rows(n, now))
+        self._update_rows(sorted(rows), now)
+
+    def refresh_connections(self, conn_ids: Iterable[int]) -> None:
+        """Sync with the manager now and re-read these connections' rows (after a user action)."""
+        now = time.time()
+        self._sync_rows(self._manager.list(), now)
+        rows = (self._row_by_id.get(i) for i in conn_ids)
+        self._update_rows(sorted(r for r in rows if r is not None), now)
+
+    def _sweep_rows(self, n: int, now: float) -> range | list[int]:
+        """The next rows of the round that re-reads every row once per SWEEP_S of tick time."""
+        last, self._last_tick = self._last_tick, now
+        dt = 0.0 if last is None else min(max(now - last, 0.0), SWEEP_S)
+        self._sweep_credit += n * dt / SWEEP_S
+        count = min(n, int(self._sweep_credit))
+        if count <= 0:
+            return ()  # type: ignore[return-value]
+        self._sweep_credit = 0.0 if count == n else self._sweep_credit - count
+        start = self._sweep if self._sweep < n else 0
+        stop = start + count
+        if stop <= n:
+            self._sweep = stop
+            return range(start, stop)
+        if not self._sync_check():  # a round is complete: make sure the rows are right
+            n = len(self._rows)
+            start, stop = 0, min(count, n)
+            self._sweep = stop
+            return range(start, stop)
+        self._sweep = stop - n
+        return [*range(start, n), *range(0, stop - n)]
+
+    def _sync_check(self) -> bool:
+        """Once a round: re-sync when the rows no longer follow the manager's list; True when
+        they did."""
+        conns = self._manager.list()
+        if conns == self._conns:
+            return True
+        self._sync_rows(conns, self._last_tick or time.time())
+        return False
+
+    def _update_rows(self, rows: Iterable[int], now: float) -> None:
+        """Re-read these rows (ascending) and emit dataChanged once per run of adjacent changed
+        rows, over the columns that changed."""
+        snaps, conns = self._rows, self._conns
+        first = last = -1
+        col_first = col_last = 0
+        count = 0
+        for row in rows:
+            count += 1
+            entry = snaps[row]
+            old = entry.fields
+            new = read_fields(conns[row], now)
+            if new == old:
+                continue
+            entry.update(new)
+            span = changed_columns(old, new)
+            if span is None:
+                continue
+            if last >= 0 and row == last + 1:
+                last = row
+                col_first, col_last = min(col_first, span[0]), max(col_last, span[1])
+                continue
+            if last >= 0:
+                self._emit(first, last, col_first, col_last)
+            first = last = row
+            col_first, col_last = span
+        self.rows_read += count
+        if last >= 0:
+            self._emit(first, last, col_first, col_last)
+
+    def _emit(self, first: int, last: int, col_first: int, col_last: int) -> None:
+        """dataChanged over rows first..last, in ranges small enough that a view repaints only
+        the part it shows (none at all for rows out of view)."""
+        step = max(1, PRECISE_UPDATE_CELLS // (col_last - col_first + 1))
+        for top in range(first, last + 1, step):
+            bottom = min(last, top + step - 1)
+            self.dataChanged.emit(self.index(top, col_first), self.index(bottom, col_last))
+
+    def _sync_rows(self, conns: list[Connection], now: float) -> None:
+        if conns == self._conns:
+            return
+        wanted = {id(c) for c in conns}
+        gone = [row for row, c in enumerate(self._conns) if id(c) not in wanted]
+        while gone:  # from the end, each run of adjacent rows at once
+            last = gone.pop()
+            first = last
+            while gone and gone[-1] == first - 1:
+                first = gone.pop()
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._rows[first : last + 1]
+            del self._conns[first : last + 1]
+            self._reindex()
+            if self._sweep > first:
+                self._sweep = max(first, self._sweep - (last - first + 1))
+            self.endRemoveRows()
+        count = len(self._conns)
+        if conns[:count] == self._conns:
+            added = conns[count:]
             if added:
-                first = len(self._rows)
-                self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
-                self._rows.extend(self._placeholder(i) for i in added)
+                self.beginInsertRows(QModelIndex(), count, count + len(added) - 1)
+                self._conns.extend(added)
+                self._rows.extend(Row(c, read_fields(c, now)) for c in added)
+                self._reindex()
                 self.endInsertRows()
             return
         self.beginResetModel()  # the order changed some other way: start over
-        self._rows = [self._placeholder(i) for i in ids]
+        self._conns = list(conns)
+        self._rows = [Row(c, read_fields(c, now)) for c in conns]
+        self._reindex()
+        self._sweep = 0
         self.endResetModel()
 
-    @staticmethod
-    def _placeholder(conn_id: int) -> RowSnapshot:
-        empty = ("",) * len(HEADERS)
-        return RowSnapshot(conn_id, ConnState.CLOSED, empty, empty, empty)
+    def _reindex(self) -> None:
+        self._row_by_id = {entry.conn_id: row for row, entry in enumerate(self._rows)}
 
     # ----- lookups -----------------------------------------------------------------------------
 
@@ -259,10 +471,7 @@ class ConnectionsModel(QAbstractTableModel):
 
     def row_of(self, conn_id: int) -> int:
         """The row of a connection, -1 when it is not (yet) in the model."""
-        for row, snap in enumerate(self._rows):
-            if snap.conn_id == conn_id:
-                return row
-        return -1
+        return self._row_by_id.get(conn_id, -1)
 
     def state_of(self, conn_id: int) -> ConnState | None:
         row = self.row_of(conn_id)
@@ -270,7 +479,7 @@ class ConnectionsModel(QAbstractTableModel):
 
     def text(self, conn_id: int, column: Column) -> str:
         row = self.row_of(conn_id)
-        return self._rows[row].texts[column] if row >= 0 else ""
+        return self._rows[row].cells()[0][column] if row >= 0 else ""
 
     # ----- QAbstractTableModel -------------------------------------------------------------------
 
@@ -283,32 +492,32 @@ class ConnectionsModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        snap = self._rows[index.row()]
+        entry = self._rows[index.row()]
         col = index.column()
         if not 0 <= col < len(HEADERS):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return snap.texts[col]
+            return entry.cells()[0][col]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return snap.tips[col] or None
+            return entry.cells()[1][col] or None
         if role == Qt.ItemDataRole.TextAlignmentRole:
             if col in NUMERIC:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == Column.STATE:
-                return QColor(STATE_COLORS[snap.state])
-            if col == Column.ERROR and snap.texts[col]:
+                return QColor(STATE_COLORS[entry.state])
+            if col == Column.ERROR and entry.cells()[0][col]:
                 return QColor("#c0392b")
             return None
         if role == CONN_ID_ROLE:
-            return snap.conn_id
+            return entry.conn_id
         if role == STATE_ROLE:
-            return snap.state.value
+            return entry.state.value
         if role == BADGE_COLOR_ROLE and col == Column.STATE:
-            return QColor(STATE_COLORS[snap.state])
+            return QColor(STATE_COLORS[entry.state])
         if role == SORT_ROLE:
-            return snap.sort[col] if snap.sort else None
+            return entry.cells()[2][col]
         return None
 
     def headerData(

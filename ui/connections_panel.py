@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from core.config import ConnectionConfig
 from core.connection import Connection
 from core.states import ConnState
-from ui.bridge import CoreBridge
+from ui.bridge import CoreBridge, TickBatch
 from ui.connection_dialog import ConnectionDialog
 from ui.connections_model import BADGE_COLOR_ROLE, Column, ConnectionsModel
 
@@ -101,7 +101,7 @@ class ConnectionsPanel(QWidget):
         self.setObjectName("ConnectionsPanel")
         self.bridge = bridge
         self.manager = bridge.manager
-        self.model = ConnectionsModel(self.manager, self)
+        self.model = ConnectionsModel(self.manager, self, visible_rows=self.visible_rows)
         self._last_selection: list[int] = []
         self._dialogs: set[ConnectionDialog] = set()
 
@@ -224,7 +224,7 @@ class ConnectionsPanel(QWidget):
         if config is None:
             return None
         conn = self.manager.add(config, connect=connect)
-        self.model.refresh()
+        self.model.refresh_connections([conn.id])
         self.connection_added.emit(conn.id)
         if select:
             self.select(conn.id)
@@ -245,7 +245,7 @@ class ConnectionsPanel(QWidget):
             conn.config = config
         else:
             self.bridge.run(reopen(), f"Reconnect {config.label}")
-        self.model.refresh()
+        self.model.refresh_connections([conn_id])
 
     def connect_selected(self) -> None:
         for conn in self._selected():
@@ -265,7 +265,7 @@ class ConnectionsPanel(QWidget):
     def remove_selected(self) -> None:
         for conn in self._selected():
             self.bridge.run(self.manager.remove(conn.id), f"Remove {conn.config.label}")
-        self.model.refresh()
+        self.model.refresh_connections(())
 
     # ----- selection ---------------------------------------------------------------------------
 
@@ -313,9 +313,22 @@ class ConnectionsPanel(QWidget):
 
     # ----- live updates ------------------------------------------------------------------------
 
-    def _on_tick(self, batch: object) -> None:
+    def visible_rows(self) -> range:
+        """The rows the table shows now (none while it is hidden, e.g. a tab behind another)."""
+        view = self.view
+        rows = self.model.rowCount()
+        if not rows or not view.isVisible():
+            return range(0)
+        first = view.rowAt(0)
+        if first < 0:
+            return range(0)
+        last = view.rowAt(view.viewport().height() - 1)
+        return range(first, rows if last < 0 else last + 1)
+
+    def _on_tick(self, batch: TickBatch) -> None:
         self.model.refresh(batch)
-        self._update_actions()
+        if batch.states or batch.dropped:  # the actions follow the selected connections' states
+            self._update_actions()
 
     def _update_actions(self) -> None:
         conns = self._selected()
