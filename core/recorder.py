@@ -154,7 +154,8 @@ class Recorder:
             overflow, self._overflow = self._overflow, 0
         db = self._db
         frames: list[Any] = []  # flat: FRAME_COLUMNS values per frame, one after the other
-        states, notes, conns = [], [], []
+        states, conns = [], []
+        notes: list[Any] = []  # flat, NOTE_COLUMNS values per note
         add = frames.extend
         popleft = queue.popleft
         full = _FRAME_STEPS[0] * FRAME_COLUMNS
@@ -186,14 +187,16 @@ class Recorder:
                                    event.close_reason, event.error))
                 elif type(event) is ConnectionAdded:
                     conns.append((event.conn_id, event.url, event.name, event.time))
+                elif type(event) is LatencySample:  # one a second per connection: the cheap way
+                    notes.extend((event.time, event.conn_id, "rtt",
+                                  f'{{"kind": "{event.kind}", "rtt": {event.rtt!r}}}'))
                 else:
-                    notes.append(_note(event))
+                    notes.extend(_note(event))
             _insert_frames(db, frames)
             db.executemany("INSERT OR REPLACE INTO connections VALUES (?,?,?,?)", conns)
             db.executemany("INSERT INTO states (time, conn_id, old, new, attempt, retry_in,"
                            " close_code, close_reason, error) VALUES (?,?,?,?,?,?,?,?,?)", states)
-            db.executemany("INSERT INTO notes (time, conn_id, kind, detail) VALUES (?,?,?,?)",
-                           notes)
+            _insert_chunked(db, _NOTE_SQL, NOTE_COLUMNS, notes)
             if overflow:
                 db.execute("INSERT INTO gaps (time, dropped) VALUES (?, ?)",
                            (time.time(), overflow))
@@ -221,26 +224,35 @@ _INSERT_FRAME = ("INSERT INTO frames (time, conn_id, direction, opcode, size, pa
                  " close_reason) VALUES ")
 _FRAME_SQL = {n: _INSERT_FRAME + ",".join(["(?,?,?,?,?,?,NULL,NULL)"] * n) for n in _FRAME_STEPS}
 _CLOSE_SQL = _INSERT_FRAME + "(?,?,?,?,?,?,?,?)"
+NOTE_COLUMNS = 4  # RTT samples are notes too: a thousand connections write 1,000 a second
+_NOTE_SQL = {n: "INSERT INTO notes (time, conn_id, kind, detail) VALUES "
+             + ",".join(["(?,?,?,?)"] * n) for n in _FRAME_STEPS}
 
 
 def _insert_frames(db: sqlite3.Connection, values: list[Any]) -> None:
     """Insert the frames whose column values lie one after the other in `values`."""
-    rows = len(values) // FRAME_COLUMNS
+    _insert_chunked(db, _FRAME_SQL, FRAME_COLUMNS, values)
+
+
+def _insert_chunked(
+    db: sqlite3.Connection, sqls: dict[int, str], columns: int, values: list[Any]
+) -> None:
+    """Insert the rows whose `columns` values lie one after the other in `values`, as few
+    multi-row statements as the steps allow."""
+    rows = len(values) // columns
     done = 0
     for step in _FRAME_STEPS:
-        sql = _FRAME_SQL[step]
-        width = step * FRAME_COLUMNS
+        sql = sqls[step]
+        width = step * columns
         while rows - done >= step:
-            start = done * FRAME_COLUMNS
+            start = done * columns
             db.execute(sql, values[start:start + width])
             done += step
 
 
 def _note(event: Event) -> tuple[float, int | None, str, str]:
     detail: dict[str, Any]
-    if isinstance(event, LatencySample):
-        kind, detail = "rtt", {"kind": event.kind, "rtt": event.rtt}
-    elif isinstance(event, ErrorEvent):
+    if isinstance(event, ErrorEvent):
         kind, detail = "error", {"kind": event.kind, "message": event.message}
     elif isinstance(event, QueueDropped):
         kind, detail = "queue_dropped", {"dropped_total": event.dropped_total}

@@ -64,6 +64,12 @@ async def test_every_frame_and_state_change_is_recorded(tmp_path: Path) -> None:
     assert sum(1 for r in records if r["event"] == "frame") == len(frames)
     assert [r["time"] for r in records[1:]] == sorted(r["time"] for r in records[1:])
     assert list_recordings(tmp_path)[0].frames == len(frames)
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    rtts = [json.loads(d) for (d,) in db.execute("SELECT detail FROM notes WHERE kind = 'rtt'")]
+    db.close()
+    assert len(rtts) == len(conn.metrics.rtt) > 0
+    assert [r["rtt"] for r in rtts] == conn.metrics.rtt.view()[:, 1].tolist()
+    assert {r["kind"] for r in rtts} == {"ping"}
 
 
 def test_overflow_writes_an_explicit_gap(tmp_path: Path) -> None:
