@@ -5,18 +5,23 @@ the first thing a user sees is live traffic; `--demo-bots`/`--demo-rate` size it
 `--embedded-path` opens more connections to it. `--screenshot PNG` starts the same way, waits for
 the panels to fill (or `--after` seconds), selects the newest incoming JSON frame so the detail pane
 shows one, saves the window as a PNG and exits.
+
+Start-up order: the window is shown first, as a skeleton (docks with placeholders, menus, the
+saved layout) before asyncio, numpy, websockets, the server or pyqtgraph are imported; after its
+first paint `start_session()` imports the rest a module per event-loop turn, starts the embedded
+server, the recorder and the bridge, builds the panels that must see the first frames, opens the
+connections, and builds the others (the charts last: pyqtgraph alone takes ~0.2 s).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import gc
 import os
-import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -138,14 +143,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str]) -> Options:
-    from ui.connection_dialog import validate_url
-
     p = parser()
     ns = p.parse_args(argv)
-    for url in ns.urls:
-        problem = validate_url(url)
-        if problem:
-            p.error(f"{url}: {problem}")
+    if ns.urls:  # (the dialog's module is not needed to show the window: imported when used)
+        from ui.connection_dialog import validate_url
+
+        for url in ns.urls:
+            problem = validate_url(url)
+            if problem:
+                p.error(f"{url}: {problem}")
     if ns.after is not None and not ns.screenshot:
         p.error("--after only makes sense with --screenshot")
     if ns.embedded and ns.no_demo:
@@ -185,8 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(NO_DISPLAY, file=sys.stderr)
         return 2
 
-    import PySide6.QtWidgets  # PySide6 before qasync
-    import qasync
+    import PySide6.QtWidgets
 
     qt = PySide6.QtWidgets
     app = qt.QApplication.instance() or qt.QApplication(sys.argv[:1] or ["socketscope"])
@@ -197,8 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_qt_noise()
     collector = _collect_garbage_on_gui_thread(app)
     try:
+        window = show_window(options)  # before asyncio and the rest: start_session() follows
+        app.processEvents()  # its first paint, now
+        import asyncio
+
+        import qasync  # after PySide6
+
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-            return runner.run(run(options))
+            return runner.run(run(options, window))
     finally:
         collector.stop()
         gc.enable()
@@ -208,14 +219,31 @@ def _collect_garbage_on_gui_thread(app: QObject) -> QTimer:
     """Run Python's cyclic GC only here, on the GUI thread.
 
     Left automatic, a collection may run on the embedded server's thread or a worker and destroy
-    Qt objects there, which Qt does not allow (their timers cannot be stopped: a later crash)."""
+    Qt objects there, which Qt does not allow (their timers cannot be stopped: a later crash).
+
+    A full collection walks every object (100,000 inspector rows, a thousand connections):
+    50-150 ms during which the window froze. What start-up built is frozen out of it after the
+    first collection, and a full one runs at most once a minute; frames and events hold no
+    cycles, so the garbage it finds is small and can wait."""
     from PySide6.QtCore import QTimer
+
+    next_full = [time.monotonic() + FULL_GC_EVERY_S]
 
     def collect() -> None:
         counts, limits = gc.get_count(), gc.get_threshold()
         if counts[0] > limits[0]:
-            generation = 2 if counts[2] > limits[2] else 1 if counts[1] > limits[1] else 0
+            now = time.monotonic()
+            if counts[2] > limits[2] and now >= next_full[0]:
+                next_full[0] = now + FULL_GC_EVERY_S
+                generation = 2
+            else:
+                generation = 1 if counts[1] > limits[1] else 0
             gc.collect(generation)
+            if not frozen[0]:
+                frozen[0] = True
+                gc.freeze()  # start-up's objects: modules, widgets, the session's set-up
+
+    frozen = [False]
 
     gc.disable()
     timer = QTimer(app)
@@ -225,6 +253,7 @@ def _collect_garbage_on_gui_thread(app: QObject) -> QTimer:
     return timer
 
 
+FULL_GC_EVERY_S = 60.0
 QT_NOISE = ("This plugin does not support propagateSizeHints",)  # offscreen/minimal platforms
 
 
@@ -240,16 +269,99 @@ def _quiet_qt_noise() -> None:
     qInstallMessageHandler(handler)
 
 
+def _new_window(options: Options) -> MainWindow:
+    from ui.main_window import MainWindow
+
+    window = MainWindow(None, remember_layout=options.screenshot is None)
+    if not window.layout_restored:
+        window.resize(*options.size)
+    return window
+
+
+def show_window(options: Options) -> MainWindow:
+    """The window as a skeleton (docks with placeholders, menus, the saved layout), shown; it
+    imports nothing but Qt and ui.main_window. `start_session()` fills it."""
+    window = _new_window(options)
+    window.show()
+    return window
+
+
 def open_window(options: Options) -> MainWindow:
-    """Start the session (embedded server or the given URLs) and show the window; call with the
-    qasync loop running. The caller ends it with `await window.shutdown()`."""
+    """Start the session (embedded server or the given URLs) and show the window with every
+    panel built, all at once; call with the qasync loop running. The caller ends it with
+    `await window.shutdown()`. (The app shows its window first: `show_window()`, then
+    `start_session()`.)"""
+    window = _new_window(options)
+    _open_session(window, options)
+    window.show()
+    return window
+
+
+# Imported one per event-loop turn after the first paint, so the window stays responsive: what
+# the session and PANELS_FIRST need (numpy ~0.1 s, websockets ~0.05 s, PyJWT with cryptography
+# ~0.05 s, the server, the UI modules). PANELS_FIRST are built before the connections open, as
+# they must see every event from the first (the inspector lists every frame, the room browser
+# reads the server's greeting); LATE_PANELS after, the charts last (pyqtgraph alone is ~0.2 s).
+SESSION_MODULES = (
+    "numpy", "websockets.asyncio.client", "core.connection", "core.manager", "core.recorder",
+    "core.server.tokens", "core.server.thread", "ui.bridge", "ui.status_bar",
+    "ui.connections_panel", "ui.inspector_panel", "ui.room_browser",
+)  # fmt: skip
+PANELS_FIRST = ("connections", "inspector", "rooms")
+LATE_PANELS = (  # (modules to import first, panel key)
+    (("ui.composer_panel",), "composer"),
+    (("ui.server_panel",), "server"),
+    (("ui.charts_panel",), "charts"),  # with pyqtgraph, bound to PySide6 there
+)
+FIRST_PAINT_WAIT = 0.3  # s: a platform that does not paint the window does not hold the start
+
+
+async def start_session(window: MainWindow, options: Options) -> None:
+    """Fill the skeleton of `show_window()`: once it has painted, import the rest a module per
+    loop turn, start the session (`_open_session()`) with PANELS_FIRST, then build the others
+    one per turn. Each step is one import or one panel (the longest, pyqtgraph, ~0.2 s); the
+    window paints and takes input in between."""
+    import asyncio
+
+    if not window.has_painted:
+        painted = asyncio.get_running_loop().create_future()
+        window.painted.connect(lambda: painted.done() or painted.set_result(None))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(painted, FIRST_PAINT_WAIT)
+    for module in SESSION_MODULES:
+        _preload(module)
+        await asyncio.sleep(0)
+    _open_session(window, options, PANELS_FIRST)
+    for modules, key in LATE_PANELS:
+        for module in modules:
+            await asyncio.sleep(0)
+            _preload(module)
+        await asyncio.sleep(0)
+        window.attach(window.bridge, [key])
+    window.attach(window.bridge)  # any panel not named above
+
+
+def _preload(module: str) -> None:
+    """Import ahead of use; a failure is left to the use, which reports it where it belongs (a
+    panel's dock says why it is missing)."""
+    import importlib
+
+    with contextlib.suppress(Exception):
+        importlib.import_module(module)
+
+
+def _open_session(
+    window: MainWindow, options: Options, panels: Iterable[str] | None = None
+) -> None:
+    """The core thread, the connection manager, the embedded server, the recorder and the
+    bridge; `panels` (default: every one) built on it; then the connections added and opened."""
     from core.config import ConnectionConfig
     from core.loopthread import LoopThread
     from core.manager import ConnectionManager
     from core.server import EmbeddedServer, ServerStartError
     from ui.bridge import CoreBridge
     from ui.connection_dialog import split_token
-    from ui.main_window import MainWindow, embedded_connection_config, join_rooms
+    from ui.main_window import embedded_connection_config, join_rooms
 
     core = LoopThread()
     manager = ConnectionManager(loop=core.loop)
@@ -264,10 +376,8 @@ def open_window(options: Options) -> MainWindow:
             server = None
     recorder, record_error = _start_recorder(options, manager)
     bridge = CoreBridge(manager, server, core=core)
-    window = MainWindow(bridge, remember_layout=options.screenshot is None)
     window.recorder = recorder
-    if not window.layout_restored:
-        window.resize(*options.size)
+    window.attach(bridge, panels)
 
     if server is not None:
         conn = window.connections.add_connection(embedded_connection_config(server))
@@ -294,8 +404,6 @@ def open_window(options: Options) -> MainWindow:
             f"Embedded demo server at {server.url} with {server.config.demo_bots} bots; "
             "connected as 'you' and joined #lobby and #dev"
         )
-    window.show()
-    return window
 
 
 def _start_recorder(options: Options, manager: ConnectionManager) -> tuple[Recorder | None, str]:
@@ -323,8 +431,11 @@ def demo_server_config(bots: int = DEMO_BOTS, rate: float = DEMO_RATE) -> Server
     )
 
 
-async def run(options: Options) -> int:
-    """The whole app session on the running qasync loop."""
+async def run(options: Options, window: MainWindow | None = None) -> int:
+    """The whole app session on the running qasync loop; `window` from `show_window()`."""
+    import asyncio
+    import signal
+
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def close(*_: object) -> None:
@@ -333,9 +444,11 @@ async def run(options: Options) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C in the terminal ends the session
         signal.signal(sig, close)  # runs at the next Python tick (the GC timer's at the latest)
-    window = open_window(options)
+    if window is None:
+        window = show_window(options)
     window.closed.connect(close)
     try:
+        await start_session(window, options)
         if options.screenshot:
             return await _screenshot(window, options)
         await closed
@@ -372,6 +485,8 @@ def _incoming_json(event: FrameEvent) -> bool:
 
 
 async def _screenshot(window: MainWindow, options: Options) -> int:
+    import asyncio
+
     from PySide6.QtCore import QCoreApplication, QEvent
 
     from ui.inspector_panel import InspectorPanel

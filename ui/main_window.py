@@ -1,40 +1,69 @@
-"""The main window: every panel in a dock, menus, the status bar, layout memory and shutdown."""
+"""The main window: every panel in a dock, menus, the status bar, layout memory and shutdown.
+
+`MainWindow(bridge)` builds every panel at once. `MainWindow(None)` is the start-up skeleton: the
+docks, menus and layout are there, each dock holds a placeholder, and nothing heavier than Qt is
+imported, so it can be shown at once; `attach(bridge, keys)` then puts the panels in (all, or a
+few at a time) and `ready` is emitted once every dock has its panel.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
-import json
 import logging
+import os
+import sys
+import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QWidget,
-)
+from PySide6.QtCore import QByteArray, QEvent, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStatusBar, QWidget
 
-from core.config import ConnectionConfig, HeartbeatConfig
-from core.connection import Connection
-from core.recorder import Recorder
-from core.server import EmbeddedServer, make_token
-from ui.bridge import CoreBridge
-from ui.connections_panel import ConnectionsPanel
-from ui.server_panel import ServerPanel
 from ui.settings import app_settings
-from ui.status_bar import StatusBar
+
+if TYPE_CHECKING:  # the core (numpy, websockets, the server) is imported once the window shows
+    import asyncio
+
+    from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
+
+    from core.config import ConnectionConfig
+    from core.connection import Connection
+    from core.events import StateChanged
+    from core.recorder import Recorder
+    from core.server import EmbeddedServer
+    from ui.bridge import CoreBridge, TickBatch
+    from ui.connections_panel import ConnectionsPanel
+    from ui.server_panel import ServerPanel
 
 log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = 1
 DEMO_ROOMS = ("lobby", "dev")
 DEMO_USER = "you"
+PROBE_ENV = "SOCKETSCOPE_STARTUP_PROBE"  # "1": print `shown`, `painted`, `ready`, `open` times
+# default_layout() as QMainWindow.saveState() writes it for a 1280x800 window (base64), restored
+# by a new window in its place: restoreState() needs no Qt enum, and the first use of one costs
+# ~30 ms (PySide6 makes all ~125 enums of the Qt namespace at once), which the start-up skeleton
+# can then spend after it is shown. tests/test_ui_startup.py checks that it still matches
+# default_layout(); `default_state()` makes it anew. If it cannot be restored (other docks, another
+# LAYOUT_VERSION), the window runs default_layout() instead.
+DEFAULT_STATE = (
+    b"AAAA/wAAAAH9AAAAAQAAAAIAAAUGAAADLPwBAAAAAfwAAAAAAAAFBgAAALgA/////AIAAAAC/AAAAAAAAAHWAAAATgD/"
+    b"///8AQAAAAL8AAAAAAAAAZkAAAA3AP////wCAAAAAvsAAAAgAGQAbwBjAGsAXwBjAG8AbgBuAGUAYwB0AGkAbwBuAHMB"
+    b"AAAAAAAAAMgAAAAkAP////sAAAAUAGQAbwBjAGsAXwByAG8AbwBtAHMBAAAAAAAAAQgAAAAkAP////sAAAAcAGQAbwBj"
+    b"AGsAXwBpAG4AcwBwAGUAYwB0AG8AcgEAAAAAAAADZwAAADcA/////AAAAAAAAAFQAAAAQQD////8AQAAAAL8AAAAAAAA"
+    b"AgAAAAB7AP////oAAAAAAQAAAAL7AAAAGgBkAG8AYwBrAF8AYwBvAG0AcABvAHMAZQByAQAAAAD/////AAAANwD////7"
+    b"AAAAFgBkAG8AYwBrAF8AcwBlAHIAdgBlAHIBAAAAAP////8AAAA3AP////sAAAAWAGQAbwBjAGsAXwBjAGgAYQByAHQA"
+    b"cwEAAAAAAAADAAAAADcA////AAAAAAAAAAAAAAAEAAAABAAAAAgAAAAI/AAAAAA="
+)
+
+
+def probe(what: str) -> None:
+    """With SOCKETSCOPE_STARTUP_PROBE=1, print `WHAT <CLOCK_MONOTONIC>` (bench_startup.py)."""
+    if os.environ.get(PROBE_ENV) == "1":
+        print(f"{what} {time.monotonic():.6f}", file=sys.stdout, flush=True)
 
 
 @dataclass(frozen=True)
@@ -60,6 +89,9 @@ PANELS = (
 def embedded_connection_config(server: EmbeddedServer, name: str = "demo (embedded)",
                                user: str = DEMO_USER, path: str = "/") -> ConnectionConfig:
     """A connection to the embedded server: its token, a 1 s heartbeat so the charts move."""
+    from core.config import ConnectionConfig, HeartbeatConfig
+    from core.server.tokens import make_token
+
     cfg = server.config
     return ConnectionConfig(
         url=server.url + path,
@@ -71,6 +103,8 @@ def embedded_connection_config(server: EmbeddedServer, name: str = "demo (embedd
 
 def join_rooms(bridge: CoreBridge, conn: Connection, rooms: tuple[str, ...] = DEMO_ROOMS) -> None:
     """Ask to join demo rooms; sent before the connection opens it waits in the offline queue."""
+    import json
+
     for room in rooms:
         message = json.dumps({"type": "join_room", "room": room})
         bridge.run(conn.send(message), f"Join {room}")
@@ -80,6 +114,8 @@ class _Placeholder(QLabel):
     """Stands in for a panel that could not be created, and says why."""
 
     def __init__(self, title: str, error: str) -> None:
+        from PySide6.QtCore import Qt
+
         super().__init__(f"{title} is not available:\n{error}")
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -87,21 +123,32 @@ class _Placeholder(QLabel):
         self.setStyleSheet("color: #8a8f98;")
 
 
+class _Pending(QLabel):
+    """Holds a dock's place while the app starts, until its panel is built (a few 100 ms)."""
+
+    def __init__(self) -> None:
+        super().__init__("Loading…")
+        self.setStyleSheet("color: #8a8f98; qproperty-alignment: AlignCenter;")  # no Qt enums
+
+
 class MainWindow(QMainWindow):
     """Owns no core state: the bridge has the manager and the server; panels show them."""
 
     closed = Signal()
+    painted = Signal()  # the first paint of the window is done
+    ready = Signal()  # every dock has its panel
+    has_painted = False  # (a class attribute: event() runs before __init__ is through)
 
     def __init__(
         self,
-        bridge: CoreBridge,
+        bridge: CoreBridge | None,
         parent: QWidget | None = None,
         remember_layout: bool = True,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self.setWindowTitle("SocketScope")
-        self.bridge = bridge
+        self.bridge: CoreBridge = bridge  # type: ignore[assignment]  # None until attach()
         self.remember_layout = remember_layout
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
@@ -110,6 +157,12 @@ class MainWindow(QMainWindow):
         self._closed = False
         self.recorder: Recorder | None = None  # the session's recording, closed at shutdown
         self._recordings: QWidget | None = None
+        self._shown = False
+        self._sizes_due = False  # default_sizes() once the window has painted
+        self.is_ready = False  # every dock has its panel: `ready` was emitted
+        self._probe_open = os.environ.get(PROBE_ENV) == "1"
+        self._early_states: list[StateChanged] = []  # seen before the charts panel was built
+        self._early_states_kept = False
 
         self.setDockNestingEnabled(True)
         self.setDockOptions(
@@ -118,26 +171,60 @@ class MainWindow(QMainWindow):
             | QMainWindow.DockOption.AllowTabbedDocks
         )
         for spec in PANELS:
-            self._add_panel(spec)
-        self.connections: ConnectionsPanel = self.panels["connections"]  # type: ignore[assignment]
-        self.server_panel: ServerPanel = self.panels["server"]  # type: ignore[assignment]
-
-        self.status = StatusBar(bridge, self)
+            self._add_dock(spec)
+        self.status: QStatusBar = QStatusBar(self)  # a StatusBar once there is a bridge
+        self.status.showMessage("Starting…")
         self.setStatusBar(self.status)
-        inspector = self.panels.get("inspector")
-        if inspector is not None and not isinstance(inspector, _Placeholder):
-            self.status.dropped_sources.append(inspector)
-
-        for key, panel in self.panels.items():
-            if key != "connections" and hasattr(panel, "set_connections"):
-                self.connections.selection_changed.connect(panel.set_connections)
-
         self._make_menus()
-        self._shown = False
-        self.default_layout()
+        if bridge is not None:
+            self.attach(bridge)
+        if not self.restoreState(QByteArray.fromBase64(DEFAULT_STATE), LAYOUT_VERSION):
+            self.default_layout()
         self.layout_restored = self.restore_layout() if remember_layout else False
 
     # ----- panels and layout -------------------------------------------------------------------
+
+    @property
+    def built(self) -> bool:
+        """Every dock holds its panel (or a placeholder saying why it could not be made)."""
+        return len(self.panels) == len(PANELS)
+
+    def attach(self, bridge: CoreBridge, keys: Iterable[str] | None = None) -> None:
+        """Build panels on `bridge` (the first call also makes the status bar): those in `keys`,
+        or all that are still missing. Call again with the rest; `ready` follows the last."""
+        from ui.status_bar import StatusBar
+
+        self._fill_menus()
+        if self.bridge is None:
+            self.bridge = bridge
+            if self._probe_open:
+                bridge.tick.connect(self._probe_tick)
+        if "charts" not in self.panels and not self._early_states_kept:
+            self._early_states_kept = True  # the charts mark opens and closes they missed
+            bridge.tick.connect(self._keep_states)
+        wanted = {spec.key for spec in PANELS} if keys is None else set(keys)
+        for spec in PANELS:  # in PANELS order, as signal connections are made in it
+            if spec.key in wanted and spec.key not in self.panels:
+                self._add_panel(spec)
+        if not isinstance(self.status, StatusBar):  # after the first panels, as it always was
+            self.status = StatusBar(bridge, self)
+            self.setStatusBar(self.status)
+            inspector = self.panels.get("inspector")
+            if inspector is not None and not isinstance(inspector, _Placeholder):
+                self.status.dropped_sources.append(inspector)
+        if self.built and not self.is_ready:
+            self._finish_panels()
+
+    def _add_dock(self, spec: PanelSpec) -> None:
+        dock = QDockWidget(spec.title, self)
+        dock.setObjectName(f"dock_{spec.key}")
+        dock.setWidget(_Pending())
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.docks[spec.key] = dock
 
     def _add_panel(self, spec: PanelSpec) -> None:
         try:
@@ -147,16 +234,68 @@ class MainWindow(QMainWindow):
             log.error("panel %s failed:\n%s", spec.cls, traceback.format_exc())
             self.panel_errors[spec.key] = f"{type(exc).__name__}: {exc}"
             panel = _Placeholder(spec.title, self.panel_errors[spec.key])
-        dock = QDockWidget(spec.title, self)
-        dock.setObjectName(f"dock_{spec.key}")
+        dock = self.docks[spec.key]
+        pending = dock.widget()
         dock.setWidget(panel)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-            | QDockWidget.DockWidgetFeature.DockWidgetClosable
-        )
+        if pending is not None:
+            pending.hide()
+            pending.deleteLater()
         self.panels[spec.key] = panel
-        self.docks[spec.key] = dock
+        if spec.key == "connections":
+            self.connections: ConnectionsPanel = panel  # type: ignore[assignment]
+            self._connection_menu()
+            for key, other in self.panels.items():  # panels made before it (none in PANELS)
+                self._follow_selection(key, other)
+        else:
+            self._follow_selection(spec.key, panel)
+        if spec.key == "server":
+            self.server_panel: ServerPanel = panel  # type: ignore[assignment]
+        if spec.key == "charts" and self._early_states_kept:
+            self.bridge.tick.disconnect(self._keep_states)
+            self._catch_up_markers(panel, self._early_states)
+            self._early_states = []
+        if spec.key == "inspector" and not isinstance(panel, _Placeholder):
+            dropped = getattr(self.status, "dropped_sources", None)  # a StatusBar made before
+            if dropped is not None:
+                dropped.append(panel)
+
+    def _follow_selection(self, key: str, panel: QWidget) -> None:
+        """Panels show the connections selected in the connections panel, from now on."""
+        connections = self.panels.get("connections")
+        if (key == "connections" or not hasattr(connections, "selection_changed")
+                or not hasattr(panel, "set_connections")):
+            return
+        self.connections.selection_changed.connect(panel.set_connections)
+        selected = self.connections.selected_ids()
+        if selected:  # it was selected before this panel existed
+            panel.set_connections(selected)
+
+    def _keep_states(self, batch: TickBatch) -> None:
+        self._early_states.extend(batch.states)
+
+    @staticmethod
+    def _catch_up_markers(charts: QWidget, states: list[StateChanged]) -> None:
+        """The open (green) and close (red) lines of state changes the charts panel did not see
+        because it was built after them, as its own tick handler would have drawn them."""
+        from core.states import ConnState
+
+        markers = getattr(charts, "markers", None)
+        if markers is None:
+            return
+        for event in states:
+            if event.new is ConnState.OPEN:
+                markers.add(event.conn_id, event.time, True)
+            elif event.old is ConnState.OPEN:
+                markers.add(event.conn_id, event.time, False)
+
+    def _finish_panels(self) -> None:
+        self.is_ready = True
+        for action in self._needs_panels:
+            action.setEnabled(True)
+        if self._shown and not self.layout_restored:  # minimum sizes changed: redo proportions
+            self.default_sizes()
+        probe("ready")
+        self.ready.emit()
 
     def default_layout(self) -> None:
         """Top row: connections over rooms on the left, the inspector (largest) beside them.
@@ -164,6 +303,8 @@ class MainWindow(QMainWindow):
 
         All docks share one dock area, split in nested rows and columns: with no central
         widget, resizeDocks() only balances docks reliably within one area."""
+        from PySide6.QtCore import Qt
+
         d = self.docks
         top = Qt.DockWidgetArea.TopDockWidgetArea
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
@@ -181,10 +322,19 @@ class MainWindow(QMainWindow):
         d["composer"].raise_()
         self.default_sizes()
 
+    def default_state(self) -> bytes:
+        """DEFAULT_STATE anew: default_layout() at 1280x800, saved and base64-encoded (the
+        window's own size and layout are changed)."""
+        self.resize(1280, 800)
+        self.default_layout()
+        return bytes(self.saveState(LAYOUT_VERSION).toBase64().data())
+
     def default_sizes(self) -> None:
         """Proportions of the default layout for the current window size: at 1280x800 the left
         column is ~410 px (connections with State, Name, RTT, In and Out; member names in full)
         and the charts get more of the bottom row than the composer."""
+        from PySide6.QtCore import Qt
+
         d = self.docks
         width, height = self.width(), self.height()
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
@@ -201,8 +351,37 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown:
             self._shown = True
-            if not self.layout_restored:  # sizes need the real window size: after layout
-                QTimer.singleShot(0, self.default_sizes)
+            probe("shown")
+            # The proportions need the real window size, so after layout; and after the first
+            # paint, as they need the Qt enums (~30 ms the first time; DEFAULT_STATE has them
+            # right for 1280x800 already).
+            self._sizes_due = not self.layout_restored
+            if self.has_painted:
+                self._after_first_paint()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if not self.has_painted and event.type() == QEvent.Type.UpdateRequest:
+            self.has_painted = True  # this UpdateRequest painted the window and flushed it
+            probe("painted")
+            self.painted.emit()
+            self._after_first_paint()
+        return handled
+
+    def _after_first_paint(self) -> None:
+        if self._sizes_due:
+            self._sizes_due = False
+            QTimer.singleShot(0, self, self.default_sizes)
+        QTimer.singleShot(0, self, self._fill_menus)
+
+    def _probe_tick(self, batch: TickBatch) -> None:
+        """With the start-up probe: print `open` when a connection first opens."""
+        from core.states import ConnState
+
+        if any(event.new is ConnState.OPEN for event in batch.states):
+            self._probe_open = False
+            self.bridge.tick.disconnect(self._probe_tick)
+            probe("open")
 
     def reset_layout(self) -> None:
         self.default_layout()
@@ -227,8 +406,26 @@ class MainWindow(QMainWindow):
     # ----- menus -------------------------------------------------------------------------------
 
     def _make_menus(self) -> None:
+        """The menu bar with its menus, empty: `_fill_menus()` adds their actions just after the
+        first paint (or with the panels, whichever comes first)."""
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        self.file_menu = bar.addMenu("&File")
+        self.connection_menu = bar.addMenu("&Connection")  # the connections panel's actions
+        self.server_menu = bar.addMenu("&Server")
+        self.view_menu = bar.addMenu("&View")
+        self.help_menu = bar.addMenu("&Help")
+        self._needs_panels: tuple[QAction, ...] = ()
+        self._menus_filled = False
+
+    def _fill_menus(self) -> None:
+        """Every action is there from the start; those that need the panels are enabled once
+        every panel is built."""
+        from PySide6.QtGui import QAction, QKeySequence
+
+        if self._menus_filled:
+            return
+        self._menus_filled = True
+        file_menu = self.file_menu
         new = QAction("&New connection…", self)
         new.setShortcut(QKeySequence.StandardKey.New)
         new.triggered.connect(lambda: self.connections.new_connection())
@@ -248,37 +445,46 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         self.embedded_action = embedded
 
-        conn_menu = bar.addMenu("&Connection")
-        acts = self.connections.actions_by_name
-        for name in ("connect", "disconnect", "reconnect"):
-            conn_menu.addAction(acts[name])
-        conn_menu.addSeparator()
-        for name in ("edit", "duplicate", "remove"):
-            conn_menu.addAction(acts[name])
+        if "connections" in self.panels:
+            self._connection_menu()
 
-        server_menu = bar.addMenu("&Server")
+        server_menu = self.server_menu
         toggle = QAction("&Start/stop embedded server", self)
-        toggle.triggered.connect(self.server_panel.toggle)
+        toggle.triggered.connect(lambda: self.server_panel.toggle())
         copy = QAction("&Copy token", self)
-        copy.triggered.connect(self.server_panel.copy_token)
+        copy.triggered.connect(lambda: self.server_panel.copy_token())
         server_menu.addAction(toggle)
         server_menu.addAction(copy)
+        self._needs_panels = (new, embedded, toggle, copy)
+        for action in self._needs_panels:
+            action.setEnabled(self.is_ready)
 
-        view_menu = bar.addMenu("&View")
+        view_menu = self.view_menu
         for spec in PANELS:
             view_menu.addAction(self.docks[spec.key].toggleViewAction())
         view_menu.addSeparator()
         reset = QAction("&Reset layout", self)
         reset.triggered.connect(self.reset_layout)
         view_menu.addAction(reset)
-        self.view_menu = view_menu
 
-        help_menu = bar.addMenu("&Help")
         about = QAction("&About SocketScope", self)
         about.triggered.connect(self._about)
-        help_menu.addAction(about)
+        self.help_menu.addAction(about)
+
+    def _connection_menu(self) -> None:
+        acts = getattr(self.connections, "actions_by_name", None)
+        if acts is None or not self._menus_filled:  # no panel, or added with the others
+            return
+        menu = self.connection_menu
+        for name in ("connect", "disconnect", "reconnect"):
+            menu.addAction(acts[name])
+        menu.addSeparator()
+        for name in ("edit", "duplicate", "remove"):
+            menu.addAction(acts[name])
 
     def _about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.about(
             self,
             "About SocketScope",
@@ -315,6 +521,8 @@ class MainWindow(QMainWindow):
 
     def show_recordings(self) -> QWidget:
         """The recordings browser, in a window of its own (kept while this one lives)."""
+        from PySide6.QtCore import Qt
+
         from ui.recordings_window import RecordingsWindow
 
         if self._recordings is None:
@@ -327,21 +535,27 @@ class MainWindow(QMainWindow):
 
     async def shutdown(self) -> None:
         """Disconnect everything, stop the bridge and the embedded server (idempotent)."""
+        import asyncio
+
         if self._shutdown_task is None:
             self._shutdown_task = asyncio.ensure_future(self._shutdown())
         await asyncio.shield(self._shutdown_task)
 
     async def _shutdown(self) -> None:
+        import asyncio
+        import contextlib
+
         bridge = self.bridge
-        try:
-            async with asyncio.timeout(5.0):
-                await bridge.manager.close_all()
-        except Exception:
-            log.exception("closing the connections failed")
-        bridge.stop()
+        if bridge is not None:  # None: closed before the session started
+            try:
+                async with asyncio.timeout(5.0):
+                    await bridge.manager.close_all()
+            except Exception:
+                log.exception("closing the connections failed")
+            bridge.stop()
         if self.recorder is not None:  # after the connections closed: their last frames too
             await asyncio.to_thread(self.recorder.close)
-        server = bridge.server
+        server = bridge.server if bridge is not None else None
         if server is not None:
             try:
                 await asyncio.to_thread(server.stop)

@@ -1,0 +1,106 @@
+"""Start-up order: the window shows as a skeleton first, then the session fills it (ui/app.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.states import ConnState
+from tests.helpers_ui import dispose, until
+from ui.app import parse_args, show_window, start_session
+from ui.main_window import PANELS, MainWindow, _Pending
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def config_dir(tmp_path, monkeypatch):
+    path = tmp_path / "config"
+    monkeypatch.setenv("SOCKETSCOPE_CONFIG_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def no_quit_on_close(qapp):
+    before = qapp.quitOnLastWindowClosed()
+    qapp.setQuitOnLastWindowClosed(False)
+    yield
+    qapp.setQuitOnLastWindowClosed(before)
+
+
+def _layout(window: MainWindow) -> dict[str, tuple[bool, tuple[int, int, int, int]]]:
+    return {key: (dock.isVisible(), dock.geometry().getRect())
+            for key, dock in window.docks.items()}
+
+
+async def test_default_state_is_the_default_layout(qtbot, config_dir, no_quit_on_close):
+    """DEFAULT_STATE (what a new window restores) places every dock as default_layout() does."""
+    restored = MainWindow(None, remember_layout=False)
+    coded = MainWindow(None, remember_layout=False)
+    try:
+        coded.default_layout()
+        for window in (restored, coded):
+            window.resize(1280, 800)
+            window.show()
+        await until(lambda: restored.has_painted and coded.has_painted, 3, "painted")
+        await until(lambda: _layout(restored) == _layout(coded), 3,
+                    f"the same layout: {_layout(restored)} vs {_layout(coded)}")
+    finally:
+        dispose(restored, coded)
+
+
+def test_the_skeleton_imports_nothing_heavy(tmp_path):
+    """Shown before asyncio, numpy, websockets, the server, SQLite or pyqtgraph are imported."""
+    code = (
+        "import sys\n"
+        "from ui.app import parse_args, show_window\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication(['x'])\n"
+        "window = show_window(parse_args([]))\n"
+        "app.processEvents()\n"
+        "heavy = ('asyncio', 'numpy', 'websockets', 'jwt', 'msgpack', 'sqlite3', 'pyqtgraph',\n"
+        "         'core.connection', 'core.server.app', 'ui.bridge')\n"
+        "print(window.has_painted, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               SOCKETSCOPE_CONFIG_DIR=str(tmp_path / "config"))
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, timeout=60,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "True []"
+
+
+async def test_the_session_fills_the_skeleton(qtbot, config_dir, no_quit_on_close):
+    """Every panel replaces its placeholder; the panels that must see the first frames saw them
+    (the inspector starts with the server's greeting, the room browser knows who we are), and
+    the charts, built later, still mark the moment the connection opened."""
+    options = parse_args(["--no-record"])
+    window = show_window(options)
+    assert not window.is_ready
+    assert all(isinstance(dock.widget(), _Pending) for dock in window.docks.values())
+    ready = []
+    window.ready.connect(lambda: ready.append(True))
+    try:
+        await start_session(window, options)
+        assert window.is_ready and ready == [True]
+        assert window.panel_errors == {}
+        assert set(window.panels) == {spec.key for spec in PANELS}
+        assert not any(isinstance(dock.widget(), _Pending) for dock in window.docks.values())
+        assert all(action.isEnabled() for action in window._needs_panels)
+        (conn,) = window.bridge.manager.list()
+        await until(lambda: conn.state is ConnState.OPEN, 5, "open")
+        inspector = window.panels["inspector"]
+        await until(lambda: inspector.model.rowCount() > 3, 5, "inspector rows")
+        first = inspector.model.data(inspector.model.index(0, 5))
+        assert '"type":"connected"' in first.replace(" ", "")
+        charts = window.panels["charts"]
+        await until(lambda: any(mark.opened for mark in charts.markers.get(conn.id)), 3,
+                    "the open marker")
+    finally:
+        window.hide()
+        await window.shutdown()
+        dispose(window)
