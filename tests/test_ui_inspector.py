@@ -416,3 +416,265 @@ def test_select_newest_and_empty_hints(qtbot) -> None:
     detail.show_frame(FrameEvent(1, time.time(), Direction.IN, Opcode.TEXT, b"plain"), "c")
     assert "Text or Hex" in detail.json_edit.placeholderText()
     bridge.stop()
+
+
+def _mixed_frames() -> list[FrameEvent]:
+    """Frames that catch shortcuts: escaped and non-ASCII types, letters that casefold() turns
+    into ASCII ones (long s, Kelvin sign), binary frames searched as hex, MessagePack, control
+    frames."""
+    kinds = ["chat", "Chat", "ſtar", "a\"b", "é", "x\\y", "ss", "K"]
+    texts = ["hello", "HeLLo", "ſ", "K", "straße", "6c", "6c 6c"]
+    out: list[FrameEvent] = []
+    for i in range(400):
+        kind, text = kinds[i % len(kinds)], texts[i % len(texts)]
+        direction = Direction.IN if i % 3 else Direction.OUT
+        conn = 1 + i % 3
+        if i % 5 == 0:
+            op, payload = Opcode.BINARY, msgpack.packb({"type": kind, "text": text})
+        elif i % 7 == 0:
+            op, payload = Opcode.BINARY, bytes([i % 256, 0x6C, 0xFF])
+        elif i % 11 == 0:
+            op, payload = Opcode.PING, text.encode()
+        else:
+            body = json.dumps({"type": kind, "text": text}, ensure_ascii=bool(i % 2))
+            op, payload = Opcode.TEXT, body.encode()
+        out.append(FrameEvent(conn, 1_700_000_000 + i, direction, op, payload))
+    return out
+
+
+def test_cells_are_painted_with_two_calls_into_python(qtbot) -> None:
+    """Painting a cell calls index() and multiData() only: no data() per role, no rowCount()
+    or columnCount() per cell, no flags() (every call from Qt into Python has to take the GIL
+    from the network thread). multiData() answers as data() does."""
+    from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
+    from PySide6.QtWidgets import QTableView
+
+    calls: dict[str, int] = {}
+
+    class Counting(InspectorModel):
+        pass
+
+    def counting(name: str):  # type: ignore[no-untyped-def]
+        base = getattr(InspectorModel, name)
+
+        def counted(self, *args):  # type: ignore[no-untyped-def]
+            calls[name] = calls.get(name, 0) + 1
+            return base(self, *args)
+
+        return counted
+
+    for name in ("data", "multiData", "index", "rowCount", "columnCount", "headerData"):
+        setattr(Counting, name, counting(name))
+    model = Counting()
+    frames = _mixed_frames()
+    model.add_frames(frames)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(700, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    calls.clear()
+    view.viewport().grab()
+    cells = calls.get("multiData", 0)
+    assert cells > 20
+    assert calls.get("index", 0) == cells
+    assert calls.get("data", 0) == 0
+    assert calls.get("rowCount", 0) + calls.get("columnCount", 0) < 5
+
+    roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole,
+             Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.FontRole,
+             Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.DecorationRole,
+             Qt.ItemDataRole.CheckStateRole]
+    for row in range(0, len(frames), 7):
+        for col in range(6):
+            index = model.index(row, col)
+            for role in roles:
+                item = QModelRoleData(role)
+                model.multiData(index, QModelRoleDataSpan(item))
+                assert item.data() == model.data(index, role), (row, col, role)
+    # and the table looks exactly as it does when Qt asks data() role by role
+    class RoleByRole(InspectorModel):
+        def multiData(self, index, span):  # type: ignore[no-untyped-def]
+            for item in span:
+                item.setData(self.data(index, item.role()))
+
+    plain = RoleByRole()
+    plain.add_frames(frames)
+    other = QTableView()
+    qtbot.addWidget(other)
+    other.setModel(plain)
+    other.resize(700, 300)
+    other.show()
+    qtbot.waitExposed(other)
+    for first in (0, 200, len(frames) - 1):
+        view.scrollTo(model.index(first, 0))
+        other.scrollTo(plain.index(first, 0))
+        assert view.viewport().grab().toImage() == other.viewport().grab().toImage()
+
+    assert model.data(model.index(3, 4), Qt.ItemDataRole.ToolTipRole).endswith(" bytes")
+    assert model.data(model.index(3, 0), Qt.ItemDataRole.UserRole) is frames[3]
+    assert model.index(len(frames), 0).isValid() is False
+    assert model.index(0, 6).isValid() is False
+
+
+def test_frame_table_paints_like_a_table_view_in_one_call(qtbot) -> None:
+    """The inspector's own table paints in one call into Python (no index() or multiData()
+    per cell from Qt) and draws exactly what a QTableView draws: alternating rows, the
+    selected row, the current cell with focus, colours, fonts, alignment, elided previews."""
+    from PySide6.QtCore import QItemSelectionModel
+    from PySide6.QtWidgets import QTableView
+
+    from ui.inspector_panel import FrameTable
+
+    calls: list[str] = []
+
+    class Counting(InspectorModel):
+        def multiData(self, index, span):  # type: ignore[no-untyped-def]
+            calls.append("multiData")
+            super().multiData(index, span)
+
+        def data(self, index, role=Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
+            calls.append("data")
+            return super().data(index, role)
+
+    frames = _mixed_frames()
+    frames.append(FrameEvent(1, 1_700_000_999, Direction.IN, Opcode.TEXT, b"z" * 3000))
+    views = []
+    for table in (FrameTable, QTableView):
+        model = Counting()
+        model.add_frames(frames)
+        model.set_preview_chars(60)
+        view = table()
+        qtbot.addWidget(view)
+        view.setModel(model)
+        view.setAlternatingRowColors(True)
+        view.setWordWrap(False)
+        view.setShowGrid(False)
+        view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        view.verticalHeader().hide()
+        view.horizontalHeader().setStretchLastSection(True)
+        view.resize(760, 320)
+        view.show()
+        qtbot.waitExposed(view)
+        views.append((view, model))
+
+    def same() -> bool:
+        (mine, _), (theirs, _) = views
+        return mine.viewport().grab().toImage() == theirs.viewport().grab().toImage()
+
+    mine = views[0][0]
+    calls.clear()
+    mine.viewport().grab()
+    assert calls == []  # no call into Python per cell
+    assert same()
+    for row in (3, 150, len(frames) - 1):
+        for view, model in views:
+            flags = (
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows
+            )
+            view.selectionModel().setCurrentIndex(model.index(row, 2), flags)
+            view.scrollTo(model.index(row, 0))
+            view.setFocus()
+        assert same(), row
+    for view, _ in views:
+        view.clearFocus()
+        view.scrollToBottom()
+    assert same()
+
+
+def test_flood_ticks_are_shown_together(qtbot, monkeypatch) -> None:
+    """Ticks of more than FLOOD_FRAMES frames soon after the last shown ones are held back and
+    shown together: on the next small or empty tick, on pause, or by the timer; Clear drops
+    them. Counters only count what the model was given, so received = shown + dropped holds."""
+    import ui.inspector_panel as inspector_panel
+
+    monkeypatch.setattr(inspector_panel, "FLOOD_SHOW_MS", 60_000)  # held until told otherwise
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    bridge._timer.stop()  # only the ticks emitted here
+    panel = InspectorPanel(bridge, max_rows=5_000)
+    qtbot.addWidget(panel)
+    model = panel.model
+    big = inspector_panel.FLOOD_FRAMES + 1
+    count = 0
+
+    def tick(n: int) -> None:
+        nonlocal count
+        bridge.tick.emit(TickBatch(time.time(), frames=[frame(i) for i in range(count, count + n)]))
+        count += n
+
+    def newest() -> int:
+        return json.loads(model.frame(model.rowCount() - 1).payload)["n"]
+
+    tick(big)  # nothing shown for a while: shown at once
+    assert model.received == model.rowCount() == big
+    tick(big)
+    tick(big)
+    assert model.received == big  # held
+    tick(3)  # a small tick shows what was held, in order
+    assert model.received == 3 * big + 3 == model.rowCount() + model.dropped
+    assert newest() == count - 1
+    assert [json.loads(model.frame(r).payload)["n"] for r in range(model.rowCount())] == list(
+        range(count - model.rowCount(), count)
+    )
+    tick(big)
+    tick(0)  # an empty tick too
+    assert model.received == count
+    panel._last_shown = time.monotonic()
+    tick(big)
+    panel.pause_button.click()  # held frames are shown before the view freezes
+    assert model.received == count and model.pending == 0 and newest() == count - 1
+    tick(big)
+    assert model.pending == big  # paused: captured, not shown
+    panel.pause_button.click()
+    assert model.pending == 0 and newest() == count - 1
+    panel._last_shown = time.monotonic()
+    tick(big)
+    panel.clear()
+    tick(0)
+    assert model.received == 0 and model.rowCount() == 0
+    assert model.received == model.rowCount() + model.dropped
+    bridge.stop()
+
+
+async def test_held_flood_frames_are_shown_by_the_timer(qtbot) -> None:
+    import ui.inspector_panel as inspector_panel
+
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    bridge._timer.stop()  # no empty ticks: only the timer can show what is held
+    panel = InspectorPanel(bridge)
+    qtbot.addWidget(panel)
+    big = inspector_panel.FLOOD_FRAMES + 1
+    for start in range(0, 5 * big, big):
+        frames = [frame(i) for i in range(start, start + big)]
+        bridge.tick.emit(TickBatch(time.time(), frames=frames))
+    await until(lambda: panel.model.received == 5 * big, what="the held frames")
+    assert panel.model.rowCount() == 5 * big
+    bridge.stop()
+
+
+def test_previews_are_cut_to_what_the_column_shows(qtbot) -> None:
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    panel = InspectorPanel(bridge)
+    qtbot.addWidget(panel)
+    long_text = json.dumps({"type": "big", "text": "y" * 5000}).encode()
+    bridge.tick.emit(TickBatch(time.time(), frames=[
+        FrameEvent(1, time.time(), Direction.IN, Opcode.TEXT, long_text)]))
+    model = panel.model
+    panel.resize(600, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    narrow = model.preview_chars
+    assert 40 < narrow < 300
+    shown = model.data(model.index(0, COL_PREVIEW))
+    assert shown.startswith("[big] {") and shown.endswith("…")
+    assert len(shown) == len("[big] ") + narrow + 1
+    panel.resize(1600, 400)
+    QApplication.processEvents()
+    assert model.preview_chars > narrow
+    assert len(model.data(model.index(0, COL_PREVIEW))) == len("[big] ") + model.preview_chars + 1
+    bridge.stop()

@@ -15,8 +15,9 @@ from core.config import ConnectionConfig, ReconnectPolicy
 from core.events import Direction, Event, FrameEvent
 from core.manager import ConnectionManager
 from core.states import ConnState
+from tests.rawws import frame, handshake, raw_server, read_frame
 from ui.bridge import CoreBridge
-from ui.room_browser import INFERRED, NO_PROTOCOL, RoomBrowser
+from ui.room_browser import INFERRED, NO_PROTOCOL, RoomBrowser, _Joined
 from ui.rooms_model import COL_ID, COL_MEMBERS, COL_NAME, RoomsModel
 
 FAST = ReconnectPolicy(initial=0.05, max_delay=0.3, jitter=0.1, stable_after=0.5)
@@ -241,3 +242,79 @@ async def test_inferred_rooms_and_the_no_rooms_note(setup, embedded_server) -> N
             assert flags is not None and flags.italic()
         finally:
             await manager.close_all()
+
+
+async def _flood_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        blob: bytes) -> None:
+    await handshake(reader, writer)
+    writer.write(blob)
+    await writer.drain()
+    while (await read_frame(reader))[0] != 0x8:  # until the client closes
+        pass
+    writer.write(frame(0x8, (1000).to_bytes(2, "big")))
+    await writer.drain()
+
+
+async def test_greeting_and_presence_found_in_a_flood(setup) -> None:
+    """A protocol server that greets (its first message), then floods: the greeting, and a
+    presence event in the middle of 20,000 frames, are found although a tick never visits
+    every frame."""
+    manager, _bridge, browser = setup
+    chat = [
+        json.dumps({"type": "chat", "room": "alpha", "from": f"u{i % 50}", "n": i}).encode()
+        for i in range(20_000)
+    ]
+    chat.insert(12_345, json.dumps(
+        {"type": "presence", "room": "lobby", "clientId": "bob-7", "event": "join",
+         "name": "bob"}).encode())
+    blob = frame(0x9, b"first")  # a ping (and our pong) before the greeting
+    blob += frame(0x1, b'{"type":"connected","clientId":"me-1","timestamp":1}')
+    blob += b"".join(frame(0x1, payload) for payload in chat)
+
+    async with raw_server(lambda r, w: _flood_server(r, w, blob)) as port:
+        conn = manager.add(ConnectionConfig(f"ws://127.0.0.1:{port}", name="flood"))
+        browser.set_connections([conn.id])
+        browser._timer.stop()
+        conn.connect()
+        try:
+            await until(lambda: conn.metrics.msgs_in >= len(chat) + 1, 20)
+            await until(lambda: "bob-7" in members(browser.model, "lobby"))
+            info = browser.info()
+            assert info is not None and info.protocol and info.client_id == "me-1"
+            assert members(browser.model, "lobby") == {"bob-7": "bob"}
+            assert "alpha" not in browser.model.room_names()  # a protocol server: no inference
+        finally:
+            await manager.close_all()
+
+
+async def test_rooms_inferred_from_a_flood(setup) -> None:
+    """A server without the protocol floods 30,000 messages in two rooms: both are inferred
+    from the frames sampled each tick, members included."""
+    manager, _bridge, browser = setup
+    blob = b"".join(
+        frame(0x1, json.dumps({"type": "chat", "room": ("alpha", "beta")[i % 2],
+                               "from": f"u{i % 4}", "pad": "x" * (i % 300)}).encode())
+        for i in range(30_000)
+    )
+    async with raw_server(lambda r, w: _flood_server(r, w, blob)) as port:
+        conn = manager.add(ConnectionConfig(f"ws://127.0.0.1:{port}", name="flood"))
+        browser.set_connections([conn.id])
+        conn.connect()
+        try:
+            await until(lambda: conn.metrics.msgs_in >= 30_000, 20)
+            await until(lambda: browser.model.room_names() == ["alpha", "beta"])
+            await until(lambda: set(members(browser.model, "alpha")) == {"u0", "u2"})
+            await until(lambda: set(members(browser.model, "beta")) == {"u1", "u3"})
+            assert browser.note.text() == INFERRED
+        finally:
+            await manager.close_all()
+
+
+def test_joined_payloads_find_every_hit() -> None:
+    payloads = [b"", b"room", b"xroomx", b"ro", b"om", b"\x00room\x00", b"rooms", b"no"]
+    joined = _Joined(payloads)
+    assert joined.hits(b"room", 100) == [1, 2, 5, 6]  # never across two payloads
+    assert joined.hits(b"room", 2) == [1, 2]
+    assert joined.hits(b"rooms", 100) == [6]
+    assert joined.hits(b"absent", 100) == []
+    assert _Joined([]).hits(b"room", 10) == []

@@ -1,11 +1,20 @@
 """The inspector's table: a bounded, filtered adapter between FrameEvent batches and Qt.
 
-Rows are FrameEvent objects kept as they are (payloads stay bytes); text, previews and the JSON
-`type` are worked out only for rows a view asks about, and the type is cached per row. Every frame
-gets a sequence number; the store holds the newest `max_rows` of them and drops the oldest in
-chunks (one beginRemoveRows per chunk), counting them in `dropped`. With a filter set, the visible
-rows are an ascending list of sequence numbers: an incoming batch is filtered on arrival and the
-whole store is filtered again only when the filter changes.
+Rows are FrameEvent objects kept as they are (payloads stay bytes). A tick's batch is taken with
+list operations done in C (`extend`, `del` of a chunk), never a Python loop over its frames unless
+a filter is set; text, previews and the JSON `type` are worked out only for rows a view asks
+about (the type is cached per row). Every frame gets a sequence number; the store holds the newest
+`max_rows` of them and drops the oldest in chunks (one beginRemoveRows per chunk), counting them
+in `dropped`. With a filter set, the visible rows are an ascending list of sequence numbers: an
+incoming batch is filtered on arrival and the whole store is filtered again only when the filter
+changes.
+
+What a row shows is worked out once, when it is first painted (`cells_at()`), and cached. The
+inspector's own table (`ui.inspector_panel.FrameTable`) paints from that cache in one call into
+Python per paint. Any other view asks the model about every visible cell, and each call from Qt
+into Python has to take the GIL from the network thread, so a cell costs two of them here, not
+ten: `index()` is answered directly (not through `rowCount()` and `columnCount()`), `flags()` is
+Qt's own, and `multiData()` answers all the roles a delegate asks for in one call.
 """
 
 from __future__ import annotations
@@ -13,16 +22,18 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleDataSpan,
     QPersistentModelIndex,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFontDatabase
+from PySide6.QtGui import QColor, QFont, QFontDatabase
 
 from core.codecs import preview
 from core.events import Direction, FrameEvent, Opcode
@@ -32,13 +43,22 @@ MAX_ROWS = 100_000
 TRIM_FRACTION = 0.1
 PREVIEW_CHARS = 300
 _UNSET = object()
-_PREVIEW_CACHE = 4096
+_ROW_CACHE = 512  # rows whose cells are kept (those on screen, and some scrolled past)
 
 COL_TIME, COL_CONN, COL_DIR, COL_TYPE, COL_SIZE, COL_PREVIEW = range(6)
 HEADERS = ("Time", "Connection", "Dir", "Type", "Size", "Preview")
+_COLUMNS = len(HEADERS)
 DIR_LABEL = {Direction.OUT: "↑ out", Direction.IN: "↓ in"}
 DIR_COLOR = {Direction.OUT: QColor("#c7641a"), Direction.IN: QColor("#1f8a4c")}
 CONTROL_COLOR = QColor("#7a7a7a")
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
+_ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
+_FONT = Qt.ItemDataRole.FontRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_USER = Qt.ItemDataRole.UserRole.value
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -54,6 +74,10 @@ def human_size(n: int) -> str:
     if n < 1024 * 1024:
         return f"{n / 1024:.1f} KiB"
     return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def _role(role: Any) -> int:
+    return role if type(role) is int else int(getattr(role, "value", role))
 
 
 class InspectorModel(QAbstractTableModel):
@@ -72,7 +96,7 @@ class InspectorModel(QAbstractTableModel):
         if max_rows <= 0:
             raise ValueError("max_rows must be positive")
         self.max_rows = max_rows
-        self.trim_chunk = max(1, int(max_rows * trim_fraction))
+        self.trim_fraction = trim_fraction
         self.name_of = name_of or (lambda conn_id: f"#{conn_id}")
         self._events: list[FrameEvent] = []
         self._types: list[Any] = []  # per stored row: _UNSET, None or the type string
@@ -82,12 +106,23 @@ class InspectorModel(QAbstractTableModel):
         self._accept: Callable[[int, FrameEvent], bool] | None = None
         self._pending: list[FrameEvent] = []
         self._paused = False
-        self._previews: dict[int, str] = {}
+        self._rows: dict[int, tuple[dict[int, Any], ...]] = {}  # seq -> cells; never reused
+        self.preview_chars = PREVIEW_CHARS  # see set_preview_chars()
         self._type_scan = 0  # sequence number up to which every type has been worked out
         self.known_types: set[str] = set()
         self.dropped = 0  # frames removed to keep the bound (or never shown because of it)
         self.received = 0  # frames handed to add_frames since the last clear
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+    @property
+    def preview_font(self) -> QFont:
+        """The (fixed-width) font of the Preview column."""
+        return self._mono
+
+    @property
+    def trim_chunk(self) -> int:
+        """Rows removed at once when the bound is reached (follows `max_rows`)."""
+        return max(1, int(self.max_rows * self.trim_fraction))
 
     # ----- feeding --------------------------------------------------------------------------
 
@@ -108,29 +143,31 @@ class InspectorModel(QAbstractTableModel):
         self.counts_changed.emit()
 
     def _append(self, frames: Sequence[FrameEvent]) -> None:
-        if len(frames) > self.max_rows:
-            skipped = len(frames) - self.max_rows
+        n = len(frames)
+        if n > self.max_rows:
+            skipped = n - self.max_rows
             self.dropped += skipped  # never shown: the newest max_rows win
             frames = frames[skipped:]
-        overflow = len(self._events) + len(frames) - self.max_rows
+            n = self.max_rows
+        overflow = len(self._events) + n - self.max_rows
         if overflow > 0:
             self._trim(min(len(self._events), max(overflow, self.trim_chunk)))
         first_seq = self._base + len(self._events)
         if self._view is None:
-            n = len(self._events)
-            self.beginInsertRows(QModelIndex(), n, n + len(frames) - 1)
+            rows = len(self._events)
+            self.beginInsertRows(QModelIndex(), rows, rows + n - 1)
             self._events.extend(frames)
-            self._types.extend([_UNSET] * len(frames))
+            self._types.extend(repeat(_UNSET, n))
             self.endInsertRows()
             return
         self._events.extend(frames)
-        self._types.extend([_UNSET] * len(frames))
+        self._types.extend(repeat(_UNSET, n))
         accept = self._accept
         assert accept is not None
         seqs = [s for s, ev in enumerate(frames, first_seq) if accept(s, ev)]
         if seqs:
-            n = len(self._view)
-            self.beginInsertRows(QModelIndex(), n, n + len(seqs) - 1)
+            rows = len(self._view)
+            self.beginInsertRows(QModelIndex(), rows, rows + len(seqs) - 1)
             self._view.extend(seqs)
             self.endInsertRows()
 
@@ -158,8 +195,7 @@ class InspectorModel(QAbstractTableModel):
         del self._types[:k]
         self._base = new_base
         self._type_scan = max(self._type_scan, new_base)
-        if self._previews:
-            self._previews = {s: p for s, p in self._previews.items() if s >= new_base}
+        # cells of trimmed rows stay in the (bounded) cache: their seqs never come back
 
     def clear(self) -> None:
         """Forget every row, the pending ones and the counters."""
@@ -168,7 +204,7 @@ class InspectorModel(QAbstractTableModel):
         self._events.clear()
         self._types.clear()
         self._pending.clear()
-        self._previews.clear()
+        self._rows.clear()
         self._type_scan = self._base
         if self._view is not None:
             self._view = []
@@ -275,68 +311,103 @@ class InspectorModel(QAbstractTableModel):
         return len(self._events) if self._view is None else len(self._view)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
+        return 0 if parent.isValid() else _COLUMNS
+
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        # Qt's own index() asks rowCount() and columnCount() first: two calls into Python for
+        # every cell painted. Here it is one.
+        rows = len(self._events) if self._view is None else len(self._view)
+        if 0 <= row < rows and 0 <= column < _COLUMNS and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(HEADERS):
             if role == Qt.ItemDataRole.DisplayRole:
                 return HEADERS[section]
             if role == Qt.ItemDataRole.TextAlignmentRole and section == COL_SIZE:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                return _RIGHT
         return None
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        f = Qt.ItemFlag
-        return f.ItemIsEnabled | f.ItemIsSelectable | f.ItemNeverHasChildren
+    def set_preview_chars(self, chars: int) -> None:
+        """Cut previews at this many characters (at most PREVIEW_CHARS): a view passes what its
+        column can show, since the longer the text, the longer Qt takes to elide it."""
+        chars = max(1, min(PREVIEW_CHARS, chars))
+        if chars != self.preview_chars:
+            self.preview_chars = chars
+            self.forget_cells(COL_PREVIEW)
+
+    # flags(): QAbstractTableModel's own (enabled, selectable, never has children) is exactly
+    # what the table needs, and asking it costs no call into Python.
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         row, col = index.row(), index.column()
-        if row >= self.rowCount() or col >= len(HEADERS):
+        view = self._view
+        if not 0 <= row < (len(self._events) if view is None else len(view)) or col >= _COLUMNS:
             return None
-        seq = self.seq_at(row)
-        event = self._events[seq - self._base]
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_TIME:
-                return clock(event.time)
-            if col == COL_CONN:
-                return self.name_of(event.conn_id)
-            if col == COL_DIR:
-                return DIR_LABEL[event.direction]
-            if col == COL_TYPE:
-                return event.opcode.label
-            if col == COL_SIZE:
-                return human_size(event.size)
-            return self._preview(seq, event)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_DIR:
-                return DIR_COLOR[event.direction]
-            if not event.is_data:
-                return CONTROL_COLOR
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_SIZE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.FontRole and col == COL_PREVIEW:
-            return self._mono
-        if role == Qt.ItemDataRole.ToolTipRole and col == COL_SIZE:
-            return f"{event.size:,} bytes"
-        if role == Qt.ItemDataRole.UserRole:
-            return event
-        return None
+        seq = row + self._base if view is None else view[row]
+        role = _role(role)
+        if role == _USER:
+            return self._events[seq - self._base]
+        if role == _TOOLTIP:
+            size = len(self._events[seq - self._base].payload)
+            return f"{size:,} bytes" if col == COL_SIZE else None
+        return self._cells(seq)[col].get(role)
 
-    def _preview(self, seq: int, event: FrameEvent) -> str:
-        cached = self._previews.get(seq)
-        if cached is not None:
-            return cached
-        text = preview(event.opcode, event.payload, PREVIEW_CHARS)
-        if event.is_data:
+    def multiData(self, index: Index, roleDataSpan: QModelRoleDataSpan) -> None:
+        """Every role a delegate asks for when it paints a cell, in one call from Qt."""
+        row, col = index.row(), index.column()
+        view = self._view
+        if not 0 <= row < (len(self._events) if view is None else len(view)) or col >= _COLUMNS:
+            for item in roleDataSpan:
+                item.clearData()
+            return
+        seq = row + self._base if view is None else view[row]
+        cells = self._rows.get(seq)
+        if cells is None:
+            cells = self._cells(seq)
+        get = cells[col].get  # every role is set, None too: a delegate reuses its span
+        for item in roleDataSpan:
+            item.setData(get(item.role()))
+
+    def cells_at(self, row: int) -> tuple[dict[int, Any], ...]:
+        """What each column of a visible row shows, as {role: value} (Display, Foreground,
+        TextAlignment, Font), for a view that paints rows itself."""
+        return self._cells(row + self._base if self._view is None else self._view[row])
+
+    def _cells(self, seq: int) -> tuple[dict[int, Any], ...]:
+        """What each column of a row shows, by role: worked out once per row a view paints."""
+        cells = self._rows.get(seq)
+        if cells is not None:
+            return cells
+        event = self._events[seq - self._base]
+        op = event.opcode
+        data = op is Opcode.TEXT or op is Opcode.BINARY
+        text = preview(op, event.payload, self.preview_chars)
+        if data:
             kind = self.type_at_seq(seq)
             if kind is not None:
                 text = f"[{preview(Opcode.TEXT, kind.encode(), 40)}] {text}"
-        if len(self._previews) >= _PREVIEW_CACHE:
-            self._previews.clear()
-        self._previews[seq] = text
-        return text
+        fg = None if data else CONTROL_COLOR
+        cells = (
+            {_DISPLAY: clock(event.time), _FOREGROUND: fg},
+            {_DISPLAY: self.name_of(event.conn_id), _FOREGROUND: fg},
+            {_DISPLAY: DIR_LABEL[event.direction], _FOREGROUND: DIR_COLOR[event.direction]},
+            {_DISPLAY: op.name.lower(), _FOREGROUND: fg},
+            {_DISPLAY: human_size(len(event.payload)), _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
+            {_DISPLAY: text, _FOREGROUND: fg, _FONT: self._mono},
+        )
+        if len(self._rows) >= _ROW_CACHE:
+            self._rows.clear()
+        self._rows[seq] = cells
+        return cells
+
+    def forget_cells(self, column: int | None = None) -> None:
+        """Work out the shown cells again (e.g. after a connection was renamed)."""
+        self._rows.clear()
+        rows = self.rowCount()
+        if rows:
+            first, last = (0, _COLUMNS - 1) if column is None else (column, column)
+            self.dataChanged.emit(self.index(0, first), self.index(rows - 1, last))

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QCursor,
+    QFont,
+    QFontMetrics,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -17,6 +29,9 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -31,6 +46,7 @@ from ui.inspector_filter import FrameFilter, InvalidFilter
 from ui.inspector_model import (
     COL_CONN,
     COL_DIR,
+    COL_PREVIEW,
     COL_SIZE,
     COL_TIME,
     COL_TYPE,
@@ -41,8 +57,31 @@ from ui.inspector_model import (
 ALL = "all"
 SELECTED = "selected"
 FILTER_DELAY_MS = 250  # typing in the search box re-filters after this pause
+# A flood: ticks of more frames than this are shown together, at most every FLOOD_SHOW_MS. The
+# table then adds rows, scrolls and repaints a few times a second instead of on every tick:
+# nobody reads 20,000 rows a second, and each repaint holds the GIL for a few milliseconds.
+FLOOD_FRAMES = 1_000
+FLOOD_SHOW_MS = 250
 _NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+_ENABLED = QStyle.StateFlag.State_Enabled
+_SELECTED = QStyle.StateFlag.State_Selected
+_MOUSE_OVER = QStyle.StateFlag.State_MouseOver
+_HAS_FOCUS = QStyle.StateFlag.State_HasFocus
+_ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate
+_HAS_DISPLAY = QStyleOptionViewItem.ViewItemFeature.HasDisplay
+_ROW_PANEL = QStyle.PrimitiveElement.PE_PanelItemViewRow
+_ITEM = QStyle.ControlElement.CE_ItemViewItem
+_DISPLAY_ROLE = Qt.ItemDataRole.DisplayRole.value
+_FONT_ROLE = Qt.ItemDataRole.FontRole.value
+_ALIGN_ROLE = Qt.ItemDataRole.TextAlignmentRole.value
+_FOREGROUND_ROLE = Qt.ItemDataRole.ForegroundRole.value
+
 _COLUMN_WIDTHS = {COL_TIME: 96, COL_CONN: 120, COL_DIR: 56, COL_TYPE: 56, COL_SIZE: 72}
+
+
+@functools.cache
+def _alignment(value: int) -> Qt.AlignmentFlag:
+    return Qt.AlignmentFlag(value)
 
 
 def namer(manager: ConnectionManager) -> Callable[[int], str]:
@@ -55,6 +94,118 @@ def namer(manager: ConnectionManager) -> Callable[[int], str]:
             return f"#{conn_id}"
 
     return name_of
+
+
+class FrameTable(QTableView):
+    """The inspector's table. It paints the visible cells itself, from the model's cached cells,
+    in one call into Python per paint; a QTableView calls the model's index() and multiData()
+    for every cell on every repaint, and each of those calls from Qt into Python has to take the
+    GIL from the network thread (up to the switch interval each while it reads a flood). What
+    it draws is what QTableView and QStyledItemDelegate draw, with the same style calls."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        model = self.model()
+        vh, hh = self.verticalHeader(), self.horizontalHeader()
+        if (
+            not isinstance(model, InspectorModel)
+            or type(self.itemDelegate()) is not QStyledItemDelegate
+            or self.showGrid()
+            or self.isRightToLeft()
+            or vh.sectionsHidden()
+            or hh.sectionsHidden()
+        ):
+            super().paintEvent(event)
+            return
+        rows, cols = model.rowCount(), hh.count()
+        if not rows or not cols:
+            return
+        area = event.rect()
+        top = vh.visualIndexAt(area.top())
+        if top < 0:
+            return  # below the last row
+        bottom = vh.visualIndexAt(area.bottom())
+        bottom = rows - 1 if bottom < 0 else bottom
+        left = max(0, hh.visualIndexAt(area.left()))
+        right = hh.visualIndexAt(area.right())
+        right = cols - 1 if right < 0 else right
+        columns = [
+            (c, self.columnViewportPosition(c), self.columnWidth(c))
+            for c in map(hh.logicalIndex, range(left, right + 1))
+        ]
+
+        viewport = self.viewport()
+        style = self.style()
+        base = QStyleOptionViewItem()
+        self.initViewItemOption(base)
+        enabled = bool(base.state & _ENABLED)
+        if enabled:  # as QTableView's drawCell(): the item's colour group follows the item
+            palette = QPalette(base.palette)
+            palette.setCurrentColorGroup(QPalette.ColorGroup.Normal)
+            base.palette = palette
+        alternate = self.alternatingRowColors()
+        even = base.features & ~_ALTERNATE
+        odd = base.features | _ALTERNATE
+        shown = {even: even | _HAS_DISPLAY, odd: odd | _HAS_DISPLAY}
+        selection = self.selectionModel()
+        current = self.currentIndex()
+        focus = (self.hasFocus() or viewport.hasFocus()) and current.isValid()
+        current_cell = (current.row(), current.column()) if focus else None
+        hover = None
+        if viewport.testAttribute(Qt.WidgetAttribute.WA_Hover) and viewport.underMouse():
+            under = self.indexAt(viewport.mapFromGlobal(QCursor.pos()))
+            hover = (under.row(), under.column()) if under.isValid() else None
+        fonts: dict[int, tuple[QFont, QFontMetrics]] = {}
+        palettes: dict[int, QPalette] = {}
+
+        painter = QPainter(viewport)
+        for row in map(vh.logicalIndex, range(top, bottom + 1)):
+            cells = model.cells_at(row)
+            y, h = self.rowViewportPosition(row), self.rowHeight(row)
+            features = odd if alternate and row & 1 else even
+            for col, x, w in columns:
+                index = model.index(row, col)
+                opt = QStyleOptionViewItem(base)
+                opt.rect = QRect(x, y, w, h)
+                opt.features = features
+                selected = selection is not None and selection.isSelected(index)
+                if selected or hover or current_cell:
+                    state = base.state
+                    if selected:
+                        state |= _SELECTED
+                    if hover == (row, col):
+                        state |= _MOUSE_OVER
+                    if current_cell == (row, col):
+                        state |= _HAS_FOCUS
+                    opt.state = state
+                style.drawPrimitive(_ROW_PANEL, opt, painter, self)
+                # what QStyledItemDelegate.initStyleOption() takes from the model
+                cell = cells[col]
+                opt.index = index
+                font = cell.get(_FONT_ROLE)
+                if font is not None:
+                    key = id(font)
+                    if key not in fonts:
+                        resolved = font.resolve(base.font)
+                        fonts[key] = (resolved, QFontMetrics(resolved))
+                    opt.font, opt.fontMetrics = fonts[key]
+                align = cell.get(_ALIGN_ROLE)
+                if align is not None:
+                    opt.displayAlignment = _alignment(align)
+                color = cell.get(_FOREGROUND_ROLE)
+                if color is not None:
+                    key = id(color)
+                    if key not in palettes:
+                        palette = QPalette(opt.palette)
+                        palette.setBrush(QPalette.ColorRole.Text, QBrush(color))
+                        palettes[key] = palette
+                    opt.palette = palettes[key]
+                text = cell.get(_DISPLAY_ROLE)
+                if text is not None:
+                    opt.features = shown[features]
+                    opt.text = text
+                opt.styleObject = None
+                style.drawControl(_ITEM, opt, painter, self)
+        painter.end()
 
 
 class _PopupCombo(QComboBox):
@@ -139,7 +290,7 @@ class InspectorPanel(QWidget):
         bar.addWidget(self.counter)
 
         # --- table
-        self.view = QTableView()
+        self.view = FrameTable()
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -157,6 +308,7 @@ class InspectorPanel(QWidget):
         hh.setHighlightSections(False)
         for col, width in _COLUMN_WIDTHS.items():
             hh.resizeSection(col, width)
+        hh.sectionResized.connect(self._on_section_resized)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
 
         self.detail = FrameDetail()
@@ -193,6 +345,12 @@ class InspectorPanel(QWidget):
         self.model.rowsAboutToBeRemoved.connect(self._before_trim)
         self.model.rowsRemoved.connect(self._after_trim)
         self._keep_scroll: int | None = None
+        self._counter_paused = False
+        self._held: list[FrameEvent] = []  # frames of a flood, not yet given to the model
+        self._last_shown = 0.0  # time.monotonic() of the last add_frames
+        self._hold_timer = QTimer(self)
+        self._hold_timer.setSingleShot(True)
+        self._hold_timer.timeout.connect(self.show_held)
         QShortcut(
             QKeySequence.StandardKey.Find,
             self,
@@ -225,6 +383,7 @@ class InspectorPanel(QWidget):
             self.pause_button.setChecked(paused)  # comes back here through toggled
             return
         self.pause_button.setText("Resume" if paused else "Pause")
+        self.show_held()
         at_bottom = self._at_bottom()
         self.model.set_paused(paused)
         if not paused and at_bottom:
@@ -233,6 +392,7 @@ class InspectorPanel(QWidget):
     def select_newest(self, accept: Callable[[FrameEvent], bool], scan: int = 1000) -> bool:
         """Select the newest shown frame that `accept`s (of the last `scan` rows) and show it in
         the detail pane; False when there is none. (For --screenshot; users select by hand.)"""
+        self.show_held()
         rows = self.model.rowCount()
         for row in range(rows - 1, max(-1, rows - 1 - scan), -1):
             if accept(self.model.frame(row)):
@@ -247,6 +407,8 @@ class InspectorPanel(QWidget):
         return False
 
     def clear(self) -> None:
+        self._held.clear()  # they arrived before the click
+        self._hold_timer.stop()
         self.model.clear()
         self.detail.show_frame(None)
 
@@ -308,12 +470,43 @@ class InspectorPanel(QWidget):
     def _on_tick(self, batch: TickBatch) -> None:
         if batch.states:
             self._refresh_connections()
-        if not batch.frames:
+        frames = batch.frames
+        if not frames:
+            self.show_held()
             return
+        held = self._held
+        wait = FLOOD_SHOW_MS - (time.monotonic() - self._last_shown) * 1000
+        if len(frames) > FLOOD_FRAMES and wait > 0 and not self.model.paused:
+            held.extend(frames)
+            if not self._hold_timer.isActive():
+                self._hold_timer.start(max(1, int(wait)))
+            return
+        if held:
+            held.extend(frames)
+            frames = held
+            self._held = []
+        self._show(frames)
+
+    def show_held(self) -> None:
+        """Give the model the frames held back during a flood (now rather than on the timer)."""
+        if self._held:
+            frames, self._held = self._held, []
+            self._show(frames)
+
+    def _show(self, frames: list[FrameEvent]) -> None:
+        self._hold_timer.stop()
+        self._last_shown = time.monotonic()
         at_bottom = self._at_bottom()
-        self.model.add_frames(batch.frames)
+        self.model.add_frames(frames)
         if at_bottom and not self.model.paused:
             self.view.scrollToBottom()
+
+    def _on_section_resized(self, section: int, _old: int, width: int) -> None:
+        if section == COL_PREVIEW:
+            # what the column can show in its fixed-width font, and a quarter more for glyphs
+            # of narrower fallback fonts; Qt elides the rest (the longer the text, the slower)
+            columns = width // max(1, QFontMetrics(self.model.preview_font).averageCharWidth())
+            self.model.set_preview_chars(columns + columns // 4 + 4)
 
     def _at_bottom(self) -> bool:
         bar = self.view.verticalScrollBar()
@@ -361,7 +554,9 @@ class InspectorPanel(QWidget):
         if model.paused:
             text = f"paused: {model.pending:,} new  ·  {text}"
         self.counter.setText(text)
-        self.counter.setStyleSheet("color: #c7641a; font-weight: bold;" if model.paused else "")
+        if model.paused != self._counter_paused:  # restyling re-polishes: only on a change
+            self._counter_paused = model.paused
+            self.counter.setStyleSheet("color: #c7641a; font-weight: bold;" if model.paused else "")
         self.counts_changed.emit(text)
 
     def _conn_name(self, conn_id: int) -> str:
@@ -374,6 +569,8 @@ class InspectorPanel(QWidget):
         have = [self.conn_combo.itemText(i) for i in range(2, self.conn_combo.count())]
         if ids == self._conn_ids and labels == have:
             return
+        if labels != have:
+            self.model.forget_cells(COL_CONN)  # a connection was renamed (or came or went)
         self._conn_ids = ids
         current = self.conn_combo.currentData()
         self.conn_combo.blockSignals(True)

@@ -5,13 +5,23 @@ answer `list_rooms`) the tree comes from `list_rooms` and is then patched from t
 events in the connection's traffic, plus a periodic refresh. For any other server, rooms are
 inferred from observed messages that carry a `room` field. Frames are parsed lazily: only those
 whose payload contains the few marker words below.
+
+A tick never visits every frame in Python: payloads are joined into one bytes object and searched
+for the markers in C, and only the frames with a hit are looked at. A greeting is looked for only
+in the first message a connection receives after it opens; room events only while the shown
+connection speaks the protocol (or a `list_rooms` reply is awaited); inference looks at a bounded
+sample of each tick's frames (room names repeat).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import accumulate, count
+from operator import add, attrgetter
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer
@@ -42,7 +52,10 @@ REQUEST_TIMEOUT = 5.0
 INFER_BUDGET = 500  # frames parsed per tick to infer rooms (room names repeat; skipping is fine)
 MAX_INFERRED_ROOMS = 1_000
 MAX_INFERRED_MEMBERS = 500
+INFER_SCAN_FRAMES = 500  # frames (spread over the tick's batch) searched for a `room` field
+INFER_SCAN_BYTES = 64 * 1024  # and about this many of their payload bytes
 GREETING_MAX = 512  # a `connected` greeting is small; bigger frames are not scanned for it
+GREETING_WINDOW = 5.0  # s after a connection opens (arrival times) that its first message may come
 ID_FIELDS = ("clientId", "from", "userId", "sender", "user")
 NAME_FIELDS = ("name", "username", "user", "nick")
 
@@ -91,6 +104,8 @@ class RoomBrowser(QWidget):
         self.model = RoomsModel(self)
         self.conn_id: int | None = None
         self._info: dict[int, ConnRooms] = {}
+        self._greeting_until: dict[int, float] = {}  # conn_id -> arrival time; see GREETING_WINDOW
+        self._random = random.Random(0)  # picks the frames searched for rooms in a flood
         self._inflight: asyncio.Task[Any] | None = None
         self._inflight_key: tuple[int, str | None] | None = None
         self._error = ""
@@ -332,31 +347,11 @@ class RoomBrowser(QWidget):
 
     def _on_tick(self, batch: TickBatch) -> None:
         current = self.conn_id
-        budget = INFER_BUDGET
-        for frame in batch.frames:
-            op = frame.opcode
-            if op is not Opcode.TEXT and op is not Opcode.BINARY:
-                continue
-            payload = frame.payload
-            info = self._info.get(frame.conn_id)
-            if info is None:
-                info = self._info_for(frame.conn_id)
-            if frame.direction is Direction.IN:
-                if (
-                    len(payload) <= GREETING_MAX
-                    and b"connected" in payload
-                    and b"clientId" in payload
-                ):
-                    self._greeting(frame, info)
-                if (
-                    frame.conn_id == current
-                    and info.protocol is not False
-                    and (b"presence" in payload or b"rooms" in payload)
-                ):
-                    self._room_event(frame, info)
-            if not info.protocol and budget > 0 and b"room" in payload:
-                budget -= 1
-                self._infer(frame, info)
+        for event in batch.states:
+            if event.new is ConnState.OPEN:  # (re)connected: a protocol server greets now
+                self._greeting_until[event.conn_id] = event.time + GREETING_WINDOW
+        if batch.frames:
+            self._scan(batch.frames)
         for event in batch.states:
             if event.conn_id == current:
                 self._update_header()
@@ -366,13 +361,97 @@ class RoomBrowser(QWidget):
             if info is not None and not info.protocol and info.dirty:
                 self._show_inferred(info)
 
-    def _greeting(self, frame: FrameEvent, info: ConnRooms) -> None:
+    def _scan(self, frames: list[FrameEvent]) -> None:
+        """Greetings, room events and inferred rooms of one tick's frames, in three passes; each
+        searches joined payloads in C and handles only the frames with a hit."""
+        payloads: list[bytes] | None = None
+        # 1. greetings: a protocol server's first message on a new connection
+        waiting = self._greeting_until
+        if waiting:
+            first = frames[0].time  # a batch is in arrival order
+            for conn_id in [c for c, until in waiting.items() if until < first]:
+                del waiting[conn_id]
+        if waiting:
+            ids = list(map(_conn_id, frames))
+            first_of = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))
+            for conn_id in [c for c in waiting if c in first_of]:
+                self._first_message(conn_id, frames, ids, first_of[conn_id])
+        # 2. presence and rooms replies of the connection shown, while it speaks the protocol
+        current = self.conn_id
+        info = self._info.get(current) if current is not None else None
+        if info is not None and (info.protocol or self._awaiting_rooms(current)):
+            if payloads is None:
+                payloads = list(map(_payload, frames))
+            joined = _Joined(payloads)
+            found = set(joined.hits(b"presence", len(frames)))
+            found.update(joined.hits(b"rooms", len(frames)))
+            for i in sorted(found):
+                frame = frames[i]
+                if (
+                    frame.conn_id == current
+                    and frame.direction is Direction.IN
+                    and _is_data(frame)
+                    and info.protocol is not False
+                ):
+                    self._room_event(frame, info)
+        # 3. rooms inferred from a `room` field (servers without the protocol): all of a small
+        # batch; of a big one (a flood) every k-th frame from a random first one, k a prime (so
+        # that a room that comes every other message is not missed), at most INFER_SCAN_BYTES
+        sample = frames
+        if len(frames) > INFER_SCAN_FRAMES:
+            step = _prime_at_least(max(3, -(-len(frames) // INFER_SCAN_FRAMES)))
+            sample = frames[self._random.randrange(step) :: step]
+        scan = list(map(_payload, sample)) if sample is not frames or payloads is None else payloads
+        sizes = list(accumulate(map(len, scan)))
+        if sizes[-1] > INFER_SCAN_BYTES:  # from a random point on, wrapping around
+            start = self._random.randrange(len(sample))
+            sample = sample[start:] + sample[:start]
+            scan = scan[start:] + scan[:start]
+            sizes = list(accumulate(map(len, scan)))
+            scan = scan[: bisect_left(sizes, INFER_SCAN_BYTES) + 1]
+        budget = INFER_BUDGET
+        for i in _Joined(scan).hits(b"room", INFER_BUDGET):
+            frame = sample[i]
+            if not _is_data(frame):
+                continue
+            conn_info = self._info_for(frame.conn_id)
+            if not conn_info.protocol and budget > 0:
+                budget -= 1
+                self._infer(frame, conn_info)
+
+    def _first_message(
+        self, conn_id: int, frames: list[FrameEvent], ids: list[int], i: int
+    ) -> None:
+        """Look at the first incoming data frame of a connection that just opened: a greeting,
+        or no greeting will come. Without one in this batch, keep waiting."""
+        for _ in range(64):  # sent frames, pings and pongs may come first
+            frame = frames[i]
+            if frame.direction is Direction.IN and _is_data(frame):
+                del self._greeting_until[conn_id]
+                payload = frame.payload
+                if len(payload) <= GREETING_MAX and b"connected" in payload:
+                    self._greeting(frame, self._info_for(conn_id))
+                return
+            try:
+                i = ids.index(conn_id, i + 1)
+            except ValueError:
+                return
+
+    def _awaiting_rooms(self, conn_id: int) -> bool:
+        """A `list_rooms` of this connection is in flight (its reply may say it is a protocol
+        server)."""
+        task = self._inflight
+        key = self._inflight_key
+        return task is not None and not task.done() and key is not None and key[0] == conn_id
+
+    def _greeting(self, frame: FrameEvent, info: ConnRooms) -> bool:
+        """True when the frame is a PROTOCOL.md greeting (and was taken as one)."""
         obj = parse_object(frame.opcode, frame.payload)
         if not obj or obj.get("type") != "connected":
-            return
+            return False
         client_id = obj.get("clientId")
         if not isinstance(client_id, str | int):
-            return
+            return False
         info.protocol = True
         info.client_id = str(client_id)
         if frame.conn_id == self.conn_id:
@@ -382,6 +461,7 @@ class RoomBrowser(QWidget):
             # After a reconnect the server may not have dropped our previous incarnation yet,
             # and nobody sends us its presence leave: look again shortly.
             self._recheck.start()
+        return True
 
     def _room_event(self, frame: FrameEvent, info: ConnRooms) -> None:
         obj = parse_object(frame.opcode, frame.payload)
@@ -542,6 +622,51 @@ class RoomBrowser(QWidget):
         menu.addSeparator()
         menu.addAction("Refresh").triggered.connect(lambda: self.refresh())
         return menu
+
+
+_payload = attrgetter("payload")
+_conn_id = attrgetter("conn_id")
+
+
+def _prime_at_least(n: int) -> int:
+    while any(n % d == 0 for d in range(2, int(n**0.5) + 1)):
+        n += 1
+    return n
+
+
+def _is_data(frame: FrameEvent) -> bool:
+    op = frame.opcode
+    return op is Opcode.TEXT or op is Opcode.BINARY
+
+
+class _Joined:
+    """Payloads joined into one bytes object, to find which of them hold a marker at C speed:
+    Python runs only for the hits. No marker holds a NUL byte, so a hit never spans two."""
+
+    def __init__(self, payloads: list[bytes]) -> None:
+        self.payloads = payloads
+        self._blob: bytes | None = None
+        self._ends: list[int] | None = None
+
+    def hits(self, marker: bytes, limit: int) -> list[int]:
+        """Indices of the payloads that contain `marker`, ascending, at most `limit`."""
+        if not self.payloads or limit <= 0:
+            return []
+        if self._blob is None:
+            self._blob = b"\0".join(self.payloads)
+        blob = self._blob
+        pos = blob.find(marker)
+        if pos < 0:
+            return []
+        if self._ends is None:  # where payload i ends in the blob (the separator after it)
+            self._ends = list(map(add, accumulate(map(len, self.payloads)), count()))
+        ends = self._ends
+        out: list[int] = []
+        while pos >= 0 and len(out) < limit:
+            i = bisect_left(ends, pos)
+            out.append(i)
+            pos = blob.find(marker, ends[i] + 1)
+        return out
 
 
 def _parse_rooms(rooms: list[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
