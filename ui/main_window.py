@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStatusBar, QWidget
 
 from ui.settings import app_settings
@@ -131,13 +131,25 @@ class _Pending(QLabel):
         self.setStyleSheet("color: #8a8f98; qproperty-alignment: AlignCenter;")  # no Qt enums
 
 
+class _FirstPaint(QObject):
+    """Runs the window's first UpdateRequest (it paints the window and flushes it to the
+    screen), then tells the window, which removes this filter."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.UpdateRequest or not isinstance(watched, MainWindow):
+            return False
+        watched.event(event)
+        watched._painted()
+        return True
+
+
 class MainWindow(QMainWindow):
     """Owns no core state: the bridge has the manager and the server; panels show them."""
 
     closed = Signal()
     painted = Signal()  # the first paint of the window is done
     ready = Signal()  # every dock has its panel
-    has_painted = False  # (a class attribute: event() runs before __init__ is through)
+    has_painted = False
 
     def __init__(
         self,
@@ -146,6 +158,10 @@ class MainWindow(QMainWindow):
         remember_layout: bool = True,
     ) -> None:
         super().__init__(parent)
+        # Not an event() override: every event of the window, and its whole repaint, would then
+        # pass through Python, holding the GIL the core thread needs while Qt paints.
+        self._first_paint = _FirstPaint(self)
+        self.installEventFilter(self._first_paint)
         self.setObjectName("MainWindow")
         self.setWindowTitle("SocketScope")
         self.bridge: CoreBridge = bridge  # type: ignore[assignment]  # None until attach()
@@ -359,14 +375,12 @@ class MainWindow(QMainWindow):
             if self.has_painted:
                 self._after_first_paint()
 
-    def event(self, event: QEvent) -> bool:
-        handled = super().event(event)
-        if not self.has_painted and event.type() == QEvent.Type.UpdateRequest:
-            self.has_painted = True  # this UpdateRequest painted the window and flushed it
-            probe("painted")
-            self.painted.emit()
-            self._after_first_paint()
-        return handled
+    def _painted(self) -> None:
+        self.removeEventFilter(self._first_paint)
+        self.has_painted = True
+        probe("painted")
+        self.painted.emit()
+        self._after_first_paint()
 
     def _after_first_paint(self) -> None:
         if self._sizes_due:
