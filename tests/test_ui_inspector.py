@@ -590,7 +590,8 @@ def test_flood_ticks_are_shown_together(qtbot, monkeypatch) -> None:
     them. Counters only count what the model was given, so received = shown + dropped holds."""
     import ui.inspector_panel as inspector_panel
 
-    monkeypatch.setattr(inspector_panel, "FLOOD_SHOW_MS", 60_000)  # held until told otherwise
+    # held until told otherwise
+    monkeypatch.setattr(inspector_panel, "SHOW_EVERY_MS", ((inspector_panel.FLOOD_FRAMES, 60_000),))
     manager = ConnectionManager()
     bridge = CoreBridge(manager)
     bridge._timer.stop()  # only the ticks emitted here
@@ -636,6 +637,33 @@ def test_flood_ticks_are_shown_together(qtbot, monkeypatch) -> None:
     tick(0)
     assert model.received == 0 and model.rowCount() == 0
     assert model.received == model.rowCount() + model.dropped
+    bridge.stop()
+
+
+def test_busy_ticks_are_shown_at_most_ten_times_a_second(qtbot) -> None:
+    """More than 50 frames a tick (1,000/s: 1,000 heartbeating connections) within 100 ms of the
+    last shown frames wait for the next tick that may show them; quiet traffic never waits."""
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager)
+    bridge._timer.stop()
+    panel = InspectorPanel(bridge)
+    qtbot.addWidget(panel)
+    model = panel.model
+
+    def tick(start: int, n: int) -> None:
+        bridge.tick.emit(TickBatch(time.time(), frames=[frame(i) for i in range(start, start + n)]))
+
+    panel._last_shown = time.monotonic()
+    tick(0, 60)
+    assert model.received == 0  # held: shown less than 100 ms ago
+    tick(60, 10)  # a quiet tick shows everything, in order
+    assert model.received == model.rowCount() == 70
+    panel._last_shown = time.monotonic() - 0.2
+    tick(70, 60)
+    assert model.received == 130  # more than 100 ms since: at once
+    panel._last_shown = time.monotonic()
+    tick(130, 50)
+    assert model.received == 180  # 50 a tick is not busy
     bridge.stop()
 
 

@@ -57,11 +57,11 @@ from ui.inspector_model import (
 ALL = "all"
 SELECTED = "selected"
 FILTER_DELAY_MS = 250  # typing in the search box re-filters after this pause
-# A flood: ticks of more frames than this are shown together, at most every FLOOD_SHOW_MS. The
-# table then adds rows, scrolls and repaints a few times a second instead of on every tick:
-# nobody reads 20,000 rows a second, and each repaint holds the GIL for a few milliseconds.
+# Busy traffic is shown together, at most every so often: the table then adds rows, scrolls and
+# repaints a few times a second instead of on every tick. Nobody reads 20,000 rows a second, and
+# each repaint holds the GIL for a few milliseconds. (frames in a tick, at most every ... ms)
 FLOOD_FRAMES = 1_000
-FLOOD_SHOW_MS = 250
+SHOW_EVERY_MS = ((FLOOD_FRAMES, 250), (50, 100))
 _NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 _ENABLED = QStyle.StateFlag.State_Enabled
 _SELECTED = QStyle.StateFlag.State_Selected
@@ -475,8 +475,9 @@ class InspectorPanel(QWidget):
             self.show_held()
             return
         held = self._held
-        wait = FLOOD_SHOW_MS - (time.monotonic() - self._last_shown) * 1000
-        if len(frames) > FLOOD_FRAMES and wait > 0 and not self.model.paused:
+        every = next((ms for least, ms in SHOW_EVERY_MS if len(frames) > least), 0)
+        wait = every - (time.monotonic() - self._last_shown) * 1000
+        if wait > 0 and not self.model.paused:
             held.extend(frames)
             if not self._hold_timer.isActive():
                 self._hold_timer.start(max(1, int(wait)))
