@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -11,13 +12,14 @@ import pytest
 import shiboken6
 
 from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
+from core.events import Direction, FrameEvent, Opcode
 from core.manager import ConnectionManager
 from core.metrics import T_BYTES_IN, T_MSGS_IN, T_MSGS_OUT
 from core.ringbuffer import RingBuffer
 from core.states import ConnState
-from ui.bridge import CoreBridge
+from ui.bridge import CoreBridge, TickBatch
 from ui.chart_series import OVERWRITE_MARGIN, MarkerLog, since
-from ui.charts_panel import ChartsPanel
+from ui.charts_panel import FLOOD_FRAMES, FLOOD_REDRAW_TICKS, REDRAW_TICKS, ChartsPanel
 
 FAST = ReconnectPolicy(initial=0.05, max_delay=0.3, jitter=0.1, stable_after=0.5)
 HEARTBEAT = HeartbeatConfig(interval=0.1, timeout=2.0, app_template='{"type":"ping"}')
@@ -158,3 +160,22 @@ async def test_close_and_reopen_are_marked(setup, embedded_server) -> None:
             assert list(closes.getData()[0]) == [marks[1].time, marks[1].time]
     finally:
         await manager.close_all()
+
+
+def test_a_flood_slows_the_redraws_and_quiet_traffic_restores_them(setup) -> None:
+    """Every tick spent drawing during a flood is taken from the network thread (one GIL)."""
+    _manager, bridge, panel = setup
+    bridge._timer.stop()  # only the ticks emitted here
+    flood = [FrameEvent(1, 0.0, Direction.IN, Opcode.TEXT, b"{}")] * (FLOOD_FRAMES + 1)
+    quiet = REDRAW_TICKS[panel.window_s]
+    assert quiet < FLOOD_REDRAW_TICKS
+
+    def redraws(ticks: int, frames: list[FrameEvent]) -> int:
+        before = panel._redraws
+        for _ in range(ticks):
+            bridge.tick.emit(TickBatch(time.time(), frames=frames))
+        return panel._redraws - before
+
+    redraws(FLOOD_REDRAW_TICKS, [])  # whatever was counted before, a redraw is behind us
+    assert redraws(FLOOD_REDRAW_TICKS * 3, flood) == 3
+    assert redraws(quiet * 3, []) == 3

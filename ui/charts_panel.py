@@ -1,10 +1,11 @@
 """Live charts: round-trip time, messages/s and bytes/s per connection, over a sliding window.
 
 Data come straight from each connection's metrics ring buffers (windowed views, no copies). The
-panel redraws every few bridge ticks while visible (200 ms-1 s by window); each curve gets only the
-window's rows, clips to the view and peak-downsamples, and the x range is set to the window
-explicitly (x auto-range stays off so clipping works). Open/close moments from StateChanged
-events are drawn as vertical lines: green when a connection opened, red when it closed.
+panel redraws every few bridge ticks while visible (200 ms-1 s by window, 500 ms at least during a
+flood); each curve gets only the window's rows, clips to the view and peak-downsamples, and the x
+range is set to the window explicitly (x auto-range stays off so clipping works). Open/close
+moments from StateChanged events are drawn as vertical lines: green when a connection opened, red
+when it closed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from ui.chart_series import MarkerLog, grid_pairs, peak, since
 # and its paint cost ~10 ms of the GUI thread (the date axes most): at 20 Hz that was a fifth of
 # a core, taken from everything else on the GUI thread and, through the GIL, from the network.
 REDRAW_TICKS = {60: 4, 300: 10, 900: 20}
+# Ticks of more than FLOOD_FRAMES frames: a redraw at most every FLOOD_REDRAW_TICKS (500 ms).
+FLOOD_FRAMES, FLOOD_REDRAW_TICKS = 1_000, 10
 SUMMARY_EVERY = 10  # redraws per update of the text summary
 WINDOWS = ((60, "Last 1 min"), (300, "Last 5 min"), (900, "Last 15 min"))
 MAX_CURVE_CONNECTIONS = 12
@@ -413,7 +416,11 @@ class ChartsPanel(QWidget):
             elif event.old is ConnState.OPEN:
                 self.markers.add(event.conn_id, event.time, False)
         self._ticks += 1
-        if self._ticks % REDRAW_TICKS.get(self.window_s, 2) == 0 and self.isVisible():
+        every = REDRAW_TICKS.get(self.window_s, 4)
+        if len(batch.frames) > FLOOD_FRAMES:  # a flood: every tick spent here is taken from it
+            every = max(every, FLOOD_REDRAW_TICKS)
+        if self._ticks >= every and self.isVisible():
+            self._ticks = 0
             self.refresh()
 
     def _update_summary(self, conns: list[Connection]) -> None:
