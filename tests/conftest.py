@@ -66,3 +66,20 @@ def embedded_server():
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def config_dir(tmp_path, monkeypatch):
+    """Where the app keeps its settings, for this test only."""
+    path = tmp_path / "config"
+    monkeypatch.setenv("SOCKETSCOPE_CONFIG_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def no_quit_on_close(qapp):
+    """Closing the window must not end the qasync loop the test runs on (the app does the same)."""
+    before = qapp.quitOnLastWindowClosed()
+    qapp.setQuitOnLastWindowClosed(False)
+    yield
+    qapp.setQuitOnLastWindowClosed(before)

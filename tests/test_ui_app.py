@@ -21,22 +21,6 @@ from ui.main_window import PANELS, MainWindow
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def config_dir(tmp_path, monkeypatch):
-    path = tmp_path / "config"
-    monkeypatch.setenv("SOCKETSCOPE_CONFIG_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def no_quit_on_close(qapp):
-    """Closing the window must not end the qasync loop the test runs on (the app does the same)."""
-    before = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    yield
-    qapp.setQuitOnLastWindowClosed(before)
-
-
 async def test_embedded_default_comes_alive(qtbot, config_dir, no_quit_on_close):
     window = open_window(Options([], None, None, (1280, 800), True))
     bridge = window.bridge
@@ -95,6 +79,17 @@ def test_layout_is_remembered(qtbot, config_dir, no_quit_on_close):
     assert not second.docks["rooms"].isHidden()
     bridge.stop()
     dispose(first, second, bridge)
+
+
+def test_connection_menu_carries_the_panels_actions(qtbot, config_dir):
+    bridge = make_bridge()
+    window = MainWindow(bridge)
+    texts = [a.text().replace("&", "") for a in window.connection_menu.actions() if a.text()]
+    acts = window.connections.actions_by_name
+    for name in ("connect", "disconnect", "reconnect", "edit", "duplicate", "remove"):
+        assert acts[name].text().replace("&", "") in texts, name
+    bridge.stop()
+    dispose(window, bridge)
 
 
 def test_demo_and_embedded_flags():

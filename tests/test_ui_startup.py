@@ -7,29 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from core.states import ConnState
 from tests.helpers_ui import dispose, until
 from ui.app import parse_args, show_window, start_session
 from ui.main_window import PANELS, MainWindow, _Pending
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def config_dir(tmp_path, monkeypatch):
-    path = tmp_path / "config"
-    monkeypatch.setenv("SOCKETSCOPE_CONFIG_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def no_quit_on_close(qapp):
-    before = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    yield
-    qapp.setQuitOnLastWindowClosed(before)
 
 
 def _layout(window: MainWindow) -> dict[str, tuple[bool, tuple[int, int, int, int]]]:

@@ -342,14 +342,18 @@ class ConnectionsPanel(QWidget):
             acts[name].setEnabled(len(conns) == 1)
         acts["remove"].setEnabled(bool(conns))
 
-    def _context_menu(self, pos: QPoint) -> None:
-        menu = QMenu(self)
+    def add_actions_to(self, menu: QMenu) -> None:
+        """Connect, disconnect, reconnect | edit, duplicate, remove: the same in every menu."""
         acts = self.actions_by_name
         for name in ("connect", "disconnect", "reconnect"):
             menu.addAction(acts[name])
         menu.addSeparator()
         for name in ("edit", "duplicate", "remove"):
             menu.addAction(acts[name])
+
+    def _context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        self.add_actions_to(menu)
         menu.addSeparator()
-        menu.addAction(acts["new"])
+        menu.addAction(self.actions_by_name["new"])
         menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -486,15 +486,10 @@ class MainWindow(QMainWindow):
         self.help_menu.addAction(about)
 
     def _connection_menu(self) -> None:
-        acts = getattr(self.connections, "actions_by_name", None)
-        if acts is None or not self._menus_filled:  # no panel, or added with the others
+        add_actions_to = getattr(self.connections, "add_actions_to", None)
+        if add_actions_to is None or not self._menus_filled:  # no panel, or added with the others
             return
-        menu = self.connection_menu
-        for name in ("connect", "disconnect", "reconnect"):
-            menu.addAction(acts[name])
-        menu.addSeparator()
-        for name in ("edit", "duplicate", "remove"):
-            menu.addAction(acts[name])
+        add_actions_to(self.connection_menu)
 
     def _about(self) -> None:
         from PySide6.QtWidgets import QMessageBox
