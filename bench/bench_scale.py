@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,9 +35,20 @@ CPU_TARGET, GAP_TARGET_MS = 0.5, 50.0
 STEP = 50
 
 
+async def add_connections(manager: Any, port: int, n: int, name: str) -> None:
+    """n connections with a 1 s heartbeat, opened in steps of STEP."""
+    from core.config import ConnectionConfig, HeartbeatConfig
+
+    for i in range(n):
+        manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{port}/", name=f"{name}-{i + 1}",
+                                     heartbeat=HeartbeatConfig(interval=1.0, timeout=10.0)),
+                    connect=True)
+        if (i + 1) % STEP == 0:
+            await asyncio.sleep(0.1)
+
+
 async def app(port: int, n: int, seconds: float, timeout: float) -> dict[str, object]:
     from bench.apphost import TickProbe, open_app, until
-    from core.config import ConnectionConfig, HeartbeatConfig
     from core.events import LatencySample
     from core.states import ConnState
 
@@ -45,12 +57,7 @@ async def app(port: int, n: int, seconds: float, timeout: float) -> dict[str, ob
     await asyncio.sleep(0.8)
     rss0 = rss_mb()
     t_add = time.monotonic()
-    for i in range(n):
-        manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{port}/", name=f"scale-{i + 1}",
-                                     heartbeat=HeartbeatConfig(interval=1.0, timeout=10.0)),
-                    connect=True)
-        if (i + 1) % STEP == 0:
-            await asyncio.sleep(0.1)
+    await add_connections(manager, port, n, "scale")
     conns = manager.list()
     all_open = await until(lambda: all(c.state is ConnState.OPEN for c in conns), timeout, 0.1)
     open_s = time.monotonic() - t_add
@@ -94,7 +101,6 @@ async def core(port: int, n: int, seconds: float, timeout: float) -> dict[str, o
     from collections import deque
 
     from bench.common import raise_fd_limit
-    from core.config import ConnectionConfig, HeartbeatConfig
     from core.manager import ConnectionManager
     from core.states import ConnState
 
@@ -110,12 +116,7 @@ async def core(port: int, n: int, seconds: float, timeout: float) -> dict[str, o
 
     drainer = asyncio.create_task(drain())
     rss0 = rss_mb()
-    for i in range(n):
-        manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{port}/", name=f"core-{i + 1}",
-                                     heartbeat=HeartbeatConfig(interval=1.0, timeout=10.0)),
-                    connect=True)
-        if (i + 1) % STEP == 0:
-            await asyncio.sleep(0.1)
+    await add_connections(manager, port, n, "core")
     conns = manager.list()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not all(c.state is ConnState.OPEN for c in conns):

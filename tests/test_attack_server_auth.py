@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.server import EmbeddedServer, ServerConfig, make_token
-from tests.attackers import SECRET, report
+from tests.attackers import SECRET, report, upgrade_request
 
 GOOD_ORIGIN = "https://good.example"
 UNAUTHORIZED = b"401 Unauthorized: a valid token is required\n"
@@ -70,15 +70,6 @@ def _exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split(" ")[1]), headers, body
 
 
-def _request(port: int, path: str = "/", headers: str = "") -> bytes:
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n"
-        f"{headers}\r\n"
-    ).encode()
-
-
 class _Everything(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -119,16 +110,16 @@ def test_jwt_matrix_is_refused_before_the_upgrade_and_never_logged(logs: _Everyt
         bodies: set[bytes] = set()
         for why, tok in bad.items():
             for where, request in (
-                ("query", _request(port, f"/?token={tok}")),
-                ("bearer", _request(port, "/", f"Authorization: Bearer {tok}\r\n")),
-                ("echo path", _request(port, f"/echo?token={tok}")),
+                ("query", upgrade_request(port, f"/?token={tok}")),
+                ("bearer", upgrade_request(port, "/", f"Authorization: Bearer {tok}\r\n")),
+                ("echo path", upgrade_request(port, f"/echo?token={tok}")),
             ):
                 status, headers, body = _exchange(port, request)
                 seen[f"{why} ({where})"] = (status, body)
                 assert status == 401, (why, where, status, body)
                 assert headers.get("WWW-Authenticate") == "Bearer"
                 bodies.add(body)
-        status, _, body = _exchange(port, _request(port, "/"))  # No token at all.
+        status, _, body = _exchange(port, upgrade_request(port, "/"))  # No token at all.
         seen["no token"] = (status, body)
         bodies.add(body)
         assert status == 401
@@ -136,22 +127,23 @@ def test_jwt_matrix_is_refused_before_the_upgrade_and_never_logged(logs: _Everyt
         # 64 KiB tokens (validly signed, even): websockets' line limit refuses them first.
         huge = make_token(SECRET, "mallory", pad="p" * 64 * 1024)
         bad["64 KiB token"] = huge
-        big_query = _exchange(port, _request(port, f"/?token={huge}"))
-        big_header = _exchange(port, _request(port, "/", f"Authorization: Bearer {huge}\r\n"))
+        big_query = _exchange(port, upgrade_request(port, f"/?token={huge}"))
+        bearer = f"Authorization: Bearer {huge}\r\n"
+        big_header = _exchange(port, upgrade_request(port, "/", bearer))
         assert big_query[0] == 414 and big_header[0] == 431
 
         # A foreign Origin: 403 before the token is even looked at, good token or not.
         good = make_token(SECRET, "alice")
         for tok in (good, bad["garbage"]):
             status, _, body = _exchange(
-                port, _request(port, f"/?token={tok}", "Origin: https://evil.example\r\n")
+                port, upgrade_request(port, f"/?token={tok}", "Origin: https://evil.example\r\n")
             )
             assert (status, body) == (403, b"403 Forbidden: origin not allowed\n")
-        two = _request(port, f"/?token={good}", f"Origin: {GOOD_ORIGIN}\r\nOrigin: x\r\n")
+        two = upgrade_request(port, f"/?token={good}", f"Origin: {GOOD_ORIGIN}\r\nOrigin: x\r\n")
         assert _exchange(port, two)[0] == 403
 
         # And the right token from the right origin does get in.
-        ok = _exchange(port, _request(port, f"/?token={good}", f"Origin: {GOOD_ORIGIN}\r\n"))
+        ok = _exchange(port, upgrade_request(port, f"/?token={good}", f"Origin: {GOOD_ORIGIN}\r\n"))
         assert ok[0] == 101
 
         for _ in range(100):  # The server thread logs asynchronously; let it catch up.

@@ -228,6 +228,7 @@ def _collect_garbage_on_gui_thread(app: QObject) -> QTimer:
     from PySide6.QtCore import QTimer
 
     next_full = [time.monotonic() + FULL_GC_EVERY_S]
+    frozen = [False]
 
     def collect() -> None:
         counts, limits = gc.get_count(), gc.get_threshold()
@@ -242,8 +243,6 @@ def _collect_garbage_on_gui_thread(app: QObject) -> QTimer:
             if not frozen[0]:
                 frozen[0] = True
                 gc.freeze()  # start-up's objects: modules, widgets, the session's set-up
-
-    frozen = [False]
 
     gc.disable()
     timer = QTimer(app)

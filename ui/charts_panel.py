@@ -14,6 +14,7 @@ import itertools
 import math
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.connection import Connection
+from core.events import StateChanged
 from core.metrics import T_BYTES_IN, T_BYTES_OUT, T_MSGS_IN, T_MSGS_OUT, T_SEC
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
@@ -409,12 +411,16 @@ class ChartsPanel(QWidget):
                 plot.legend.removeItem(item)
             plot.removeItem(item)
 
-    def _on_tick(self, batch: TickBatch) -> None:
-        for event in batch.states:
+    def mark_states(self, states: Iterable[StateChanged]) -> None:
+        """Open (green) and close (red) lines for these state changes."""
+        for event in states:
             if event.new is ConnState.OPEN:
                 self.markers.add(event.conn_id, event.time, True)
             elif event.old is ConnState.OPEN:
                 self.markers.add(event.conn_id, event.time, False)
+
+    def _on_tick(self, batch: TickBatch) -> None:
+        self.mark_states(batch.states)
         self._ticks += 1
         every = REDRAW_TICKS.get(self.window_s, 4)
         if len(batch.frames) > FLOOD_FRAMES:  # a flood: every tick spent here is taken from it

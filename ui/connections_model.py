@@ -34,6 +34,7 @@ from core.events import ConnectionAdded, ConnectionRemoved
 from core.manager import ConnectionManager
 from core.metrics import ConnectionMetrics
 from core.states import ConnState
+from ui.sweep import Sweep
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -314,9 +315,7 @@ class ConnectionsModel(QAbstractTableModel):
         self._rows: list[Row] = []
         self._conns: list[Connection] = []  # the connection of each row
         self._row_by_id: dict[int, int] = {}
-        self._sweep = 0  # the next row the round of off-screen rows re-reads
-        self._sweep_credit = 0.0  # rows due to that round (fractional)
-        self._last_tick: float | None = None
+        self._sweep = Sweep(SWEEP_S)  # the round that re-reads off-screen rows
         self.rows_read = 0  # how many times a row was re-read from its connection (for tests)
         self.refresh()
 
@@ -337,9 +336,6 @@ class ConnectionsModel(QAbstractTableModel):
         ):
             self._sync_rows(self._manager.list(), now)
         n = len(self._rows)
-        if not n:
-            self._last_tick = now
-            return
         rows: set[int] = set()
         get = self._row_by_id.get
         for event in getattr(batch, "states", ()):
@@ -360,33 +356,20 @@ class ConnectionsModel(QAbstractTableModel):
 
     def _sweep_rows(self, n: int, now: float) -> range | list[int]:
         """The next rows of the round that re-reads every row once per SWEEP_S of tick time."""
-        last, self._last_tick = self._last_tick, now
-        dt = 0.0 if last is None else min(max(now - last, 0.0), SWEEP_S)
-        self._sweep_credit += n * dt / SWEEP_S
-        count = min(n, int(self._sweep_credit))
-        if count <= 0:
-            return ()  # type: ignore[return-value]
-        self._sweep_credit = 0.0 if count == n else self._sweep_credit - count
-        start = self._sweep if self._sweep < n else 0
-        stop = start + count
-        if stop <= n:
-            self._sweep = stop
-            return range(start, stop)
-        if not self._sync_check():  # a round is complete: make sure the rows are right
-            n = len(self._rows)
-            start, stop = 0, min(count, n)
-            self._sweep = stop
-            return range(start, stop)
-        self._sweep = stop - n
-        return [*range(start, n), *range(0, stop - n)]
+        rows, completed = self._sweep.due(n, now)
+        if completed and not self._sync_check(now):  # the rows changed under the round: restart
+            count = min(len(rows), len(self._rows))
+            self._sweep.restart(count)
+            return range(count)
+        return rows
 
-    def _sync_check(self) -> bool:
+    def _sync_check(self, now: float) -> bool:
         """Once a round: re-sync when the rows no longer follow the manager's list; True when
         they did."""
         conns = self._manager.list()
         if conns == self._conns:
             return True
-        self._sync_rows(conns, self._last_tick or time.time())
+        self._sync_rows(conns, now)
         return False
 
     def _update_rows(self, rows: Iterable[int], now: float) -> None:
@@ -441,8 +424,7 @@ class ConnectionsModel(QAbstractTableModel):
             del self._rows[first : last + 1]
             del self._conns[first : last + 1]
             self._reindex()
-            if self._sweep > first:
-                self._sweep = max(first, self._sweep - (last - first + 1))
+            self._sweep.removed(first, last - first + 1)
             self.endRemoveRows()
         count = len(self._conns)
         if conns[:count] == self._conns:
@@ -458,7 +440,7 @@ class ConnectionsModel(QAbstractTableModel):
         self._conns = list(conns)
         self._rows = [Row(c, read_fields(c, now)) for c in conns]
         self._reindex()
-        self._sweep = 0
+        self._sweep.restart(0)
         self.endResetModel()
 
     def _reindex(self) -> None:

@@ -268,7 +268,9 @@ class MainWindow(QMainWindow):
             self.server_panel: ServerPanel = panel  # type: ignore[assignment]
         if spec.key == "charts" and self._early_states_kept:
             self.bridge.tick.disconnect(self._keep_states)
-            self._catch_up_markers(panel, self._early_states)
+            mark_states = getattr(panel, "mark_states", None)  # None: a placeholder
+            if mark_states is not None:  # what it would have drawn, had it been there
+                mark_states(self._early_states)
             self._early_states = []
         if spec.key == "inspector" and not isinstance(panel, _Placeholder):
             dropped = getattr(self.status, "dropped_sources", None)  # a StatusBar made before
@@ -288,21 +290,6 @@ class MainWindow(QMainWindow):
 
     def _keep_states(self, batch: TickBatch) -> None:
         self._early_states.extend(batch.states)
-
-    @staticmethod
-    def _catch_up_markers(charts: QWidget, states: list[StateChanged]) -> None:
-        """The open (green) and close (red) lines of state changes the charts panel did not see
-        because it was built after them, as its own tick handler would have drawn them."""
-        from core.states import ConnState
-
-        markers = getattr(charts, "markers", None)
-        if markers is None:
-            return
-        for event in states:
-            if event.new is ConnState.OPEN:
-                markers.add(event.conn_id, event.time, True)
-            elif event.old is ConnState.OPEN:
-                markers.add(event.conn_id, event.time, False)
 
     def _finish_panels(self) -> None:
         self.is_ready = True

@@ -21,6 +21,7 @@ from core.connection import Connection
 from core.events import ErrorEvent
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
+from ui.sweep import Sweep
 
 REFRESH_S = 0.5  # the figures change at most twice a second: readable, and cheap
 RATE_WINDOW_S = 5.0
@@ -50,9 +51,7 @@ class StatusBar(QStatusBar):
         # Message totals: each connection's (in, out) as last read, and their sum.
         self._counted: dict[int, tuple[int, int]] = {}
         self._sum_in = self._sum_out = 0
-        self._cursor = 0  # the next connection (by position) whose totals are read
-        self._credit = 0.0  # connections due to be read (fractional)
-        self._last_count: float | None = None
+        self._sweep = Sweep(RATE_SAMPLE_S)  # the connections whose totals are read next
         # [time, sum in, sum out] once per RATE_SAMPLE_S over the last RATE_WINDOW_S
         self._samples: deque[list[float]] = deque()
         self._rates = (0.0, 0.0)
@@ -126,25 +125,12 @@ class StatusBar(QStatusBar):
 
     def _count_some(self, now: float) -> None:
         """Read the next connections' totals: every connection once per RATE_SAMPLE_S."""
-        last, self._last_count = self._last_count, now
         conns = self.bridge.manager.list()
-        n = len(conns)
-        dt = 0.0 if last is None else min(max(now - last, 0.0), RATE_SAMPLE_S)
-        self._credit += n * dt / RATE_SAMPLE_S
-        count = min(n, int(self._credit))
-        if count <= 0:
-            return
-        self._credit = 0.0 if count == n else self._credit - count
-        start = self._cursor if self._cursor < n else 0
-        stop = start + count
-        picked = conns[start:stop]
-        if stop >= n:  # a round is complete
-            stop -= n
-            picked += conns[:stop]
+        due, completed = self._sweep.due(len(conns), now)
+        if completed:
             self._forget_removed(conns)
-        self._cursor = stop
-        for conn in picked:
-            self._count(conn)
+        for i in due:
+            self._count(conns[i])
 
     def _count(self, conn: Connection) -> None:
         totals = conn.metrics.totals()
