@@ -395,7 +395,7 @@ class Connection:
         if isinstance(getattr(transport, "max_size", None), int):  # asyncio's socket transport
             transport.max_size = READ_CHUNK  # type: ignore[attr-defined]
         if isinstance(ws, TapConnection):
-            ws.attach(self._on_frame)
+            ws.attach(self._on_frame, self._on_message)
         tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
@@ -553,6 +553,10 @@ class Connection:
         else:
             self._fragments = [data]
             self._fragment_op = op
+
+    def _on_message(self, text: bool, data: bytes) -> None:
+        """A whole unfragmented message read by the tap's fast path."""
+        self._deliver(_TEXT if text else _BINARY, data)
 
     def _on_other_frame(self, op: Opcode, data: bytes, fin: bool) -> None:
         if op is Opcode.CONT:

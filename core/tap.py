@@ -1,8 +1,16 @@
-"""A websockets client connection that hands every parsed frame straight to the engine.
+"""A websockets client connection that hands every frame straight to the engine.
 
 The stock connection queues data frames for `recv()` and drops control frames from view; an
 inspector needs every frame (ping, pong, close included) with its opcode, and handling each one
 as it is parsed costs less than a queue plus a task wake-up per message.
+
+In a flood, parsing is most of the cost: websockets parses each frame through a chain of
+generators (~3 us for 64 B). Once the connection is open, `TapConnection` therefore reads the
+common frame itself: complete, unmasked, final, uncompressed text or binary frames of at most
+`FAST_MAX` bytes, which need nothing but their header read. Every other frame (control frames,
+fragments, compressed, masked, reserved bits, oversized, unknown opcodes), and everything once
+the connection is closing, goes to websockets byte for byte, which checks and answers it as
+usual. The split only ever happens at a frame boundary that both sides agree on.
 """
 
 from __future__ import annotations
@@ -12,9 +20,16 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import Frame, Opcode
-from websockets.protocol import Event
+from websockets.protocol import OPEN, Event
+from websockets.streams import StreamReader
 
 FrameSink = Callable[[Frame], None]
+DataSink = Callable[[bool, bytes], None]  # (is_text, payload) of a whole message
+
+FAST_MAX = 16 * 1024  # larger frames are few per second: websockets' parser costs them nothing
+_AT_FRAME_START = StreamReader.at_eof.__code__  # where websockets' parser waits between frames
+_READ_EXACT = StreamReader.read_exact.__code__
+_TEXT_FIN, _BINARY_FIN = 0x81, 0x82
 
 
 class TapConnection(ClientConnection):
@@ -24,10 +39,20 @@ class TapConnection(ClientConnection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sink: FrameSink | None = None
+        self._data_sink: DataSink | None = None
         self._early: list[Frame] = []
+        self._partial = b""  # the start of a frame this class reads itself
+        self._synced = False  # websockets' parser is known to wait at a frame boundary
+        self._fast_limit = 0  # the largest payload read here; 0: none (websockets reads all)
 
-    def attach(self, sink: FrameSink) -> None:
+    def attach(self, sink: FrameSink, data_sink: DataSink | None = None) -> None:
+        """`data_sink`, if given, takes the frames read by the fast path."""
         self._sink = sink
+        self._data_sink = data_sink
+        max_size = self.protocol.max_message_size
+        if self.protocol.max_fragment_size is not None:
+            max_size = min(max_size or FAST_MAX, self.protocol.max_fragment_size)
+        self._fast_limit = min(FAST_MAX, max_size or FAST_MAX) if data_sink else 0
         early, self._early = self._early, []
         for frame in early:
             sink(frame)
@@ -48,3 +73,102 @@ class TapConnection(ClientConnection):
         """Close with an error code from inside the receive path (no await possible there)."""
         self.protocol.fail(code, reason)
         self.send_data()
+
+    # ----- the fast path -----------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if not self._fast_limit or self.protocol.state is not OPEN:
+            self._to_websockets(data)
+            return
+        if not self._synced:
+            start = self._sync(data)
+            if start is None:
+                return
+            data = data[start:]
+        if self._partial:
+            data = self._partial + data
+            self._partial = b""
+        self._scan(data)
+
+    def eof_received(self) -> None:
+        if self._partial:  # a frame cut short: websockets names the error
+            partial, self._partial = self._partial, b""
+            super().data_received(partial)
+        super().eof_received()
+
+    def _to_websockets(self, data: bytes) -> None:
+        if self._partial:
+            data, self._partial = self._partial + data, b""
+        super().data_received(data)
+
+    def _sync(self, data: bytes) -> int | None:
+        """Feed websockets the rest of the frame it is in the middle of (after the handshake or
+        a frame it read): returns where the next frame starts in `data`, None if not in it."""
+        pos = 0
+        for _ in range(8):  # a frame is at most four reads: header, length, mask, payload
+            reader = self.protocol.reader
+            inner = self.protocol.parser
+            while inner.gi_yieldfrom is not None:
+                inner = inner.gi_yieldfrom
+            code = inner.gi_code
+            if code is _AT_FRAME_START and not reader.buffer:
+                self._synced = self.protocol.state is OPEN and self.protocol.current_size is None
+                return pos if self._synced else self._rest_to_websockets(data, pos)
+            if code is not _READ_EXACT:  # closing, or a websockets we do not know: leave it be
+                return self._rest_to_websockets(data, pos)
+            need = inner.gi_frame.f_locals["n"] - len(reader.buffer)
+            if pos + need > len(data):
+                return self._rest_to_websockets(data, pos)
+            super().data_received(data[pos : pos + need])
+            pos += need
+        return self._rest_to_websockets(data, pos)
+
+    def _rest_to_websockets(self, data: bytes, pos: int) -> None:
+        if pos < len(data):
+            super().data_received(data[pos:])
+
+    def _scan(self, data: bytes) -> None:
+        """Read whole simple frames from `data`, which starts at a frame boundary."""
+        deliver = self._data_sink
+        assert deliver is not None
+        limit = self._fast_limit
+        protocol = self.protocol
+        n = len(data)
+        pos = 0
+        while n - pos >= 2:
+            b0 = data[pos]
+            b1 = data[pos + 1]
+            length = b1 & 0x7F
+            head = 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                head = 4
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                head = 10
+            if b1 & 0x80:
+                head += 4  # masked: a protocol error websockets will name
+            end = pos + head + length
+            if length <= limit and b1 < 0x80 and b0 in (_TEXT_FIN, _BINARY_FIN):
+                if end > n:
+                    break
+                deliver(b0 == _TEXT_FIN, data[pos + head : end])
+            elif end <= n and length <= limit:
+                # A whole frame of another kind: websockets reads, checks and answers it.
+                super().data_received(data[pos:end])
+                if protocol.current_size is not None:  # a fragmented message began
+                    self._synced = False
+            else:  # a large frame websockets reads as it arrives, and judges by its header
+                self._synced = False
+                super().data_received(data[pos:])
+                return
+            pos = end
+            if protocol.state is not OPEN or not self._synced:  # closing, failed, fragments
+                self._synced = False
+                self._rest_to_websockets(data, pos)
+                return
+        self._partial = data[pos:]

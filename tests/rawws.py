@@ -23,16 +23,18 @@ async def handshake(
     writer: asyncio.StreamWriter,
     accept: bytes | None = None,
     extra: bytes = b"",
+    tail: bytes = b"",
 ) -> bytes:
     """Answer the opening handshake; `accept` overrides Sec-WebSocket-Accept (to break it),
-    `extra` adds header lines (each ending in CRLF)."""
+    `extra` adds header lines (each ending in CRLF), `tail` follows the response in the same
+    write (frames that arrive with it)."""
     request = await reader.readuntil(b"\r\n\r\n")
     match = re.search(rb"(?i)sec-websocket-key:\s*(\S+)", request)
     assert match, request
     writer.write(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Accept: " + (accept or accept_key(match.group(1))) + b"\r\n"
-        + extra + b"\r\n"
+        + extra + b"\r\n" + tail
     )
     await writer.drain()
     return request

@@ -1,0 +1,158 @@
+"""The tap's fast path (core/tap.py) against raw servers: whatever the mix of frames and however
+the bytes are cut into reads, the engine sees exactly what websockets alone would have shown, and
+every malformed frame inside a run of fast frames still ends the connection with its own code."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from core.config import ConnectionConfig
+from core.connection import Connection
+from core.events import Direction, Event, FrameEvent, Opcode
+from core.hub import EventHub
+from core.states import ConnState
+from core.tap import FAST_MAX
+from tests.rawws import frame, handshake, raw_server
+from tests.test_hostile_client import NO_PING, ONCE, run_until_closed
+
+SIZES = [0, 1, 125, 126, 127, 1000, 65535, 65536, FAST_MAX, FAST_MAX + 1, 70_000]
+CLOSE_OK = (1000).to_bytes(2, "big") + b"bye"
+
+
+def script(rng: random.Random, count: int) -> tuple[bytes, list[tuple[Opcode, bytes]]]:
+    """A stream of mixed frames ending in a close, and the frames the engine must report."""
+    wire = bytearray()
+    seen: list[tuple[Opcode, bytes]] = []
+
+    def payload(text: bool) -> bytes:
+        size = rng.choice(SIZES) if rng.random() < 0.15 else rng.randint(0, 300)
+        if text:
+            return ("é" * (size // 2) if rng.random() < 0.3 else "a" * size).encode()
+        return rng.randbytes(size)
+
+    for i in range(count):
+        kind = rng.random()
+        if kind < 0.7:
+            text = rng.random() < 0.6
+            data = payload(text)
+            wire += frame(0x1 if text else 0x2, data)
+            seen.append((Opcode.TEXT if text else Opcode.BINARY, data))
+        elif kind < 0.8:
+            data = b"p%d" % i
+            wire += frame(0x9, data)
+            seen.append((Opcode.PING, data))
+        elif kind < 0.85:
+            data = b"unsolicited %d" % i
+            wire += frame(0xA, data)
+            seen.append((Opcode.PONG, data))
+        else:  # a fragmented message with a ping between its fragments
+            parts = [payload(True) for _ in range(3)]
+            wire += frame(0x1, parts[0], fin=False)
+            wire += frame(0x9, b"mid")
+            seen.append((Opcode.PING, b"mid"))
+            wire += frame(0x0, parts[1], fin=False) + frame(0x0, parts[2])
+            seen.append((Opcode.TEXT, b"".join(parts)))
+    wire += frame(0x8, CLOSE_OK)
+    seen.append((Opcode.CLOSE, CLOSE_OK))
+    return bytes(wire), seen
+
+
+def frames_in(events: list[Event]) -> list[tuple[Opcode, bytes]]:
+    return [(e.opcode, e.payload) for e in events
+            if isinstance(e, FrameEvent) and e.direction is Direction.IN]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+async def test_any_mix_cut_anywhere_is_seen_exactly(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(seed)
+    wire, expected = script(rng, 400)
+    fast = [0]
+    original = Connection._on_message
+
+    def counted(self: Connection, text: bool, data: bytes) -> None:
+        fast[0] += 1
+        original(self, text, data)
+
+    monkeypatch.setattr(Connection, "_on_message", counted)
+    # Seeds 2 and 4 send the first bytes in the handshake's own write, cut inside a frame:
+    # websockets reads those, and the fast path must join it at the next frame boundary.
+    early = rng.randint(1, 5000) if seed % 2 == 0 else 0
+
+    async def sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer, tail=wire[:early])
+        pos = early
+        for _ in range(len(wire)):
+            if pos >= len(wire):
+                break
+            step = rng.choice([1, 2, 3, 7, 64, 1000, 4096, 65536])
+            writer.write(wire[pos : pos + step])
+            pos += step
+            await writer.drain()
+            await asyncio.sleep(0)  # the client reads what is there: reads end anywhere
+        await reader.read(65536)
+
+    async with raw_server(sender) as port:
+        conn, events = await run_until_closed(f"ws://127.0.0.1:{port}")
+    assert frames_in(events) == expected
+    assert conn.close_code == 1000, conn.last_error
+    data = sum(op in (Opcode.TEXT, Opcode.BINARY) for op, _ in expected)
+    assert conn.metrics.msgs_in == data
+    assert 0 < fast[0] < data  # most frames took the fast path, fragments and large ones not
+
+
+GOOD = b"".join(frame(0x1, b"m%d" % i) for i in range(50))
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        (bytes([0x81, 0x82]) + b"abcd" + b"\x09\x0b", "1002 protocol error"),  # masked
+        (frame(0x1, b"part", fin=False) + frame(0x1, b"oops"), "expected a continuation"),
+        (frame(0x1, b"\xff\xfe"), "1007"),  # not UTF-8
+        (bytes([0x82, 127]) + (100 * 2**20).to_bytes(8, "big"), "1009 message too big"),
+        (frame(0x1, b"x", rsv=2), "reserved bits"),
+        (frame(0x3, b"x"), "invalid opcode"),
+        (frame(0x0, b"x"), "unexpected continuation"),
+    ],
+    ids=["masked", "no-continuation", "utf8", "oversized", "rsv", "opcode", "stray-cont"],
+)
+async def test_a_bad_frame_among_fast_frames_ends_with_its_own_code(
+    bad: bytes, words: str
+) -> None:
+    async def sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        await asyncio.sleep(0.05)  # after the engine attached: the fast path reads GOOD
+        writer.write(GOOD + bad + GOOD)
+        await writer.drain()
+        await reader.read(65536)
+
+    async with raw_server(sender) as port:
+        conn, _ = await run_until_closed(f"ws://127.0.0.1:{port}", max_size=2**20)
+    assert words in (conn.last_error or ""), conn.last_error
+    assert conn.metrics.msgs_in == 50  # what came before is kept; nothing after it is read
+
+
+async def test_frames_waiting_in_a_partial_read_survive_a_dropped_tcp() -> None:
+    """A fast frame cut short by the end of the stream is a 1006, like websockets says it."""
+
+    async def sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        await asyncio.sleep(0.05)
+        writer.write(GOOD + frame(0x1, b"cut short")[:5])
+        await writer.drain()
+        writer.write_eof()
+        await reader.read(65536)
+
+    hub = EventHub()
+    async with raw_server(sender) as port:
+        conn = Connection(ConnectionConfig(f"ws://127.0.0.1:{port}", reconnect=ONCE,
+                                           heartbeat=NO_PING), hub)
+        conn.connect()
+        await conn.wait_for_state(ConnState.CLOSED, 15)
+    assert conn.metrics.msgs_in == 50
+    assert "1006" in (conn.last_error or ""), conn.last_error
