@@ -16,7 +16,7 @@ from pathlib import Path
 from websockets.asyncio.server import ServerConnection, serve
 
 from core.config import ConnectionConfig, HeartbeatConfig
-from core.events import Direction, ErrorEvent, Opcode
+from core.events import Direction, ErrorEvent, FrameEvent, Opcode
 from core.hub import EventHub
 from core.manager import ConnectionManager
 from core.recorder import Recorder
@@ -70,6 +70,33 @@ async def test_every_frame_and_state_change_is_recorded(tmp_path: Path) -> None:
     assert len(rtts) == len(conn.metrics.rtt) > 0
     assert [r["rtt"] for r in rtts] == conn.metrics.rtt.view()[:, 1].tolist()
     assert {r["kind"] for r in rtts} == {"ping"}
+
+
+def test_frames_keep_arrival_order_around_close_frames(tmp_path: Path) -> None:
+    """Close frames with a code get their own statement between the data frames' batches."""
+    hub = EventHub()
+    recorder = Recorder(tmp_path / "c.sqlite", hub, batch_rows=10_000, batch_seconds=30)
+    sent: list[tuple[str, int, bytes]] = []
+
+    def frame(direction: Direction, opcode: Opcode, payload: bytes) -> None:
+        hub.publish(FrameEvent(1, float(len(sent)), direction, opcode, payload))
+        sent.append((direction.value, int(opcode), payload))
+
+    for i in range(300):  # more than one 256-row statement before the first close
+        frame(Direction.IN, Opcode.TEXT, b"m%d" % i)
+    frame(Direction.OUT, Opcode.CLOSE, (1000).to_bytes(2, "big") + "bye é".encode())
+    frame(Direction.IN, Opcode.CLOSE, b"")  # no code: an ordinary row
+    frame(Direction.IN, Opcode.BINARY, b"\0\1")
+    frame(Direction.IN, Opcode.CLOSE, (4001).to_bytes(2, "big"))
+    frame(Direction.OUT, Opcode.PING, b"")
+    recorder.close()
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    rows = db.execute("SELECT time, direction, opcode, size, payload, close_code, close_reason"
+                      " FROM frames ORDER BY id").fetchall()
+    assert [(d, op, bytes(p)) for _, d, op, _, p, _, _ in rows] == sent
+    assert [t for t, *_ in rows] == [float(i) for i in range(len(sent))]
+    assert all(size == len(p) for _, _, _, size, p, _, _ in rows)
+    assert [(c, r) for *_, c, r in rows if c is not None] == [(1000, "bye é"), (4001, "")]
 
 
 def test_overflow_writes_an_explicit_gap(tmp_path: Path) -> None:

@@ -163,8 +163,17 @@ async def test_close_and_reopen_are_marked(setup, embedded_server) -> None:
 
 
 def test_a_flood_slows_the_redraws_and_quiet_traffic_restores_them(setup) -> None:
-    """Every tick spent drawing during a flood is taken from the network thread (one GIL)."""
+    """Every tick spent drawing during a flood is taken from the network thread (one GIL); a
+    flood's redraw does one plot at a time, in turn."""
     _manager, bridge, panel = setup
+    drawn: list[int | None] = []
+    refresh = panel.refresh
+
+    def counted(only: int | None = None) -> None:
+        drawn.append(only)
+        refresh(only)
+
+    panel.refresh = counted
     bridge._timer.stop()  # only the ticks emitted here
     flood = [FrameEvent(1, 0.0, Direction.IN, Opcode.TEXT, b"{}")] * (FLOOD_FRAMES + 1)
     quiet = REDRAW_TICKS[panel.window_s]
@@ -177,5 +186,9 @@ def test_a_flood_slows_the_redraws_and_quiet_traffic_restores_them(setup) -> Non
         return panel._redraws - before
 
     redraws(FLOOD_REDRAW_TICKS, [])  # whatever was counted before, a redraw is behind us
+    drawn.clear()
     assert redraws(FLOOD_REDRAW_TICKS * 3, flood) == 3
+    assert drawn == [0, 1, 2] * 3 + [0]
+    drawn.clear()
     assert redraws(quiet * 3, []) == 3
+    assert drawn == [None] * 3

@@ -216,43 +216,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _collect_garbage_on_gui_thread(app: QObject) -> QTimer:
-    """Run Python's cyclic GC only here, on the GUI thread.
-
-    Left automatic, a collection may run on the embedded server's thread or a worker and destroy
-    Qt objects there, which Qt does not allow (their timers cannot be stopped: a later crash).
-
-    A full collection walks every object (100,000 inspector rows, a thousand connections):
-    50-150 ms during which the window froze. What start-up built is frozen out of it after the
-    first collection, and a full one runs at most once a minute; frames and events hold no
-    cycles, so the garbage it finds is small and can wait."""
+    """Turn the automatic collector off and step `ui.collector.Collector` every 500 ms here."""
     from PySide6.QtCore import QTimer
 
-    next_full = [time.monotonic() + FULL_GC_EVERY_S]
-    frozen = [False]
+    from ui.collector import Collector
 
-    def collect() -> None:
-        counts, limits = gc.get_count(), gc.get_threshold()
-        if counts[0] > limits[0]:
-            now = time.monotonic()
-            if counts[2] > limits[2] and now >= next_full[0]:
-                next_full[0] = now + FULL_GC_EVERY_S
-                generation = 2
-            else:
-                generation = 1 if counts[1] > limits[1] else 0
-            gc.collect(generation)
-            if not frozen[0]:
-                frozen[0] = True
-                gc.freeze()  # start-up's objects: modules, widgets, the session's set-up
-
+    collector = Collector()
     gc.disable()
     timer = QTimer(app)
     timer.setInterval(500)
-    timer.timeout.connect(collect)
+    timer.timeout.connect(collector.step)
     timer.start()
     return timer
 
 
-FULL_GC_EVERY_S = 60.0
 QT_NOISE = ("This plugin does not support propagateSizeHints",)  # offscreen/minimal platforms
 
 

@@ -43,7 +43,8 @@ from ui.chart_series import MarkerLog, grid_pairs, peak, since
 # and its paint cost ~10 ms of the GUI thread (the date axes most): at 20 Hz that was a fifth of
 # a core, taken from everything else on the GUI thread and, through the GIL, from the network.
 REDRAW_TICKS = {60: 4, 300: 10, 900: 20}
-# Ticks of more than FLOOD_FRAMES frames: a redraw at most every FLOOD_REDRAW_TICKS (500 ms).
+# Ticks of more than FLOOD_FRAMES frames: each plot redrawn about every FLOOD_REDRAW_TICKS (500 ms),
+# one plot at a time.
 FLOOD_FRAMES, FLOOD_REDRAW_TICKS = 1_000, 10
 SUMMARY_EVERY = 10  # redraws per update of the text summary
 WINDOWS = ((60, "Last 1 min"), (300, "Last 5 min"), (900, "Last 15 min"))
@@ -147,6 +148,7 @@ class ChartsPanel(QWidget):
         self._curves: dict[int, ConnCurves] = {}
         self._ticks = 0
         self._redraws = 0
+        self._flood_plot = -1  # the plot redrawn last while a flood goes on
         self._summary_ids: list[int] = []
         self.last_refresh_ms = 0.0
 
@@ -251,28 +253,38 @@ class ChartsPanel(QWidget):
                     continue
         return conns[:MAX_CURVE_CONNECTIONS]
 
-    def refresh(self) -> None:
-        """Redraw every curve from the metrics rings (the windowed rows only)."""
+    def refresh(self, only: int | None = None) -> None:
+        """Redraw the curves from the metrics rings (the windowed rows only): every plot, or
+        only plot `only` (0 RTT, 1 messages, 2 bytes), whose repaint then covers its own area."""
         started = time.perf_counter()
         now = time.time()
         t0 = now - self.window_s
         conns = self.shown_connections()
         self._sync_curves(conns)
         data = []
-        tops = [0.001, 1.0, 100.0]  # least y range: 1 ms, 1 msg/s, 100 B/s
+        tops = [0.001, 1.0, 100.0]  # least y range: 1 ms, 1 msgs/s, 100 B/s
         for conn in conns:
             metrics = conn.metrics
             ping = since(metrics.rtt, t0)
             app = since(metrics.app_rtt, t0)
             rows = metrics.seconds(t0 - 1, now)  # silent seconds as zeros
-            data.append((self._curves[conn.id], ping, app, rows))
+            x = rows[:, T_SEC]
+            data.append((self._curves[conn.id], (
+                (ping[:, 0], ping[:, 1]), (app[:, 0], app[:, 1]),
+                (x, rows[:, T_MSGS_IN]), (x, rows[:, T_MSGS_OUT]),
+                (x, rows[:, T_BYTES_IN]), (x, rows[:, T_BYTES_OUT]),
+            )))  # fmt: skip
             tops[0] = max(tops[0], peak(ping[:, 1], app[:, 1]))
             tops[1] = max(tops[1], peak(rows[:, T_MSGS_IN], rows[:, T_MSGS_OUT]))
             tops[2] = max(tops[2], peak(rows[:, T_BYTES_IN], rows[:, T_BYTES_OUT]))
         # Ranges first, so each setData below clips and downsamples against the final view.
         ids = [conn.id for conn in conns]
-        self._set_bytes_unit(tops[2])
-        for i, plot in enumerate(self.plots):
+        which = range(len(self.plots)) if only is None else (only,)
+        if 2 in which:
+            self._set_bytes_unit(tops[2])
+        x_ticks = self._x_ticks.ticks(t0, now)
+        for i in which:
+            plot = self.plots[i]
             y1 = tops[i] * self._headroom(plot)
             plot.setRange(xRange=(t0, now), yRange=(0, y1), padding=0)
             # Now, not in the paint: pyqtgraph applies a new range while it paints, and the
@@ -281,22 +293,19 @@ class ChartsPanel(QWidget):
             (ox, oy), (cx, cy) = self.markers.lines(ids, t0, 0.0, y1)
             self.open_lines[i].setData(ox, oy)
             self.close_lines[i].setData(cx, cy)
-            x_ticks = self._x_ticks.ticks(t0, now)
             y_ticks = self._y_ticks[i].ticks(0.0, y1)
             self.grids[i].setData(*grid_pairs(x_ticks, y_ticks, t0, now, y1))
-        for curves, ping, app, rows in data:
-            x = rows[:, T_SEC]
-            curves.ping.setData(ping[:, 0], ping[:, 1])
-            curves.app.setData(app[:, 0], app[:, 1])
-            curves.msgs_in.setData(x, rows[:, T_MSGS_IN])
-            curves.msgs_out.setData(x, rows[:, T_MSGS_OUT])
-            curves.bytes_in.setData(x, rows[:, T_BYTES_IN])
-            curves.bytes_out.setData(x, rows[:, T_BYTES_OUT])
+        for curves, series in data:
+            items = curves.items()
+            for i in which:
+                for k in (2 * i, 2 * i + 1):
+                    items[k][0].setData(*series[k])
             self._name_curves(curves)
-        self._redraws += 1
-        if self._redraws % SUMMARY_EVERY == 1 or ids != self._summary_ids:
-            self._summary_ids = ids
-            self._update_summary(conns)
+        if which[-1] == len(self.plots) - 1:  # a whole round of plots is one redraw
+            self._redraws += 1
+            if self._redraws % SUMMARY_EVERY == 1 or ids != self._summary_ids:
+                self._summary_ids = ids
+                self._update_summary(conns)
         self.last_refresh_ms = (time.perf_counter() - started) * 1000
 
     # ----- internals -----------------------------------------------------------------------
@@ -422,10 +431,17 @@ class ChartsPanel(QWidget):
     def _on_tick(self, batch: TickBatch) -> None:
         self.mark_states(batch.states)
         self._ticks += 1
-        every = REDRAW_TICKS.get(self.window_s, 4)
-        if len(batch.frames) > FLOOD_FRAMES:  # a flood: every tick spent here is taken from it
-            every = max(every, FLOOD_REDRAW_TICKS)
-        if self._ticks >= every and self.isVisible():
+        if not self.isVisible():
+            return
+        if len(batch.frames) > FLOOD_FRAMES:
+            # A flood: every tick spent here is taken from it, and the GUI thread shares the
+            # GIL with the network. One plot per tick, in turn, so that no tick does (and
+            # repaints) all three: a third of the pause each time.
+            if self._ticks >= FLOOD_REDRAW_TICKS // len(self.plots):
+                self._ticks = 0
+                self._flood_plot = (self._flood_plot + 1) % len(self.plots)
+                self.refresh(only=self._flood_plot)
+        elif self._ticks >= REDRAW_TICKS.get(self.window_s, 4):
             self._ticks = 0
             self.refresh()
 
