@@ -7,8 +7,9 @@ Per message size (64 B and 1 KiB), in the same run, against the same pre-framed 
   app   the real app offscreen (MainWindow, every panel, bridge ticking, Recorder on the hub)
   core  (for information) Connection + hub + Recorder on plain asyncio, no Qt
 Figures: msgs/s of each and app/bare; the UI tick gap (10 ms precise QTimer) p50/p99/max while the
-flood is ingested and shown; RSS after warm-up (half the flood; by then the inspector is at its
-100k-row bound in the full run) and at the end; the inspector's counters (received = shown +
+flood is ingested and shown; RSS after warm-up (half the flood, 200,000 messages in the full
+run: by then the inspector is at its 100k-row bound and the recorder's queue at its hold bound)
+and at the end; the inspector's counters (received = shown +
 dropped) and the recording (rows in SQLite == frame events on the hub, data rows == N).
 """
 
@@ -285,7 +286,7 @@ def main() -> None:
         print("APP " + json.dumps(figures), flush=True)
         return
 
-    count = args.count or (2_000 if args.smoke else 200_000)
+    count = args.count or (2_000 if args.smoke else 400_000)
     timeout = 30.0 if args.smoke else 180.0
     out: dict[str, object] = {"count": count, "target": TARGET}
     summary = []

@@ -395,7 +395,7 @@ class Connection:
         if isinstance(getattr(transport, "max_size", None), int):  # asyncio's socket transport
             transport.max_size = READ_CHUNK  # type: ignore[attr-defined]
         if isinstance(ws, TapConnection):
-            ws.attach(self._on_frame, self._on_message)
+            ws.attach(self._on_frame, self._on_message, self.hub.backpressure)
         tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))

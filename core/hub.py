@@ -7,6 +7,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
+from core.backpressure import Backpressure
 from core.events import Event
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,13 @@ class EventStream:
 
 
 class EventHub:
-    """Synchronous callbacks must be O(1) (append to a deque); anything slower uses stream()."""
+    """Synchronous callbacks must be O(1) (append to a deque); anything slower uses stream().
+    An observer that must see every event and may fall behind (the recorder) engages
+    `backpressure`, which the publishers' socket reads obey."""
 
     def __init__(self) -> None:
         self._callbacks: tuple[Callback, ...] = ()
+        self.backpressure = Backpressure()
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
         self._callbacks = (*self._callbacks, callback)

@@ -19,6 +19,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+from core.backpressure import Backpressure
 from core.events import (
     ConnectionAdded,
     Direction,
@@ -63,6 +64,8 @@ class RecorderStats:
     queued: int  # rows waiting for the writer
     dropped: int  # rows lost to queue overflow (each loss is also a gap row in the file)
     batches: int
+    holds: int  # times the connections' reads were held until the writer caught up
+    holding: bool  # held right now
 
 
 class Recorder:
@@ -71,9 +74,14 @@ class Recorder:
         path: str | Path,
         hub: EventHub | None = None,
         max_queue: int = 1_000_000,
-        batch_rows: int = 1000,
+        batch_rows: int = 1024,  # one statement of _FRAME_STEPS[0] rows
         batch_seconds: float = 0.1,
+        hold_rows: int = 50_000,
+        hold_bytes: int = 16 * 2**20,
     ) -> None:
+        """Past `hold_rows` queued events or `hold_bytes` of queued payload the hub's
+        backpressure holds the socket reads until half of it is written; `max_queue` is the
+        last resort for events published regardless (past it they are dropped and counted)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._queue: deque[Event] = deque()
@@ -82,6 +90,9 @@ class Recorder:
         self._batch_seconds = batch_seconds
         self._overflow = 0
         self._overflow_lock = threading.Lock()
+        self._hold_rows, self._hold_bytes = hold_rows, hold_bytes
+        self._pushed_bytes = self._written_bytes = 0  # each written by one thread only
+        self._backpressure = hub.backpressure if hub is not None else Backpressure()
         self._wakeup = threading.Event()
         self._closing = False
         self.written = self.dropped = self.batches = 0
@@ -93,6 +104,10 @@ class Recorder:
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # Large pages for a new file: a B-tree page of 4 KiB holds three 1 KiB frames and splits
+        # every few rows; 64 KiB pages write 1 KiB frames 1.4-1.8x faster (an existing file
+        # keeps its size).
+        db.execute("PRAGMA page_size=65536")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash in WAL mode
         db.executescript(SCHEMA)
@@ -106,13 +121,24 @@ class Recorder:
             with self._overflow_lock:
                 self._overflow += 1
             return
-        self._queue.append(event)
+        queue = self._queue
+        queue.append(event)
         self._pushed += 1
-        if len(self._queue) >= self._batch_rows and not self._wakeup.is_set():
-            self._wakeup.set()  # once per batch, not once per event (set() takes a lock)
+        if type(event) is FrameEvent:
+            self._pushed_bytes += len(event.payload)
+        if len(queue) >= self._batch_rows:
+            if not self._wakeup.is_set():
+                self._wakeup.set()  # once per batch, not once per event (set() takes a lock)
+            if not self._backpressure.engaged and (
+                len(queue) >= self._hold_rows
+                or self._pushed_bytes - self._written_bytes >= self._hold_bytes
+            ):
+                self._backpressure.engage()
 
     def stats(self) -> RecorderStats:
-        return RecorderStats(self.written, len(self._queue), self.dropped, self.batches)
+        bp = self._backpressure
+        return RecorderStats(self.written, len(self._queue), self.dropped, self.batches,
+                             bp.holds, bp.engaged)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far is committed."""
@@ -127,6 +153,7 @@ class Recorder:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self._backpressure.release()  # nothing holds the connections back any more
         self._closing = True
         self._wakeup.set()
         self._thread.join()
@@ -135,19 +162,23 @@ class Recorder:
     # ----- the writer thread ----------------------------------------------------------------
 
     def _writer(self) -> None:
-        while True:
-            self._wakeup.wait(self._batch_seconds)
-            self._wakeup.clear()
-            closing = self._closing
-            while self._queue or self._overflow:
-                self._write_batch()
-                if not closing and len(self._queue) < self._batch_rows:
-                    break
-            if closing and not self._queue:
-                return
+        try:
+            while True:
+                self._wakeup.wait(self._batch_seconds)
+                self._wakeup.clear()
+                closing = self._closing
+                while self._queue or self._overflow:
+                    self._write_batch()
+                    if not closing and len(self._queue) < self._batch_rows:
+                        break
+                if closing and not self._queue:
+                    return
+        finally:  # a writer that stopped (closed, or failed) must never hold the network
+            self._hold_rows = self._hold_bytes = 1 << 62
+            self._backpressure.release()
 
     def _write_batch(self) -> None:
-        """One transaction of at most ten batches. Frames go in as multi-row statements of 256
+        """One transaction of at most ten batches. Frames go in as multi-row statements of 1,024
         rows, their values gathered by C iterators (map, zip, chain): the writer holds the GIL
         for ~0.3 us a frame instead of ~1.5 us with a Python loop, time the network and the GUI
         threads need during a flood."""
@@ -172,8 +203,14 @@ class Recorder:
             db.execute("ROLLBACK")
             raise
         self.written += count
+        self._written_bytes += sum(map(len, map(_PAYLOAD, frames)))
         self.dropped += overflow
         self.batches += 1
+        if self._backpressure.engaged and (
+            len(queue) <= self._hold_rows // 2
+            and self._pushed_bytes - self._written_bytes <= self._hold_bytes // 2
+        ):
+            self._backpressure.release()
 
     def _insert_frames(self, frames: list[FrameEvent]) -> None:
         """In arrival order; a close frame's code and reason get columns of their own."""
@@ -222,15 +259,17 @@ _OPCODE_VALUE = {op: int(op) for op in Opcode}
 _TIME, _CONN, _DIR, _OPCODE, _PAYLOAD = (
     attrgetter(name) for name in ("time", "conn_id", "direction", "opcode", "payload"))
 FRAME_COLUMNS = 6  # bound per frame; close_code and close_reason are NULL but for close frames
-# Frames go in as multi-row INSERTs of 256 rows (the rest in smaller steps), because of how
+# Frames go in as multi-row INSERTs of 1,024 rows (the rest in smaller steps), because of how
 # sqlite3 binds and steps on the writer thread while the network thread is busy:
 # - it lets go of the GIL once per statement step: executemany() does it once per row, and each
-#   time the writer then waits for the GIL again (up to the 5 ms switch interval), which held the
-#   recorder to a few thousand rows/s during a flood and slowed the network thread too;
+#   time the writer then waits for the GIL again (up to the switch interval), which held the
+#   recorder to a few thousand rows/s during a flood and slowed the network thread too. Against
+#   a busy Python thread, 1,024-row statements write 250k rows/s of 64 B, 256-row ones 140k
+#   (alone both ~380k); binding 6,144 values holds the GIL for ~0.3 ms;
 # - binding None (or anything but int, float, str) takes a slow path of ~0.5 us a value: the
 #   two close columns are NULL literals in the statement instead (3.2 -> 1.2 us a row).
-# 256 rows x 6 columns stays far below SQLite's limit of 32,766 variables.
-_FRAME_STEPS = (256, 32, 4, 1)
+# 1,024 rows x 6 columns stays below SQLite's limit of 32,766 variables.
+_FRAME_STEPS = (1024, 64, 8, 1)
 _INSERT_FRAME = ("INSERT INTO frames (time, conn_id, direction, opcode, size, payload, close_code,"
                  " close_reason) VALUES ")
 _FRAME_SQL = {n: _INSERT_FRAME + ",".join(["(?,?,?,?,?,?,NULL,NULL)"] * n) for n in _FRAME_STEPS}

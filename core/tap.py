@@ -23,6 +23,8 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import OPEN, Event
 from websockets.streams import StreamReader
 
+from core.backpressure import Backpressure
+
 FrameSink = Callable[[Frame], None]
 DataSink = Callable[[bool, bytes], None]  # (is_text, payload) of a whole message
 
@@ -44,11 +46,17 @@ class TapConnection(ClientConnection):
         self._partial = b""  # the start of a frame this class reads itself
         self._synced = False  # websockets' parser is known to wait at a frame boundary
         self._fast_limit = 0  # the largest payload read here; 0: none (websockets reads all)
+        self._backpressure: Backpressure | None = None
 
-    def attach(self, sink: FrameSink, data_sink: DataSink | None = None) -> None:
-        """`data_sink`, if given, takes the frames read by the fast path."""
+    def attach(
+        self, sink: FrameSink, data_sink: DataSink | None = None,
+        backpressure: Backpressure | None = None,
+    ) -> None:
+        """`data_sink`, if given, takes the frames read by the fast path; while `backpressure`
+        is engaged the socket is not read (after the data in hand)."""
         self._sink = sink
         self._data_sink = data_sink
+        self._backpressure = backpressure
         max_size = self.protocol.max_message_size
         if self.protocol.max_fragment_size is not None:
             max_size = min(max_size or FAST_MAX, self.protocol.max_fragment_size)
@@ -77,6 +85,16 @@ class TapConnection(ClientConnection):
     # ----- the fast path -----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        self._receive(data)
+        if self._backpressure is not None and self._backpressure.engaged:
+            self.transport.pause_reading()
+            self._backpressure.when_released(self.loop, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def _receive(self, data: bytes) -> None:
         if not self._fast_limit or self.protocol.state is not OPEN:
             self._to_websockets(data)
             return

@@ -1,0 +1,64 @@
+"""The recorder holds back socket reads when it falls behind: a flood bigger than its bound is
+recorded whole while its queue stays within the bound, and a closed recorder holds no one."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from core.config import ConnectionConfig
+from core.connection import Connection
+from core.events import ErrorEvent
+from core.hub import EventHub
+from core.recorder import Recorder
+from core.states import ConnState
+from tests.rawws import frame, handshake, raw_server
+from tests.test_hostile_client import NO_PING, ONCE
+
+COUNT, SIZE = 20_000, 1024
+HOLD_BYTES = 128 * 1024
+
+
+async def test_a_flood_is_recorded_whole_within_the_recorders_bound(tmp_path: Path) -> None:
+    blob = b"".join(frame(0x2, i.to_bytes(4, "big") * (SIZE // 4)) for i in range(COUNT))
+
+    async def sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        writer.write(blob + frame(0x8, (1000).to_bytes(2, "big")))
+        await writer.drain()
+        await reader.read(65536)
+
+    hub = EventHub()
+    recorder = Recorder(tmp_path / "r.sqlite", hub, batch_rows=100, hold_bytes=HOLD_BYTES)
+    most = 0
+    async with raw_server(sender) as port:
+        conn = Connection(ConnectionConfig(f"ws://127.0.0.1:{port}", reconnect=ONCE,
+                                           heartbeat=NO_PING), hub)
+        conn.connect()
+        async with asyncio.timeout(60):
+            while conn.state is not ConnState.CLOSED or not conn.metrics.msgs_in:
+                most = max(most, recorder.stats().queued)
+                await asyncio.sleep(0.001)
+    stats = recorder.stats()
+    recorder.close()
+    assert conn.metrics.msgs_in == COUNT and conn.close_code == 1000, conn.last_error
+    assert stats.holds > 0 and stats.dropped == 0
+    # The bound (128 frames' worth), the batch size the check runs at, one 64 KiB read in hand.
+    assert most <= 100 + HOLD_BYTES // SIZE + 64 + 100, most
+    db = sqlite3.connect(tmp_path / "r.sqlite")
+    rows = db.execute("SELECT payload FROM frames WHERE opcode = 2 ORDER BY id").fetchall()
+    db.close()
+    assert [int.from_bytes(p[:4], "big") for (p,) in rows] == list(range(COUNT))
+
+
+def test_closing_the_recorder_releases_the_connections(tmp_path: Path) -> None:
+    hub = EventHub()
+    recorder = Recorder(tmp_path / "c.sqlite", hub, batch_rows=10, batch_seconds=30,
+                        hold_rows=20)
+    for i in range(50):
+        hub.publish(ErrorEvent(1, float(i), "x"))
+    assert hub.backpressure.engaged
+    recorder.close()
+    assert not hub.backpressure.engaged
+    assert recorder.stats().dropped == 0
