@@ -255,6 +255,7 @@ class Recorder:
 
 
 _DIRECTION = {d: d.value for d in Direction}
+_IS_OUT = {Direction.IN: 0, Direction.OUT: 1}
 _OPCODE_VALUE = {op: int(op) for op in Opcode}
 _TIME, _CONN, _DIR, _OPCODE, _PAYLOAD = (
     attrgetter(name) for name in ("time", "conn_id", "direction", "opcode", "payload"))
@@ -272,7 +273,12 @@ FRAME_COLUMNS = 6  # bound per frame; close_code and close_reason are NULL but f
 _FRAME_STEPS = (1024, 64, 8, 1)
 _INSERT_FRAME = ("INSERT INTO frames (time, conn_id, direction, opcode, size, payload, close_code,"
                  " close_reason) VALUES ")
-_FRAME_SQL = {n: _INSERT_FRAME + ",".join(["(?,?,?,?,?,?,NULL,NULL)"] * n) for n in _FRAME_STEPS}
+# Binding, per value, holds the GIL: an int ~45 ns, a str ~160 ns, a bytes ~1,000 ns (sqlite3
+# looks for an adapter for every type but int, float, str and bytearray), a bytearray ~190 ns
+# plus ~160 ns to make it. So the direction goes in as 0/1 and SQL spells it, and payloads as
+# bytearrays (stored as the same BLOB): ~0.6 instead of ~1.4 us of GIL a frame.
+_FRAME_SQL = {n: _INSERT_FRAME + ",".join(["(?,?,iif(?,'out','in'),?,?,?,NULL,NULL)"] * n)
+              for n in _FRAME_STEPS}
 _CLOSE_SQL = _INSERT_FRAME + "(?,?,?,?,?,?,?,?)"
 NOTE_COLUMNS = 4  # RTT samples are notes too: a thousand connections write 1,000 a second
 _NOTE_SQL = {n: "INSERT INTO notes (time, conn_id, kind, detail) VALUES "
@@ -284,9 +290,9 @@ def _frame_values(frames: list[FrameEvent]) -> list[Any]:
     payloads = list(map(_PAYLOAD, frames))
     return list(chain.from_iterable(zip(
         map(_TIME, frames), map(_CONN, frames),
-        map(_DIRECTION.__getitem__, map(_DIR, frames)),
+        map(_IS_OUT.__getitem__, map(_DIR, frames)),
         map(_OPCODE_VALUE.__getitem__, map(_OPCODE, frames)),
-        map(len, payloads), payloads, strict=True,
+        map(len, payloads), map(bytearray, payloads), strict=True,
     )))  # fmt: skip
 
 
