@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import shiboken6
 
+import ui.bridge
 from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
 from core.events import Direction, FrameEvent, Opcode
 from core.manager import ConnectionManager
@@ -162,10 +163,11 @@ async def test_close_and_reopen_are_marked(setup, embedded_server) -> None:
         await manager.close_all()
 
 
-def test_a_flood_slows_the_redraws_and_quiet_traffic_restores_them(setup) -> None:
+def test_a_flood_slows_the_redraws_and_quiet_traffic_restores_them(setup, monkeypatch) -> None:
     """Every tick spent drawing during a flood is taken from the network thread (one GIL); a
     flood's redraw does one plot at a time, in turn."""
     _manager, bridge, panel = setup
+    monkeypatch.setattr(ui.bridge, "TURN_MS", 0)  # no other panel here to take turns with
     drawn: list[int | None] = []
     refresh = panel.refresh
 
@@ -192,3 +194,31 @@ def test_a_flood_slows_the_redraws_and_quiet_traffic_restores_them(setup) -> Non
     drawn.clear()
     assert redraws(quiet * 3, []) == 3
     assert drawn == [None] * 3
+
+
+def test_during_a_flood_the_charts_and_the_inspector_redraw_in_turn(qtbot, setup) -> None:
+    """A chart plot and the inspector's new rows are never drawn in the same pass of the event
+    loop: the inspector waits for the turn the charts took, then shows every frame it held."""
+    from ui.inspector_panel import InspectorPanel
+
+    _manager, bridge, charts = setup
+    bridge._timer.stop()
+    inspector = InspectorPanel(bridge)  # its tick slot runs after the charts'
+    qtbot.addWidget(inspector)
+    drawn: list[float] = []
+    refresh = charts.refresh
+
+    def counted(only: int | None = None) -> None:
+        drawn.append(time.monotonic())
+        refresh(only)
+
+    charts.refresh = counted
+    flood = [FrameEvent(1, 0.0, Direction.IN, Opcode.TEXT, b"{}")] * (FLOOD_FRAMES + 1)
+    charts._ticks = FLOOD_REDRAW_TICKS // len(charts.plots) - 1  # this tick redraws a plot
+    inspector._last_shown = 0.0  # and the inspector is free to show at once, but for turns
+    bridge.tick.emit(TickBatch(time.time(), frames=flood))
+    assert len(drawn) == 1
+    assert inspector.model.received == 0  # the charts' turn: the rows wait
+    qtbot.waitUntil(lambda: inspector.model.received == len(flood), timeout=2000)
+    assert time.monotonic() - drawn[0] >= ui.bridge.TURN_MS / 1000
+    bridge.stop()

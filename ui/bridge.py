@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 TICK_MS = 50
 BUFFER_LIMIT = 200_000  # events held between two ticks; beyond it the oldest are dropped
+# During a flood the panels' heavy redraws (a chart plot, the inspector's new rows) and their
+# paints start at least this far apart: each takes ~15-30 ms while the GUI thread shares the
+# GIL, and two in one pass of the event loop froze the window for 60+ ms.
+TURN_MS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,7 @@ class CoreBridge(QObject):
         self.core = core
         self.dropped_total = 0
         self._buf: deque[Event] = deque(maxlen=BUFFER_LIMIT)
+        self._turn_at = 0.0  # time.monotonic() of the last heavy redraw's turn
         self._dropped = 0  # counted by the publishing thread only; the tick reads the increase
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe = manager.hub.subscribe(self._push)
@@ -97,6 +102,16 @@ class CoreBridge(QObject):
             else:
                 others(event)
         self.tick.emit(batch)
+
+    def take_turn(self) -> float:
+        """A panel about to redraw heavily during a flood asks for its turn: 0 (taken), or the
+        ms to wait, so the event loop (input, timers) runs between two redraws."""
+        now = time.monotonic()
+        wait = TURN_MS - (now - self._turn_at) * 1000
+        if wait > 0:
+            return wait
+        self._turn_at = now
+        return 0.0
 
     def run(self, coro: Coroutine[Any, Any, Any], what: str = "action") -> asyncio.Task[Any]:
         """Run a coroutine started by a widget; its failure becomes a status-bar message."""

@@ -437,7 +437,8 @@ class ChartsPanel(QWidget):
             # A flood: every tick spent here is taken from it, and the GUI thread shares the
             # GIL with the network. One plot per tick, in turn, so that no tick does (and
             # repaints) all three: a third of the pause each time.
-            if self._ticks >= FLOOD_REDRAW_TICKS // len(self.plots):
+            due = self._ticks >= FLOOD_REDRAW_TICKS // len(self.plots)
+            if due and not self.bridge.take_turn():  # else the next tick tries again
                 self._ticks = 0
                 self._flood_plot = (self._flood_plot + 1) % len(self.plots)
                 self.refresh(only=self._flood_plot)

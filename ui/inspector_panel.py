@@ -350,7 +350,7 @@ class InspectorPanel(QWidget):
         self._last_shown = 0.0  # time.monotonic() of the last add_frames
         self._hold_timer = QTimer(self)
         self._hold_timer.setSingleShot(True)
-        self._hold_timer.timeout.connect(self.show_held)
+        self._hold_timer.timeout.connect(self._show_held_in_turn)
         QShortcut(
             QKeySequence.StandardKey.Find,
             self,
@@ -482,6 +482,12 @@ class InspectorPanel(QWidget):
             if not self._hold_timer.isActive():
                 self._hold_timer.start(max(1, int(wait)))
             return
+        if len(frames) > FLOOD_FRAMES and not self.model.paused:
+            turn = self.bridge.take_turn()  # a chart may have just redrawn: after its paint
+            if turn:
+                held.extend(frames)
+                self._hold_timer.start(max(1, int(turn)))
+                return
         if held:
             held.extend(frames)
             frames = held
@@ -493,6 +499,13 @@ class InspectorPanel(QWidget):
         if self._held:
             frames, self._held = self._held, []
             self._show(frames)
+
+    def _show_held_in_turn(self) -> None:
+        turn = self.bridge.take_turn() if len(self._held) > FLOOD_FRAMES else 0.0
+        if turn:
+            self._hold_timer.start(max(1, int(turn)))
+        else:
+            self.show_held()
 
     def _show(self, frames: list[FrameEvent]) -> None:
         self._hold_timer.stop()
