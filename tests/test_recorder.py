@@ -99,6 +99,29 @@ def test_frames_keep_arrival_order_around_close_frames(tmp_path: Path) -> None:
     assert [(c, r) for *_, c, r in rows if c is not None] == [(1000, "bye é"), (4001, "")]
 
 
+def test_the_writer_checkpoints_the_wal_itself_once_caught_up(tmp_path: Path, monkeypatch) -> None:
+    """No checkpoint in the middle of writing (SQLite's automatic ones are off); one when the
+    writer has caught up and enough went to the WAL."""
+    import core.recorder
+
+    def record(name: str, wait: float) -> int:
+        hub = EventHub()
+        recorder = Recorder(tmp_path / name, hub)
+        for i in range(2_000):
+            hub.publish(FrameEvent(1, float(i), Direction.IN, Opcode.BINARY, b"x" * 1024))
+        recorder.flush()
+        deadline = time.monotonic() + wait
+        while (tmp_path / name).stat().st_size < 2_000_000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        size = (tmp_path / name).stat().st_size  # the database file, without its WAL
+        recorder.close()
+        return size
+
+    assert record("default.sqlite", 0.3) < 1_000_000  # 2 MB of frames, all still in the WAL
+    monkeypatch.setattr(core.recorder, "CHECKPOINT_WHEN_IDLE", 64 * 1024)
+    assert record("small.sqlite", 5.0) >= 2_000_000  # checkpointed into the file
+
+
 def test_overflow_writes_an_explicit_gap(tmp_path: Path) -> None:
     hub = EventHub()
     recorder = Recorder(tmp_path / "g.sqlite", hub, max_queue=10, batch_rows=10_000,
