@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
@@ -236,8 +237,7 @@ class Recorder:
             close = frames[at - 1]
             if len(close.payload) < 2:  # no code: an ordinary row
                 continue
-            _insert_chunked(self._db, _FRAME_SQL, FRAME_COLUMNS,
-                            _frame_values(frames[start : at - 1]))
+            _insert_chunked(self._db, _FRAME_SQL, frames[start : at - 1], _frame_values)
             payload = close.payload
             self._db.execute(_CLOSE_SQL, (
                 close.time, close.conn_id, _DIRECTION[close.direction], int(close.opcode),
@@ -245,11 +245,11 @@ class Recorder:
                 payload[2:].decode("utf-8", errors="replace"),
             ))  # fmt: skip
             start = at
-        _insert_chunked(self._db, _FRAME_SQL, FRAME_COLUMNS, _frame_values(frames[start:]))
+        _insert_chunked(self._db, _FRAME_SQL, frames[start:], _frame_values)
 
     def _insert_others(self, events: list[Event]) -> None:
         states, conns = [], []
-        notes: list[Any] = []  # flat, NOTE_COLUMNS values per note
+        notes: list[tuple[Any, ...]] = []
         for event in events:
             if type(event) is StateChanged:
                 states.append((event.time, event.conn_id, event.old.value, event.new.value,
@@ -258,15 +258,15 @@ class Recorder:
             elif type(event) is ConnectionAdded:
                 conns.append((event.conn_id, event.url, event.name, event.time))
             elif type(event) is LatencySample:  # one a second per connection: the cheap way
-                notes.extend((event.time, event.conn_id, "rtt",
+                notes.append((event.time, event.conn_id, "rtt",
                               f'{{"kind": "{event.kind}", "rtt": {event.rtt!r}}}'))
             else:
-                notes.extend(_note(event))
+                notes.append(_note(event))
         db = self._db
         db.executemany("INSERT OR REPLACE INTO connections VALUES (?,?,?,?)", conns)
         db.executemany("INSERT INTO states (time, conn_id, old, new, attempt, retry_in,"
                        " close_code, close_reason, error) VALUES (?,?,?,?,?,?,?,?,?)", states)
-        _insert_chunked(db, _NOTE_SQL, NOTE_COLUMNS, notes)
+        _insert_chunked(db, _NOTE_SQL, notes, _flatten)
 
 
 CHECKPOINT_WHEN_IDLE = 16 * 2**20  # WAL bytes that a writer that has caught up checkpoints
@@ -277,7 +277,6 @@ _IS_OUT = {Direction.IN: 0, Direction.OUT: 1}
 _OPCODE_VALUE = {op: int(op) for op in Opcode}
 _TIME, _CONN, _DIR, _OPCODE, _PAYLOAD = (
     attrgetter(name) for name in ("time", "conn_id", "direction", "opcode", "payload"))
-FRAME_COLUMNS = 6  # bound per frame; close_code and close_reason are NULL but for close frames
 # Frames go in as multi-row INSERTs of 1,024 rows (the rest in smaller steps), because of how
 # sqlite3 binds and steps on the writer thread while the network thread is busy:
 # - it lets go of the GIL once per statement step: executemany() does it once per row, and each
@@ -287,7 +286,8 @@ FRAME_COLUMNS = 6  # bound per frame; close_code and close_reason are NULL but f
 #   (alone both ~380k); binding 6,144 values holds the GIL for ~0.3 ms;
 # - binding None (or anything but int, float, str) takes a slow path of ~0.5 us a value: the
 #   two close columns are NULL literals in the statement instead (3.2 -> 1.2 us a row).
-# 1,024 rows x 6 columns stays below SQLite's limit of 32,766 variables.
+# 1,024 rows x 6 bound columns stays below SQLite's limit of 32,766 variables (close_code and
+# close_reason are NULL but for close frames, which get _CLOSE_SQL).
 _FRAME_STEPS = (1024, 64, 8, 1)
 _INSERT_FRAME = ("INSERT INTO frames (time, conn_id, direction, opcode, size, payload, close_code,"
                  " close_reason) VALUES ")
@@ -298,13 +298,13 @@ _INSERT_FRAME = ("INSERT INTO frames (time, conn_id, direction, opcode, size, pa
 _FRAME_SQL = {n: _INSERT_FRAME + ",".join(["(?,?,iif(?,'out','in'),?,?,?,NULL,NULL)"] * n)
               for n in _FRAME_STEPS}
 _CLOSE_SQL = _INSERT_FRAME + "(?,?,?,?,?,?,?,?)"
-NOTE_COLUMNS = 4  # RTT samples are notes too: a thousand connections write 1,000 a second
+# RTT samples are notes too: a thousand connections write 1,000 a second.
 _NOTE_SQL = {n: "INSERT INTO notes (time, conn_id, kind, detail) VALUES "
              + ",".join(["(?,?,?,?)"] * n) for n in _FRAME_STEPS}
 
 
 def _frame_values(frames: list[FrameEvent]) -> list[Any]:
-    """The frames' FRAME_COLUMNS values one after the other, gathered without a Python loop."""
+    """The frames' six bound values one after the other, gathered without a Python loop."""
     payloads = list(map(_PAYLOAD, frames))
     return list(chain.from_iterable(zip(
         map(_TIME, frames), map(_CONN, frames),
@@ -315,19 +315,22 @@ def _frame_values(frames: list[FrameEvent]) -> list[Any]:
 
 
 def _insert_chunked(
-    db: sqlite3.Connection, sqls: dict[int, str], columns: int, values: list[Any]
+    db: sqlite3.Connection, sqls: dict[int, str], rows: list[Any],
+    values_of: Callable[[list[Any]], list[Any]],
 ) -> None:
-    """Insert the rows whose `columns` values lie one after the other in `values`, as few
-    multi-row statements as the steps allow."""
-    rows = len(values) // columns
+    """Insert `rows` as few multi-row statements as the steps allow. `values_of(part)` lays a
+    part's column values out one after the other, per statement: C iterators do not let go of
+    the GIL, and one over a whole batch of 1 KiB frames held it for ~5 ms."""
     done = 0
     for step in _FRAME_STEPS:
         sql = sqls[step]
-        width = step * columns
-        while rows - done >= step:
-            start = done * columns
-            db.execute(sql, values[start:start + width])
+        while len(rows) - done >= step:
+            db.execute(sql, values_of(rows[done : done + step]))
             done += step
+
+
+def _flatten(rows: list[tuple[Any, ...]]) -> list[Any]:
+    return list(chain.from_iterable(rows))
 
 
 def _note(event: Event) -> tuple[float, int | None, str, str]:
