@@ -409,6 +409,26 @@ def test_status_bar_rates_from_totals(qtbot):
         dispose(status, bridge)
 
 
+def test_status_bar_says_when_the_recorder_holds_the_reads(qtbot):
+    bridge = CoreBridge(ConnectionManager(), interval_ms=3_600_000)
+    status = StatusBar(bridge)
+    held = bridge.manager.hub.backpressure
+    try:
+        status.refresh()
+        assert not status.recording_label.isVisibleTo(status)
+        held.engage()
+        status.refresh()
+        assert status.recording_label.isVisibleTo(status)
+        held.release()
+        status.refresh()  # released since, but it held since the last look: still said
+        assert status.recording_label.isVisibleTo(status)
+        status.refresh()
+        assert not status.recording_label.isVisibleTo(status)
+    finally:
+        bridge.stop()
+        dispose(status, bridge)
+
+
 def test_status_bar_reads_the_totals_over_the_ticks(qtbot):
     bridge = CoreBridge(ConnectionManager(), interval_ms=3_600_000)
     conns = [bridge.manager.add(ConnectionConfig(f"ws://127.0.0.1:9/{i}")) for i in range(3)]

@@ -62,7 +62,15 @@ class StatusBar(QStatusBar):
         self.connections_label = QLabel()
         self.rates_label = QLabel()
         self.dropped_label = QLabel()
+        self.recording_label = QLabel("recording catching up: reads held")
+        self.recording_label.setStyleSheet("color: #d68910;")
+        self.recording_label.hide()
+        self._holds_seen = 0
         for label, tip in (
+            (self.recording_label, "The recording fell behind the traffic: SocketScope stopped "
+                                   "reading the sockets for a moment, so that every frame is "
+                                   "recorded and memory stays bounded (TCP slows the sender "
+                                   "meanwhile)"),
             (self.connections_label, "Open connections / all connections"),
             (self.rates_label, "Messages per second received and sent, all connections, "
                                "averaged over the last 5 s"),
@@ -72,6 +80,7 @@ class StatusBar(QStatusBar):
             label.setToolTip(tip)
             label.setTextFormat(Qt.TextFormat.PlainText)
         self.addWidget(self.message_label, 1)
+        self.addPermanentWidget(self.recording_label)
         self.addPermanentWidget(self.connections_label)
         self.addPermanentWidget(self.rates_label)
         self.addPermanentWidget(self.dropped_label)
@@ -120,6 +129,11 @@ class StatusBar(QStatusBar):
         style = "color: #c0392b;" if dropped else ""
         if self.dropped_label.styleSheet() != style:  # a new style sheet re-polishes the label
             self.dropped_label.setStyleSheet(style)
+        held = self.bridge.manager.hub.backpressure  # holds are short: any since the last show
+        holding = held.engaged or held.holds != self._holds_seen
+        self._holds_seen = held.holds
+        if holding != self.recording_label.isVisibleTo(self):
+            self.recording_label.setVisible(holding)
 
     # ----- message totals ----------------------------------------------------------------------
 
