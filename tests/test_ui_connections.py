@@ -420,7 +420,11 @@ def test_status_bar_says_when_the_recorder_holds_the_reads(qtbot):
         status.refresh()
         assert status.recording_label.isVisibleTo(status)
         held.release()
-        status.refresh()  # released since, but it held since the last look: still said
+        status.refresh()
+        assert not status.recording_label.isVisibleTo(status)
+        held.engage()
+        held.release()
+        status.refresh()  # a hold between two looks (they last ~0.2 s) is still said
         assert status.recording_label.isVisibleTo(status)
         status.refresh()
         assert not status.recording_label.isVisibleTo(status)
