@@ -45,6 +45,7 @@ from core.tap import TapConnection
 
 MAX_FRAGMENTS = 4096  # a message split into more frames than this is refused (1009)
 MAX_PENDING_REQUESTS = 10_000
+MAX_HELD_WAITS = 10  # pong timeouts waited again because the recorder held the reads
 _OPCODES = {WsOpcode(op.value): op for op in Opcode}
 # Hot-path constants (a module global is cheaper to read than an enum member).
 _WS_TEXT, _WS_BINARY = WsOpcode.TEXT, WsOpcode.BINARY
@@ -115,6 +116,7 @@ class Connection:
         self._fragment_op = Opcode.TEXT
         self._requests: dict[str, tuple[asyncio.Future[Reply], float]] = {}
         self._app_ping_at: float | None = None
+        self._app_ping_holds = 0  # the hub's backpressure holds when that ping was sent
         self._app_marker = b""
         self._state_waiters: list[tuple[ConnState, asyncio.Future[None]]] = []
 
@@ -498,8 +500,7 @@ class Connection:
                 return
             self._publish_frame(Direction.OUT, Opcode.PING, data)
             try:
-                async with asyncio.timeout(hb.timeout):
-                    rtt = await waiter
+                rtt = await self._pong(waiter, hb.timeout)
             except TimeoutError:
                 self._close_error = (
                     f"No pong within {hb.timeout:g} s: the server stopped answering pings"
@@ -508,21 +509,45 @@ class Connection:
                 return
             except ConnectionClosed:
                 return
+            if rtt is None:
+                continue
             now = time.time()
             self.metrics.record_rtt(rtt, now, "ping")
             self._publish(LatencySample(self.id, now, rtt, "ping"))
 
+    async def _pong(self, waiter: asyncio.Future[float], timeout: float) -> float | None:
+        """The RTT of a pong; None when the recorder held the reads meanwhile (the pong may
+        have waited on our side: not the server's latency). TimeoutError: no pong while we
+        were reading, for `timeout`."""
+        held = self.hub.backpressure
+        holds = held.holds
+        for _ in range(MAX_HELD_WAITS):
+            try:
+                async with asyncio.timeout(timeout):
+                    rtt = await asyncio.shield(waiter)
+            except TimeoutError:
+                if held.holds == holds and not held.engaged:
+                    raise
+                holds = held.holds  # we were not reading: give the server its time again
+                continue
+            return None if held.holds != holds or held.engaged else rtt
+        raise TimeoutError
+
     async def _app_heartbeat(self) -> None:
         hb = self.config.heartbeat
         interval = hb.interval if hb.interval > 0 else 5.0
+        held = self.hub.backpressure
         while True:
             await asyncio.sleep(interval)
             self._app_ping_at = time.monotonic()
+            self._app_ping_holds = held.holds
             await self.send(hb.app_template or "", text=True)
             await asyncio.sleep(min(hb.timeout, interval))
-            if self._app_ping_at is not None:
-                self._app_ping_at = None
-                self._publish(
+            if self._app_ping_at is None:
+                continue
+            self._app_ping_at = None
+            if not held.engaged and held.holds == self._app_ping_holds:  # else: no verdict,
+                self._publish(  # we did not read all the while
                     ErrorEvent(
                         self.id,
                         time.time(),
@@ -594,6 +619,9 @@ class Connection:
             if obj is not None and obj.get("type") == self.config.heartbeat.app_reply_type:
                 rtt = time.monotonic() - self._app_ping_at
                 self._app_ping_at = None
+                held = self.hub.backpressure
+                if held.engaged or held.holds != self._app_ping_holds:
+                    return  # the reply may have waited on our side: not the server's latency
                 self.metrics.record_rtt(rtt, now, "app")
                 self._publish(LatencySample(self.id, now, rtt, "app"))
 

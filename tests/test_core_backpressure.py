@@ -1,5 +1,6 @@
 """The recorder holds back socket reads when it falls behind: a flood bigger than its bound is
-recorded whole while its queue stays within the bound, and a closed recorder holds no one."""
+recorded whole while its queue stays within the bound, a closed recorder holds no one, and
+heartbeats give no verdict on a wait that was ours."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from core.config import ConnectionConfig
+from core.config import ConnectionConfig, HeartbeatConfig
 from core.connection import Connection
 from core.events import ErrorEvent
 from core.hub import EventHub
 from core.recorder import Recorder
 from core.states import ConnState
-from tests.rawws import frame, handshake, raw_server
+from tests.rawws import frame, handshake, raw_server, read_frame
 from tests.test_hostile_client import NO_PING, ONCE
 
 COUNT, SIZE = 20_000, 1024
@@ -62,3 +63,33 @@ def test_closing_the_recorder_releases_the_connections(tmp_path: Path) -> None:
     recorder.close()
     assert not hub.backpressure.engaged
     assert recorder.stats().dropped == 0
+
+
+async def test_while_reads_are_held_a_late_pong_is_no_verdict_and_no_sample() -> None:
+    """A pong that comes late while the recorder holds the reads may have waited on our side:
+    no RTT sample and no "no pong" close. The same lateness with nothing held is a timeout."""
+
+    async def slow_pongs(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer)
+        for _ in range(100):
+            opcode, payload = await read_frame(reader)
+            if opcode == 0x9:
+                await asyncio.sleep(0.3)
+                writer.write(frame(0xA, payload))
+                await writer.drain()
+
+    hub = EventHub()
+    held = hub.backpressure
+    async with raw_server(slow_pongs) as port:
+        conn = Connection(ConnectionConfig(
+            f"ws://127.0.0.1:{port}", reconnect=ONCE,
+            heartbeat=HeartbeatConfig(interval=0.1, timeout=0.2)), hub)
+        held.engage()
+        conn.connect()
+        await conn.wait_for_state(ConnState.OPEN, 5)
+        await asyncio.sleep(1.2)  # several pings, each answered after its timeout
+        assert conn.state is ConnState.OPEN, conn.last_error
+        assert conn.metrics.last_rtt("ping") is None
+        held.release()
+        await conn.wait_for_state(ConnState.CLOSED, 5)
+    assert "No pong within 0.2 s" in (conn.last_error or ""), conn.last_error

@@ -222,3 +222,13 @@ def test_during_a_flood_the_charts_and_the_inspector_redraw_in_turn(qtbot, setup
     qtbot.waitUntil(lambda: inspector.model.received == len(flood), timeout=2000)
     assert time.monotonic() - drawn[0] >= ui.bridge.TURN_MS / 1000
     bridge.stop()
+
+
+def test_large_tick_labels_are_compact() -> None:
+    from ui.charts_panel import CompactAxis
+
+    axis = CompactAxis(orientation="left")
+    assert axis.tickStrings([0.0, 5000.0, 100_000.0, 250_000.0], 1.0, 50_000.0)[2:] == [
+        "100k", "250k"]
+    assert axis.tickStrings([1_500_000.0], 1.0, 500_000.0) == ["1.5M"]
+    assert axis.tickStrings([2.0, 4.0], 1.0, 2.0) == ["2", "4"]  # small ones as pyqtgraph has them

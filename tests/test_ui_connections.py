@@ -450,3 +450,11 @@ def test_status_bar_reads_the_totals_over_the_ticks(qtbot):
     finally:
         bridge.stop()
         dispose(status, bridge)
+
+
+def test_counts_stay_exact_until_they_would_not_fit_the_column() -> None:
+    from ui.connections_model import human_count
+
+    assert human_count(99_999) == "99\u2009999"
+    assert [human_count(n) for n in (100_000, 314_160, 1_234_567, 2_500_000_000)] == [
+        "100k", "314k", "1.23M", "2.5G"]

@@ -311,9 +311,10 @@ class ChartsPanel(QWidget):
     # ----- internals -----------------------------------------------------------------------
 
     def _plot(self, row: int, title: str) -> pg.PlotItem:
-        plot = self.graphics.addPlot(
-            row=row, col=0, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")}
-        )
+        plot = self.graphics.addPlot(row=row, col=0, axisItems={
+            "bottom": pg.DateAxisItem(orientation="bottom"),
+            "left": CompactAxis(orientation="left"),
+        })  # fmt: skip
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
             axis.setPen(AXIS)
@@ -477,6 +478,24 @@ class ChartsPanel(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.refresh()
+
+
+class CompactAxis(pg.AxisItem):
+    """Tick labels from 10,000 up read 20k, 1.5M: six digits did not fit beside the title."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        strings = super().tickStrings(values, scale, spacing)
+        return [
+            compact(v * scale) if abs(v * scale) >= 10_000 else text
+            for v, text in zip(values, strings, strict=True)
+        ]
+
+
+def compact(value: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.4g}{unit}"
+    return f"{value:g}"
 
 
 def _bytes(value: float) -> str:

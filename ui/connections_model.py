@@ -124,7 +124,15 @@ def human_bytes(n: float) -> str:
 
 
 def human_count(n: int) -> str:
-    return f"{n:,}".replace(",", "\u2009")  # thin space keeps big counts readable
+    """Exact below 100,000 (thin-space grouped), then 3 significant digits: the In and Out
+    columns are narrow and a flood counts into the millions (the tooltip has the exact count)."""
+    if n < 100_000:
+        return f"{n:,}".replace(",", "\u2009")
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size * 0.9995:
+            value = n / size
+            return f"{value:.3g}{unit}" if value < 1000 else f"{value:.0f}{unit}"
+    return str(n)
 
 
 def human_duration(seconds: float | None) -> str:
