@@ -45,7 +45,6 @@ from core.tap import TapConnection
 
 MAX_FRAGMENTS = 4096  # a message split into more frames than this is refused (1009)
 MAX_PENDING_REQUESTS = 10_000
-MAX_HELD_WAITS = 10  # pong timeouts waited again because the recorder held the reads
 _OPCODES = {WsOpcode(op.value): op for op in Opcode}
 # Hot-path constants (a module global is cheaper to read than an enum member).
 _WS_TEXT, _WS_BINARY = WsOpcode.TEXT, WsOpcode.BINARY
@@ -517,21 +516,18 @@ class Connection:
 
     async def _pong(self, waiter: asyncio.Future[float], timeout: float) -> float | None:
         """The RTT of a pong; None when the recorder held the reads meanwhile (the pong may
-        have waited on our side: not the server's latency). TimeoutError: no pong while we
-        were reading, for `timeout`."""
+        have waited on our side: not the server's latency, nor its silence). TimeoutError: no
+        pong for `timeout` while we were reading."""
         held = self.hub.backpressure
         holds = held.holds
-        for _ in range(MAX_HELD_WAITS):
-            try:
-                async with asyncio.timeout(timeout):
-                    rtt = await asyncio.shield(waiter)
-            except TimeoutError:
-                if held.holds == holds and not held.engaged:
-                    raise
-                holds = held.holds  # we were not reading: give the server its time again
-                continue
-            return None if held.holds != holds or held.engaged else rtt
-        raise TimeoutError
+        try:
+            async with asyncio.timeout(timeout):
+                rtt = await waiter
+        except TimeoutError:
+            if held.holds == holds and not held.engaged:
+                raise
+            return None
+        return None if held.holds != holds or held.engaged else rtt
 
     async def _app_heartbeat(self) -> None:
         hb = self.config.heartbeat
