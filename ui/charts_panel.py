@@ -38,6 +38,7 @@ from core.metrics import T_BYTES_IN, T_BYTES_OUT, T_MSGS_IN, T_MSGS_OUT, T_SEC
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
 from ui.chart_series import MarkerLog, grid_pairs, peak, since
+from ui.numbers import compact
 
 # Bridge ticks (50 ms) per redraw, by window: a redraw per ~4 px of scroll at 1280 px. A redraw
 # and its paint cost ~10 ms of the GUI thread (the date axes most): at 20 Hz that was a fifth of
@@ -489,13 +490,6 @@ class CompactAxis(pg.AxisItem):
             compact(v * scale) if abs(v * scale) >= 10_000 else text
             for v, text in zip(values, strings, strict=True)
         ]
-
-
-def compact(value: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:.4g}{unit}"
-    return f"{value:g}"
 
 
 def _bytes(value: float) -> str:

@@ -34,6 +34,7 @@ from core.events import ConnectionAdded, ConnectionRemoved
 from core.manager import ConnectionManager
 from core.metrics import ConnectionMetrics
 from core.states import ConnState
+from ui.numbers import count
 from ui.sweep import Sweep
 
 Index = QModelIndex | QPersistentModelIndex
@@ -124,15 +125,7 @@ def human_bytes(n: float) -> str:
 
 
 def human_count(n: int) -> str:
-    """Exact below 100,000 (thin-space grouped), then 3 significant digits: the In and Out
-    columns are narrow and a flood counts into the millions (the tooltip has the exact count)."""
-    if n < 100_000:
-        return f"{n:,}".replace(",", "\u2009")
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size * 0.9995:
-            value = n / size
-            return f"{value:.3g}{unit}" if value < 1000 else f"{value:.0f}{unit}"
-    return str(n)
+    return count(n, "\u2009")  # thin space keeps big counts readable; compact past 99,999
 
 
 def human_duration(seconds: float | None) -> str:

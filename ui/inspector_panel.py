@@ -53,6 +53,7 @@ from ui.inspector_model import (
     MAX_ROWS,
     InspectorModel,
 )
+from ui.numbers import count
 
 ALL = "all"
 SELECTED = "selected"
@@ -274,7 +275,8 @@ class InspectorPanel(QWidget):
         self.clear_button = QPushButton("Clear")
         for button in (self.pause_button, self.clear_button):  # not the style's 80 px minimum
             button.setMaximumWidth(self.fontMetrics().horizontalAdvance("Resume") + 28)
-        self.counter = ElidedLabel(min_chars=10)  # cut with "…" when the bar is narrow
+        # "rows: 100k, dropped: 135k" whole while the filter box can give room; then cut with "…"
+        self.counter = ElidedLabel(min_chars=26)
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setStyleSheet("color: #c01c28;")
@@ -561,10 +563,11 @@ class InspectorPanel(QWidget):
     def _update_counter(self) -> None:
         model = self.model
         shown = model.rowCount()
+        dropped = count(model.dropped)  # compact past 99,999: it must fit the bar
         if model.filter.is_empty:
-            text = f"rows: {shown:,}, dropped: {model.dropped:,}"
+            text = f"rows: {count(shown)}, dropped: {dropped}"
         else:
-            text = f"rows: {shown:,} of {model.total:,}, dropped: {model.dropped:,}"
+            text = f"rows: {count(shown)} of {count(model.total)}, dropped: {dropped}"
         if model.paused:
             text = f"paused: {model.pending:,} new  ·  {text}"
         self.counter.setText(text)
