@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -529,6 +531,11 @@ async def interleaved(
             task.cancel()
     base.extend(await chat.measure(quiet, interval))
     return base, attacked, results
+
+
+# A latency bar measured on a shared machine: a miss runs the whole test once more, and only a
+# miss on that run fails (pytest-rerunfailures). Other failures of the test are never rerun.
+latency_bar = pytest.mark.flaky(reruns=1, only_rerun=[r"p99 [\d.]+ ms over"])
 
 
 def compare(name: str, base: Window, attacked: Window, factor: float, floor_ms: float) -> None:

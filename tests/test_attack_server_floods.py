@@ -22,6 +22,7 @@ from tests.attackers import (
     compare,
     flood,
     interleaved,
+    latency_bar,
     report,
 )
 
@@ -32,6 +33,7 @@ def _text(obj: object) -> bytes:
     return client_frame(TEXT, json.dumps(obj).encode(), key=KEY)
 
 
+@latency_bar
 async def test_per_ip_cap_refuses_extra_connections_before_the_upgrade() -> None:
     cap = 8
     async with ChildServer(max_conns_per_ip=cap) as server:
@@ -71,6 +73,7 @@ async def test_per_ip_cap_refuses_extra_connections_before_the_upgrade() -> None
     compare("per-IP cap", base, attacked, factor=3.0, floor_ms=10.0)
 
 
+@latency_bar
 async def test_message_flooder_is_throttled_then_closed_1008() -> None:
     rate, burst, abuse = 100.0, 200, 200
     async with ChildServer(rate=rate, burst=burst, abuse_limit=abuse) as server:
@@ -115,6 +118,7 @@ async def test_message_flooder_is_throttled_then_closed_1008() -> None:
     compare("message flood", base, attacked, factor=3.0, floor_ms=10.0)
 
 
+@latency_bar
 async def test_ping_flooder_spends_the_rate_limit_and_is_closed_1008() -> None:
     empty_ping = client_frame(PING, b"", key=KEY)
     async with ChildServer() as server:  # Default limits: 100/s, burst 200, abuse 200.
@@ -163,6 +167,7 @@ async def test_ping_flooder_that_never_reads_cannot_grow_the_server_buffer() -> 
     assert probe["errors"] == [] and probe["exceptions"] == []
 
 
+@latency_bar
 async def test_slow_consumer_is_dropped_with_a_bounded_queue() -> None:
     max_write_buffer = 256 * 1024
     pad = 32 * 1024  # ~6 MB/s to each reader: the kernel's socket buffers (4 MiB) fill fast.

@@ -18,6 +18,7 @@ from tests.attackers import (
     RawPeer,
     client_frame,
     compare,
+    latency_bar,
     report,
     upgrade_request,
 )
@@ -62,6 +63,7 @@ async def _slowloris(port: int, style: str, step: float, delay: float) -> tuple[
     return loop.time() - start, how
 
 
+@latency_bar
 async def test_slowloris_handshakes_are_cut_at_open_timeout() -> None:
     open_timeout = 1.0
     async with ChildServer(open_timeout=open_timeout, max_conns_per_ip=200) as server:
