@@ -122,13 +122,13 @@ class ConnCurves:
     label: str
     ping: pg.PlotDataItem
     app: pg.PlotDataItem
-    msgs_in: pg.PlotDataItem
-    msgs_out: pg.PlotDataItem
-    bytes_in: pg.PlotDataItem
-    bytes_out: pg.PlotDataItem
+    msgs_in: pg.PlotCurveItem
+    msgs_out: pg.PlotCurveItem
+    bytes_in: pg.PlotCurveItem
+    bytes_out: pg.PlotCurveItem
     named: set[int] = field(default_factory=set)  # indexes into items() with a legend entry
 
-    def items(self) -> list[tuple[pg.PlotDataItem, str]]:
+    def items(self) -> list[tuple[pg.GraphicsObject, str]]:
         return [
             (self.ping, "ping"), (self.app, "heartbeat"),
             (self.msgs_in, "in"), (self.msgs_out, "out"),
@@ -379,7 +379,8 @@ class ChartsPanel(QWidget):
         label = conn.config.name or f"#{conn.id}"
         label = label if len(label) <= 20 else label[:20] + "…"
 
-        def curve(plot: pg.PlotItem, dashed: bool) -> pg.PlotDataItem:
+        def samples(plot: pg.PlotItem, dashed: bool) -> pg.PlotDataItem:
+            """RTT samples: up to 20,000 in the window, clipped and downsampled to the view."""
             item = pg.PlotDataItem(pen=_pen(colour, dashed), skipFiniteCheck=True)
             item.setClipToView(True)
             item.setDownsampling(auto=True, method="peak")
@@ -389,14 +390,22 @@ class ChartsPanel(QWidget):
             plot.addItem(item)
             return item
 
+        def seconds(plot: pg.PlotItem, dashed: bool) -> pg.PlotCurveItem:
+            """One point a second, at most 900: a bare curve. A PlotDataItem adds two items
+            (its own and a scatter) that Qt calls into Python for on every repaint, and takes
+            ~6 ms to build."""
+            item = pg.PlotCurveItem(pen=_pen(colour, dashed), skipFiniteCheck=True)
+            plot.addItem(item)
+            return item
+
         return ConnCurves(
             label,
-            ping=curve(self.rtt_plot, False),
-            app=curve(self.rtt_plot, True),
-            msgs_in=curve(self.msgs_plot, False),
-            msgs_out=curve(self.msgs_plot, True),
-            bytes_in=curve(self.bytes_plot, False),
-            bytes_out=curve(self.bytes_plot, True),
+            ping=samples(self.rtt_plot, False),
+            app=samples(self.rtt_plot, True),
+            msgs_in=seconds(self.msgs_plot, False),
+            msgs_out=seconds(self.msgs_plot, True),
+            bytes_in=seconds(self.bytes_plot, False),
+            bytes_out=seconds(self.bytes_plot, True),
         )
 
     def _name_curves(self, curves: ConnCurves) -> None:
@@ -408,7 +417,7 @@ class ChartsPanel(QWidget):
                 if plot.legend is not None:
                     plot.legend.addItem(item, f"{curves.label} {what}")
 
-    def _plot_of(self, item: pg.PlotDataItem) -> pg.PlotItem:
+    def _plot_of(self, item: pg.GraphicsObject) -> pg.PlotItem:
         for plot in self.plots:
             if item in plot.items:
                 return plot
