@@ -50,9 +50,6 @@ _OPCODES = {WsOpcode(op.value): op for op in Opcode}
 _WS_TEXT, _WS_BINARY = WsOpcode.TEXT, WsOpcode.BINARY
 _TEXT, _BINARY, _IN = Opcode.TEXT, Opcode.BINARY, Direction.IN
 _now = time.time
-# At most this much is read from the socket at a time (asyncio's default is 256 KiB, ~4,000
-# small frames, tens of ms of parsing in one callback during which the GUI cannot run).
-READ_CHUNK = 64 * 1024
 _ids = itertools.count(1)
 
 
@@ -392,9 +389,6 @@ class Connection:
         self._app_marker = self.config.heartbeat.app_reply_type.encode()  # config may be edited
         self.opened_at = time.time()
         self._set_state(ConnState.OPEN)
-        transport = ws.transport
-        if isinstance(getattr(transport, "max_size", None), int):  # asyncio's socket transport
-            transport.max_size = READ_CHUNK  # type: ignore[attr-defined]
         if isinstance(ws, TapConnection):
             ws.attach(self._on_frame, self._on_message, self.hub.backpressure)
         tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]

@@ -15,6 +15,7 @@ usual. The split only ever happens at a frame boundary that both sides agree on.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,10 @@ from core.backpressure import Backpressure
 FrameSink = Callable[[Frame], None]
 DataSink = Callable[[bool, bytes], None]  # (is_text, payload) of a whole message
 
+# At most this much is read from the socket at a time, from the handshake on (asyncio's default
+# is 256 KiB, ~4,000 small frames, tens of ms of parsing in one callback during which the GUI
+# cannot run, and what arrives before the engine attaches is not held back).
+READ_CHUNK = 64 * 1024
 FAST_MAX = 16 * 1024  # larger frames are few per second: websockets' parser costs them nothing
 _AT_FRAME_START = StreamReader.at_eof.__code__  # where websockets' parser waits between frames
 _READ_EXACT = StreamReader.read_exact.__code__
@@ -47,6 +52,11 @@ class TapConnection(ClientConnection):
         self._synced = False  # websockets' parser is known to wait at a frame boundary
         self._fast_limit = 0  # the largest payload read here; 0: none (websockets reads all)
         self._backpressure: Backpressure | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if isinstance(getattr(transport, "max_size", None), int):  # asyncio's socket transport
+            transport.max_size = READ_CHUNK  # type: ignore[attr-defined]
 
     def attach(
         self, sink: FrameSink, data_sink: DataSink | None = None,

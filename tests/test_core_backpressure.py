@@ -45,8 +45,10 @@ async def test_a_flood_is_recorded_whole_within_the_recorders_bound(tmp_path: Pa
     recorder.close()
     assert conn.metrics.msgs_in == COUNT and conn.close_code == 1000, conn.last_error
     assert stats.holds > 0 and stats.dropped == 0
-    # The bound (128 frames' worth), the batch size the check runs at, one 64 KiB read in hand.
-    assert most <= 100 + HOLD_BYTES // SIZE + 64 + 100, most
+    # The bound (128 frames' worth), the batch size the check runs at, one 64 KiB read in hand,
+    # a few such reads that websockets made before the connection was open (their frames are
+    # replayed at once), and a batch to spare. Unheld: ~6,000.
+    assert most <= 100 + HOLD_BYTES // SIZE + 64 * 4 + 100, most
     db = sqlite3.connect(tmp_path / "r.sqlite")
     rows = db.execute("SELECT payload FROM frames WHERE opcode = 2 ORDER BY id").fetchall()
     db.close()
