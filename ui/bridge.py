@@ -85,6 +85,9 @@ class CoreBridge(QObject):
         events = [pop() for _ in range(len(buf))]  # what arrives meanwhile waits for the next
         dropped = self._dropped - self.dropped_total
         self.dropped_total += dropped
+        if list(map(type, events)).count(FrameEvent) == len(events):  # a flood: frames only
+            self.tick.emit(TickBatch(time.time(), frames=events, dropped=dropped))
+            return
         batch = TickBatch(time.time(), dropped=dropped)
         frames, states, latencies, others = (
             batch.frames.append,

@@ -1,0 +1,56 @@
+"""The bridge hands each tick's events to the panels sorted by kind, in arrival order, with the
+drops of its bounded buffer counted; a flood's all-frames tick takes the short way."""
+
+from __future__ import annotations
+
+import time
+
+import ui.bridge
+from core.events import (
+    ConnectionAdded,
+    Direction,
+    FrameEvent,
+    LatencySample,
+    Opcode,
+    StateChanged,
+)
+from core.manager import ConnectionManager
+from core.states import ConnState
+from tests.helpers_ui import dispose
+from ui.bridge import CoreBridge, TickBatch
+
+
+def frame(i: int) -> FrameEvent:
+    return FrameEvent(1, time.time(), Direction.IN, Opcode.TEXT, b'{"n": %d}' % i)
+
+
+def test_each_tick_sorts_the_events_by_kind_in_order(qtbot, monkeypatch) -> None:
+    monkeypatch.setattr(ui.bridge, "BUFFER_LIMIT", 5)
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager, interval_ms=3_600_000)  # ticks only when called here
+    batches: list[TickBatch] = []
+    bridge.tick.connect(batches.append)
+    try:
+        hub = manager.hub
+        for i in range(3):
+            hub.publish(frame(i))
+        bridge._drain()  # frames only: the flood path
+        state = StateChanged(1, time.time(), ConnState.CLOSED, ConnState.CONNECTING, 1)
+        rtt = LatencySample(1, time.time(), 0.001, "ping")
+        added = ConnectionAdded(2, time.time(), "ws://127.0.0.1:9/", "x")
+        for event in (frame(3), state, rtt, frame(4), added):
+            hub.publish(event)
+        bridge._drain()
+        for i in range(5, 12):  # 7 into a buffer of 5: the 2 oldest are dropped, and counted
+            hub.publish(frame(i))
+        bridge._drain()
+        bridge._drain()  # nothing new: an empty tick
+    finally:
+        bridge.stop()
+        dispose(bridge)
+    ns = [[int(f.payload[6:-1]) for f in b.frames] for b in batches]
+    assert ns == [[0, 1, 2], [3, 4], [7, 8, 9, 10, 11], []]
+    assert batches[1].states == [state] and batches[1].latencies == [rtt]
+    assert batches[1].others == [added]
+    assert [b.dropped for b in batches] == [0, 0, 2, 0]
+    assert all(not b.states and not b.others for b in (batches[0], batches[2], batches[3]))
