@@ -36,6 +36,10 @@ class Backpressure:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(resume)
 
+    def held_since(self, holds: int) -> bool:
+        """Whether the reads are held now, or were at any moment since `holds` was read."""
+        return self.engaged or self.holds != holds
+
     def when_released(self, loop: asyncio.AbstractEventLoop, resume: Callable[[], None]) -> None:
         """Call `resume` on `loop` once released: at once (soon) if it already is."""
         with self._lock:

@@ -390,7 +390,7 @@ class Connection:
         self.opened_at = time.time()
         self._set_state(ConnState.OPEN)
         if isinstance(ws, TapConnection):
-            ws.attach(self._on_frame, self._on_message, self.hub.backpressure)
+            ws.attach(self._on_frame, self._deliver, self.hub.backpressure)
         tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
@@ -518,10 +518,10 @@ class Connection:
             async with asyncio.timeout(timeout):
                 rtt = await waiter
         except TimeoutError:
-            if held.holds == holds and not held.engaged:
+            if not held.held_since(holds):
                 raise
             return None
-        return None if held.holds != holds or held.engaged else rtt
+        return None if held.held_since(holds) else rtt
 
     async def _app_heartbeat(self) -> None:
         hb = self.config.heartbeat
@@ -536,7 +536,7 @@ class Connection:
             if self._app_ping_at is None:
                 continue
             self._app_ping_at = None
-            if not held.engaged and held.holds == self._app_ping_holds:  # else: no verdict,
+            if not held.held_since(self._app_ping_holds):  # else: no verdict,
                 self._publish(  # we did not read all the while
                     ErrorEvent(
                         self.id,
@@ -568,10 +568,6 @@ class Connection:
         else:
             self._fragments = [data]
             self._fragment_op = op
-
-    def _on_message(self, text: bool, data: bytes) -> None:
-        """A whole unfragmented message read by the tap's fast path."""
-        self._deliver(_TEXT if text else _BINARY, data)
 
     def _on_other_frame(self, op: Opcode, data: bytes, fin: bool) -> None:
         if op is Opcode.CONT:
@@ -609,8 +605,7 @@ class Connection:
             if obj is not None and obj.get("type") == self.config.heartbeat.app_reply_type:
                 rtt = time.monotonic() - self._app_ping_at
                 self._app_ping_at = None
-                held = self.hub.backpressure
-                if held.engaged or held.holds != self._app_ping_holds:
+                if self.hub.backpressure.held_since(self._app_ping_holds):
                     return  # the reply may have waited on our side: not the server's latency
                 self.metrics.record_rtt(rtt, now, "app")
                 self._publish(LatencySample(self.id, now, rtt, "app"))

@@ -25,9 +25,10 @@ from websockets.protocol import OPEN, Event
 from websockets.streams import StreamReader
 
 from core.backpressure import Backpressure
+from core.events import Opcode as MessageKind
 
 FrameSink = Callable[[Frame], None]
-DataSink = Callable[[bool, bytes], None]  # (is_text, payload) of a whole message
+DataSink = Callable[[MessageKind, bytes], None]  # (TEXT or BINARY, payload) of a whole message
 
 # At most this much is read from the socket at a time, from the handshake on (asyncio's default
 # is 256 KiB, ~4,000 small frames, tens of ms of parsing in one callback during which the GUI
@@ -37,6 +38,7 @@ FAST_MAX = 16 * 1024  # larger frames are few per second: websockets' parser cos
 _AT_FRAME_START = StreamReader.at_eof.__code__  # where websockets' parser waits between frames
 _READ_EXACT = StreamReader.read_exact.__code__
 _TEXT_FIN, _BINARY_FIN = 0x81, 0x82
+_TEXT, _BINARY = MessageKind.TEXT, MessageKind.BINARY
 
 
 class TapConnection(ClientConnection):
@@ -184,7 +186,7 @@ class TapConnection(ClientConnection):
             if length <= limit and b1 < 0x80 and b0 in (_TEXT_FIN, _BINARY_FIN):
                 if end > n:
                     break
-                deliver(b0 == _TEXT_FIN, data[pos + head : end])
+                deliver(_TEXT if b0 == _TEXT_FIN else _BINARY, data[pos + head : end])
             elif end <= n and length <= limit:
                 # A whole frame of another kind: websockets reads, checks and answers it.
                 super().data_received(data[pos:end])

@@ -14,7 +14,7 @@ from core.connection import Connection
 from core.events import Direction, Event, FrameEvent, Opcode
 from core.hub import EventHub
 from core.states import ConnState
-from core.tap import FAST_MAX
+from core.tap import FAST_MAX, TapConnection
 from tests.rawws import frame, handshake, raw_server
 from tests.test_hostile_client import NO_PING, ONCE, run_until_closed
 
@@ -72,13 +72,16 @@ async def test_any_mix_cut_anywhere_is_seen_exactly(
     rng = random.Random(seed)
     wire, expected = script(rng, 400)
     fast = [0]
-    original = Connection._on_message
+    attach = TapConnection.attach
 
-    def counted(self: Connection, text: bool, data: bytes) -> None:
-        fast[0] += 1
-        original(self, text, data)
+    def counting(self: TapConnection, sink, data_sink, backpressure):  # type: ignore[no-untyped-def]
+        def counted(kind: Opcode, data: bytes) -> None:  # what the fast path read
+            fast[0] += 1
+            data_sink(kind, data)
 
-    monkeypatch.setattr(Connection, "_on_message", counted)
+        attach(self, sink, counted, backpressure)
+
+    monkeypatch.setattr(TapConnection, "attach", counting)
     # Seeds 2 and 4 send the first bytes in the handshake's own write, cut inside a frame:
     # websockets reads those, and the fast path must join it at the next frame boundary.
     early = rng.randint(1, 5000) if seed % 2 == 0 else 0

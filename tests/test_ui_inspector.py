@@ -442,12 +442,24 @@ def _mixed_frames() -> list[FrameEvent]:
     return out
 
 
+def shown_table(qtbot, model: InspectorModel):  # type: ignore[no-untyped-def]
+    """A plain QTableView of `model`, shown and exposed."""
+    from PySide6.QtWidgets import QTableView
+
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(700, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
 def test_cells_are_painted_with_two_calls_into_python(qtbot) -> None:
     """Painting a cell calls index() and multiData() only: no data() per role, no rowCount()
     or columnCount() per cell, no flags() (every call from Qt into Python has to take the GIL
     from the network thread). multiData() answers as data() does."""
     from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
-    from PySide6.QtWidgets import QTableView
 
     calls: dict[str, int] = {}
 
@@ -468,12 +480,7 @@ def test_cells_are_painted_with_two_calls_into_python(qtbot) -> None:
     model = Counting()
     frames = _mixed_frames()
     model.add_frames(frames)
-    view = QTableView()
-    qtbot.addWidget(view)
-    view.setModel(model)
-    view.resize(700, 300)
-    view.show()
-    qtbot.waitExposed(view)
+    view = shown_table(qtbot, model)
     calls.clear()
     view.viewport().grab()
     cells = calls.get("multiData", 0)
@@ -501,12 +508,7 @@ def test_cells_are_painted_with_two_calls_into_python(qtbot) -> None:
 
     plain = RoleByRole()
     plain.add_frames(frames)
-    other = QTableView()
-    qtbot.addWidget(other)
-    other.setModel(plain)
-    other.resize(700, 300)
-    other.show()
-    qtbot.waitExposed(other)
+    other = shown_table(qtbot, plain)
     for first in (0, 200, len(frames) - 1):
         view.scrollTo(model.index(first, 0))
         other.scrollTo(plain.index(first, 0))

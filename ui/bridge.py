@@ -29,6 +29,7 @@ BUFFER_LIMIT = 200_000  # events held between two ticks; beyond it the oldest ar
 # paints start at least this far apart: each takes ~15-30 ms while the GUI thread shares the
 # GIL, and two in one pass of the event loop froze the window for 60+ ms.
 TURN_MS = 40
+FLOOD_FRAMES = 1_000  # frames in one tick from which the panels count it a flood
 
 
 @dataclass(frozen=True, slots=True)

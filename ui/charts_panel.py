@@ -36,7 +36,7 @@ from core.connection import Connection
 from core.events import StateChanged
 from core.metrics import T_BYTES_IN, T_BYTES_OUT, T_MSGS_IN, T_MSGS_OUT, T_SEC
 from core.states import ConnState
-from ui.bridge import CoreBridge, TickBatch
+from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
 from ui.chart_series import MarkerLog, grid_pairs, peak, since
 from ui.numbers import compact
 
@@ -44,9 +44,9 @@ from ui.numbers import compact
 # and its paint cost ~10 ms of the GUI thread (the date axes most): at 20 Hz that was a fifth of
 # a core, taken from everything else on the GUI thread and, through the GIL, from the network.
 REDRAW_TICKS = {60: 4, 300: 10, 900: 20}
-# Ticks of more than FLOOD_FRAMES frames: each plot redrawn about every FLOOD_REDRAW_TICKS (500 ms),
-# one plot at a time.
-FLOOD_FRAMES, FLOOD_REDRAW_TICKS = 1_000, 10
+# During a flood (ui.bridge.FLOOD_FRAMES): each plot redrawn about every FLOOD_REDRAW_TICKS
+# (500 ms), one plot at a time.
+FLOOD_REDRAW_TICKS = 10
 SUMMARY_EVERY = 10  # redraws per update of the text summary
 WINDOWS = ((60, "Last 1 min"), (300, "Last 5 min"), (900, "Last 15 min"))
 MAX_CURVE_CONNECTIONS = 12

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from core.events import Direction, FrameEvent
 from core.manager import ConnectionManager
-from ui.bridge import CoreBridge, TickBatch
+from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
 from ui.elided_label import ElidedLabel
 from ui.frame_detail import FrameDetail
 from ui.inspector_filter import FrameFilter, InvalidFilter
@@ -61,7 +61,6 @@ FILTER_DELAY_MS = 250  # typing in the search box re-filters after this pause
 # Busy traffic is shown together, at most every so often: the table then adds rows, scrolls and
 # repaints a few times a second instead of on every tick. Nobody reads 20,000 rows a second, and
 # each repaint holds the GIL for a few milliseconds. (frames in a tick, at most every ... ms)
-FLOOD_FRAMES = 1_000
 SHOW_EVERY_MS = ((FLOOD_FRAMES, 250), (50, 100))
 _NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 _ENABLED = QStyle.StateFlag.State_Enabled
@@ -479,17 +478,14 @@ class InspectorPanel(QWidget):
         held = self._held
         every = next((ms for least, ms in SHOW_EVERY_MS if len(frames) > least), 0)
         wait = every - (time.monotonic() - self._last_shown) * 1000
-        if wait > 0 and not self.model.paused:
+        paused = self.model.paused
+        if wait <= 0 and len(frames) > FLOOD_FRAMES and not paused:
+            wait = self.bridge.take_turn()  # a chart may have just redrawn: after its paint
+        if wait > 0 and not paused:
             held.extend(frames)
             if not self._hold_timer.isActive():
                 self._hold_timer.start(max(1, int(wait)))
             return
-        if len(frames) > FLOOD_FRAMES and not self.model.paused:
-            turn = self.bridge.take_turn()  # a chart may have just redrawn: after its paint
-            if turn:
-                held.extend(frames)
-                self._hold_timer.start(max(1, int(turn)))
-                return
         if held:
             held.extend(frames)
             frames = held

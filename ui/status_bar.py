@@ -130,7 +130,7 @@ class StatusBar(QStatusBar):
         if self.dropped_label.styleSheet() != style:  # a new style sheet re-polishes the label
             self.dropped_label.setStyleSheet(style)
         held = self.bridge.manager.hub.backpressure  # holds are short: any since the last show
-        holding = held.engaged or held.holds != self._holds_seen
+        holding = held.held_since(self._holds_seen)
         self._holds_seen = held.holds
         if holding != self.recording_label.isVisibleTo(self):
             self.recording_label.setVisible(holding)
