@@ -112,7 +112,7 @@ class Connection:
         self._fragment_op = Opcode.TEXT
         self._requests: dict[str, tuple[asyncio.Future[Reply], float]] = {}
         self._app_ping_at: float | None = None
-        self._app_ping_holds = 0  # the hub's backpressure holds when that ping was sent
+        self._app_ping_mark = (0, 0)  # _pause_mark() when that ping was sent
         self._app_marker = b""
         self._state_waiters: list[tuple[ConnState, asyncio.Future[None]]] = []
 
@@ -390,7 +390,7 @@ class Connection:
         self.opened_at = time.time()
         self._set_state(ConnState.OPEN)
         if isinstance(ws, TapConnection):
-            ws.attach(self._on_frame, self._deliver, self.hub.backpressure)
+            ws.attach(self._on_frame, self._deliver, self.hub.backpressure, self.hub.priority)
         tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
@@ -509,34 +509,41 @@ class Connection:
             self._publish(LatencySample(self.id, now, rtt, "ping"))
 
     async def _pong(self, waiter: asyncio.Future[float], timeout: float) -> float | None:
-        """The RTT of a pong; None when the recorder held the reads meanwhile (the pong may
-        have waited on our side: not the server's latency, nor its silence). TimeoutError: no
-        pong for `timeout` while we were reading."""
-        held = self.hub.backpressure
-        holds = held.holds
+        """The RTT of a pong; None when our reads paused meanwhile (the pong may have waited on
+        our side: not the server's latency). TimeoutError: no pong for `timeout` while we were
+        reading (a step aside for the GUI is too short to matter to that verdict)."""
+        mark = self._pause_mark()
         try:
             async with asyncio.timeout(timeout):
                 rtt = await waiter
         except TimeoutError:
-            if not held.held_since(holds):
+            if not self.hub.backpressure.held_since(mark[0]):
                 raise
             return None
-        return None if held.held_since(holds) else rtt
+        return None if self._paused_since(mark) else rtt
+
+    def _pause_mark(self) -> tuple[int, int]:
+        return self.hub.backpressure.holds, self.hub.priority.claims
+
+    def _paused_since(self, mark: tuple[int, int]) -> bool:
+        """Whether the reads were held for the recorder, or stepped aside for the GUI, at any
+        moment since `mark` was taken."""
+        return (self.hub.backpressure.held_since(mark[0])
+                or self.hub.priority.claimed_since(mark[1]))
 
     async def _app_heartbeat(self) -> None:
         hb = self.config.heartbeat
         interval = hb.interval if hb.interval > 0 else 5.0
-        held = self.hub.backpressure
         while True:
             await asyncio.sleep(interval)
             self._app_ping_at = time.monotonic()
-            self._app_ping_holds = held.holds
+            self._app_ping_mark = self._pause_mark()
             await self.send(hb.app_template or "", text=True)
             await asyncio.sleep(min(hb.timeout, interval))
             if self._app_ping_at is None:
                 continue
             self._app_ping_at = None
-            if not held.held_since(self._app_ping_holds):  # else: no verdict,
+            if not self.hub.backpressure.held_since(self._app_ping_mark[0]):  # else: no verdict,
                 self._publish(  # we did not read all the while
                     ErrorEvent(
                         self.id,
@@ -605,7 +612,7 @@ class Connection:
             if obj is not None and obj.get("type") == self.config.heartbeat.app_reply_type:
                 rtt = time.monotonic() - self._app_ping_at
                 self._app_ping_at = None
-                if self.hub.backpressure.held_since(self._app_ping_holds):
+                if self._paused_since(self._app_ping_mark):
                     return  # the reply may have waited on our side: not the server's latency
                 self.metrics.record_rtt(rtt, now, "app")
                 self._publish(LatencySample(self.id, now, rtt, "app"))

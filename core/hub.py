@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 from core.backpressure import Backpressure
 from core.events import Event
+from core.priority import Priority
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,13 @@ class EventStream:
 class EventHub:
     """Synchronous callbacks must be O(1) (append to a deque); anything slower uses stream().
     An observer that must see every event and may fall behind (the recorder) engages
-    `backpressure`, which the publishers' socket reads obey."""
+    `backpressure`, which the publishers' socket reads obey; the GUI claims `priority` for a
+    redraw during a flood, and the publishers and the recorder step aside for it."""
 
     def __init__(self) -> None:
         self._callbacks: tuple[Callback, ...] = ()
         self.backpressure = Backpressure()
+        self.priority = Priority()
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
         self._callbacks = (*self._callbacks, callback)

@@ -35,6 +35,7 @@ from core.events import (
     StateChanged,
 )
 from core.hub import EventHub
+from core.priority import Priority
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -95,6 +96,7 @@ class Recorder:
         self._pushed_bytes = self._written_bytes = 0  # each written by one thread only
         self._unchecked = 0  # bytes (about) written to the WAL since the last checkpoint
         self._backpressure = hub.backpressure if hub is not None else Backpressure()
+        self._priority = hub.priority if hub is not None else Priority()
         self._wakeup = threading.Event()
         self._closing = False
         self.written = self.dropped = self.batches = 0
@@ -224,6 +226,24 @@ class Recorder:
         ):
             self._backpressure.release()
 
+    def _insert_chunked(
+        self, sqls: dict[int, str], rows: list[Any], values_of: Callable[[list[Any]], list[Any]],
+    ) -> None:
+        """Insert `rows` as few multi-row statements as the steps allow. `values_of(part)` lays
+        a part's column values out one after the other, per statement: C iterators do not let
+        go of the GIL, and one over a whole batch of 1 KiB frames held it for ~5 ms. Before each
+        statement the writer steps aside for a GUI redraw, unless it holds the reads: then it
+        is the bottleneck, and the network is not competing anyway."""
+        db, bp, step_aside = self._db, self._backpressure, self._priority.step_aside
+        done = 0
+        for step in _FRAME_STEPS:
+            sql = sqls[step]
+            while len(rows) - done >= step:
+                if not bp.engaged:
+                    step_aside()
+                db.execute(sql, values_of(rows[done : done + step]))
+                done += step
+
     def _checkpoint(self) -> None:
         self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._unchecked = 0
@@ -237,7 +257,7 @@ class Recorder:
             close = frames[at - 1]
             if len(close.payload) < 2:  # no code: an ordinary row
                 continue
-            _insert_chunked(self._db, _FRAME_SQL, frames[start : at - 1], _frame_values)
+            self._insert_chunked(_FRAME_SQL, frames[start : at - 1], _frame_values)
             payload = close.payload
             self._db.execute(_CLOSE_SQL, (
                 close.time, close.conn_id, _DIRECTION[close.direction], int(close.opcode),
@@ -245,7 +265,7 @@ class Recorder:
                 payload[2:].decode("utf-8", errors="replace"),
             ))  # fmt: skip
             start = at
-        _insert_chunked(self._db, _FRAME_SQL, frames[start:], _frame_values)
+        self._insert_chunked(_FRAME_SQL, frames[start:], _frame_values)
 
     def _insert_others(self, events: list[Event]) -> None:
         states, conns = [], []
@@ -266,7 +286,7 @@ class Recorder:
         db.executemany("INSERT OR REPLACE INTO connections VALUES (?,?,?,?)", conns)
         db.executemany("INSERT INTO states (time, conn_id, old, new, attempt, retry_in,"
                        " close_code, close_reason, error) VALUES (?,?,?,?,?,?,?,?,?)", states)
-        _insert_chunked(db, _NOTE_SQL, notes, _flatten)
+        self._insert_chunked(_NOTE_SQL, notes, _flatten)
 
 
 CHECKPOINT_WHEN_IDLE = 16 * 2**20  # WAL bytes that a writer that has caught up checkpoints
@@ -312,21 +332,6 @@ def _frame_values(frames: list[FrameEvent]) -> list[Any]:
         map(_OPCODE_VALUE.__getitem__, map(_OPCODE, frames)),
         map(len, payloads), map(bytearray, payloads), strict=True,
     )))  # fmt: skip
-
-
-def _insert_chunked(
-    db: sqlite3.Connection, sqls: dict[int, str], rows: list[Any],
-    values_of: Callable[[list[Any]], list[Any]],
-) -> None:
-    """Insert `rows` as few multi-row statements as the steps allow. `values_of(part)` lays a
-    part's column values out one after the other, per statement: C iterators do not let go of
-    the GIL, and one over a whole batch of 1 KiB frames held it for ~5 ms."""
-    done = 0
-    for step in _FRAME_STEPS:
-        sql = sqls[step]
-        while len(rows) - done >= step:
-            db.execute(sql, values_of(rows[done : done + step]))
-            done += step
 
 
 def _flatten(rows: list[tuple[Any, ...]]) -> list[Any]:

@@ -26,6 +26,7 @@ from websockets.streams import StreamReader
 
 from core.backpressure import Backpressure
 from core.events import Opcode as MessageKind
+from core.priority import Priority
 
 FrameSink = Callable[[Frame], None]
 DataSink = Callable[[MessageKind, bytes], None]  # (TEXT or BINARY, payload) of a whole message
@@ -35,6 +36,7 @@ DataSink = Callable[[MessageKind, bytes], None]  # (TEXT or BINARY, payload) of 
 # cannot run, and what arrives before the engine attaches is not held back).
 READ_CHUNK = 64 * 1024
 FAST_MAX = 16 * 1024  # larger frames are few per second: websockets' parser costs them nothing
+YIELD_BYTES = 8 * 1024  # the fast path steps aside for a GUI claim this often (~1 ms of 64 B)
 _AT_FRAME_START = StreamReader.at_eof.__code__  # where websockets' parser waits between frames
 _READ_EXACT = StreamReader.read_exact.__code__
 _TEXT_FIN, _BINARY_FIN = 0x81, 0x82
@@ -54,6 +56,7 @@ class TapConnection(ClientConnection):
         self._synced = False  # websockets' parser is known to wait at a frame boundary
         self._fast_limit = 0  # the largest payload read here; 0: none (websockets reads all)
         self._backpressure: Backpressure | None = None
+        self._priority = Priority()  # never claimed until attach() gives the hub's
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -62,13 +65,16 @@ class TapConnection(ClientConnection):
 
     def attach(
         self, sink: FrameSink, data_sink: DataSink | None = None,
-        backpressure: Backpressure | None = None,
+        backpressure: Backpressure | None = None, priority: Priority | None = None,
     ) -> None:
         """`data_sink`, if given, takes the frames read by the fast path; while `backpressure`
-        is engaged the socket is not read (after the data in hand)."""
+        is engaged the socket is not read (after the data in hand); a claim on `priority`
+        pauses the reading where it is."""
         self._sink = sink
         self._data_sink = data_sink
         self._backpressure = backpressure
+        if priority is not None:
+            self._priority = priority
         max_size = self.protocol.max_message_size
         if self.protocol.max_fragment_size is not None:
             max_size = min(max_size or FAST_MAX, self.protocol.max_fragment_size)
@@ -97,6 +103,7 @@ class TapConnection(ClientConnection):
     # ----- the fast path -----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        self._priority.step_aside()
         self._receive(data)
         if self._backpressure is not None and self._backpressure.engaged:
             self.transport.pause_reading()
@@ -163,9 +170,14 @@ class TapConnection(ClientConnection):
         assert deliver is not None
         limit = self._fast_limit
         protocol = self.protocol
+        priority = self._priority
         n = len(data)
         pos = 0
+        yield_at = YIELD_BYTES
         while n - pos >= 2:
+            if pos >= yield_at:
+                priority.step_aside()
+                yield_at = pos + YIELD_BYTES
             b0 = data[pos]
             b1 = data[pos + 1]
             length = b1 & 0x7F

@@ -74,12 +74,12 @@ async def test_any_mix_cut_anywhere_is_seen_exactly(
     fast = [0]
     attach = TapConnection.attach
 
-    def counting(self: TapConnection, sink, data_sink, backpressure):  # type: ignore[no-untyped-def]
+    def counting(self: TapConnection, sink, data_sink, *obeyed):  # type: ignore[no-untyped-def]
         def counted(kind: Opcode, data: bytes) -> None:  # what the fast path read
             fast[0] += 1
             data_sink(kind, data)
 
-        attach(self, sink, counted, backpressure)
+        attach(self, sink, counted, *obeyed)
 
     monkeypatch.setattr(TapConnection, "attach", counting)
     # Seeds 2 and 4 send the first bytes in the handshake's own write, cut inside a frame:

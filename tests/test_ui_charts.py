@@ -232,3 +232,34 @@ def test_large_tick_labels_are_compact() -> None:
         "100k", "250k"]
     assert axis.tickStrings([1_500_000.0], 1.0, 500_000.0) == ["1.5M"]
     assert axis.tickStrings([2.0, 4.0], 1.0, 2.0) == ["2", "4"]  # small ones as pyqtgraph has them
+
+
+def test_a_turn_claims_priority_over_the_core_until_the_panel_has_painted(
+    qtbot, setup, monkeypatch
+) -> None:
+    """The core threads step aside from a flood tick's turn until that panel's paint: a chart
+    plot's, or the inspector's new rows'."""
+    from ui.inspector_panel import InspectorPanel
+
+    monkeypatch.setattr(ui.bridge, "CLAIM_S", 60.0)  # released by the paint, not by the clock
+    _manager, bridge, charts = setup
+    bridge._timer.stop()
+    priority = bridge.manager.hub.priority
+    flood = [FrameEvent(1, 0.0, Direction.IN, Opcode.TEXT, b"{}")] * (FLOOD_FRAMES + 1)
+    charts._ticks = FLOOD_REDRAW_TICKS // len(charts.plots) - 1
+    bridge.tick.emit(TickBatch(time.time(), frames=flood))
+    assert priority.claims == 1 and priority.claimed  # the charts' turn
+    qtbot.waitUntil(lambda: not priority.claimed, timeout=2000)  # the plot painted
+
+    inspector = InspectorPanel(bridge)
+    qtbot.addWidget(inspector)
+    inspector.resize(800, 400)
+    inspector.show()
+    qtbot.waitExposed(inspector)
+    qtbot.wait(50)
+    inspector._last_shown = bridge._turn_at = 0.0  # its turn, and the charts' is not due
+    bridge.tick.emit(TickBatch(time.time(), frames=flood))
+    assert priority.claims == 2 and priority.claimed
+    assert inspector.model.received == len(flood)
+    qtbot.waitUntil(lambda: not priority.claimed, timeout=2000)  # its rows painted
+    bridge.stop()

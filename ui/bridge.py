@@ -30,6 +30,7 @@ BUFFER_LIMIT = 200_000  # events held between two ticks; beyond it the oldest ar
 # GIL, and two in one pass of the event loop froze the window for 60+ ms.
 TURN_MS = 40
 FLOOD_FRAMES = 1_000  # frames in one tick from which the panels count it a flood
+CLAIM_S = 0.05  # the longest the core threads wait for a panel to paint after its turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +110,19 @@ class CoreBridge(QObject):
 
     def take_turn(self) -> float:
         """A panel about to redraw heavily during a flood asks for its turn: 0 (taken), or the
-        ms to wait, so the event loop (input, timers) runs between two redraws."""
+        ms to wait, so the event loop (input, timers) runs between two redraws. A turn taken
+        claims priority over the core threads until the panel has painted (`redrawn()`)."""
         now = time.monotonic()
         wait = TURN_MS - (now - self._turn_at) * 1000
         if wait > 0:
             return wait
         self._turn_at = now
+        self.manager.hub.priority.claim(CLAIM_S)
         return 0.0
+
+    def redrawn(self) -> None:
+        """A panel that redraws in turns has painted: the core threads go on."""
+        self.manager.hub.priority.release()
 
     def run(self, coro: Coroutine[Any, Any, Any], what: str = "action") -> asyncio.Task[Any]:
         """Run a coroutine started by a widget; its failure becomes a status-bar message."""

@@ -14,7 +14,7 @@ import itertools
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
@@ -22,7 +22,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 # pyqtgraph must bind to PySide6 (the app's binding), whatever else is installed.
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -136,6 +136,20 @@ class ConnCurves:
         ]  # fmt: skip
 
 
+class ChartView(pg.GraphicsLayoutWidget):
+    """The plots' view; `painted` is called after each paint (the end of a redraw's claim)."""
+
+    def __init__(self, painted: Callable[[], None]) -> None:
+        super().__init__()
+        self._painted = painted
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        try:
+            super().paintEvent(event)
+        finally:
+            self._painted()
+
+
 class ChartsPanel(QWidget):
     """RTT, messages/s and bytes/s of the selected (or all) connections, live."""
 
@@ -171,7 +185,7 @@ class ChartsPanel(QWidget):
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = ChartView(bridge.redrawn)
         self.graphics.setBackground(BACKGROUND)
         self.graphics.ci.setContentsMargins(2, 2, 6, 2)
         self.graphics.ci.setSpacing(6)  # a plot's top tick label clears the plot above

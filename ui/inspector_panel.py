@@ -101,9 +101,19 @@ class FrameTable(QTableView):
     in one call into Python per paint; a QTableView calls the model's index() and multiData()
     for every cell on every repaint, and each of those calls from Qt into Python has to take the
     GIL from the network thread (up to the switch interval each while it reads a flood). What
-    it draws is what QTableView and QStyledItemDelegate draw, with the same style calls."""
+    it draws is what QTableView and QStyledItemDelegate draw, with the same style calls.
+    `painted`, if set, is called after each paint (the end of a redraw's priority claim)."""
+
+    painted: Callable[[], None] | None = None
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        try:
+            self._paint(event)
+        finally:
+            if self.painted is not None:
+                self.painted()
+
+    def _paint(self, event: QPaintEvent) -> None:
         model = self.model()
         vh, hh = self.verticalHeader(), self.horizontalHeader()
         if (
@@ -292,6 +302,7 @@ class InspectorPanel(QWidget):
 
         # --- table
         self.view = FrameTable()
+        self.view.painted = bridge.redrawn
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
