@@ -205,6 +205,9 @@ async def app(port: int, count: int, timeout: float) -> dict[str, object]:
                    "growth_after_warmup": (rss_end - warm) if warm is not None else None},
         "recorder_queued_at_end": queued_end,
         "recorder_holds": rec_stats.holds if rec_stats else 0,  # reads held until it caught up
+        # the GUI's redraws claimed priority: the core threads stepped aside this long
+        "core_stepped_aside_s": session.manager.hub.priority.waited,
+        "priority_claims": session.manager.hub.priority.claims,
         "inspector": {"received": received, "shown": shown, "dropped": dropped,
                       "bridge_dropped": bridge_dropped,
                       "identity": received == shown + dropped},
@@ -317,6 +320,8 @@ def main() -> None:
         say(f"RSS MiB: start {rs['start']:.0f}, after warm-up {rs['warm']}, end {rs['end']:.0f}; "
             f"recorder queue at end {a['recorder_queued_at_end']:,}, reads held "
             f"{a['recorder_holds']} times")
+        say(f"the core stepped aside for the GUI's redraws: {a['priority_claims']} claims, "
+            f"{a['core_stepped_aside_s']:.2f} s of the network's and the recorder's time")
         ins, rec = a["inspector"], a["recording"]
         say(f"inspector: received {ins['received']:,} = shown {ins['shown']:,} + dropped "
             f"{ins['dropped']:,} -> {ins['identity']}; bridge dropped {ins['bridge_dropped']}")

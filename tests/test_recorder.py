@@ -99,9 +99,10 @@ def test_frames_keep_arrival_order_around_close_frames(tmp_path: Path) -> None:
     assert [(c, r) for *_, c, r in rows if c is not None] == [(1000, "bye é"), (4001, "")]
 
 
-def test_the_writer_checkpoints_the_wal_itself_once_caught_up(tmp_path: Path, monkeypatch) -> None:
-    """No checkpoint in the middle of writing (SQLite's automatic ones are off); one when the
-    writer has caught up and enough went to the WAL."""
+def test_the_wal_is_checkpointed_beside_the_writer(tmp_path: Path, monkeypatch) -> None:
+    """SQLite's automatic checkpoints are off; the checkpointer thread copies the WAL into the
+    file every CHECKPOINT_EVERY bytes, and the writer itself only once CHECKPOINT_AT_LATEST
+    bytes were not copied."""
     import core.recorder
 
     def record(name: str, wait: float) -> int:
@@ -118,8 +119,12 @@ def test_the_writer_checkpoints_the_wal_itself_once_caught_up(tmp_path: Path, mo
         return size
 
     assert record("default.sqlite", 0.3) < 1_000_000  # 2 MB of frames, all still in the WAL
-    monkeypatch.setattr(core.recorder, "CHECKPOINT_WHEN_IDLE", 64 * 1024)
+    monkeypatch.setattr(core.recorder, "CHECKPOINT_EVERY", 64 * 1024)
     assert record("small.sqlite", 5.0) >= 2_000_000  # checkpointed into the file
+    monkeypatch.setattr(core.recorder, "CHECKPOINT_EVERY", 2**40)
+    monkeypatch.setattr(core.recorder, "CHECKPOINT_AT_LATEST", 64 * 1024)
+    monkeypatch.setattr(core.recorder.Recorder, "_checkpointer", lambda self: None)  # stuck
+    assert record("late.sqlite", 5.0) >= 2_000_000  # the writer copied it itself
 
 
 def test_overflow_writes_an_explicit_gap(tmp_path: Path) -> None:
