@@ -504,6 +504,8 @@ class Connection:
                 return
             if rtt is None:
                 continue
+            if isinstance(ws, TapConnection) and ws.pong_lag[0] == data and ws.pong_lag[1] < rtt:
+                rtt -= ws.pong_lag[1]  # the time the pong waited in our process, not the server
             now = time.time()
             self.metrics.record_rtt(rtt, now, "ping")
             self._publish(LatencySample(self.id, now, rtt, "ping"))
@@ -612,6 +614,9 @@ class Connection:
             if obj is not None and obj.get("type") == self.config.heartbeat.app_reply_type:
                 rtt = time.monotonic() - self._app_ping_at
                 self._app_ping_at = None
+                ws = self._ws
+                if isinstance(ws, TapConnection) and (read_lag := ws.read_lag()) < rtt:
+                    rtt -= read_lag  # the time the reply waited in our process
                 if self._paused_since(self._app_ping_mark):
                     return  # the reply may have waited on our side: not the server's latency
                 self.metrics.record_rtt(rtt, now, "app")

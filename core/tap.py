@@ -27,6 +27,7 @@ from websockets.streams import StreamReader
 from core.backpressure import Backpressure
 from core.events import Opcode as MessageKind
 from core.priority import Priority
+from core.rxstamp import StampedSocket, lag, stamp
 
 FrameSink = Callable[[Frame], None]
 DataSink = Callable[[MessageKind, bytes], None]  # (TEXT or BINARY, payload) of a whole message
@@ -57,9 +58,13 @@ class TapConnection(ClientConnection):
         self._fast_limit = 0  # the largest payload read here; 0: none (websockets reads all)
         self._backpressure: Backpressure | None = None
         self._priority = Priority()  # never claimed until attach() gives the hub's
+        self._stamped: StampedSocket | None = None
+        # (ping payload, s): how long its pong had been in the kernel when websockets timed it
+        self.pong_lag: tuple[bytes, float] = (b"", 0.0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self._stamped = stamp(transport)
         if isinstance(getattr(transport, "max_size", None), int):  # asyncio's socket transport
             transport.max_size = READ_CHUNK  # type: ignore[attr-defined]
 
@@ -89,11 +94,18 @@ class TapConnection(ClientConnection):
             return
         assert isinstance(event, Frame)
         if event.opcode is Opcode.PONG:
-            self.acknowledge_pings(bytes(event.data))
+            data = bytes(event.data)
+            if data in self.pending_pings:
+                self.pong_lag = (data, self.read_lag())
+            self.acknowledge_pings(data)
         if self._sink is None:
             self._early.append(event)
         else:
             self._sink(event)
+
+    def read_lag(self) -> float:
+        """How long the data being handled now had been in the kernel (0 if not stamped)."""
+        return lag(self._stamped)
 
     def fail(self, code: int, reason: str) -> None:
         """Close with an error code from inside the receive path (no await possible there)."""

@@ -66,6 +66,19 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return b0 & 0x0F, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
 
 
+async def frames_until_close(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, limit: int = 100
+) -> AsyncIterator[tuple[int, bytes]]:
+    """After the handshake, the client's frames (at most `limit`); its close is answered."""
+    await handshake(reader, writer)
+    for _ in range(limit):
+        opcode, payload = await read_frame(reader)
+        if opcode == 0x8:
+            writer.write(frame(0x8, payload))
+            return
+        yield opcode, payload
+
+
 @contextlib.asynccontextmanager
 async def raw_server(handler: Handler) -> AsyncIterator[int]:
     """Serve `handler` on 127.0.0.1 and yield the port; the server and its peers stop on exit."""

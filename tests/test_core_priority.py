@@ -20,7 +20,7 @@ from core.loopthread import LoopThread
 from core.priority import Priority
 from core.recorder import Recorder
 from core.states import ConnState
-from tests.rawws import frame, handshake, raw_server, read_frame
+from tests.rawws import frame, frames_until_close, handshake, raw_server
 from tests.test_hostile_client import NO_PING, ONCE
 
 FLOOD = 300_000  # 64 B frames, ~20 MB: far more than a test reads while claims hold it
@@ -136,12 +136,7 @@ def test_the_recorder_steps_aside_between_statements_unless_it_holds_the_reads(
 
 async def test_a_claim_during_a_pings_wait_is_no_sample_but_a_missing_pong_still_closes() -> None:
     async def slow_pongs(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await handshake(reader, writer)
-        for _ in range(100):
-            opcode, payload = await read_frame(reader)
-            if opcode == 0x8:
-                writer.write(frame(0x8, payload))
-                return
+        async for opcode, payload in frames_until_close(reader, writer):
             if opcode == 0x9:
                 await asyncio.sleep(0.15)
                 writer.write(frame(0xA, payload))
