@@ -642,8 +642,8 @@ def test_flood_ticks_are_shown_together(qtbot, monkeypatch) -> None:
     bridge.stop()
 
 
-def test_busy_ticks_are_shown_at_most_ten_times_a_second(qtbot) -> None:
-    """More than 50 frames a tick (1,000/s: 1,000 heartbeating connections) within 100 ms of the
+def test_busy_ticks_are_shown_at_most_five_times_a_second(qtbot) -> None:
+    """More than 50 frames a tick (1,000/s: 1,000 heartbeating connections) within 200 ms of the
     last shown frames wait for the next tick that may show them; quiet traffic never waits."""
     manager = ConnectionManager()
     bridge = CoreBridge(manager)
@@ -657,12 +657,12 @@ def test_busy_ticks_are_shown_at_most_ten_times_a_second(qtbot) -> None:
 
     panel._last_shown = time.monotonic()
     tick(0, 60)
-    assert model.received == 0  # held: shown less than 100 ms ago
+    assert model.received == 0  # held: shown less than 200 ms ago
     tick(60, 10)  # a quiet tick shows everything, in order
     assert model.received == model.rowCount() == 70
-    panel._last_shown = time.monotonic() - 0.2
+    panel._last_shown = time.monotonic() - 0.3
     tick(70, 60)
-    assert model.received == 130  # more than 100 ms since: at once
+    assert model.received == 130  # more than 200 ms since: at once
     panel._last_shown = time.monotonic()
     tick(130, 50)
     assert model.received == 180  # 50 a tick is not busy

@@ -61,7 +61,7 @@ FILTER_DELAY_MS = 250  # typing in the search box re-filters after this pause
 # Busy traffic is shown together, at most every so often: the table then adds rows, scrolls and
 # repaints a few times a second instead of on every tick. Nobody reads 20,000 rows a second, and
 # each repaint holds the GIL for a few milliseconds. (frames in a tick, at most every ... ms)
-SHOW_EVERY_MS = ((FLOOD_FRAMES, 250), (50, 100))
+SHOW_EVERY_MS = ((FLOOD_FRAMES, 250), (50, 200))
 _NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 _ENABLED = QStyle.StateFlag.State_Enabled
 _SELECTED = QStyle.StateFlag.State_Selected
