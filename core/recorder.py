@@ -268,8 +268,8 @@ class Recorder:
 
     def _checkpoint(self, db: sqlite3.Connection) -> None:
         start = self._wal_bytes  # the WAL held at least this much when the copy began
-        _busy, log, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if log == copied:  # all of it: SQLite starts the WAL over at the next write
+        _busy, in_wal, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if in_wal == copied:  # all of it: SQLite starts the WAL over at the next write
             self._backfilled = start
 
     # ----- the checkpointer thread ----------------------------------------------------------

@@ -102,16 +102,18 @@ class FrameTable(QTableView):
     for every cell on every repaint, and each of those calls from Qt into Python has to take the
     GIL from the network thread (up to the switch interval each while it reads a flood). What
     it draws is what QTableView and QStyledItemDelegate draw, with the same style calls.
-    `painted`, if set, is called after each paint (the end of a redraw's priority claim)."""
+    `painted`, if given, is called after each paint (the end of a redraw's priority claim)."""
 
-    painted: Callable[[], None] | None = None
+    def __init__(self, painted: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self._painted = painted
 
     def paintEvent(self, event: QPaintEvent) -> None:
         try:
             self._paint(event)
         finally:
-            if self.painted is not None:
-                self.painted()
+            if self._painted is not None:
+                self._painted()
 
     def _paint(self, event: QPaintEvent) -> None:
         model = self.model()
@@ -301,8 +303,7 @@ class InspectorPanel(QWidget):
         bar.addWidget(self.counter)
 
         # --- table
-        self.view = FrameTable()
-        self.view.painted = bridge.redrawn
+        self.view = FrameTable(bridge.redrawn)
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
