@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import sys
 import time
 from typing import Any
 
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; absent from some builds' module
+# Linux's value; Python's socket module does not always name it, and elsewhere 35 is another
+# option: other platforms keep the Python timing.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform.startswith("linux") else 0)
 _ANCILLARY = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 0
 _TIMESPEC = struct.Struct("@qq")
 
@@ -46,6 +49,7 @@ def stamp(transport: asyncio.BaseTransport) -> StampedSocket | None:
     sock = getattr(transport, "_sock", None)
     if (
         not _ANCILLARY
+        or not SO_TIMESTAMPNS
         or not isinstance(sock, socket.socket)
         or sock.type != socket.SOCK_STREAM
         or sock.family not in (socket.AF_INET, socket.AF_INET6)
