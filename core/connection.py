@@ -504,8 +504,8 @@ class Connection:
                 return
             if rtt is None:
                 continue
-            if isinstance(ws, TapConnection) and ws.pong_lag[0] == data and ws.pong_lag[1] < rtt:
-                rtt -= ws.pong_lag[1]  # the time the pong waited in our process, not the server
+            if isinstance(ws, TapConnection) and ws.pong_lag[0] == data:
+                rtt = _less_our_wait(rtt, ws.pong_lag[1])
             now = time.time()
             self.metrics.record_rtt(rtt, now, "ping")
             self._publish(LatencySample(self.id, now, rtt, "ping"))
@@ -614,9 +614,8 @@ class Connection:
             if obj is not None and obj.get("type") == self.config.heartbeat.app_reply_type:
                 rtt = time.monotonic() - self._app_ping_at
                 self._app_ping_at = None
-                ws = self._ws
-                if isinstance(ws, TapConnection) and (read_lag := ws.read_lag()) < rtt:
-                    rtt -= read_lag  # the time the reply waited in our process
+                if isinstance(self._ws, TapConnection):
+                    rtt = _less_our_wait(rtt, self._ws.read_lag())
                 if self._paused_since(self._app_ping_mark):
                     return  # the reply may have waited on our side: not the server's latency
                 self.metrics.record_rtt(rtt, now, "app")
@@ -673,6 +672,12 @@ class Connection:
 
     def _publish(self, event: Any) -> None:
         self.hub.publish(event)
+
+
+def _less_our_wait(rtt: float, waited: float) -> float:
+    """An RTT without the time its reply had waited in our process after the kernel had it
+    (`waited`, from its receive stamp); unchanged if that cannot be so (a clock step)."""
+    return rtt - waited if waited < rtt else rtt
 
 
 def _close_payload(code: int, reason: str) -> bytes:

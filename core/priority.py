@@ -20,11 +20,10 @@ class Priority:
     one fell on it (a ping whose pong waited on our side is not the server's latency)."""
 
     def __init__(self) -> None:
-        self._claimed = False  # until release(), even past its time: see `claimed`
         self.claims = 0
         self.waited = 0.0  # seconds the core threads stepped aside, for the benchmarks
         self._until = 0.0
-        self._free = threading.Event()
+        self._free = threading.Event()  # clear from claim() to release(), even past `_until`
         self._free.set()
 
     def claim(self, seconds: float) -> None:
@@ -32,21 +31,18 @@ class Priority:
         no one for long."""
         self._until = time.monotonic() + seconds
         self.claims += 1
-        self._claimed = True
         self._free.clear()
 
     def release(self) -> None:
-        if self._claimed:
-            self._claimed = False
-            self._free.set()
+        self._free.set()
 
     @property
     def claimed(self) -> bool:
-        return self._claimed and time.monotonic() < self._until
+        return not self._free.is_set() and time.monotonic() < self._until
 
     def step_aside(self) -> None:
         """Wait (without the GIL) while a claim holds, at most until it runs out."""
-        if not self._claimed:
+        if self._free.is_set():
             return
         start = time.monotonic()
         left = self._until - start

@@ -277,13 +277,9 @@ class Recorder:
     def _checkpointer(self) -> None:
         """Copies the WAL into the file beside the writer, on a connection of its own (SQLite
         lets a checkpoint run while a writer appends): a flood's writes never wait for it."""
+        db = None
         try:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error:
-            log.exception("recording: no checkpoints beside the writer; it checkpoints itself")
-            self._checkpoint_beside = False
-            return
-        try:
             while True:
                 self._checkpoint_due.wait()
                 self._checkpoint_due.clear()
@@ -294,7 +290,8 @@ class Recorder:
             log.exception("recording: no checkpoints beside the writer; it checkpoints itself")
             self._checkpoint_beside = False
         finally:
-            db.close()
+            if db is not None:
+                db.close()
 
     def _insert_frames(self, frames: list[FrameEvent]) -> None:
         """In arrival order; a close frame's code and reason get columns of their own."""

@@ -56,8 +56,9 @@ class TapConnection(ClientConnection):
         self._partial = b""  # the start of a frame this class reads itself
         self._synced = False  # websockets' parser is known to wait at a frame boundary
         self._fast_limit = 0  # the largest payload read here; 0: none (websockets reads all)
-        self._backpressure: Backpressure | None = None
-        self._priority = Priority()  # never claimed until attach() gives the hub's
+        # never engaged nor claimed until attach() gives the hub's
+        self._backpressure = Backpressure()
+        self._priority = Priority()
         self._stamped: StampedSocket | None = None
         # (ping payload, s): how long its pong had been in the kernel when websockets timed it
         self.pong_lag: tuple[bytes, float] = (b"", 0.0)
@@ -77,7 +78,8 @@ class TapConnection(ClientConnection):
         pauses the reading where it is."""
         self._sink = sink
         self._data_sink = data_sink
-        self._backpressure = backpressure
+        if backpressure is not None:
+            self._backpressure = backpressure
         if priority is not None:
             self._priority = priority
         max_size = self.protocol.max_message_size
@@ -117,7 +119,7 @@ class TapConnection(ClientConnection):
     def data_received(self, data: bytes) -> None:
         self._priority.step_aside()
         self._receive(data)
-        if self._backpressure is not None and self._backpressure.engaged:
+        if self._backpressure.engaged:
             self.transport.pause_reading()
             self._backpressure.when_released(self.loop, self._resume_reading)
 
