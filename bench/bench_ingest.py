@@ -205,6 +205,7 @@ async def app(port: int, count: int, timeout: float) -> dict[str, object]:
                    "growth_after_warmup": (rss_end - warm) if warm is not None else None},
         "recorder_queued_at_end": queued_end,
         "recorder_holds": rec_stats.holds if rec_stats else 0,  # reads held until it caught up
+        "recorder_batches": rec_stats.batches if rec_stats else 0,  # transactions
         # the GUI's redraws claimed priority: the core threads stepped aside this long
         "core_stepped_aside_s": session.manager.hub.priority.waited,
         "priority_claims": session.manager.hub.priority.claims,

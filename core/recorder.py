@@ -97,11 +97,11 @@ class Recorder:
         self._overflow_lock = threading.Lock()
         self._hold_rows, self._hold_bytes = hold_rows, hold_bytes
         self._pushed_bytes = self._written_bytes = 0  # each written by one thread only
-        # bytes (about) written to the WAL: in all, when a checkpoint was last asked for, and
-        # when the last checkpoint that copied all of it began
-        self._wal_bytes = self._asked = self._backfilled = 0
+        # bytes (about) written to the WAL: in all, when the checkpointer was last asked for a
+        # copy, and when the writer last copied the rest itself
+        self._wal_bytes = self._asked = self._copied = 0
         self._checkpoint_due = threading.Event()
-        self._checkpoint_beside = True
+        self._checkpointing = threading.Lock()  # one copy at a time
         self._backpressure = hub.backpressure if hub is not None else Backpressure()
         self._priority = hub.priority if hub is not None else Priority()
         self._wakeup = threading.Event()
@@ -199,17 +199,21 @@ class Recorder:
             self._backpressure.release()
 
     def _ask_checkpoint(self) -> None:
-        """Every CHECKPOINT_EVERY bytes the checkpointer copies the WAL into the file. Should it
-        fall behind by CHECKPOINT_AT_LATEST (a slow disk), the writer waits for a copy itself:
-        the WAL never grows without bound."""
-        if self._wal_bytes - self._asked >= CHECKPOINT_EVERY:
-            self._asked = self._wal_bytes
+        """Every CHECKPOINT_EVERY bytes the checkpointer copies the WAL into the file, beside
+        the writer. During a flood its copies never catch up (the writer appends meanwhile),
+        and SQLite starts a WAL over only once all of it is copied: so every COPY_REST_EVERY
+        bytes the writer copies the rest itself, between two transactions. The WAL then stays
+        that size and the next writes land on pages the kernel already has; before, it grew by
+        the whole flood (400 MB of 1 KiB frames took ~0.7 s more kernel time). Should the
+        checkpointer be slow or gone, these copies still bound the WAL."""
+        wal = self._wal_bytes
+        if wal - self._copied >= COPY_REST_EVERY:
+            self._copied = wal
+            with self._checkpointing:  # after a copy under way, which leaves less to copy
+                self._checkpoint(self._db)
+        elif wal - self._asked >= CHECKPOINT_EVERY:
+            self._asked = wal
             self._checkpoint_due.set()
-        if self._wal_bytes - self._backfilled >= CHECKPOINT_AT_LATEST or (
-            not self._checkpoint_beside and self._checkpoint_due.is_set()
-        ):
-            self._checkpoint_due.clear()
-            self._checkpoint(self._db)
 
     def _write_batch(self) -> None:
         """One transaction of at most ten batches. Frames go in as multi-row statements of 1,024
@@ -266,11 +270,10 @@ class Recorder:
                 db.execute(sql, values_of(rows[done : done + step]))
                 done += step
 
-    def _checkpoint(self, db: sqlite3.Connection) -> None:
-        start = self._wal_bytes  # the WAL held at least this much when the copy began
-        _busy, in_wal, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if in_wal == copied:  # all of it: SQLite starts the WAL over at the next write
-            self._backfilled = start
+    @staticmethod
+    def _checkpoint(db: sqlite3.Connection) -> None:
+        """As much as no reader still needs; SQLite starts the WAL over once it is all copied."""
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     # ----- the checkpointer thread ----------------------------------------------------------
 
@@ -285,10 +288,10 @@ class Recorder:
                 self._checkpoint_due.clear()
                 if self._closing:
                     return
-                self._checkpoint(db)
-        except sqlite3.Error:
-            log.exception("recording: no checkpoints beside the writer; it checkpoints itself")
-            self._checkpoint_beside = False
+                with self._checkpointing:
+                    self._checkpoint(db)
+        except sqlite3.Error:  # the writer's own copies still bound the WAL
+            log.exception("recording: no checkpoints beside the writer any more")
         finally:
             if db is not None:
                 db.close()
@@ -337,7 +340,7 @@ class Recorder:
 # WAL bytes after which the checkpointer thread copies the WAL into the file. On the writer's
 # thread the copies took a third of its time in a 1 KiB flood: 1.4-2.6 s in 6 s.
 CHECKPOINT_EVERY = 16 * 2**20
-CHECKPOINT_AT_LATEST = 256 * 2**20  # not yet copied: the writer waits for a copy itself
+COPY_REST_EVERY = 64 * 2**20  # WAL bytes after which the writer copies the rest itself
 ROW_OVERHEAD = 64  # bytes of a frame row besides its payload, roughly (for the two above)
 _DIRECTION = {d: d.value for d in Direction}
 _IS_OUT = {Direction.IN: 0, Direction.OUT: 1}

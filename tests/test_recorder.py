@@ -101,8 +101,7 @@ def test_frames_keep_arrival_order_around_close_frames(tmp_path: Path) -> None:
 
 def test_the_wal_is_checkpointed_beside_the_writer(tmp_path: Path, monkeypatch) -> None:
     """SQLite's automatic checkpoints are off; the checkpointer thread copies the WAL into the
-    file every CHECKPOINT_EVERY bytes, and the writer itself only once CHECKPOINT_AT_LATEST
-    bytes were not copied."""
+    file every CHECKPOINT_EVERY bytes, and the writer what is left every COPY_REST_EVERY."""
     import core.recorder
 
     def record(name: str, wait: float) -> int:
@@ -122,9 +121,34 @@ def test_the_wal_is_checkpointed_beside_the_writer(tmp_path: Path, monkeypatch) 
     monkeypatch.setattr(core.recorder, "CHECKPOINT_EVERY", 64 * 1024)
     assert record("small.sqlite", 5.0) >= 2_000_000  # checkpointed into the file
     monkeypatch.setattr(core.recorder, "CHECKPOINT_EVERY", 2**40)
-    monkeypatch.setattr(core.recorder, "CHECKPOINT_AT_LATEST", 64 * 1024)
+    monkeypatch.setattr(core.recorder, "COPY_REST_EVERY", 64 * 1024)
     monkeypatch.setattr(core.recorder.Recorder, "_checkpointer", lambda self: None)  # stuck
     assert record("late.sqlite", 5.0) >= 2_000_000  # the writer copied it itself
+
+
+def test_the_wal_starts_over_during_a_flood(tmp_path: Path, monkeypatch) -> None:
+    """The checkpointer never copies all of a WAL the writer keeps appending to, and SQLite
+    starts a WAL over only once all of it is copied: every COPY_REST_EVERY bytes the writer
+    copies the rest itself, so the WAL stays about that size instead of growing by the flood."""
+    import core.recorder
+
+    monkeypatch.setattr(core.recorder, "CHECKPOINT_EVERY", 256 * 1024)
+    monkeypatch.setattr(core.recorder, "COPY_REST_EVERY", 2 * 2**20)
+    path = tmp_path / "flood.sqlite"
+    wal = tmp_path / "flood.sqlite-wal"
+    hub = EventHub()
+    recorder = Recorder(path, hub, batch_rows=64, hold_bytes=2**40, hold_rows=2**40)
+    largest = 0
+    for i in range(24_000):  # 24 MiB, faster than the writer: it is never idle
+        hub.publish(FrameEvent(1, float(i), Direction.IN, Opcode.BINARY, b"x" * 1024))
+        if i % 500 == 0 and wal.exists():
+            largest = max(largest, wal.stat().st_size)
+    recorder.flush(60)
+    largest = max(largest, wal.stat().st_size)
+    recorder.close()
+    assert largest < 10 * 2**20  # 5.4 MB; 43 MB when the writer did not copy the rest
+    with Recording(path) as rec:
+        assert rec.info().frames == 24_000
 
 
 def test_overflow_writes_an_explicit_gap(tmp_path: Path) -> None:
