@@ -204,7 +204,7 @@ class Recorder:
         and SQLite starts a WAL over only once all of it is copied: so every COPY_REST_EVERY
         bytes the writer copies the rest itself, between two transactions. The WAL then stays
         that size and the next writes land on pages the kernel already has; before, it grew by
-        the whole flood (400 MB of 1 KiB frames took ~0.7 s more kernel time). Should the
+        the whole flood (400 MB of 1 KiB frames took ~0.8 s more kernel time). Should the
         checkpointer be slow or gone, these copies still bound the WAL."""
         wal = self._wal_bytes
         if wal - self._copied >= COPY_REST_EVERY:
