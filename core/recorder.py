@@ -208,7 +208,7 @@ class Recorder:
         checkpointer be slow or gone, these copies still bound the WAL."""
         wal = self._wal_bytes
         if wal - self._copied >= COPY_REST_EVERY:
-            self._copied = wal
+            self._copied = self._asked = wal  # the checkpointer's next copy counts from here
             with self._checkpointing:  # after a copy under way, which leaves less to copy
                 self._checkpoint(self._db)
         elif wal - self._asked >= CHECKPOINT_EVERY:
