@@ -142,6 +142,23 @@ class ConnectionAdded:
 
 
 @dataclass(frozen=True, slots=True)
+class HandshakeInfo:
+    """What the opening handshake negotiated, published once per open, right before the state
+    change to OPEN. Secrets in the request (token, Authorization, Cookie) are already masked."""
+
+    conn_id: int
+    time: float
+    url: str  # as connected, token masked
+    status: int | None  # HTTP status of the response (101 on success)
+    request_headers: tuple[tuple[str, str], ...]
+    response_headers: tuple[tuple[str, str], ...]
+    subprotocol: str | None
+    extensions: tuple[str, ...]  # as negotiated, e.g. "permessage-deflate"
+    tls_version: str | None = None  # e.g. "TLSv1.3"; None for ws://
+    peer_certificate: str | None = None  # one line: subject, issuer, valid until
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionRemoved:
     conn_id: int
     time: float
@@ -150,6 +167,7 @@ class ConnectionRemoved:
 Event = (
     ConnectionAdded
     | ConnectionRemoved
+    | HandshakeInfo
     | StateChanged
     | FrameEvent
     | LatencySample
