@@ -164,6 +164,22 @@ class ConnectionRemoved:
     time: float
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduleChanged:
+    """A scheduled send started, made progress (a few times a second at most) or ended
+    (`running` False; `error` says why when it ended early)."""
+
+    conn_id: int
+    time: float
+    schedule_id: int
+    sent: int
+    total: int | None  # None: until stopped
+    running: bool
+    error: str | None = None
+    waiting: bool = False  # paused until the connection opens again
+    label: str = ""  # what it sends, in words
+
+
 Event = (
     ConnectionAdded
     | ConnectionRemoved
@@ -175,4 +191,5 @@ Event = (
     | QueueDropped
     | QueueFlushed
     | RequestFinished
+    | ScheduleChanged
 )
