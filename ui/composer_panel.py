@@ -1,198 +1,72 @@
-"""The composer: write a message, check it as you type, send it (or send it as a request).
+"""The composer: write a message, check it as you type, send it (or send it as a request), or
+repeat it on a schedule.
 
 Text is sent as is (a JSON error is shown but does not block: servers may take any text);
 "MessagePack" encodes the JSON as a binary MessagePack frame; hex and base64 are binary input
-modes and must be valid to send. Sends go through `bridge.run`, so a failure reaches the status
-bar; a send while the connection is down lands in its offline queue, and the panel says so.
+modes and must be valid to send. `{{variables}}` are resolved when sent, through the resolver
+the window gives (`set_resolver`), so the inspector shows what went out. Sends go through
+`bridge.run`, so a failure reaches the status bar; a send while the connection is down lands in
+its offline queue, and the panel says so until the queue is delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
-import time
-import uuid
-from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
-    QColor,
-    QKeyEvent,
     QKeySequence,
     QShortcut,
-    QTextCharFormat,
-    QTextCursor,
 )
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QListWidgetItem,
     QMenu,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from core.codecs import encode_object, preview
+from core.codecs import preview
 from core.connection import Connection, NotOpen, RequestTimeout
-from core.events import Opcode
+from core.events import ConnectionRemoved, Opcode, QueueFlushed
+from core.schedule import Message, Scheduler
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
+from ui.composer_editor import ERROR_COLOR, MessageEditor
+from ui.composer_history import HISTORY_LIMIT, SAVE_ACTIONS, HistoryList
+from ui.composer_text import (
+    MODE_BASE64,
+    MODE_HEX,
+    MODE_MSGPACK,
+    MODE_TEXT,
+    MODES,
+    Checked,
+    ComposedMessage,
+    Resolve,
+    check,
+    check_unresolved,
+    pretty,
+    resolved,
+    wrap_envelope,
+)
 from ui.elided_label import ElidedLabel
-from ui.hex_view import monospace
-from ui.hint_list import HintList
+from ui.repeat_box import RepeatBox
 from ui.templates import TEMPLATES
 
-MODE_TEXT, MODE_MSGPACK, MODE_HEX, MODE_BASE64 = "text", "msgpack", "hex", "base64"
-MODES = (
-    (MODE_TEXT, "Text"),
-    (MODE_MSGPACK, "Binary: MessagePack of the JSON"),
-    (MODE_HEX, "Binary: hex"),
-    (MODE_BASE64, "Binary: base64"),
-)
-HISTORY_LIMIT = 200
-HISTORY_HINT = "Messages you send appear here, newest first; click one to load it again."
+__all__ = [
+    "HISTORY_LIMIT", "MODE_BASE64", "MODE_HEX", "MODE_MSGPACK", "MODE_TEXT", "ComposerPanel",
+    "check", "pretty", "wrap_envelope",
+]  # fmt: skip
+
 _NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 VALIDATE_DELAY_MS = 300
-ERROR_COLOR = "#c01c28"
 OK_COLOR = "#1f8a4c"
-
-
-@dataclass(frozen=True)
-class Checked:
-    """The editor content checked for a mode: what to send, or why not."""
-
-    ok: bool  # it can be sent
-    message: str  # shown under the editor
-    payload: bytes = b""
-    is_text: bool = True
-    value: Any = None  # the parsed JSON, when it is JSON
-    is_json: bool = False
-    error_at: tuple[int, int] | None = None  # (line, column) of a JSON error, 1-based
-
-
-def check(text: str, mode: str) -> Checked:
-    """Validate the editor text for `mode`."""
-    if mode in (MODE_HEX, MODE_BASE64):
-        return _check_binary(text, mode)
-    if not text.strip():
-        return Checked(False, "empty message")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
-        looks_json = text.lstrip()[:1] in ("{", "[", '"')
-        if mode == MODE_MSGPACK:
-            return Checked(False, f"not JSON: {where}", error_at=(exc.lineno, exc.colno))
-        if looks_json:
-            return Checked(
-                True,
-                f"{where} (it would go out as plain text)",
-                text.encode(),
-                error_at=(exc.lineno, exc.colno),
-            )
-        return Checked(True, f"plain text, {len(text.encode()):,} bytes", text.encode())
-    kind = value.get("type") if isinstance(value, dict) else None
-    what = "JSON object" if isinstance(value, dict) else f"JSON {type(value).__name__}"
-    if isinstance(kind, str):
-        what += f', type "{preview(Opcode.TEXT, kind.encode(), 40)}"'
-    if mode == MODE_MSGPACK:
-        if not isinstance(value, dict):
-            return Checked(False, "MessagePack mode sends a JSON object", value=value, is_json=True)
-        payload = encode_object(value, binary=True)
-        return Checked(
-            True, f"✓ {what} → {len(payload):,} bytes of MessagePack", payload, False, value, True
-        )
-    payload = text.encode()
-    return Checked(True, f"✓ valid {what}, {len(payload):,} bytes", payload, True, value, True)
-
-
-def _check_binary(text: str, mode: str) -> Checked:
-    compact = "".join(text.split())
-    if not compact:
-        return Checked(False, "empty message")
-    if mode == MODE_HEX:
-        if compact[:2].lower() == "0x":
-            compact = compact[2:]
-        try:
-            payload = bytes.fromhex(compact)
-        except ValueError:
-            bad = next((i for i, c in enumerate(compact) if c not in _HEX_DIGITS), None)
-            if bad is not None:
-                return Checked(False, f"not hex: {compact[bad]!r} at digit {bad + 1}")
-            return Checked(False, f"odd number of hex digits ({len(compact)})")
-    else:
-        try:
-            payload = base64.b64decode(compact, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            return Checked(False, f"not base64: {exc}")
-    return Checked(True, f"✓ {len(payload):,} bytes of binary", payload, False)
-
-
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
-def wrap_envelope(text: str) -> str:
-    """`id` (kept or a new uuid), `type` (kept or "message"), the rest, `timestamp` (ms now).
-    Text that is not JSON becomes the envelope's `data`; raises ValueError on broken JSON."""
-    stripped = text.strip()
-    try:
-        value: Any = json.loads(stripped) if stripped else {}
-    except json.JSONDecodeError as exc:
-        if stripped[:1] in ("{", "["):
-            raise ValueError(
-                f"fix the JSON first: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-            ) from None
-        value = text
-    if isinstance(value, dict):
-        rest = {k: v for k, v in value.items() if k not in ("id", "type", "timestamp")}
-        msg_id = value.get("id") or str(uuid.uuid4())
-        kind = value.get("type") if isinstance(value.get("type"), str) else "message"
-    else:
-        rest, msg_id, kind = {"data": value}, str(uuid.uuid4()), "message"
-    obj = {"id": msg_id, "type": kind, **rest, "timestamp": int(time.time() * 1000)}
-    return json.dumps(obj, indent=2, ensure_ascii=False)
-
-
-def pretty(text: str, mode: str) -> str:
-    """Indented JSON, or hex in rows of 16 bytes; ValueError when the text does not parse."""
-    if mode == MODE_HEX:
-        data = check(text, MODE_HEX)
-        if not data.ok:
-            raise ValueError(data.message)
-        rows = [data.payload[i : i + 16].hex(" ") for i in range(0, len(data.payload), 16)]
-        return "\n".join(rows)
-    if mode == MODE_BASE64:
-        return text
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-
-
-class _Editor(QPlainTextEdit):
-    """The message editor: Ctrl+Enter submits instead of typing a newline. (A subclass, not an
-    event filter on the panel: a filter would be called while the panel is being destroyed.)"""
-
-    submit = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
-            event.modifiers() & Qt.KeyboardModifier.ControlModifier
-        ):
-            event.accept()
-            self.submit.emit()
-            return
-        super().keyPressEvent(event)
 
 
 class ComposerPanel(QWidget):
@@ -201,17 +75,44 @@ class ComposerPanel(QWidget):
 
     sent = Signal(str)  # a line about what was sent or queued
     reply_received = Signal(object)  # core.connection.Reply of a "Send as request"
+    save_requested = Signal(str, str, bool)  # text as typed, mode, as_request: to a collection
 
-    def __init__(self, bridge: CoreBridge, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        bridge: CoreBridge,
+        parent: QWidget | None = None,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        """`scheduler`: the session's (one is made for the bridge's manager when not given)."""
         super().__init__(parent)
         self.bridge = bridge
+        self.scheduler = scheduler or Scheduler(bridge.manager)
+        self._resolve: Resolve | None = None
+        self._queued_ids: set[int] = set()  # connections the "queued offline" line is about
         self._conn_ids: list[int] = []
         self._combo_ids: tuple[int, ...] = ()
-        self.history: deque[tuple[str, str]] = deque(maxlen=HISTORY_LIMIT)  # (text, mode)
         self.last_reply: Any = None
         self.checked = Checked(False, "")
 
-        # --- top bar: target, mode, editing helpers
+        self._build_top()
+        self._build_middle()
+        self._build_bottom()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addLayout(self._top)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.repeat_box)
+        layout.addWidget(self.status)
+        layout.addLayout(self._bottom)
+        self._wire()
+        bridge.tick.connect(self._on_tick)
+        self._refresh_targets()
+        self.validate()
+
+    def _build_top(self) -> None:
+        """Target and mode above the editor (the editing helpers sit with the send buttons
+        below, so the panel stays narrow enough to leave the charts most of the bottom row)."""
         self.target_label = ElidedLabel(min_chars=12)
         self.target_combo = QComboBox()
         self.target_combo.setMinimumContentsLength(12)
@@ -236,28 +137,27 @@ class ComposerPanel(QWidget):
         menu.setToolTipsVisible(True)
         self.template_button.setMenu(menu)
         self.template_menu = menu
-        self.pretty_button = QPushButton("Pretty-print")
-        self.envelope_button = QPushButton("Wrap in envelope")
-        self.envelope_button.setToolTip("Add id (uuid), type and timestamp (ms)")
-
-        # Target and mode above the editor; the editing helpers sit with the send buttons below,
-        # so the panel stays narrow enough to leave the charts most of the bottom row.
-        top = QHBoxLayout()
+        self.save_button = QPushButton("Save")
+        self.save_button.setToolTip("Save the message to a collection")
+        self.save_menu = QMenu(self.save_button)
+        for title, as_request in SAVE_ACTIONS:
+            action = QAction(title, self.save_menu)
+            action.triggered.connect(lambda _=False, r=as_request: self.save_requested.emit(
+                self.editor.toPlainText(), self.mode, r))  # fmt: skip
+            self.save_menu.addAction(action)
+        self.save_button.setMenu(self.save_menu)
+        self._top = top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(QLabel("To:"))
         top.addWidget(self.target_label, 1)
         top.addWidget(self.target_combo, 1)
         top.addWidget(self.mode_combo)
         top.addWidget(self.template_button)
+        top.addWidget(self.save_button)
 
-        # --- editor and history
-        self.editor = _Editor()
-        self.editor.setFont(monospace())
-        self.editor.setTabStopDistance(self.editor.fontMetrics().horizontalAdvance(" ") * 2)
-        self.editor.setPlaceholderText(
-            'Message to send, e.g. {"type": "ping"}  (Templates for every protocol message;'
-            " Ctrl+Enter sends)"
-        )
+    def _build_middle(self) -> None:
+        """The editor with its check line, beside the history."""
+        self.editor = MessageEditor()
         self.check_label = QLabel()
         self.check_label.setTextFormat(Qt.TextFormat.PlainText)
         self.check_label.setWordWrap(True)
@@ -268,10 +168,8 @@ class ComposerPanel(QWidget):
         ev.addWidget(self.editor, 1)
         ev.addWidget(self.check_label)
 
-        self.history_list = HintList(HISTORY_HINT)
-        self.history_list.setToolTip("Sent messages, newest first; click to load one")
-        self.history_list.setUniformItemSizes(True)
-        self.history_list.setFont(monospace())
+        self.history_list = HistoryList()
+        self.history = self.history_list.entries  # (text, mode), newest first
         history_box = QWidget()
         hv = QVBoxLayout(history_box)
         hv.setContentsMargins(0, 0, 0, 0)
@@ -287,11 +185,21 @@ class ComposerPanel(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([620, 380])  # proportions; scaled to the real width
 
-        # --- bottom: outcome and send buttons
+    def _build_bottom(self) -> None:
+        """The Repeat row (hidden until asked for), the outcome line, the send buttons."""
+        self.repeat_box = RepeatBox(self.scheduler)
+        self.repeat_box.hide()
         self.status = QLabel()
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.hide()  # shown with the first outcome
+        self.pretty_button = QPushButton("Pretty-print")
+        self.envelope_button = QPushButton("Wrap in envelope")
+        self.envelope_button.setToolTip("Add id (uuid), type and timestamp (ms)")
+        self.repeat_button = QPushButton("Repeat…")
+        self.repeat_button.setCheckable(True)
+        self.repeat_button.setToolTip("Send the message again and again, at an interval")
         self.request_button = QPushButton("Send as request")
         self.request_button.setToolTip(
             "Add a requestId and wait for the reply carrying it (shows its round trip)"
@@ -299,24 +207,16 @@ class ComposerPanel(QWidget):
         self.send_button = QPushButton("Send")
         self.send_button.setToolTip("Send (Ctrl+Enter)")
         self.send_button.setDefault(True)
-        self.status.hide()  # shown with the first outcome
-        bottom = QHBoxLayout()
+        self._bottom = bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.addWidget(self.pretty_button)
         bottom.addWidget(self.envelope_button)
         bottom.addStretch(1)
+        bottom.addWidget(self.repeat_button)
         bottom.addWidget(self.request_button)
         bottom.addWidget(self.send_button)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(4)
-        layout.addLayout(top)
-        layout.addWidget(self.splitter, 1)
-        layout.addWidget(self.status)
-        layout.addLayout(bottom)
-
-        # --- wiring
+    def _wire(self) -> None:
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(VALIDATE_DELAY_MS)
@@ -327,8 +227,10 @@ class ComposerPanel(QWidget):
         self.envelope_button.clicked.connect(self.wrap_in_envelope)
         self.send_button.clicked.connect(self.send)
         self.request_button.clicked.connect(self.send_request)
-        self.history_list.itemClicked.connect(self._load_history)
-        self.history_list.itemActivated.connect(self._load_history)
+        self.repeat_button.toggled.connect(self.repeat_box.setVisible)
+        self.repeat_box.start_clicked.connect(self.start_repeat)
+        self.history_list.load_requested.connect(self.load)
+        self.history_list.save_requested.connect(self.save_requested)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(
                 QKeySequence(keys),
@@ -337,9 +239,6 @@ class ComposerPanel(QWidget):
                 context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
             )
         self.editor.submit.connect(self.send)
-        bridge.tick.connect(self._on_tick)
-        self._refresh_targets()
-        self.validate()
 
     # ----- public API -----------------------------------------------------------------------
 
@@ -354,6 +253,12 @@ class ComposerPanel(QWidget):
 
     def set_mode(self, mode: str) -> None:
         self.mode_combo.setCurrentIndex(max(0, self.mode_combo.findData(mode)))
+
+    def set_resolver(self, resolve: Resolve | None) -> None:
+        """Resolve `{{variables}}` through this when sending (None: send the text as typed).
+        Called on every send, and for a repeat on the connections' thread for every message."""
+        self._resolve = resolve
+        self.validate()
 
     def load(self, text: str, mode: str | None = None) -> None:
         if mode is not None:
@@ -378,7 +283,9 @@ class ComposerPanel(QWidget):
     def validate(self) -> Checked:
         """Check the editor now (also runs by itself shortly after typing stops)."""
         self._check_timer.stop()
-        result = check(self.editor.toPlainText(), self.mode)
+        text = self.editor.toPlainText()
+        result = check(text, self.mode) if self._resolve is None else check_unresolved(
+            text, self.mode)  # fmt: skip
         self.checked = result
         bad = not result.ok or result.error_at is not None
         if not self.editor.toPlainText():
@@ -386,7 +293,7 @@ class ComposerPanel(QWidget):
         else:
             self.check_label.setText(result.message)
         self.check_label.setStyleSheet(f"color: {ERROR_COLOR if bad else OK_COLOR};")
-        self._mark_error(result.error_at)
+        self.editor.mark_error(result.error_at)
         return result
 
     def pretty_print(self) -> None:
@@ -412,9 +319,8 @@ class ComposerPanel(QWidget):
 
     def send(self) -> None:
         """Send the editor content to every target (Ctrl+Enter)."""
-        result = self.validate()
-        if not result.ok:
-            self._say(f"not sent: {result.message}", error=True)
+        result = self._ready()
+        if result is None:
             return
         targets = self.targets()
         if not targets:
@@ -428,7 +334,9 @@ class ComposerPanel(QWidget):
         if self.mode in (MODE_HEX, MODE_BASE64):
             self._say("a request is a JSON object: switch to Text or MessagePack mode", error=True)
             return
-        result = self.validate()
+        result = self._ready()
+        if result is None:
+            return
         if not result.is_json or not isinstance(result.value, dict):
             self._say("not sent: a request must be a JSON object", error=True)
             return
@@ -440,17 +348,50 @@ class ComposerPanel(QWidget):
         value = {k: v for k, v in result.value.items() if k != "requestId"}
         self.bridge.run(self._requests(targets, value), "request")
 
+    def start_repeat(self) -> None:
+        """Repeat the editor content on every target, as the Repeat row is set."""
+        result = self.validate()
+        if not result.ok:
+            self._say(f"not started: {result.message}", error=True)
+            return
+        text, mode = self.editor.toPlainText(), self.mode
+        label = preview(Opcode.TEXT, " ".join(text.split()).encode(), 40)
+        if self.repeat_messages([ComposedMessage(text, mode)], label):
+            self._remember(text, mode)
+
+    def repeat_messages(self, messages: Sequence[Message], label: str) -> bool:
+        """Repeat `messages` (core.schedule.Message: SavedMessage, ComposedMessage), in order,
+        on every target as the Repeat row is set; False when none started."""
+        self.repeat_button.setChecked(True)
+        targets = self.targets()
+        if not targets:
+            self._say("not started: no connection (add one in the connections panel)", True)
+            return False
+        try:
+            problems = self.repeat_box.start(targets, messages, self._resolve, label)
+        except ValueError as exc:
+            self._say(f"not started: {exc}", error=True)
+            return False
+        self._say("\n".join(problems), error=bool(problems))
+        return len(problems) < len(targets)
+
+    def stop_repeat(self) -> None:
+        """Stop every repeat started here."""
+        self.repeat_box.stop()
+
     # ----- async work -----------------------------------------------------------------------
 
     async def _send(self, targets: list[Connection], payload: bytes, is_text: bool) -> None:
         lines = []
+        queued: set[int] = set()
         for conn in targets:
             if await conn.send(payload, text=is_text):
                 lines.append(f"sent {len(payload):,} bytes to {conn.config.label}")
             else:
                 lines.append(_queued(conn))
-        queued = any(line.startswith("queued") for line in lines)
-        self._say("\n".join(lines), error=queued)
+                queued.add(conn.id)
+        self._say("\n".join(lines), error=bool(queued))
+        self._queued_ids = queued  # after _say: the line now on show is about these
 
     async def _requests(self, targets: list[Connection], value: dict[str, Any]) -> None:
         waiting = []
@@ -485,7 +426,19 @@ class ComposerPanel(QWidget):
 
     # ----- helpers --------------------------------------------------------------------------
 
+    def _ready(self) -> Checked | None:
+        """The editor content resolved and checked, ready to send; None (and why, in the
+        status line) when it cannot go."""
+        result = self.validate()
+        if result.ok and self._resolve is not None:
+            result = resolved(self.editor.toPlainText(), self.mode, self._resolve)
+        if not result.ok:
+            self._say(f"not sent: {result.message}", error=True)
+            return None
+        return result
+
     def _say(self, text: str, error: bool = False) -> None:
+        self._queued_ids = set()
         self.status.setText(text)
         self.status.setVisible(bool(text))
         self.status.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
@@ -493,50 +446,34 @@ class ComposerPanel(QWidget):
             self.sent.emit(text)
 
     def _remember(self, text: str, mode: str) -> None:
-        if self.history and self.history[0] == (text, mode):
-            return
-        self.history.appendleft((text, mode))
-        stamp = time.strftime("%H:%M:%S")
-        tag = "" if mode == MODE_TEXT else f"[{mode}] "
-        line = preview(Opcode.TEXT, " ".join(text.split()).encode(), 120)
-        item = QListWidgetItem(f"{stamp}  {tag}{line}")
-        item.setData(Qt.ItemDataRole.UserRole, (text, mode))
-        self.history_list.insertItem(0, item)
-        while self.history_list.count() > HISTORY_LIMIT:
-            self.history_list.takeItem(self.history_list.count() - 1)
-
-    def _load_history(self, item: QListWidgetItem) -> None:
-        text, mode = item.data(Qt.ItemDataRole.UserRole)
-        self.load(text, mode)
-
-    def _mark_error(self, where: tuple[int, int] | None) -> None:
-        if where is None:
-            self.editor.setExtraSelections([])
-            return
-        line, column = where
-        block = self.editor.document().findBlockByLineNumber(line - 1)
-        if not block.isValid():
-            self.editor.setExtraSelections([])
-            return
-        cursor = QTextCursor(block)
-        cursor.movePosition(
-            QTextCursor.MoveOperation.Right,
-            QTextCursor.MoveMode.MoveAnchor,
-            min(column - 1, max(0, block.length() - 1)),
-        )
-        cursor.movePosition(QTextCursor.MoveOperation.Right, QTextCursor.MoveMode.KeepAnchor)
-        selection = QTextEdit.ExtraSelection()
-        fmt = QTextCharFormat()
-        fmt.setBackground(QColor(ERROR_COLOR).lighter(170))
-        fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-        fmt.setUnderlineColor(QColor(ERROR_COLOR))
-        selection.format = fmt  # type: ignore[attr-defined]
-        selection.cursor = cursor  # type: ignore[attr-defined]
-        self.editor.setExtraSelections([selection])
+        self.history_list.remember(text, mode)
 
     def _on_tick(self, batch: TickBatch) -> None:
         if batch.states:
             self._refresh_targets()
+        if not batch.others:
+            return
+        for event in batch.others:
+            kind = type(event)
+            if kind is QueueFlushed or kind is ConnectionRemoved:
+                self._on_delivered(event.conn_id, kind is ConnectionRemoved)
+        self.repeat_box.on_events(batch.others, self._label_of)
+
+    def _on_delivered(self, conn_id: int, removed: bool) -> None:
+        """The "queued offline" line goes once every queue it is about is delivered (or its
+        connection removed)."""
+        if conn_id not in self._queued_ids:
+            return
+        self._queued_ids.discard(conn_id)
+        if not self._queued_ids:
+            what = "removed" if removed else f"delivered to {self._label_of(conn_id)}"
+            self._say(f"the queued messages were {what}")
+
+    def _label_of(self, conn_id: int) -> str:
+        try:
+            return self.bridge.manager.get(conn_id).config.label
+        except KeyError:
+            return f"#{conn_id} (removed)"
 
     def _refresh_targets(self, force: bool = False) -> None:
         manager = self.bridge.manager
