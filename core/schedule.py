@@ -233,9 +233,7 @@ class Scheduler:
                     f"{conn.config.label} already runs {running} scheduled sends (the most "
                     f"at once): stop one first"
                 )
-            schedule = Schedule(
-                next(self._ids), loop, conn, tuple(messages), pace, resolve, label
-            )
+            schedule = Schedule(next(self._ids), loop, conn, tuple(messages), pace, resolve, label)
             self._schedules[schedule.id] = schedule
         schedule.done.add_done_callback(lambda _: self._forget(schedule.id))
         if not _on_loop(loop, lambda: schedule._begin(self.manager.hub.publish, self._rng)):

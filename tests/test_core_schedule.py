@@ -146,7 +146,8 @@ async def test_it_stops_when_the_connection_closes_or_is_removed(env) -> None:
     await second.wait(5)
     assert progress(events, first.id)[-1].error == "stopped: the connection closed"
     assert progress(events, second.id)[-1].error in (
-        "stopped: the connection closed", "stopped: the connection was removed"
+        "stopped: the connection closed",
+        "stopped: the connection was removed",
     )
     with pytest.raises(ValueError, match="no connection"):
         scheduler.start(b.id, [TextMessage("b")], slow)

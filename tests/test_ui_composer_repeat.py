@@ -151,9 +151,7 @@ async def test_a_variable_is_sent_resolved_and_an_unknown_one_is_not_sent(env) -
 
     composer.load('{"hello": "{{nobody}}"}')
     composer.send()
-    assert composer.status.text() == (
-        "not sent: unknown variable {{nobody}} (environment: test)"
-    )
+    assert composer.status.text() == ("not sent: unknown variable {{nobody}} (environment: test)")
     assert "color: #c01c28" in composer.status.styleSheet()
     composer.set_mode(MODE_HEX)
     composer.load("00 {{who}}")  # hex with a variable: resolved, then checked
@@ -195,7 +193,8 @@ def test_save_to_collection_from_the_editor_and_the_history(qtbot) -> None:
         composer.load('{"type": "ping", "id": "{{$uuid}}"}')
         actions = composer.save_menu.actions()
         assert [a.text() for a in actions] == [
-            "Save to collection…", "Save to collection as a request…"
+            "Save to collection…",
+            "Save to collection as a request…",
         ]
         actions[1].trigger()
         composer._remember("deadbeef", MODE_HEX)

@@ -40,6 +40,7 @@ from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
 from ui.composer_editor import ERROR_COLOR, MessageEditor
 from ui.composer_history import HISTORY_LIMIT, SAVE_ACTIONS, HistoryList
+from ui.composer_targets import NARROW, TargetPicker
 from ui.composer_text import (
     MODE_BASE64,
     MODE_HEX,
@@ -55,7 +56,6 @@ from ui.composer_text import (
     resolved,
     wrap_envelope,
 )
-from ui.elided_label import ElidedLabel
 from ui.repeat_box import RepeatBox
 from ui.templates import TEMPLATES
 
@@ -64,7 +64,6 @@ __all__ = [
     "check", "pretty", "wrap_envelope",
 ]  # fmt: skip
 
-_NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 VALIDATE_DELAY_MS = 300
 OK_COLOR = "#1f8a4c"
 
@@ -89,8 +88,6 @@ class ComposerPanel(QWidget):
         self.scheduler = scheduler or Scheduler(bridge.manager)
         self._resolve: Resolve | None = None
         self._queued_ids: set[int] = set()  # connections the "queued offline" line is about
-        self._conn_ids: list[int] = []
-        self._combo_ids: tuple[int, ...] = ()
         self.last_reply: Any = None
         self.checked = Checked(False, "")
 
@@ -107,23 +104,19 @@ class ComposerPanel(QWidget):
         layout.addLayout(self._bottom)
         self._wire()
         bridge.tick.connect(self._on_tick)
-        self._refresh_targets()
+        self.target.refresh()
         self.validate()
 
     def _build_top(self) -> None:
         """Target and mode above the editor (the editing helpers sit with the send buttons
         below, so the panel stays narrow enough to leave the charts most of the bottom row)."""
-        self.target_label = ElidedLabel(min_chars=12)
-        self.target_combo = QComboBox()
-        self.target_combo.setMinimumContentsLength(12)
-        self.target_combo.setSizeAdjustPolicy(_NARROW)
-        self.target_combo.view().setMinimumWidth(220)
-        self.target_combo.setToolTip("Target connection (select connections to send to several)")
+        self.target = TargetPicker(self.bridge.manager)
+        self.target_label, self.target_combo = self.target.label, self.target.combo
         self.mode_combo = QComboBox()
         for mode, label in MODES:
             self.mode_combo.addItem(label, mode)
         self.mode_combo.setMinimumContentsLength(13)
-        self.mode_combo.setSizeAdjustPolicy(_NARROW)
+        self.mode_combo.setSizeAdjustPolicy(NARROW)
         self.mode_combo.view().setMinimumWidth(240)
         self.mode_combo.setToolTip("How the editor text is sent: as text, or as binary bytes")
         self.template_button = QPushButton("Templates")  # a push button draws its menu arrow
@@ -140,8 +133,7 @@ class ComposerPanel(QWidget):
         self._top = top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(QLabel("To:"))
-        top.addWidget(self.target_label, 1)
-        top.addWidget(self.target_combo, 1)
+        top.addWidget(self.target, 1)
         top.addWidget(self.mode_combo)
         top.addWidget(self.template_button)
 
@@ -252,8 +244,7 @@ class ComposerPanel(QWidget):
 
     def set_connections(self, conn_ids: list[int]) -> None:
         """Send to these connections; with none, to the one chosen in the target combo."""
-        self._conn_ids = list(conn_ids)
-        self._refresh_targets(force=True)
+        self.target.set_connections(conn_ids)
 
     @property
     def mode(self) -> str:
@@ -276,17 +267,7 @@ class ComposerPanel(QWidget):
         self.validate()
 
     def targets(self) -> list[Connection]:
-        manager = self.bridge.manager
-        ids = self._conn_ids or [self.target_combo.currentData()]
-        out = []
-        for conn_id in ids:
-            if conn_id is None:
-                continue
-            try:
-                out.append(manager.get(int(conn_id)))
-            except KeyError:
-                continue
-        return out
+        return self.target.targets()
 
     def validate(self) -> Checked:
         """Check the editor now (also runs by itself shortly after typing stops)."""
@@ -458,7 +439,7 @@ class ComposerPanel(QWidget):
 
     def _on_tick(self, batch: TickBatch) -> None:
         if batch.states:
-            self._refresh_targets()
+            self.target.refresh()
         if not batch.others:
             return
         for event in batch.others:
@@ -482,38 +463,6 @@ class ComposerPanel(QWidget):
             return self.bridge.manager.get(conn_id).config.label
         except KeyError:
             return f"#{conn_id} (removed)"
-
-    def _refresh_targets(self, force: bool = False) -> None:
-        manager = self.bridge.manager
-        if self._conn_ids:
-            self.target_combo.hide()
-            parts = []
-            for conn_id in self._conn_ids:
-                try:
-                    conn = manager.get(conn_id)
-                except KeyError:
-                    continue
-                parts.append(f"{conn.config.label} ({conn.state})")
-            self.target_label.setText(", ".join(parts) or "(removed)")
-            self.target_label.show()
-            return
-        self.target_label.hide()
-        self.target_combo.show()
-        conns = manager.list()
-        ids = tuple(c.id for c in conns)
-        if ids != self._combo_ids or force:
-            self._combo_ids = ids
-            current = self.target_combo.currentData()
-            self.target_combo.blockSignals(True)
-            self.target_combo.clear()
-            for conn in conns:
-                self.target_combo.addItem(conn.config.label, conn.id)
-            if not conns:
-                self.target_combo.addItem("(no connection)", None)
-            self.target_combo.setCurrentIndex(max(0, self.target_combo.findData(current)))
-            self.target_combo.blockSignals(False)
-        for i, conn in enumerate(conns):
-            self.target_combo.setItemText(i, f"{conn.config.label} ({conn.state})")
 
 
 def _queued(conn: Connection, extra: int = 0) -> str:
