@@ -96,6 +96,7 @@ class Schedule:
         pace: Pace,
         resolve: Resolve | None,
         label: str,
+        prepared: tuple[tuple[bytes, bool], ...] = (),
     ) -> None:
         self.id = schedule_id
         self.loop = loop  # where it runs: the connections' loop
@@ -105,6 +106,7 @@ class Schedule:
         self.pace = pace
         self.resolve = resolve
         self.label = label
+        self.prepared = prepared
         self.sent = 0
         self.running = True
         self.waiting = False  # for its connection to open again
@@ -175,7 +177,10 @@ class Schedule:
                 await asyncio.sleep(delay)
             if conn.state is not ConnState.OPEN:
                 await self._wait_open(publish)
-            payload, is_text = messages[self.sent % len(messages)].payload(self.resolve)
+            if self.sent < len(self.prepared):
+                payload, is_text = self.prepared[self.sent]
+            else:
+                payload, is_text = messages[self.sent % len(messages)].payload(self.resolve)
             await conn.send(payload, text=is_text)
             self.sent += 1
             slot += 1
@@ -191,7 +196,7 @@ class Schedule:
         publish(self.event())
         while self.conn.state is not ConnState.OPEN:
             if self.conn.state is ConnState.CLOSED:
-                raise _Stop("stopped: the connection is closed")
+                raise _Stop("stopped: the connection closed")
             with contextlib.suppress(TimeoutError):
                 await self.conn.wait_for_state(ConnState.OPEN, _OPEN_POLL)
         self.waiting = False
@@ -217,10 +222,18 @@ class Scheduler:
         pace: Pace,
         resolve: Resolve | None = None,
         label: str = "",
+        prepared: Sequence[tuple[bytes, bool]] = (),
     ) -> Schedule:
-        """Start sending; ValueError (in words) when it cannot start."""
+        """Start sending; ValueError (in words) when it cannot start.
+
+        `resolve` runs on the connections' thread. `prepared`: the payloads of the first sends,
+        built by the caller on its own thread (at most one per message): the app builds the
+        first round on the GUI thread, so a variable that does not resolve is an error before
+        anything starts, and a secret the resolver must ask the user for is asked there."""
         if not messages:
             raise ValueError("nothing to send: the list of messages is empty")
+        if len(prepared) > len(messages):
+            raise ValueError("more prepared payloads than messages")
         try:
             conn = self.manager.get(conn_id)
         except KeyError:
@@ -233,7 +246,10 @@ class Scheduler:
                     f"{conn.config.label} already runs {running} scheduled sends (the most "
                     f"at once): stop one first"
                 )
-            schedule = Schedule(next(self._ids), loop, conn, tuple(messages), pace, resolve, label)
+            schedule = Schedule(
+                next(self._ids), loop, conn, tuple(messages), pace, resolve, label,
+                tuple(prepared),
+            )  # fmt: skip
             self._schedules[schedule.id] = schedule
         schedule.done.add_done_callback(lambda _: self._forget(schedule.id))
         if not _on_loop(loop, lambda: schedule._begin(self.manager.hub.publish, self._rng)):

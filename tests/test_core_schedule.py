@@ -131,6 +131,20 @@ async def test_a_variable_that_does_not_resolve_stops_it_with_the_error(env) -> 
     assert frames(events, conn.id, Direction.OUT) == [b"ok 1"]
 
 
+async def test_prepared_payloads_go_first_then_the_messages_are_resolved(env) -> None:
+    server, manager, scheduler, events = env
+    conn = await open_echo(manager, server.url)
+    resolve = seq_resolver()
+    messages = [TextMessage("a{{$seq}}"), TextMessage("b{{$seq}}")]
+    prepared = [m.payload(resolve) for m in messages]  # as the GUI thread builds them
+    schedule = scheduler.start(conn.id, messages, Pace(0.005, count=5), resolve, "", prepared)
+    await schedule.wait(10)
+    await until(lambda: len(frames(events, conn.id, Direction.IN)) == 5)
+    assert frames(events, conn.id, Direction.IN) == [b"a1", b"b2", b"a3", b"b4", b"a5"]
+    with pytest.raises(ValueError, match="prepared"):
+        scheduler.start(conn.id, messages[:1], Pace(1.0), resolve, "", prepared)
+
+
 async def test_it_stops_when_the_connection_closes_or_is_removed(env) -> None:
     server, manager, scheduler, events = env
     a = await open_echo(manager, server.url)

@@ -129,11 +129,12 @@ async def test_repeat_on_a_closed_connection_or_with_a_bad_variable_says_why(env
     composer.set_resolver(resolver({}))
     composer.load("hello {{nobody}}")
     composer.repeat_box.set_pace(0.01, count=5)
-    composer.start_repeat()
-    await until(lambda: "unknown variable" in composer.repeat_box.progress.text(), 5, "error")
-    assert composer.repeat_box.progress.text() == (
-        "echo: sent 0/5, stopped: unknown variable {{nobody}} (environment: test)"
+    composer.start_repeat()  # the first round is built now: the error is shown at once
+    assert composer.status.text() == (
+        "not started: unknown variable {{nobody}} (environment: test)"
     )
+    assert composer.repeat_box.running == [] and composer.scheduler.schedules() == []
+    await asyncio.sleep(0.2)
     assert data(events, Direction.OUT) == []
 
 
@@ -213,3 +214,22 @@ def test_save_to_collection_from_the_editor_and_the_history(qtbot) -> None:
         composer.scheduler.close()
         bridge.stop()
         dispose(composer, bridge)
+
+
+def test_progress_in_words() -> None:
+    from core.events import ScheduleChanged
+    from ui.repeat_box import describe
+
+    def event(sent: int, total: int | None, running: bool, **kw: object) -> ScheduleChanged:
+        return ScheduleChanged(1, 0.0, 1, sent, total, running, **kw)  # type: ignore[arg-type]
+
+    assert describe(event(37, 100, True)) == "sent 37/100"
+    assert describe(event(1200, None, True)) == "sent 1,200 (until stopped)"
+    assert describe(event(3, 10, True, waiting=True)) == (
+        "sent 3/10, waiting for the connection to open"
+    )
+    assert describe(event(10, 10, False)) == "sent 10/10, done"
+    assert describe(event(4, 10, False)) == "sent 4/10, stopped"
+    assert describe(event(4, 10, False, error="stopped: the connection closed")) == (
+        "sent 4/10, stopped: the connection closed"
+    )

@@ -357,8 +357,13 @@ class ComposerPanel(QWidget):
             self._say("not started: no connection (add one in the connections panel)", True)
             return False
         try:
-            problems = self.repeat_box.start(targets, messages, self._resolve, label)
-        except ValueError as exc:
+            count = self.repeat_box.pace().count
+            # The first round is built here, on the GUI thread: a variable that does not resolve
+            # is an error now, and a secret the resolver must ask for is asked from here.
+            first = messages[: min(len(messages), count or len(messages))]
+            prepared = [message.payload(self._resolve) for message in first]
+            problems = self.repeat_box.start(targets, messages, self._resolve, label, prepared)
+        except Exception as exc:  # ValueError in words: settings, a variable, bad hex...
             self._say(f"not started: {exc}", error=True)
             return False
         self._say("\n".join(problems), error=bool(problems))

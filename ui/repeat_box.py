@@ -117,9 +117,10 @@ class RepeatBox(QWidget):
         messages: Sequence[Message],
         resolve: Resolve | None,
         label: str,
+        prepared: Sequence[tuple[bytes, bool]] = (),
     ) -> list[str]:
-        """Start a schedule on each target; a line for each that did not start (empty: all
-        did). ValueError when the settings cannot be used."""
+        """Start a schedule on each target (see `Scheduler.start`); a line for each that did
+        not start (empty: all did). ValueError when the settings cannot be used."""
         pace = self.pace()
         problems = []
         for conn in targets:
@@ -128,7 +129,7 @@ class RepeatBox(QWidget):
                                 "(connect it first)")  # fmt: skip
                 continue
             try:
-                schedule = self.scheduler.start(conn.id, messages, pace, resolve, label)
+                schedule = self.scheduler.start(conn.id, messages, pace, resolve, label, prepared)
             except ValueError as exc:
                 problems.append(f"{conn.config.label}: not started: {exc}")
                 continue
