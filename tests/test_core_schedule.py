@@ -201,3 +201,20 @@ async def test_it_pauses_while_the_server_is_down_and_goes_on_after(env, embedde
     await schedule.wait(15)
     assert schedule.sent == 60 and schedule.error is None
     assert any(e.waiting for e in progress(events, schedule.id))
+
+
+async def test_the_core_thread_ending_ends_its_schedules(embedded_server) -> None:
+    server = embedded_server(auth=False)
+    core = LoopThread()
+    manager = ConnectionManager(loop=core.loop)
+    events: list[Event] = []
+    manager.hub.subscribe(events.append)
+    scheduler = Scheduler(manager)
+    try:
+        conn = await open_echo(manager, server.url)
+        schedule = scheduler.start(conn.id, [TextMessage("z")], Pace(0.01))
+        await until(lambda: schedule.sent >= 5)
+    finally:
+        await asyncio.to_thread(core.stop)  # as at shutdown: what still runs is cancelled
+    assert schedule.done.done() and not schedule.running and scheduler.schedules() == []
+    assert progress(events, schedule.id)[-1].running is False
