@@ -233,3 +233,26 @@ def test_progress_in_words() -> None:
     assert describe(event(4, 10, False, error="stopped: the connection closed")) == (
         "sent 4/10, stopped: the connection closed"
     )
+
+
+def test_checking_while_typing_does_not_resolve(qtbot) -> None:
+    bridge = make_bridge()
+    composer = ComposerPanel(bridge)
+    qtbot.addWidget(composer)
+    calls: list[str] = []
+    composer.set_resolver(lambda text: calls.append(text) or text)
+    try:
+        composer.load('{"n": {{$seq}}, "who": "{{ name }}", "t": "{{#each}}"}')
+        composer.validate()
+        assert calls == []  # {{$seq}} would count up on every keystroke
+        assert composer.check_label.text() == (
+            "✓ valid JSON object (2 variables, resolved when sent)"
+        )
+        composer.set_mode(MODE_HEX)
+        composer.load("0a {{byte}}")
+        assert composer.check_label.text() == "✓ binary (1 variable, resolved when sent)"
+        assert calls == []
+    finally:
+        composer.scheduler.close()
+        bridge.stop()
+        dispose(composer, bridge)

@@ -25,8 +25,8 @@ MODES = (
     (MODE_BASE64, "Binary: base64"),
 )
 Resolve = Callable[[str], str]
-# {{name}}, {{$uuid}} ... as core.workspace resolves them.
-VARIABLE = re.compile(r"\{\{\s*[^{}\s]+\s*\}\}")
+# {{name}}, {{$uuid}} ... as core.workspace resolves them (other text in braces is left alone).
+VARIABLE = re.compile(r"\{\{\s*\$?[A-Za-z_][\w.\-]*\s*\}\}")
 
 
 @dataclass(frozen=True)
