@@ -7,6 +7,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -218,3 +219,25 @@ async def test_the_core_thread_ending_ends_its_schedules(embedded_server) -> Non
         await asyncio.to_thread(core.stop)  # as at shutdown: what still runs is cancelled
     assert schedule.done.done() and not schedule.running and scheduler.schedules() == []
     assert progress(events, schedule.id)[-1].running is False
+
+
+@dataclass(frozen=True)
+class SlowMessage:
+    """Takes 30 ms to build: a schedule that slept one interval after each send would fall
+    30 ms further behind every time."""
+
+    def payload(self, resolve: object = None) -> tuple[bytes, bool]:
+        time.sleep(0.03)
+        return b"slow", True
+
+
+async def test_the_pace_does_not_drift_with_the_time_each_send_takes(env) -> None:
+    server, manager, scheduler, events = env
+    conn = await open_echo(manager, server.url)
+    schedule = scheduler.start(conn.id, [SlowMessage()], Pace(0.05, count=12))
+    await schedule.wait(10)
+    times = [e.time for e in list(events) if type(e) is FrameEvent
+             and e.direction is Direction.OUT and e.conn_id == conn.id]  # fmt: skip
+    assert len(times) == 12
+    off_grid = max(abs(t - times[0] - i * 0.05) for i, t in enumerate(times))
+    assert off_grid < 0.15  # drifting, the last would be 11 x 30 ms = 0.33 s behind
