@@ -255,7 +255,8 @@ class ComposerPanel(QWidget):
 
     def set_resolver(self, resolve: Resolve | None) -> None:
         """Resolve `{{variables}}` through this when sending (None: send the text as typed).
-        Called on every send, and for a repeat on the connections' thread for every message."""
+        Called for every send; a repeat calls it for its first round here, on the GUI thread,
+        and then on the connections' thread for every further message."""
         self._resolve = resolve
         self.validate()
 
@@ -308,12 +309,15 @@ class ComposerPanel(QWidget):
 
     def send(self) -> None:
         """Send the editor content to every target (Ctrl+Enter)."""
-        result = self._ready()
-        if result is None:
+        result = self.validate()
+        if not result.ok:
+            self._say(f"not sent: {result.message}", error=True)
             return
         targets = self.targets()
         if not targets:
             self._say("not sent: no connection (add one in the connections panel)", error=True)
+            return
+        if (result := self._resolved()) is None:
             return
         self._remember(self.editor.toPlainText(), self.mode)
         self.bridge.run(self._send(targets, result.payload, result.is_text), "send")
@@ -323,15 +327,18 @@ class ComposerPanel(QWidget):
         if self.mode in (MODE_HEX, MODE_BASE64):
             self._say("a request is a JSON object: switch to Text or MessagePack mode", error=True)
             return
-        result = self._ready()
-        if result is None:
-            return
+        result = self.validate()
         if not result.is_json or not isinstance(result.value, dict):
             self._say("not sent: a request must be a JSON object", error=True)
             return
         targets = self.targets()
         if not targets:
             self._say("not sent: no connection (add one in the connections panel)", error=True)
+            return
+        if (result := self._resolved()) is None:
+            return
+        if not isinstance(result.value, dict):  # a variable's value broke the object
+            self._say("not sent: a request must be a JSON object", error=True)
             return
         self._remember(self.editor.toPlainText(), self.mode)
         value = {k: v for k, v in result.value.items() if k != "requestId"}
@@ -420,12 +427,10 @@ class ComposerPanel(QWidget):
 
     # ----- helpers --------------------------------------------------------------------------
 
-    def _ready(self) -> Checked | None:
+    def _resolved(self) -> Checked | None:
         """The editor content resolved and checked, ready to send; None (and why, in the
-        status line) when it cannot go."""
-        result = self.validate()
-        if result.ok and self._resolve is not None:
-            result = resolved(self.editor.toPlainText(), self.mode, self._resolve)
+        status line) when a variable does not resolve or its value breaks the message."""
+        result = resolved(self.editor.toPlainText(), self.mode, self._resolve)
         if not result.ok:
             self._say(f"not sent: {result.message}", error=True)
             return None
