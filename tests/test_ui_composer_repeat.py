@@ -256,3 +256,17 @@ def test_checking_while_typing_does_not_resolve(qtbot) -> None:
         composer.scheduler.close()
         bridge.stop()
         dispose(composer, bridge)
+
+
+async def test_the_queued_offline_line_says_so_when_its_connection_is_removed(env) -> None:
+    server, bridge, composer, _ = env
+    conn = await echo_connection(bridge, server, connect=False)
+    composer.set_connections([conn.id])
+    composer.load("later")
+    composer.send()
+    await until(lambda: "queued offline" in composer.status.text(), 5, "the queued line")
+    await bridge.manager.remove(conn.id)
+    await until(lambda: "queued offline" not in composer.status.text(), 5, "the line replaced")
+    assert composer.status.text() == (
+        "the connection was removed: its queued messages were not sent"
+    )

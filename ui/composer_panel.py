@@ -393,6 +393,9 @@ class ComposerPanel(QWidget):
                 queued.add(conn.id)
         self._say("\n".join(lines), error=bool(queued))
         self._queued_ids = queued  # after _say: the line now on show is about these
+        for conn in targets:  # delivered already, before this line was up to hear of it
+            if conn.id in queued and not conn.queue:
+                self._on_delivered(conn.id, removed=False)
 
     async def _requests(self, targets: list[Connection], value: dict[str, Any]) -> None:
         waiting = []
@@ -464,9 +467,12 @@ class ComposerPanel(QWidget):
         if conn_id not in self._queued_ids:
             return
         self._queued_ids.discard(conn_id)
-        if not self._queued_ids:
-            what = "removed" if removed else f"delivered to {self._label_of(conn_id)}"
-            self._say(f"the queued messages were {what}")
+        if self._queued_ids:
+            return
+        if removed:
+            self._say("the connection was removed: its queued messages were not sent", True)
+        else:
+            self._say(f"the queued messages were delivered to {self._label_of(conn_id)}")
 
     def _label_of(self, conn_id: int) -> str:
         try:
