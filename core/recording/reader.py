@@ -6,11 +6,18 @@ import heapq
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-from core.events import ConnectionAdded, Direction, FrameEvent, Opcode, StateChanged
+from core.events import (
+    ConnectionAdded,
+    Direction,
+    FrameEvent,
+    HandshakeInfo,
+    Opcode,
+    StateChanged,
+)
 from core.ndjson import event_to_json
 from core.paths import recordings_dir
 from core.states import ConnState
@@ -105,6 +112,13 @@ class Recording:
             yield StateChanged(conn, when, ConnState(old), ConnState(new), attempt, retry_in,
                                code, reason or "", error)
 
+    def handshakes(self) -> Iterator[HandshakeInfo]:
+        """The notes of kind "handshake": the event's fields as JSON (pairs as 2-lists)."""
+        rows = self._db.execute(
+            "SELECT conn_id, time, detail FROM notes WHERE kind = 'handshake' ORDER BY id")
+        for conn, when, detail in rows:
+            yield handshake_from_json(conn, when, detail)
+
     def export_ndjson(self, out: IO[str]) -> int:
         """Connections, then state changes and frames in time order, then gaps; returns lines."""
         lines = 0
@@ -118,3 +132,36 @@ class Recording:
             out.write(json.dumps({"event": "gap", "time": when, "dropped": dropped}) + "\n")
             lines += 1
         return lines
+
+
+def handshake_to_json(event: HandshakeInfo) -> str:
+    """How a handshake note's detail is stored (tuples become JSON lists)."""
+    return json.dumps(asdict(event), ensure_ascii=False)
+
+
+def handshake_from_json(conn_id: int, when: float, detail: str) -> HandshakeInfo:
+    """A note's detail back into the event; fields missing from an older writer get defaults."""
+    try:
+        data = json.loads(detail)
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    return HandshakeInfo(
+        conn_id=conn_id,
+        time=when,
+        url=str(data.get("url") or ""),
+        status=data.get("status"),
+        request_headers=_pairs(data.get("request_headers")),
+        response_headers=_pairs(data.get("response_headers")),
+        subprotocol=data.get("subprotocol"),
+        extensions=tuple(str(e) for e in data.get("extensions") or ()),
+        tls_version=data.get("tls_version"),
+        peer_certificate=data.get("peer_certificate"),
+    )
+
+
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple((str(p[0]), str(p[1])) for p in value if isinstance(p, list) and len(p) == 2)
