@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +202,8 @@ class _Run:
         try:
             await self._open()
             await self._send_all()
-            await self._settle(len(self.source.replies))
+            if self.options.timing != "wait-reply":  # that one waited after every message
+                await self._settle(len(self.source.replies), 0)
         finally:
             await self.conn.disconnect()
             unsubscribe()
@@ -222,6 +224,9 @@ class _Run:
 
     async def _send_all(self) -> None:
         source, options = self.source, self.options
+        expected = Counter(r.after for r in source.replies)  # replies recorded after each send
+        if options.timing == "wait-reply":
+            await self._settle(expected[-1], 0)  # what the server says first, unasked
         start = time.monotonic()
         offset = 0.0  # s after `start` the next message is due (original timing)
         previous = source.opened
@@ -230,11 +235,10 @@ class _Run:
                 offset += min(max(frame.time - previous, 0.0), options.max_gap)
                 previous = frame.time
                 await asyncio.sleep(max(0.0, start + offset - time.monotonic()))
-            elif options.timing == "wait-reply":
-                await self._settle(sum(1 for r in source.replies if r.after < index))
             if self.conn.state is not ConnState.OPEN:
                 self.result.unsent += len(source.outbound) - index
                 return
+            before = self._received()
             self.sent += 1  # before the send: a reply may be delivered before it returns
             self.last_activity = time.monotonic()
             if not await self.conn.send(frame.payload, text=frame.opcode is Opcode.TEXT):
@@ -242,15 +246,20 @@ class _Run:
                 self.result.unsent += len(source.outbound) - index
                 return
             self.result.sent += 1
+            if options.timing == "wait-reply":
+                await self._settle(expected[index], before)
 
-    async def _settle(self, expected: int) -> None:
-        """Wait for `expected` replies in all, then for quiet (longer when none is expected)."""
+    def _received(self) -> int:
+        return len(self.replies) + self.dropped
+
+    async def _settle(self, expected: int, since: int) -> None:
+        """Wait for `expected` replies more than `since`, then for quiet (longer when none is
+        expected: a reply the recording lacks would be an extra); at most `reply_timeout`."""
         options = self.options
         deadline = time.monotonic() + options.reply_timeout
         quiet = options.quiet if expected == 0 else SETTLE
         while time.monotonic() < deadline and self.conn.state is ConnState.OPEN:
-            received = len(self.replies) + self.dropped
             idle = time.monotonic() - self.last_activity
-            if received >= expected and idle >= quiet:
+            if self._received() - since >= expected and idle >= quiet:
                 return
             await asyncio.sleep(0.01)
