@@ -23,7 +23,16 @@ from core.hub import EventHub
 from core.ndjson import event_to_json
 from core.recorder import Recorder
 from core.recording import HarError, Recording, export_recording_har, import_har
-from core.recording.replay import TIMINGS, ReplayError, ReplayOptions, load_sources, replay
+from core.recording.replay import (
+    DEFAULT_MAX_GAP,
+    DEFAULT_QUIET,
+    DEFAULT_REPLY_TIMEOUT,
+    TIMINGS,
+    ReplayError,
+    ReplayOptions,
+    load_sources,
+    replay,
+)
 from core.server import RoomServer, ServerConfig, make_token
 from core.states import ConnState
 
@@ -104,11 +113,11 @@ def _add_recording_commands(sub: argparse._SubParsersAction) -> None:  # type: i
     rep.add_argument("--ignore", action="append", default=[], metavar="FIELD",
                      help="a key at any depth, or a dotted path such as data.ts (repeat)")
     rep.add_argument("--conn", type=int, metavar="N", help="only this recorded connection")
-    rep.add_argument("--max-gap", type=float, default=ReplayOptions.max_gap,
+    rep.add_argument("--max-gap", type=float, default=DEFAULT_MAX_GAP,
                      help="longest pause --timing original keeps, seconds")
-    rep.add_argument("--reply-timeout", type=float, default=ReplayOptions.reply_timeout,
+    rep.add_argument("--reply-timeout", type=float, default=DEFAULT_REPLY_TIMEOUT,
                      help="seconds to wait for the recorded number of replies")
-    rep.add_argument("--quiet", type=float, default=ReplayOptions.quiet,
+    rep.add_argument("--quiet", type=float, default=DEFAULT_QUIET,
                      help="seconds without a reply after which none is expected")
 
 

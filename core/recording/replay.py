@@ -33,6 +33,9 @@ Timing = Literal["original", "fast", "wait-reply"]
 TIMINGS: tuple[Timing, ...] = ("original", "fast", "wait-reply")
 MAX_SOURCE_BYTES = 256 * 2**20  # recorded payloads held for one replay
 MAX_REPLY_BYTES = 256 * 2**20  # replayed replies kept; the rest are counted, not kept
+DEFAULT_MAX_GAP = 5.0
+DEFAULT_REPLY_TIMEOUT = 5.0
+DEFAULT_QUIET = 0.3
 SETTLE = 0.1  # s of quiet after the expected replies, for extras
 
 
@@ -56,9 +59,9 @@ class ReplaySource:
 class ReplayOptions:
     timing: Timing = "fast"
     ignore: Sequence[str] = ()
-    max_gap: float = 5.0  # s, the longest recorded gap `original` reproduces
-    reply_timeout: float = 5.0  # s to wait for the recorded number of replies
-    quiet: float = 0.3  # s without a reply after which none is coming
+    max_gap: float = DEFAULT_MAX_GAP  # s, the longest recorded gap `original` reproduces
+    reply_timeout: float = DEFAULT_REPLY_TIMEOUT  # s to wait for the recorded replies
+    quiet: float = DEFAULT_QUIET  # s without a reply after which none is coming
     open_timeout: float = 10.0
 
 
