@@ -168,6 +168,7 @@ def test_compare_is_json_aware_and_exact_for_the_rest() -> None:
     assert compare(frame(0, '{"a": 1, "b": [1, 2]}'), frame(0, '{"b": [1, 2], "a": 1}'),
                    rules) == ()
     assert compare(frame(0, '{"a": 1}'), frame(0, '{"a": 1.5}'), rules) == ("a",)
+    assert compare(frame(0, '{"a": 1}'), frame(0, '{"a": 1.0}'), rules) == ()
     assert compare(frame(0, '{"a": 1}'), frame(0, '{"a": true}'), rules) == ("a",)
     assert compare(frame(0, '{"items": [{"at": 1, "v": 2}]}'),
                    frame(0, '{"items": [{"at": 7, "v": 3}]}'), rules) == ("items.0.v",)

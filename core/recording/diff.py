@@ -98,8 +98,17 @@ def _diff_paths(left: Any, right: Any, path: tuple[str, ...]) -> Iterable[str]:
         for i in range(max(len(left), len(right))):
             yield from _diff_paths(left[i] if i < len(left) else _MISSING,
                                    right[i] if i < len(right) else _MISSING, (*path, str(i)))
-    elif type(left) is not type(right) or left != right:
+    elif not _equal(left, right):
         yield _dotted(path)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """JSON's equality: 1 and 1.0 are the same number, 1 and true are not."""
+    numbers = (int, float)
+    if (isinstance(left, numbers) and isinstance(right, numbers)
+            and not isinstance(left, bool) and not isinstance(right, bool)):
+        return bool(left == right)
+    return type(left) is type(right) and left == right
 
 
 def _dotted(path: tuple[str, ...]) -> str:
