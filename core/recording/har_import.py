@@ -195,7 +195,7 @@ def _payload(data: Any, opcode: int, at: str) -> bytes:
     if opcode == 1:
         return data.encode("utf-8", errors="surrogatepass")
     try:
-        return base64.b64decode(data, validate=True)
+        return base64.b64decode("".join(data.split()), validate=True)
     except binascii.Error:
         raise HarError(f"{at}.data: a binary message (opcode 2) must be base64") from None
 
@@ -387,6 +387,8 @@ def _is_secret(name: str) -> bool:
 
 def _without_secrets(url: str) -> str:
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _is_secret(k)]
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = [(k, v) for k, v in pairs if not _is_secret(k)]
+    if len(query) == len(pairs):
+        return url  # as it was, encoding and all
     return urlunsplit(parts._replace(query=urlencode(query)))
