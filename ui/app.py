@@ -162,12 +162,14 @@ def open_window(options: Options) -> MainWindow:
 SESSION_MODULES = (
     "numpy", "websockets.asyncio.client", "core.connection", "core.manager", "core.recorder",
     "core.server.tokens", "core.server.thread", "ui.bridge", "ui.status_bar",
-    "ui.connections_panel", "ui.inspector_panel", "ui.room_browser",
+    "ui.connections_panel", "ui.inspector_panel", "ui.room_browser", "core.workspace",
+    "ui.workspace_session", "ui.workspace_controller",
 )  # fmt: skip
 PANELS_FIRST = ("connections", "inspector", "rooms")
 LATE_PANELS = (  # (modules to import first, panel key)
     (("ui.composer_panel",), "composer"),
     (("ui.server_panel",), "server"),
+    (("ui.collections_panel",), "collections"),
     (("ui.charts_panel",), "charts"),  # with pyqtgraph, bound to PySide6 there
 )
 FIRST_PAINT_WAIT = 0.3  # s: a platform that does not paint the window does not hold the start
@@ -217,6 +219,7 @@ def _open_session(
     from core.server import EmbeddedServer, ServerStartError
     from ui.bridge import CoreBridge
     from ui.main_window import embedded_connection_config, join_rooms
+    from ui.workspace_session import WorkspaceSession
 
     core = LoopThread()
     manager = ConnectionManager(loop=core.loop)
@@ -233,6 +236,8 @@ def _open_session(
     bridge = CoreBridge(manager, server, core=core)
     window.recorder = recorder
     window.attach(bridge, panels)
+    workspace = WorkspaceSession.load(options.workspace)
+    window.set_workspace(workspace, remember_session=options.screenshot is None)
 
     if server is not None:
         conn = window.connections.add_connection(embedded_connection_config(server))
@@ -247,7 +252,13 @@ def _open_session(
                 join_rooms(bridge, extra)
     for config in options.url_configs():  # with --embedded its connection stays selected
         window.connections.add_connection(config, select=server is None)
-    if record_error:
+    for name in options.profiles:
+        window.open_profile(name, select=server is None)
+    if options.reopen_last and window.workspace_controller is not None:
+        window.workspace_controller.reopen_last()
+    if workspace.problem:  # said last, so it stays in view
+        bridge.message.emit(f"Workspace not loaded: {workspace.problem}")
+    elif record_error:
         bridge.message.emit(record_error)
     elif start_error:
         bridge.message.emit(start_error)
@@ -306,6 +317,7 @@ async def run(options: Options, window: MainWindow | None = None) -> int:
         await closed
         return 0
     finally:
+        window.remember_session()  # also when Ctrl+C ended it (closeEvent did it otherwise)
         window.hide()
         await window.shutdown()
         window.deleteLater()
