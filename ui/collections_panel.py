@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,6 +42,7 @@ class CollectionsPanel(QWidget):
         super().__init__(parent)
         self.session: WorkspaceSession | None = None
         self._dialogs: set[QWidget] = set()
+        self._in_edit = False  # in the tree's own itemChanged: rebuild after it returns
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Name", "Format"])
         self.tree.setColumnWidth(0, 200)
@@ -99,6 +100,9 @@ class CollectionsPanel(QWidget):
 
     def refresh(self) -> None:
         """Rebuild the tree from the workspace, keeping the selection and what was expanded."""
+        if self._in_edit:  # the edited item must outlive the signal that reports its edit
+            QTimer.singleShot(0, self, self.refresh)
+            return
         selected = self.selected_key()
         collapsed = {item.text(0) for item in self._top_items() if not item.isExpanded()}
         self.tree.blockSignals(True)
@@ -308,6 +312,13 @@ class CollectionsPanel(QWidget):
             self.select(("message", key[1], target))
 
     def _renamed(self, item: QTreeWidgetItem, column: int) -> None:
+        self._in_edit = True
+        try:
+            self._rename(item, column)
+        finally:
+            self._in_edit = False
+
+    def _rename(self, item: QTreeWidgetItem, column: int) -> None:
         key = item.data(0, ROLE)
         name = item.text(0).strip()
         if column != 0 or key is None or not name:
@@ -318,11 +329,17 @@ class CollectionsPanel(QWidget):
                 self.problem.emit(f"There is already a collection named {name!r}")
             else:
                 self._collection(key[1]).name = name
-                key = ("collection", name, -1)
+                self.tree.blockSignals(True)  # keys of the new name until the rebuild
+                stack = [item]
+                while stack:
+                    node = stack.pop()
+                    kind, _, index = node.data(0, ROLE)
+                    node.setData(0, ROLE, (kind, name, index))
+                    stack.extend(node.child(i) for i in range(node.childCount()))
+                self.tree.blockSignals(False)
         elif key[0] == "message":
             self._collection(key[1]).messages[key[2]].name = name
         self._edited()
-        self.select(key)
 
     def _edited(self) -> None:
         assert self.session is not None
