@@ -208,6 +208,37 @@ async def test_garbage_and_truncated_files(qtbot, config_dir, no_quit_on_close, 
     assert bad.read_bytes() == content
 
 
+async def test_profile_and_workspace_from_the_command_line(
+        qtbot, tmp_path, config_dir, no_quit_on_close):
+    from core.config import ConnectionConfig
+    from core.workspace import Environment, Workspace, save_workspace
+
+    async with echo_server() as server:
+        file = tmp_path / "team.toml"
+        profile = ConnectionConfig(server.url + "/{{room}}", name="team",
+                                   headers=[("X-Room", "{{room}}")])
+        save_workspace(Workspace(profiles=[profile],
+                                 environments=[Environment("ci", [Variable("room", "r7")])],
+                                 active_environment="ci"), file)
+        window = start("--workspace", str(file), "--profile", "team", "--profile", "nope",
+                       "--no-record")
+        try:
+            assert window.bridge.server is None  # a profile replaces the embedded default
+            (conn,) = window.bridge.manager.list()
+            await until(lambda: conn.state is ConnState.OPEN, 5, "open")
+            assert server.paths == ["/r7"] and server.headers[0]["X-Room"] == "r7"
+            said = window.status.message_label.text()
+            assert "There is no profile named 'nope'" in said
+            other = tmp_path / "other.toml"
+            other.write_text("profiles = 3\n")
+            assert not window.workspace_controller.open_file(str(other))  # bad: current kept
+            assert "profiles" in window.status.message_label.text()
+            assert window.workspace_controller.session.path == file
+        finally:
+            await close(window)
+    assert not (config_dir / "workspace.toml").exists()  # the default one was not touched
+
+
 def _assert_nowhere(secret: str, *dirs: Path) -> None:
     """No file under `dirs` holds the secret, in UTF-8 or as it would be in JSON or base64."""
     import base64
