@@ -14,6 +14,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from core.states import ConnState
 from core.workspace import SavedMessage, Variable
+from core.workspace.secrets import forget_launch_secrets
 from tests.helpers_ui import dispose, until
 from ui.app import open_window, parse_args
 from ui.main_window import MainWindow
@@ -86,13 +87,20 @@ async def test_profile_survives_a_restart_and_connects_in_one_action(
         workspace_file = config_dir / "workspace.toml"
         assert b"local feed" in workspace_file.read_bytes()
 
-        # "restart the app": a new window and session, in the same process
+        # "restart the app": a new window and session, in the same process; with no OS keyring
+        # here, secrets are kept in memory for one launch: a new launch forgets them
+        forget_launch_secrets()
         window = start()
         try:
             assert window.bridge.manager.list() == []  # nothing was open when it closed
             action = window.profiles_menu.action_for("local feed")
             assert action is not None
-            action.trigger()  # the one action
+            action.trigger()  # the one action; the token is asked for, once
+            (prompt,) = window.workspace_controller.prompts
+            assert prompt.dialog is not None and prompt.dialog.isVisible()
+            assert "profile/local feed/token" in prompt.dialog.labelText()
+            prompt.dialog.setTextValue(TOKEN)
+            prompt.dialog.accept()
             (conn,) = window.bridge.manager.list()
             await until(lambda: conn.state is ConnState.OPEN, 5, "the profile's connection open")
             await until(lambda: server.received == ['{"type":"hello"}'], 5, "the on-open message")

@@ -33,6 +33,7 @@ class WorkspaceController(QObject):
         self.session: WorkspaceSession | None = None
         self.profile_of: dict[int, str] = {}  # connection id -> the profile it was opened from
         self._dialogs: set[QWidget] = set()
+        self.prompts: list[Any] = []  # SecretPrompts asked (kept while their dialogs live)
 
     # ----- the workspace -----------------------------------------------------------------------
 
@@ -140,13 +141,35 @@ class WorkspaceController(QObject):
         return said
 
     def open_profile(self, name: str, select: bool = True) -> Connection | None:
-        """Add and connect the saved connection `name`, with the environment's variables."""
+        """Add and connect the saved connection `name`, with the environment's variables. When
+        it uses secrets the store does not have, they are asked for first (then None now)."""
         config = self.session.profile(name) if self.session is not None else None
-        if config is None:
+        if config is None or self.session is None:
             self.say(f"There is no profile named {name!r} in the workspace")
             return None
+        from ui.secret_prompt import SecretPrompt, config_texts, missing_secrets
+
+        session = self.session
+        missing = missing_secrets(config_texts(config), session.workspace.environment(),
+                                  session.secrets)
+        if not missing:
+            return self._add_profile(name, config, select)
+
+        def done(given: bool) -> None:
+            if given:
+                self._add_profile(name, config, select)
+            else:
+                self.say(f"Not connected to {name}: a secret it needs was not given")
+
+        prompt = SecretPrompt(self.window, session.secrets, missing, f"The profile {name!r}", done)
+        self.prompts = [p for p in self.prompts if p.keys] + [prompt]
+        prompt.start()
+        return None
+
+    def _add_profile(self, name: str, config: ConnectionConfig, select: bool) -> Connection | None:
         import copy
 
+        assert self.session is not None
         conn = self.window.connections.add_connection(copy.deepcopy(config), connect=False,
                                                       select=select)
         if conn is not None:
