@@ -28,7 +28,7 @@ def _full_config() -> ConnectionConfig:
                                   app_reply_type="pong2"),
         reconnect=ReconnectPolicy(enabled=False, initial=0.25, factor=1.5, max_delay=12.0,
                                   jitter=0.1, max_attempts=9, stable_after=8.0,
-                                  max_protocol_errors=5),
+                                  max_protocol_errors=5, max_dns_errors=2),
     )
 
 

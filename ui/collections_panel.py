@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QToolBar,
+    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -55,8 +56,18 @@ class CollectionsPanel(QWidget):
         self.tree.setToolTip(HINT)
         self.actions_by_name = self._make_actions()
         bar = QToolBar()
-        for key in ("send", "compose", "new_message", "new_collection", "edit", "delete",
-                    "up", "down"):
+        for key in ("send", "compose"):
+            bar.addAction(self.actions_by_name[key])
+        new_menu = QMenu(self)
+        new_menu.addAction(self.actions_by_name["new_message"])
+        new_menu.addAction(self.actions_by_name["new_collection"])
+        new = QToolButton()
+        new.setText("New")
+        new.setToolTip("A new saved message or collection")
+        new.setMenu(new_menu)
+        new.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        bar.addWidget(new)
+        for key in ("edit", "delete", "up", "down"):
             bar.addAction(self.actions_by_name[key])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -76,8 +87,10 @@ class CollectionsPanel(QWidget):
             "send": action("Send", "Send to the selected connections ({{variables}} resolved)",
                            self.send_selected),
             "compose": action("Compose", "Open in the composer", self.compose_selected),
-            "new_message": action("New…", "A new saved message", lambda: self.new_message()),
-            "new_collection": action("+Coll.", "A new collection", lambda: self.new_collection()),
+            "new_message": action("New message…", "A new saved message",
+                                  lambda: self.new_message()),
+            "new_collection": action("New collection", "A new collection",
+                                     lambda: self.new_collection()),
             "edit": action("Edit…", "Edit the message; F2 renames in place", self.edit_selected),
             "delete": action("Delete", "Delete the selected message or collection",
                              lambda: self.delete_selected()),
@@ -354,4 +367,5 @@ class CollectionsPanel(QWidget):
         menu.addSeparator()
         menu.addAction(self.actions_by_name["new_message"])
         menu.addAction(self.actions_by_name["new_collection"])
+
         menu.popup(self.tree.viewport().mapToGlobal(pos))

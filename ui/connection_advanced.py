@@ -66,10 +66,14 @@ class AdvancedTab(QWidget):
         self.stable_spin = seconds_spin(0, 3600)
         self.protocol_errors_spin = QSpinBox()
         self.protocol_errors_spin.setRange(1, 1000)
+        self.dns_errors_spin = QSpinBox()
+        self.dns_errors_spin.setRange(1, 1000)
+        self.dns_errors_spin.setToolTip("A host name that is not found is most likely a typo")
         rc.addRow("Delay &factor:", self.factor_spin)
         rc.addRow("&Jitter:", self.jitter_spin)
         rc.addRow("&Stable after:", self.stable_spin)
         rc.addRow("Give up after protocol &errors:", self.protocol_errors_spin)
+        rc.addRow("Give up after &host not found:", self.dns_errors_spin)
         hint = QLabel("The first and max delay and the attempts are on the Heartbeat tab.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(placeholder-text);")
@@ -87,6 +91,7 @@ class AdvancedTab(QWidget):
         self.jitter_spin.setValue(rc.jitter * 100)
         self.stable_spin.setValue(rc.stable_after)
         self.protocol_errors_spin.setValue(rc.max_protocol_errors)
+        self.dns_errors_spin.setValue(rc.max_dns_errors)
 
     def apply(self, cfg: ConnectionConfig) -> ConnectionConfig:
         """`cfg` with this tab's fields (its reconnect policy's other fields kept)."""
@@ -97,6 +102,7 @@ class AdvancedTab(QWidget):
             jitter=self.jitter_spin.value() / 100,
             stable_after=self.stable_spin.value(),
             max_protocol_errors=self.protocol_errors_spin.value(),
+            max_dns_errors=self.dns_errors_spin.value(),
         )
         return replace(
             cfg,
