@@ -33,6 +33,7 @@ class WorkspaceController(QObject):
         self.session: WorkspaceSession | None = None
         self.profile_of: dict[int, str] = {}  # connection id -> the profile it was opened from
         self._dialogs: set[QWidget] = set()
+        self._wired: set[str] = set()  # panels whose signals are connected
         self.prompts: list[Any] = []  # SecretPrompts asked (kept while their dialogs live)
 
     # ----- the workspace -----------------------------------------------------------------------
@@ -53,18 +54,23 @@ class WorkspaceController(QObject):
             self._show(box)
 
     def wire_panel(self, key: str, panel: QWidget) -> None:
-        """Connect a newly built panel to the workspace (each signal only if the panel has it)."""
+        """Connect a panel to the workspace, once (each signal only if the panel has it); the
+        collections panel follows every new workspace."""
         if self.session is None:
             return
         if key == "collections" and hasattr(panel, "set_workspace"):
             panel.set_workspace(self.session)
+        if key in self._wired:
+            return
+        self._wired.add(key)
+        if key == "collections" and hasattr(panel, "set_workspace"):
             panel.send_requested.connect(self.send_saved)
             panel.compose_requested.connect(self.compose_saved)
             panel.problem.connect(self.say)
         elif key == "composer":
             set_resolver = getattr(panel, "set_resolver", None)
             if callable(set_resolver):
-                set_resolver(self.session.resolve)
+                set_resolver(self.resolve)
             signal = getattr(panel, "save_requested", None)
             if signal is not None:
                 signal.connect(self.save_from_composer)
@@ -74,6 +80,11 @@ class WorkspaceController(QObject):
                 signal.connect(self.save_from_frame)
         elif key == "connections" and hasattr(panel, "connection_added"):
             panel.connection_added.connect(self._give_resolver)
+
+    def resolve(self, text: str) -> str:
+        """{{variables}} of the current workspace's active environment (connections and the
+        composer hold this, so a workspace opened later applies to them too)."""
+        return self.session.resolve(text) if self.session is not None else text
 
     def say(self, text: str) -> None:
         bridge = self.window.bridge
@@ -174,7 +185,7 @@ class WorkspaceController(QObject):
                                                       select=select)
         if conn is not None:
             self.profile_of[conn.id] = name
-            conn.resolve = self.session.resolve
+            conn.resolve = self.resolve
             conn.connect()
         return conn
 
@@ -184,8 +195,8 @@ class WorkspaceController(QObject):
             conn = self.window.bridge.manager.get(conn_id)
         except KeyError:
             return
-        if conn.resolve is None and self.session is not None:
-            conn.resolve = self.session.resolve
+        if conn.resolve is None:
+            conn.resolve = self.resolve
 
     # ----- saved messages ----------------------------------------------------------------------
 
@@ -194,7 +205,7 @@ class WorkspaceController(QObject):
         if self.session is None:
             return 0
         try:
-            payload, is_text = message.payload(self.session.resolve)
+            payload, is_text = message.payload(self.resolve)
         except ValueError as exc:
             self.say(f"Not sent: {exc}")
             return 0
