@@ -14,7 +14,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from core.states import ConnState
 from core.workspace import SavedMessage, Variable
-from core.workspace.secrets import forget_launch_secrets
+from core.workspace.secrets import forget_launch_secrets, profile_token_key
 from tests.helpers_ui import dispose, until
 from ui.app import open_window, parse_args
 from ui.main_window import MainWindow
@@ -98,7 +98,7 @@ async def test_profile_survives_a_restart_and_connects_in_one_action(
             action.trigger()  # the one action; the token is asked for, once
             (prompt,) = window.workspace_controller.prompts
             assert prompt.dialog is not None and prompt.dialog.isVisible()
-            assert "profile/local feed/token" in prompt.dialog.labelText()
+            assert profile_token_key("local feed") in prompt.dialog.labelText()
             prompt.dialog.setTextValue(TOKEN)
             prompt.dialog.accept()
             (conn,) = window.bridge.manager.list()
