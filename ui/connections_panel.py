@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
+    QMainWindow,
     QMenu,
     QStyle,
     QStyledItemDelegate,
@@ -32,15 +33,18 @@ from core.connection import Connection
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
 from ui.connection_dialog import ConnectionDialog
-from ui.connections_model import BADGE_COLOR_ROLE, Column, ConnectionsModel
+from ui.connections_model import BADGE_COLOR_ROLE, HEADERS, Column, ConnectionsModel, display_name
+from ui.settings import app_settings
 
-# State, Name, RTT, In and Out fit the default ~400 px column; the rest scroll into view.
+# State, Name, RTT and the rates fit the default ~400 px column; the rest scroll into view.
 COLUMN_WIDTHS = {
     Column.STATE: 98,
-    Column.NAME: 116,
-    Column.RTT: 60,
-    Column.MSGS_IN: 46,
-    Column.MSGS_OUT: 46,
+    Column.NAME: 112,
+    Column.RTT: 62,
+    Column.RATE_IN: 48,
+    Column.RATE_OUT: 48,
+    Column.MSGS_IN: 50,
+    Column.MSGS_OUT: 50,
     Column.UPTIME: 76,
     Column.RTT_AVG: 70,
     Column.BYTES_IN: 78,
@@ -50,6 +54,26 @@ COLUMN_WIDTHS = {
     Column.CLOSE: 180,
     Column.ERROR: 320,
 }
+# Shown until the user picks others in the header's context menu (remembered in the settings).
+DEFAULT_HIDDEN = frozenset({Column.RTT_AVG, Column.BYTES_IN, Column.BYTES_OUT, Column.ATTEMPT,
+                            Column.URL, Column.CLOSE})
+HIDDEN_KEY = "connections/hidden_columns"  # Column names, comma-separated
+UNDO_S = 10.0  # how long the status bar offers to undo a removal
+
+
+def load_hidden() -> set[Column]:
+    """The columns hidden last time (DEFAULT_HIDDEN the first time)."""
+    value = app_settings().value(HIDDEN_KEY)
+    if not isinstance(value, str):
+        return set(DEFAULT_HIDDEN)
+    names = {name.strip() for name in value.split(",")}
+    return {c for c in Column if c.name in names and c is not Column.STATE}
+
+
+def save_hidden(hidden: set[Column]) -> None:
+    settings = app_settings()
+    settings.setValue(HIDDEN_KEY, ",".join(c.name for c in sorted(hidden)))
+    settings.sync()
 
 
 class _BadgeDelegate(QStyledItemDelegate):
@@ -104,6 +128,7 @@ class ConnectionsPanel(QWidget):
         self.model = ConnectionsModel(self.manager, self, visible_rows=self.visible_rows)
         self._last_selection: list[int] = []
         self._dialogs: set[ConnectionDialog] = set()
+        self.removed: list[tuple[ConnectionConfig, bool]] = []  # the last removal: undo re-adds
 
         self.view = QTableView()
         self.view.setModel(self.model)
@@ -122,6 +147,11 @@ class ConnectionsPanel(QWidget):
         header.setStretchLastSection(True)
         for column, width in COLUMN_WIDTHS.items():
             self.view.setColumnWidth(column, width)
+        for column in load_hidden():
+            header.setSectionHidden(column, True)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(lambda _index: self.edit_selected())
@@ -263,9 +293,35 @@ class ConnectionsPanel(QWidget):
             conn.reconnect_now()
 
     def remove_selected(self) -> None:
-        for conn in self._selected():
-            self.bridge.run(self.manager.remove(conn.id), f"Remove {conn.config.label}")
+        """Remove at once; the status bar offers Undo for UNDO_S (`undo_remove()`)."""
+        conns = self._selected()
+        if not conns:
+            return
+        self.removed = [(copy.deepcopy(c.config), c.state is not ConnState.CLOSED)
+                        for c in conns]
+        for conn in conns:
+            self.bridge.run(self.manager.remove(conn.id), f"Remove {display_name(conn.config)}")
         self.model.refresh_connections(())
+        what = (f"Removed {display_name(conns[0].config)}" if len(conns) == 1
+                else f"Removed {len(conns)} connections")
+        window = self.window()
+        status = window.statusBar() if isinstance(window, QMainWindow) else None
+        offer = getattr(status, "offer_undo", None)
+        if offer is not None:
+            offer(what, self.undo_remove, UNDO_S)
+
+    def undo_remove(self) -> list[Connection]:
+        """Add the last removed connections again, with the same settings (connected if they
+        were); returns the new connections."""
+        removed, self.removed = self.removed, []
+        added = []
+        for config, active in removed:
+            conn = self.add_connection(config, connect=active, select=False)
+            if conn is not None:
+                added.append(conn)
+        if added:
+            self.select(added[0].id)
+        return added
 
     # ----- selection ---------------------------------------------------------------------------
 
@@ -350,6 +406,29 @@ class ConnectionsPanel(QWidget):
         menu.addSeparator()
         for name in ("edit", "duplicate", "remove"):
             menu.addAction(acts[name])
+
+    def _header_menu(self, pos: QPoint) -> None:
+        self.columns_menu().popup(self.view.horizontalHeader().mapToGlobal(pos))
+
+    def columns_menu(self) -> QMenu:
+        """A checkable entry per column (State always shows): which columns the table shows."""
+        menu = QMenu(self)
+        header = self.view.horizontalHeader()
+        for column in Column:
+            act = menu.addAction(HEADERS[column])
+            act.setCheckable(True)
+            act.setChecked(not header.isSectionHidden(column))
+            act.setEnabled(column is not Column.STATE)
+            act.toggled.connect(lambda on, c=column: self.show_column(c, on))
+        return menu
+
+    def show_column(self, column: Column, shown: bool) -> None:
+        """Show or hide a column, and remember it for the next launch."""
+        header = self.view.horizontalHeader()
+        header.setSectionHidden(column, not shown)
+        if shown and header.sectionSize(column) < 20:
+            header.resizeSection(column, COLUMN_WIDTHS[column])
+        save_hidden({c for c in Column if header.isSectionHidden(c)})
 
     def _context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
