@@ -90,6 +90,8 @@ class ConnRooms:
     """What the browser knows about one connection's server, kept for every connection."""
 
     protocol: bool | None = None  # None: not known yet
+    answered: bool = False  # a `rooms` reply came: only then is the list polled
+    silent: bool = False  # a `list_rooms` went unanswered: nothing is asked again unbidden
     client_id: str | None = None
     inferred: dict[str, InferredRoom] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)  # inferred rooms changed since last shown
@@ -158,10 +160,10 @@ class RoomBrowser(QWidget):
         layout.addWidget(self.error)
         layout.addWidget(self.tree, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self._periodic)
-        self._timer.start()
+        self.poll_timer = QTimer(self)  # list_rooms, for servers that answered one
+        self.poll_timer.setInterval(REFRESH_MS)
+        self.poll_timer.timeout.connect(self._periodic)
+        self.poll_timer.start()
         self._recheck = QTimer(self)
         self._recheck.setSingleShot(True)
         self._recheck.setInterval(RECHECK_MS)
@@ -186,7 +188,7 @@ class RoomBrowser(QWidget):
         self.model.set_self_id(info.client_id if info else None)
         if info is not None:
             if info.protocol:
-                if self._open_connection() is not None:
+                if not info.silent and self._open_connection() is not None:
                     self.refresh()
             else:
                 info.dirty = set(info.inferred)
@@ -281,10 +283,13 @@ class RoomBrowser(QWidget):
         info = self._info_for(conn.id)
         reply = await self._request(conn, {"type": "list_rooms"}, "List rooms")
         if reply is None:
+            if conn.state is ConnState.OPEN:  # unanswered (not cut off by a close)
+                info.silent = True
             return
         if reply.get("type") == "rooms" and isinstance(reply.get("rooms"), list):
             # The tree is updated from the same reply frame in the tick, in order with presence.
-            info.protocol = True
+            info.protocol = info.answered = True
+            info.silent = False
             if conn.id == self.conn_id:
                 self._set_error("")
         elif reply.get("type") == "error" and info.protocol:
@@ -339,8 +344,10 @@ class RoomBrowser(QWidget):
         return None
 
     def _periodic(self) -> None:
+        """Poll servers that answered a `list_rooms` before; a greeting alone is no promise."""
         info = self.info()
-        if info is not None and info.protocol and self._open_connection() is not None:
+        if (info is not None and info.protocol and info.answered and not info.silent
+                and self._open_connection() is not None):
             self.refresh()
 
     # ----- traffic -------------------------------------------------------------------------
@@ -457,7 +464,8 @@ class RoomBrowser(QWidget):
         if frame.conn_id == self.conn_id:
             self.model.set_self_id(info.client_id)
             self._update_header()
-            self.refresh()
+            if not info.silent:
+                self.refresh()
             # After a reconnect the server may not have dropped our previous incarnation yet,
             # and nobody sends us its presence leave: look again shortly.
             self._recheck.start()
@@ -481,6 +489,7 @@ class RoomBrowser(QWidget):
                 self.model.member_left(room, str(client_id))
             self._update_header()
         elif kind == "rooms" and isinstance(obj.get("rooms"), list):
+            info.answered = True
             if not info.protocol:
                 info.protocol = True
                 self.model.clear()  # inferred rooms give way to the server's own list
