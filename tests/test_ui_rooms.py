@@ -370,3 +370,56 @@ async def test_no_list_rooms_polling_after_one_went_unanswered(
             await until(lambda: sum(c == talker.id for c, _ in sent) >= 4, 5)
         finally:
             await manager.close_all()
+
+
+async def test_own_join_on_another_server_trusts_its_reply(setup) -> None:
+    """A server of another make: its join reply says `members: 1` and its room list gives
+    counts, not member lists. The browser shows the room with 1 member, that one being us."""
+    manager, _bridge, browser = setup
+    rooms: dict[str, int] = {}
+
+    async def other_make(ws) -> None:
+        await ws.send(json.dumps({"type": "connected", "clientId": "me-7"}))
+        async for raw in ws:
+            msg = json.loads(raw)
+            rid = msg.get("requestId")
+            if msg.get("type") == "join_room":
+                rooms[msg["room"]] = rooms.get(msg["room"], 0) + 1
+                await ws.send(json.dumps({"type": "joined", "room": msg["room"],
+                                          "members": rooms[msg["room"]], "requestId": rid}))
+            elif msg.get("type") == "leave_room":
+                rooms.pop(msg["room"], None)
+                await ws.send(json.dumps({"type": "left", "requestId": rid}))
+            elif msg.get("type") == "list_rooms":
+                await ws.send(json.dumps({"type": "rooms", "requestId": rid, "rooms": [
+                    {"name": name, "members": n} for name, n in rooms.items()]}))
+
+    async with serve(other_make, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        conn = manager.add(ConnectionConfig(f"ws://127.0.0.1:{port}/", name="other"))
+        browser.set_connections([conn.id])
+        conn.connect()
+        try:
+            await conn.wait_for_state(ConnState.OPEN, 5)
+            await until(lambda: browser.info().answered)  # greeted, and answered list_rooms
+            assert browser.model.room_names() == []
+            task = browser.join_room("alpha")
+            assert task is not None and await task
+            room = browser.model.index(0, COL_MEMBERS)
+            assert browser.model.room_names() == ["alpha"]
+            assert room.data() == 1
+            you = browser.model.index(0, COL_NAME, browser.model.room_index("alpha"))
+            assert you.data().endswith("(you)") and "me-7" in you.data()
+            # the refresh after the join lists the room with a count: both stay
+            refreshed = browser.refresh()
+            assert refreshed is not None
+            await refreshed
+            await asyncio.sleep(0.3)  # the reply frame is applied on a tick
+            assert browser.model.index(0, COL_MEMBERS).data() == 1
+            assert members(browser.model, "alpha") == {"me-7": "me-7"}
+
+            task = browser.leave_room("alpha")
+            assert task is not None and await task
+            assert browser.model.room_names() == []
+        finally:
+            await manager.close_all()

@@ -44,6 +44,7 @@ from core.connection import Connection, NotOpen, RequestTimeout
 from core.events import Direction, FrameEvent, Opcode
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
+from ui.connections_model import display_name
 from ui.rooms_model import COL_ID, COL_MEMBERS, COL_NAME, RoomsModel
 
 REFRESH_MS = 5_000  # periodic list_rooms while a protocol connection is shown
@@ -92,6 +93,7 @@ class ConnRooms:
     protocol: bool | None = None  # None: not known yet
     answered: bool = False  # a `rooms` reply came: only then is the list polled
     silent: bool = False  # a `list_rooms` went unanswered: nothing is asked again unbidden
+    own_rooms: set[str] = field(default_factory=set)  # joined, by the server's reply
     client_id: str | None = None
     inferred: dict[str, InferredRoom] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)  # inferred rooms changed since last shown
@@ -321,8 +323,30 @@ class RoomBrowser(QWidget):
         self._set_error("")
         self.bridge.message.emit(f"{what}: done")
         if message["type"] in ("join_room", "leave_room") and conn.id == self.conn_id:
+            self._own_move(message["type"], message["room"], reply)
             self.refresh()  # we get no presence event for our own join or leave
         return True
+
+    def _own_move(self, kind: str, room: str, reply: dict[str, Any]) -> None:
+        """Show our own join or leave as the server's reply says, at once: a server may
+        answer `members: 1` and list rooms differently (or not at all)."""
+        info = self._info_for(self.conn_id) if self.conn_id is not None else None
+        if info is None:
+            return
+        if info.client_id is None:  # no greeting told us who we are: the reply may
+            client_id = reply.get("clientId")
+            info.client_id = str(client_id) if isinstance(client_id, str | int) else "you"
+            self.model.set_self_id(info.client_id)
+        if kind == "leave_room":
+            info.own_rooms.discard(room)
+            self.model.member_left(room, info.client_id)
+        else:
+            info.own_rooms.add(room)
+            name = reply.get("name")
+            count = _member_count(reply.get("members"))
+            self.model.joined(room, info.client_id,
+                              name if isinstance(name, str) else info.client_id, count)
+        self._update_header()
 
     async def _request(
         self, conn: Connection, message: dict[str, Any], what: str
@@ -493,7 +517,11 @@ class RoomBrowser(QWidget):
             if not info.protocol:
                 info.protocol = True
                 self.model.clear()  # inferred rooms give way to the server's own list
-            self.model.set_rooms(_parse_rooms(obj["rooms"]))
+            rooms, counts = _parse_rooms(obj["rooms"])
+            self.model.set_rooms(rooms, counts)
+            me = info.client_id
+            for room in info.own_rooms & counts.keys() if me else ():  # counted, not listed:
+                self.model.member_joined(room, me, me, counted=False)  # we are one of them
             self._update_header()
 
     def _infer(self, frame: FrameEvent, info: ConnRooms) -> None:
@@ -567,7 +595,7 @@ class RoomBrowser(QWidget):
             self.title.setText("Rooms")
             self.note.setText("Select a connection to browse its rooms.")
             return
-        label = conn.config.label
+        label = display_name(conn.config)
         self.title.setText(f"Rooms on {label if len(label) <= 60 else label[:60] + '…'}")
         state = "" if conn.state is ConnState.OPEN else f"Not connected ({conn.state.value}). "
         if protocol:
@@ -678,18 +706,37 @@ class _Joined:
         return out
 
 
-def _parse_rooms(rooms: list[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The `rooms` array of a reply, defensively: malformed entries are skipped."""
+COUNT_FIELDS = ("members", "memberCount", "count", "size")  # a room's size when not a list
+
+
+def _member_count(value: Any) -> int | None:
+    """A member count as a server gives it: a number, or a list of members."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 0)
+    return len(value) if isinstance(value, list) else None
+
+
+def _parse_rooms(
+    rooms: list[Any],
+) -> tuple[list[tuple[str, list[tuple[str, str]]]], dict[str, int]]:
+    """The `rooms` array of a reply, defensively (malformed entries are skipped): each room
+    with its members, and the counts of rooms given with a number instead of a list."""
     out: list[tuple[str, list[tuple[str, str]]]] = []
+    counts: dict[str, int] = {}
     for room in rooms:
         if not isinstance(room, dict) or not isinstance(room.get("name"), str):
             continue
         members = []
         raw = room.get("members")
+        if not isinstance(raw, list):
+            count = next((c for k in COUNT_FIELDS if (c := _member_count(room.get(k))) is not None
+                          and not isinstance(room.get(k), list)), None)
+            if count is not None:
+                counts[room["name"]] = count
         for member in raw if isinstance(raw, list) else []:
             if isinstance(member, dict) and isinstance(member.get("clientId"), str | int):
                 client_id = str(member["clientId"])
                 name = member.get("name")
                 members.append((client_id, name if isinstance(name, str) else client_id))
         out.append((room["name"], members))
-    return out
+    return out, counts
