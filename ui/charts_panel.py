@@ -39,6 +39,7 @@ from core.states import ConnState
 from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
 from ui.chart_series import MarkerLog, grid_pairs, peak, since, with_gaps
 from ui.connections_model import display_name
+from ui.elided_label import ElidedLabel
 from ui.numbers import compact
 
 # Bridge ticks (50 ms) per redraw, by window: a redraw per ~4 px of scroll at 1280 px. A redraw
@@ -182,8 +183,8 @@ class ChartsPanel(QWidget):
         self.window_box.currentIndexChanged.connect(
             lambda _i: self.set_window(self.window_box.currentData())
         )
-        self.summary = QLabel()
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        # cut with "…" where the panel is narrow; its length never resizes the panel
+        self.summary = ElidedLabel(min_chars=0)
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.graphics = ChartView(bridge.redrawn)

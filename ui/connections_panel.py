@@ -38,10 +38,10 @@ from ui.settings import app_settings
 
 # State, Name, RTT and the rates fit the default ~400 px column; the rest scroll into view.
 COLUMN_WIDTHS = {
-    Column.STATE: 98,
-    Column.NAME: 112,
-    Column.RTT: 62,
-    Column.RATE_IN: 48,
+    Column.STATE: 92,
+    Column.NAME: 124,
+    Column.RTT: 60,
+    Column.RATE_IN: 46,
     Column.RATE_OUT: 48,
     Column.MSGS_IN: 50,
     Column.MSGS_OUT: 50,

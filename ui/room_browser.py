@@ -45,6 +45,7 @@ from core.events import Direction, FrameEvent, Opcode
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
 from ui.connections_model import display_name
+from ui.elided_label import ElidedLabel
 from ui.rooms_model import COL_ID, COL_MEMBERS, COL_NAME, RoomsModel
 
 REFRESH_MS = 5_000  # periodic list_rooms while a protocol connection is shown
@@ -114,8 +115,7 @@ class RoomBrowser(QWidget):
         self._inflight_key: tuple[int, str | None] | None = None
         self._error = ""
 
-        self.title = QLabel("Rooms")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title = ElidedLabel("Rooms", min_chars=4)  # a long name is cut with "…"
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         font = self.title.font()
         font.setBold(True)

@@ -26,6 +26,7 @@ from core.events import ConnectionRemoved, ErrorEvent
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
 from ui.connections_model import display_name
+from ui.elided_label import ElidedLabel
 from ui.sweep import Sweep
 
 REFRESH_S = 0.5  # the figures change at most twice a second: readable, and cheap
@@ -61,9 +62,7 @@ class StatusBar(QStatusBar):
         self._samples: deque[list[float]] = deque()
         self._rates = (0.0, 0.0)
 
-        self.message_label = QLabel()
-        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label.setMinimumWidth(120)
+        self.message_label = ElidedLabel(min_chars=16)  # cut with "…", whole in its tooltip
         self._error_conn: int | None = None  # whose error the message is (None: no error's)
         self._error_time = 0.0
         self.undo_button = QPushButton("Undo")
@@ -95,6 +94,14 @@ class StatusBar(QStatusBar):
         ):
             label.setToolTip(tip)
             label.setTextFormat(Qt.TextFormat.PlainText)
+        # Figures keep their width as their digits change: the bar does not jitter, and no
+        # count can push the window's minimum width up.
+        wide = self.fontMetrics().horizontalAdvance
+        self.rates_label.setMinimumWidth(wide("▼ 9999.9 msg/s  ▲ 9999.9 msg/s"))
+        self.connections_label.setMinimumWidth(wide("999/999 open"))
+        self.dropped_label.setMinimumWidth(wide("dropped: 999,999"))
+        for label in (self.rates_label, self.connections_label, self.dropped_label):
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.addWidget(self.message_label, 1)
         self.addWidget(self.undo_button)
         self.addPermanentWidget(self.recording_label)
