@@ -542,7 +542,9 @@ async def test_remove_offers_undo_that_restores_the_same_config(qtbot, embedded_
         conn = panel.add_connection(config)
         assert conn is not None
         await until(lambda: conn.state is ConnState.OPEN, 5, "open")
-        panel.remove_selected()  # Del: at once, no dialog
+        remove = panel.actions_by_name["remove"]
+        assert remove.shortcut().toString() == "Del"
+        remove.trigger()  # Del: removed at once, no dialog
         await until(lambda: panel.model.rowCount() == 0, 5, "removed")
         assert status.message_label.text() == "Removed keep me"
         # (a status tip of a button under the pointer may cover the bar's widgets a moment)
@@ -575,7 +577,7 @@ async def test_remove_offers_undo_that_restores_the_same_config(qtbot, embedded_
 
 
 def test_important_columns_show_and_the_choice_is_remembered(qtbot, config_dir):
-    from ui.connections_panel import DEFAULT_HIDDEN
+    from ui.connection_columns import DEFAULT_HIDDEN
 
     bridge = CoreBridge(ConnectionManager(), interval_ms=3_600_000)
     panel = ConnectionsPanel(bridge)

@@ -32,48 +32,11 @@ from core.config import ConnectionConfig
 from core.connection import Connection
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
+from ui.connection_columns import columns_menu, set_up_columns
 from ui.connection_dialog import ConnectionDialog
-from ui.connections_model import BADGE_COLOR_ROLE, HEADERS, Column, ConnectionsModel, display_name
-from ui.settings import app_settings
+from ui.connections_model import BADGE_COLOR_ROLE, Column, ConnectionsModel, display_name
 
-# State, Name, RTT and the rates fit the default ~400 px column; the rest scroll into view.
-COLUMN_WIDTHS = {
-    Column.STATE: 92,
-    Column.NAME: 124,
-    Column.RTT: 60,
-    Column.RATE_IN: 46,
-    Column.RATE_OUT: 48,
-    Column.MSGS_IN: 50,
-    Column.MSGS_OUT: 50,
-    Column.UPTIME: 76,
-    Column.RTT_AVG: 70,
-    Column.BYTES_IN: 78,
-    Column.BYTES_OUT: 78,
-    Column.ATTEMPT: 60,
-    Column.URL: 210,
-    Column.CLOSE: 180,
-    Column.ERROR: 320,
-}
-# Shown until the user picks others in the header's context menu (remembered in the settings).
-DEFAULT_HIDDEN = frozenset({Column.RTT_AVG, Column.BYTES_IN, Column.BYTES_OUT, Column.ATTEMPT,
-                            Column.URL, Column.CLOSE})
-HIDDEN_KEY = "connections/hidden_columns"  # Column names, comma-separated
 UNDO_S = 10.0  # how long the status bar offers to undo a removal
-
-
-def load_hidden() -> set[Column]:
-    """The columns hidden last time (DEFAULT_HIDDEN the first time)."""
-    value = app_settings().value(HIDDEN_KEY)
-    if not isinstance(value, str):
-        return set(DEFAULT_HIDDEN)
-    names = {name.strip() for name in value.split(",")}
-    return {c for c in Column if c.name in names and c is not Column.STATE}
-
-
-def save_hidden(hidden: set[Column]) -> None:
-    settings = app_settings()
-    settings.setValue(HIDDEN_KEY, ",".join(c.name for c in sorted(hidden)))
-    settings.sync()
 
 
 class _BadgeDelegate(QStyledItemDelegate):
@@ -145,10 +108,7 @@ class ConnectionsPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
-        for column, width in COLUMN_WIDTHS.items():
-            self.view.setColumnWidth(column, width)
-        for column in load_hidden():
-            header.setSectionHidden(column, True)
+        set_up_columns(header)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._header_menu)
         self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -408,27 +368,13 @@ class ConnectionsPanel(QWidget):
             menu.addAction(acts[name])
 
     def _header_menu(self, pos: QPoint) -> None:
-        self.columns_menu().popup(self.view.horizontalHeader().mapToGlobal(pos))
+        menu = columns_menu(self.view.horizontalHeader(), self)
+        menu.aboutToHide.connect(menu.deleteLater)
+        menu.popup(self.view.horizontalHeader().mapToGlobal(pos))
 
     def columns_menu(self) -> QMenu:
-        """A checkable entry per column (State always shows): which columns the table shows."""
-        menu = QMenu(self)
-        header = self.view.horizontalHeader()
-        for column in Column:
-            act = menu.addAction(HEADERS[column])
-            act.setCheckable(True)
-            act.setChecked(not header.isSectionHidden(column))
-            act.setEnabled(column is not Column.STATE)
-            act.toggled.connect(lambda on, c=column: self.show_column(c, on))
-        return menu
-
-    def show_column(self, column: Column, shown: bool) -> None:
-        """Show or hide a column, and remember it for the next launch."""
-        header = self.view.horizontalHeader()
-        header.setSectionHidden(column, not shown)
-        if shown and header.sectionSize(column) < 20:
-            header.resizeSection(column, COLUMN_WIDTHS[column])
-        save_hidden({c for c in Column if header.isSectionHidden(c)})
+        """The header's context menu: which columns the table shows (remembered)."""
+        return columns_menu(self.view.horizontalHeader(), self)
 
     def _context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
