@@ -728,11 +728,12 @@ def _parse_rooms(
             continue
         members = []
         raw = room.get("members")
-        if not isinstance(raw, list):
-            count = next((c for k in COUNT_FIELDS if (c := _member_count(room.get(k))) is not None
-                          and not isinstance(room.get(k), list)), None)
-            if count is not None:
-                counts[room["name"]] = count
+        if not isinstance(raw, list):  # a number, under one name or another
+            for key in COUNT_FIELDS:
+                value = room.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    counts[room["name"]] = max(value, 0)
+                    break
         for member in raw if isinstance(raw, list) else []:
             if isinstance(member, dict) and isinstance(member.get("clientId"), str | int):
                 client_id = str(member["clientId"])
