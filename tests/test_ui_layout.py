@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from core.states import ConnState
@@ -128,34 +128,41 @@ async def test_a_layout_saved_small_is_not_forced_on_a_larger_window(
     qtbot, config_dir, no_quit_on_close
 ):
     bridge = make_bridge()
-    small = MainWindow(bridge)
-    small.resize(1024, 640)
-    small.show()
-    await until(lambda: small.has_painted, 5, "painted")
-    await asyncio.sleep(0.1)
-    squeezed = small.docks["connections"].width()
-    small.close()  # saves the layout, and the size it was made for
-    large = MainWindow(bridge)
+    windows: list[MainWindow] = []
+
+    async def shown(width: int, height: int) -> MainWindow:
+        window = MainWindow(bridge)  # restores the layout saved by the one closed before
+        windows.append(window)
+        window.resize(width, height)
+        window.show()
+        await until(lambda: window.has_painted, 5, "painted")
+        await asyncio.sleep(0.2)  # the proportions are set just after the first paint
+        return window
+
     try:
+        small = await shows_squeezed(shown)
+        small.close()  # saves the layout, and the size it was made for
+        large = await shown(1600, 1000)
         assert large.layout_restored
-        large.resize(1600, 1000)
-        large.show()
-        await until(lambda: large.has_painted, 5, "painted")
-        await asyncio.sleep(0.2)
         left = large.docks["connections"].width()
-        assert abs(left - 0.32 * 1600) < 40, (squeezed, left)  # proportions for 1600 px
-        inspector = large.docks["inspector"].width()
-        assert abs(inspector - 0.68 * 1600) < 40
+        assert abs(left - 0.32 * 1600) < 40, left  # the proportions for 1600 px
+        assert abs(large.docks["inspector"].width() - 0.68 * 1600) < 40
+        docks = [large.docks["connections"], large.docks["inspector"]]
+        large.resizeDocks(docks, [left + 100, 1500 - left], Qt.Orientation.Horizontal)
+        await asyncio.sleep(0.1)  # as if the user dragged the separator
+        widened = large.docks["connections"].width()
+        assert widened > left + 50
         large.close()
-        again = MainWindow(bridge)  # and at the size it was saved at, the layout is kept
-        again.resize(1600, 1000)
-        again.show()
-        await until(lambda: again.has_painted, 5, "painted")
-        again.docks["connections"].resize(again.docks["connections"].size())
-        await asyncio.sleep(0.2)
-        assert abs(again.docks["connections"].width() - left) <= 2
+        again = await shown(1600, 1000)  # at the size it was saved at, the layout is kept
+        assert abs(again.docks["connections"].width() - widened) <= 2
     finally:
         bridge.stop()
-        dispose(small, large, bridge)
-        if "again" in locals():
-            dispose(again)
+        dispose(*windows, bridge)
+
+
+async def shows_squeezed(shown) -> MainWindow:  # type: ignore[no-untyped-def]
+    """A window made as small as it goes: every dock squeezed to its minimum."""
+    window = await shown(800, 500)
+    assert window.width() < 1024  # held at its minimum width
+    assert window.docks["connections"].width() < 0.32 * 1600 - 200
+    return window
