@@ -18,6 +18,11 @@ from websockets.exceptions import (
 )
 
 
+class SettingsError(ValueError):
+    """A connection's settings cannot be used as they are (e.g. a {{variable}} with no value):
+    retrying cannot fix it, so an attempt that raises it is not retried."""
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
     kind: str  # refused, dns, tls, http, timeout, protocol, url, network
@@ -42,6 +47,8 @@ _FATAL_STATUS = frozenset({400, 401, 403, 404, 405, 426})
 
 def describe_error(exc: BaseException, url: str = "", has_token: bool = False) -> ErrorInfo:
     where = _host_port(url)
+    if isinstance(exc, SettingsError):
+        return ErrorInfo("settings", str(exc), False)
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
         words = _HTTP_WORDS.get(status, exc.response.reason_phrase or "unexpected HTTP status")
