@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import random
@@ -11,6 +12,7 @@ import ssl
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -79,8 +81,13 @@ class Connection:
         conn_id: int | None = None,
         rng: random.Random | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        resolve: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
+        # Applied on every attempt to the URL, header values, token and on-open messages
+        # ({{variables}}), so a reconnect sends fresh values; may be replaced at any time.
+        self.resolve = resolve
+        self._on_open: list[str] = []  # this attempt's on-open messages, resolved
         # The loop this connection lives on (the first one it is started on unless given).
         # Public methods called from any other thread hop to it: the app runs every
         # connection on a core thread while its widgets call these from the GUI thread.
@@ -337,8 +344,9 @@ class Connection:
         self.retry_at = None
 
     async def _open(self) -> ClientConnection:
-        cfg = self.config
-        url, headers = self._url_and_headers()
+        cfg = self._resolved()  # a SettingsError (unresolved variable) is not retried
+        self._on_open = cfg.on_open
+        url, headers = self._url_and_headers(cfg)
         ssl_context = self._ssl_context() if urlsplit(url).scheme == "wss" else None
         kwargs: dict[str, Any] = {}
         if ssl_context is not None:
@@ -359,8 +367,23 @@ class Connection:
             **kwargs,
         )
 
-    def _url_and_headers(self) -> tuple[str, list[tuple[str, str]]]:
-        cfg = self.config
+    def _resolved(self) -> ConnectionConfig:
+        """The settings for this attempt, with the variables resolved afresh."""
+        cfg, resolve = self.config, self.resolve
+        if resolve is None:
+            return cfg
+        return dataclasses.replace(
+            cfg,
+            url=resolve(cfg.url),
+            headers=[(name, resolve(value)) for name, value in cfg.headers],
+            token=None if cfg.token is None else resolve(cfg.token),
+            on_open=[resolve(text) for text in cfg.on_open],
+        )
+
+    def _url_and_headers(
+        self, cfg: ConnectionConfig | None = None
+    ) -> tuple[str, list[tuple[str, str]]]:
+        cfg = cfg or self.config
         headers = list(cfg.headers)
         url = cfg.url
         if cfg.token and cfg.token_mode == "bearer":
@@ -395,7 +418,7 @@ class Connection:
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
         try:
-            for text in self.config.on_open:
+            for text in self._on_open:
                 await self._write(ws, text.encode(), True)
             await self._flush(ws)
             await ws.wait_closed()
