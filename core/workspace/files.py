@@ -128,7 +128,9 @@ def _parse(path: Path, data: bytes) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise WorkspaceError(f"{path}: not valid TOML: {exc}") from None
+        words = str(exc).replace("(at end of document)",
+                                 f"(at the end of the file, line {text.count(chr(10)) + 1})")
+        raise WorkspaceError(f"{path}: not valid TOML: {words}") from None
     except RecursionError:
         raise WorkspaceError(f"{path}: not valid TOML: nested too deeply") from None
 
