@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.config import ConnectionConfig, ReconnectPolicy
 from core.workspace import (
+    Environment,
     Resolver,
     SecretStore,
     Workspace,
@@ -60,7 +61,7 @@ def _load(path: Path) -> Workspace:
         raise CliError(str(exc)) from None
 
 
-def _environment(ws: Workspace, name: str | None):  # type: ignore[no-untyped-def]
+def _environment(ws: Workspace, name: str | None) -> Environment | None:
     env = ws.environment(name)
     if env is None and name:
         names = ", ".join(repr(e.name) for e in ws.environments) or "none"

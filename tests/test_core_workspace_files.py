@@ -111,6 +111,25 @@ def test_round_trip_keeps_every_field(tmp_path) -> None:
     assert again.read_bytes() == path.read_bytes()  # stable: it diffs well
 
 
+def test_the_documented_example_loads(tmp_path, monkeypatch) -> None:
+    doc = (ROOT / "docs" / "workspaces.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.toml"
+    path.write_text(example)
+    ws = load_workspace(path, SecretStore(use_keyring=False))
+    assert ws.ignored == [] and ws.extra == {}
+    profile = ws.profile("staging feed")
+    assert profile.reconnect.max_attempts == 10 and profile.heartbeat.app_template
+    assert [m.format for m in ws.collection("chat").messages] == ["json", "text", "hex"]
+    secrets = SecretStore(use_keyring=False)
+    secrets.set("profile/staging feed/header/authorization", "Bearer from-the-store")
+    monkeypatch.setenv("STAGING_TOKEN", "t0k")
+    resolver = Resolver(ws.environment(), secrets)
+    assert resolver(profile.url) == "wss://staging.example.com/feed?room=lobby"
+    assert resolver(profile.token) == "t0k"
+    assert resolver(profile.headers[1][1]) == "Bearer from-the-store"
+
+
 def test_missing_file_is_an_empty_workspace(config_dir) -> None:
     assert default_workspace_path() == config_dir / "workspace.toml"
     ws = load_workspace()
@@ -284,13 +303,14 @@ def secret_workspace() -> Workspace:
     token, header, var, query, cookie = SECRETS
     return Workspace(
         profiles=[ConnectionConfig(
-            "ws://127.0.0.1:9/live?room=1", name="prod",
+            "ws://127.0.0.1:9/live?room=1", name="prod {feed}",
             headers=[("Authorization", f"Bearer {header}"), ("Cookie", f"sid={cookie}"),
                      ("X-Api-Token", "{{var}}"), ("X-Plain", "visible")],
             token=token, on_open=["auth {{var}}"])],
         environments=[Environment("env", [Variable("var", var, secret=True)])],
         active_environment="env",
-        session=SessionState(open=["prod", f"ws://u:pw@127.0.0.1:9/?token={query}&room=2"]),
+        session=SessionState(open=["prod {feed}",
+                                   f"ws://u:pw@127.0.0.1:9/?token={query}&room=2"]),
     )
 
 
@@ -300,7 +320,7 @@ def files_holding(root: Path, needle: bytes) -> list[Path]:
 
 def check_secrets_back(ws: Workspace, store: SecretStore) -> None:
     token, header, var, _, cookie = SECRETS
-    profile = ws.profile("prod")
+    profile = ws.profile("prod {feed}")
     assert profile.token == token
     assert profile.headers[:2] == [("Authorization", f"Bearer {header}"),
                                    ("Cookie", f"sid={cookie}")]
@@ -328,12 +348,13 @@ def test_secrets_never_land_in_a_file(
         for needle in (secret.encode(), base64.b64encode(secret.encode())):
             assert files_holding(tmp_path, needle) == [], secret
     text = (config_dir / "workspace.toml").read_text()
-    assert "${secret:profile/prod/token}" in text and '"{{var}}"' in text and "visible" in text
+    assert "${secret:profile/prod (feed)/token}" in text
+    assert '"{{var}}"' in text and "visible" in text
     assert "ws://127.0.0.1:9/?room=2" in text  # the session's URL lost its token and password
     check_secrets_back(load_workspace(None, store), store)  # the same launch
     if backend == "keyring":  # it is there, in the keyring's own file
         assert Path(ring.file_path).is_file()
-        assert ring.get_password("SocketScope", "profile/prod/token") == SECRETS[0]
+        assert ring.get_password("SocketScope", "profile/prod (feed)/token") == SECRETS[0]
         assert ring.get_password("SocketScope", "env/env/var") == SECRETS[2]
     forget_launch_secrets()  # a new launch
     if backend == "keyring":
@@ -341,11 +362,12 @@ def test_secrets_never_land_in_a_file(
         check_secrets_back(load_workspace(None, relaunched), relaunched)
         return
     asked: list[str] = []
-    answers = {"profile/prod/token": SECRETS[0], "env/env/var": SECRETS[2]}
+    answers = {"profile/prod (feed)/token": SECRETS[0], "env/env/var": SECRETS[2]}
     fresh = SecretStore(ask=lambda key: asked.append(key) or answers.get(key), use_keyring=False)
     ws = load_workspace(None, fresh)
-    profile = ws.profile("prod")
-    assert profile.token == "${secret:profile/prod/token}"  # a reference until it is needed
+    profile = ws.profile("prod {feed}")
+    assert profile.token == "${secret:profile/prod (feed)/token}"  # a reference until it is needed
     resolver = Resolver(ws.environment(), fresh)
     assert resolver(profile.token) == SECRETS[0] and resolver("{{var}}") == SECRETS[2]
-    assert resolver(profile.token) == SECRETS[0] and asked == ["profile/prod/token", "env/env/var"]
+    assert resolver(profile.token) == SECRETS[0]
+    assert asked == ["profile/prod (feed)/token", "env/env/var"]

@@ -16,16 +16,21 @@ _memory: dict[str, str] = {}
 _asked: set[str] = set()  # keys the user was already asked for in this launch
 
 
+def _part(name: str) -> str:
+    """A name as part of a key that fits in ${secret:KEY} (no braces)."""
+    return name.replace("{", "(").replace("}", ")")
+
+
 def profile_token_key(profile: str) -> str:
-    return f"profile/{profile}/token"
+    return f"profile/{_part(profile)}/token"
 
 
 def profile_header_key(profile: str, header: str) -> str:
-    return f"profile/{profile}/header/{header.lower()}"
+    return f"profile/{_part(profile)}/header/{_part(header.lower())}"
 
 
 def variable_key(environment: str, variable: str) -> str:
-    return f"env/{environment}/{variable}"
+    return f"env/{_part(environment)}/{_part(variable)}"
 
 
 def keyring_usable(backend: Any) -> bool:

@@ -18,7 +18,7 @@ from core.workspace.secrets import SecretStore, variable_key
 # {{name}} or {{$builtin}}, then ${env:NAME} and ${secret:KEY}. Anything else in braces (JSON,
 # templates of other tools) is left alone.
 _PATTERN = re.compile(
-    r"\{\{\s*(\$?[A-Za-z_][\w.\-]*)\s*\}\}|\$\{(env|secret):([^{}\s]+)\}"
+    r"\{\{\s*(\$?[A-Za-z_][\w.\-]*)\s*\}\}|\$\{(env|secret):([^{}]+)\}"
 )
 MAX_DEPTH = 16  # variables whose values use variables, this deep at most (catches cycles)
 
