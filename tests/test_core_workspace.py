@@ -91,12 +91,16 @@ def test_secret_variable_is_read_from_the_store() -> None:
     assert resolver("{{api}}|{{typed}}") == "from-store|in-memory from-store"
 
 
-def test_default_keyring_here_is_refused_and_memory_is_used() -> None:
-    assert SecretStore().backend == "memory"  # this machine: fail backend, or keyrings.alt files
-    assert not keyring_usable(fail.Keyring())
-    assert not keyring_usable(PlaintextKeyring())
+@pytest.mark.parametrize("backend", [fail.Keyring, PlaintextKeyring])
+def test_no_keyring_or_a_plain_file_one_means_memory(backend, tmp_path) -> None:
+    """The fail backend (this machine's default before keyrings.alt) stores nothing, and
+    keyrings.alt's file backends keep secrets in a file: neither is used by default."""
+    instance = backend()
+    if isinstance(instance, PlaintextKeyring):
+        instance.file_path = str(tmp_path / "keyring.cfg")
+    assert not keyring_usable(instance)
     previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
+    keyring.set_keyring(instance)
     try:
         store = SecretStore()
         assert store.backend == "memory"
@@ -106,6 +110,7 @@ def test_default_keyring_here_is_refused_and_memory_is_used() -> None:
         assert store.peek("k") is None
     finally:
         keyring.set_keyring(previous)
+    assert not (tmp_path / "keyring.cfg").exists()
 
 
 def test_a_missing_secret_is_asked_for_once_per_launch() -> None:
