@@ -27,11 +27,12 @@ from core.backoff import backoff
 from core.closecodes import describe_close
 from core.codecs import encode_object, parse_object
 from core.config import ConnectionConfig
-from core.errors import describe_error
+from core.errors import ErrorInfo, SettingsError, describe_error
 from core.events import (
     Direction,
     ErrorEvent,
     FrameEvent,
+    HandshakeInfo,
     LatencySample,
     Opcode,
     QueueDropped,
@@ -39,6 +40,7 @@ from core.events import (
     RequestFinished,
     StateChanged,
 )
+from core.handshake import handshake_info
 from core.hub import EventHub
 from core.loopthread import hop
 from core.metrics import ConnectionMetrics
@@ -281,38 +283,29 @@ class Connection:
     async def _run(self) -> None:
         policy = self.config.reconnect
         delays = backoff(policy, self._rng)
-        protocol_errors = 0
+        streak, streak_kind = 0, ""  # failures of one kind in a row
         try:
             while True:
                 if self.state is not ConnState.CONNECTING:
                     self.attempt += 1
                     self._set_state(ConnState.CONNECTING)
-                try:
-                    ws = await self._open()
-                except Exception as exc:
-                    info = describe_error(exc, self.config.url, bool(self.config.token))
-                    protocol_errors = protocol_errors + 1 if info.kind == "protocol" else 0
-                    message = info.message
-                    if protocol_errors >= policy.max_protocol_errors:
-                        message += f" ({protocol_errors} protocol errors in a row: not retrying)"
-                    elif not info.retry:
-                        message += " (not retrying: fix the settings, then connect again)"
-                    if (
-                        not info.retry
-                        or protocol_errors >= policy.max_protocol_errors
-                        or not self._may_retry()
-                    ):
+                opened = await self._open()
+                if isinstance(opened, ErrorInfo):
+                    streak = streak + 1 if opened.kind == streak_kind else 1
+                    streak_kind = opened.kind
+                    message, final = self._verdict(opened, streak)
+                    if final or not self._may_retry():
                         self._set_state(ConnState.CLOSED, error=message)
                         return
                     await self._wait_retry(next(delays), error=message)
                     continue
-                protocol_errors = 0
-                opened = time.monotonic()
-                code, reason, error = await self._serve(ws)
+                streak, streak_kind = 0, ""
+                started = time.monotonic()
+                code, reason, error = await self._serve(*opened)
                 if self._stopping:
                     self._set_state(ConnState.CLOSED, close_code=code, close_reason=reason)
                     return
-                if time.monotonic() - opened >= policy.stable_after:
+                if time.monotonic() - started >= policy.stable_after:
                     delays = backoff(policy, self._rng)
                     self.attempt = 0
                 if not self._may_retry():
@@ -327,6 +320,20 @@ class Connection:
             if self.state is not ConnState.CLOSED:
                 self._set_state(ConnState.CLOSED, close_code=self.close_code)
             raise
+
+    def _verdict(self, info: ErrorInfo, streak: int) -> tuple[str, bool]:
+        """The error in words, and whether to stop retrying: a fatal error, or one that
+        repeated `streak` times (a typo'd host, a server that does not speak WebSocket) and
+        will not heal by itself."""
+        policy = self.config.reconnect
+        if info.kind == "protocol" and streak >= policy.max_protocol_errors:
+            return f"{info.message} ({streak} protocol errors in a row: not retrying)", True
+        if info.kind == "dns" and streak >= policy.max_dns_errors:
+            return (f"{info.message} (not found {streak} times in a row: gave up retrying; "
+                    "connect again once the URL is fixed)"), True
+        if not info.retry:
+            return f"{info.message} (not retrying: fix the settings, then connect again)", True
+        return info.message, False
 
     def _may_retry(self) -> bool:
         policy = self.config.reconnect
@@ -343,29 +350,48 @@ class Connection:
                 await self._retry_now.wait()
         self.retry_at = None
 
-    async def _open(self) -> ClientConnection:
-        cfg = self._resolved()  # a SettingsError (unresolved variable) is not retried
+    async def _open(self) -> tuple[ClientConnection, HandshakeInfo] | ErrorInfo:
+        """The open connection and its handshake, or what went wrong in words. A rejected
+        handshake (HTTP 401 ...) is published too: its status and headers tell why."""
+        try:
+            cfg = self._resolved()
+        except SettingsError as exc:  # a {{variable}} without a value: not retried
+            return describe_error(exc, self.config.url)
         self._on_open = cfg.on_open
         url, headers = self._url_and_headers(cfg)
         ssl_context = self._ssl_context() if urlsplit(url).scheme == "wss" else None
         kwargs: dict[str, Any] = {}
         if ssl_context is not None:
             kwargs["ssl"] = ssl_context
-        return await connect(
-            url,
-            additional_headers=headers,
-            subprotocols=[Subprotocol(p) for p in cfg.subprotocols] or None,
-            origin=Origin(cfg.origin) if cfg.origin else None,
-            compression="deflate" if cfg.compression else None,
-            max_size=cfg.max_size,
-            open_timeout=cfg.open_timeout,
-            close_timeout=cfg.close_timeout,
-            ping_interval=None,  # our own heartbeat measures and reports every ping
-            ping_timeout=None,
-            user_agent_header="SocketScope/0.1",
-            create_connection=TapConnection,
-            **kwargs,
-        )
+        made: list[TapConnection] = []  # one per attempt of a redirect chain
+
+        def create_connection(*args: Any, **options: Any) -> TapConnection:
+            made.append(TapConnection(*args, **options))
+            return made[-1]
+
+        try:
+            ws = await connect(
+                url,
+                additional_headers=headers,
+                subprotocols=[Subprotocol(p) for p in cfg.subprotocols] or None,
+                origin=Origin(cfg.origin) if cfg.origin else None,
+                compression="deflate" if cfg.compression else None,
+                max_size=cfg.max_size,
+                open_timeout=cfg.open_timeout,
+                close_timeout=cfg.close_timeout,
+                ping_interval=None,  # our own heartbeat measures and reports every ping
+                ping_timeout=None,
+                user_agent_header="SocketScope/0.1",
+                create_connection=create_connection,  # type: ignore[arg-type]  # a factory
+                **kwargs,
+            )
+        except Exception as exc:
+            last = made[-1] if made else None
+            if last is not None and last.response is not None:
+                self._publish(handshake_info(self.id, url, last, (cfg.token or "",)))
+            reached = last is not None and last.request is not None
+            return describe_error(exc, cfg.url, bool(cfg.token), reached=reached)
+        return ws, handshake_info(self.id, url, ws, (cfg.token or "",))
 
     def _resolved(self) -> ConnectionConfig:
         """The settings for this attempt, with the variables resolved afresh."""
@@ -402,7 +428,9 @@ class Connection:
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    async def _serve(self, ws: ClientConnection) -> tuple[int | None, str, str | None]:
+    async def _serve(
+        self, ws: ClientConnection, handshake: HandshakeInfo
+    ) -> tuple[int | None, str, str | None]:
         """Run one open connection to its end; return close code, reason and error in words."""
         self._ws = ws
         self.subprotocol = ws.subprotocol
@@ -411,6 +439,7 @@ class Connection:
         self._epoch += 1
         self._app_marker = self.config.heartbeat.app_reply_type.encode()  # config may be edited
         self.opened_at = time.time()
+        self._publish(handshake)
         self._set_state(ConnState.OPEN)
         if isinstance(ws, TapConnection):
             ws.attach(self._on_frame, self._deliver, self.hub.backpressure, self.hub.priority)

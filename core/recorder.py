@@ -8,6 +8,7 @@ row with the count is written: a drop is never silent.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -28,6 +29,7 @@ from core.events import (
     ErrorEvent,
     Event,
     FrameEvent,
+    HandshakeInfo,
     LatencySample,
     Opcode,
     QueueDropped,
@@ -399,6 +401,8 @@ def _note(event: Event) -> tuple[float, int | None, str, str]:
     elif isinstance(event, RequestFinished):
         kind, detail = "request", {"request_id": event.request_id, "rtt": event.rtt,
                                    "error": event.error}
+    elif isinstance(event, HandshakeInfo):  # every field; pairs of headers as 2-element lists
+        kind, detail = "handshake", dataclasses.asdict(event)
     else:
         kind, detail = type(event).__name__, {}
     return (event.time, getattr(event, "conn_id", None), kind, json.dumps(detail))

@@ -66,7 +66,7 @@ def full_profile(name: str = "full") -> ConnectionConfig:
                                   app_reply_type="pong!"),
         reconnect=ReconnectPolicy(enabled=False, initial=0.1, factor=3.0, max_delay=9.0,
                                   jitter=0.5, max_attempts=4, stable_after=2.0,
-                                  max_protocol_errors=7),
+                                  max_protocol_errors=7, max_dns_errors=5),
     )
     defaults = ConnectionConfig(url="")
     for f in dataclasses.fields(ConnectionConfig):

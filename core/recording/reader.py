@@ -6,11 +6,18 @@ import heapq
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from core.events import ConnectionAdded, Direction, FrameEvent, Opcode, StateChanged
+from core.events import (
+    ConnectionAdded,
+    Direction,
+    FrameEvent,
+    HandshakeInfo,
+    Opcode,
+    StateChanged,
+)
 from core.ndjson import event_to_json
 from core.paths import recordings_dir
 from core.states import ConnState
@@ -105,16 +112,41 @@ class Recording:
             yield StateChanged(conn, when, ConnState(old), ConnState(new), attempt, retry_in,
                                code, reason or "", error)
 
+    def handshakes(self) -> Iterator[HandshakeInfo]:
+        """The opening handshakes (secrets masked when recorded), rejected ones included."""
+        rows = self._db.execute(
+            "SELECT conn_id, time, detail FROM notes WHERE kind = 'handshake' ORDER BY id"
+        )
+        for conn, when, detail in rows:
+            yield handshake_from_json(conn, when, json.loads(detail))
+
     def export_ndjson(self, out: IO[str]) -> int:
-        """Connections, then state changes and frames in time order, then gaps; returns lines."""
+        """Connections, then handshakes, state changes and frames in time order, then gaps;
+        returns lines."""
         lines = 0
         for conn in self.connections():
             out.write(json.dumps(event_to_json(conn), ensure_ascii=False) + "\n")
             lines += 1
-        for event in heapq.merge(self.states(), self.frames(), key=lambda e: e.time):
+        events = heapq.merge(self.handshakes(), self.states(), self.frames(),
+                             key=lambda e: e.time)
+        for event in events:
             out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
             lines += 1
         for when, dropped in self._db.execute("SELECT time, dropped FROM gaps ORDER BY id"):
             out.write(json.dumps({"event": "gap", "time": when, "dropped": dropped}) + "\n")
             lines += 1
         return lines
+
+
+def handshake_from_json(conn_id: int, time: float, detail: dict[str, Any]) -> HandshakeInfo:
+    """A handshake note's detail (the event's fields, lists for tuples) as the event again;
+    fields a later version added are ignored, missing optional ones take their defaults."""
+    known = {f.name for f in fields(HandshakeInfo)} - {"conn_id", "time"}
+    values = {k: v for k, v in detail.items() if k in known}
+    for name in ("request_headers", "response_headers"):
+        values[name] = tuple((str(k), str(v)) for k, v in values.get(name) or ())
+    values["extensions"] = tuple(values.get("extensions") or ())
+    values.setdefault("url", "")
+    values.setdefault("status", None)
+    values.setdefault("subprotocol", None)
+    return HandshakeInfo(conn_id=conn_id, time=time, **values)
