@@ -358,6 +358,7 @@ class Connection:
         except SettingsError as exc:  # a {{variable}} without a value: not retried
             return describe_error(exc, self.config.url)
         self._on_open = cfg.on_open
+        masked = (cfg.token or "", *getattr(self.resolve, "secret_values", ()))
         url, headers = self._url_and_headers(cfg)
         ssl_context = self._ssl_context() if urlsplit(url).scheme == "wss" else None
         kwargs: dict[str, Any] = {}
@@ -388,10 +389,10 @@ class Connection:
         except Exception as exc:
             last = made[-1] if made else None
             if last is not None and last.response is not None:
-                self._publish(handshake_info(self.id, url, last, (cfg.token or "",)))
+                self._publish(handshake_info(self.id, url, last, masked))
             reached = last is not None and last.request is not None
             return describe_error(exc, cfg.url, bool(cfg.token), reached=reached)
-        return ws, handshake_info(self.id, url, ws, (cfg.token or "",))
+        return ws, handshake_info(self.id, url, ws, masked)
 
     def _resolved(self) -> ConnectionConfig:
         """The settings for this attempt, with the variables resolved afresh."""

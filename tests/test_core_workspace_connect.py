@@ -9,11 +9,11 @@ import json
 from websockets.asyncio.server import ServerConnection, serve
 
 from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
-from core.events import Direction, Event, FrameEvent, StateChanged
+from core.events import Direction, Event, FrameEvent, HandshakeInfo, StateChanged
 from core.manager import ConnectionManager
 from core.server import make_token
 from core.states import ConnState
-from core.workspace import Environment, Resolver, Variable
+from core.workspace import Environment, Resolver, SecretStore, Variable
 
 SECRET = "workspace-test-secret-0123456789abcdef"
 FAST = ReconnectPolicy(initial=0.05, max_delay=0.3, jitter=0.1, stable_after=0.5)
@@ -103,3 +103,34 @@ async def test_headers_url_and_query_token_reach_a_plain_server() -> None:
     assert path2 == "/lobby?a=1&token=t-4" and h2["X-Attempt"] == "3"
     assert h1["Authorization"] == h2["Authorization"] == "Bearer b-1"
     assert conn.config.url.endswith("/{{room}}?a=1")
+
+
+async def test_secret_values_are_masked_in_the_handshake_event() -> None:
+    seen: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        seen.append(ws.request.headers["X-Session"])
+        await ws.close()
+
+    secrets = SecretStore(use_keyring=False)
+    secrets.set("env/dev/session", "sess-0f9e8d")
+    env = Environment("dev", [Variable("session", "", secret=True), Variable("room", "lobby")])
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        manager = ConnectionManager()
+        shakes: list[HandshakeInfo] = []
+        manager.hub.subscribe(lambda e: shakes.append(e) if isinstance(e, HandshakeInfo) else None)
+        config = ConnectionConfig(
+            f"ws://127.0.0.1:{port}/{{{{room}}}}?s={{{{session}}}}",
+            headers=[("X-Session", "id={{session}}"), ("X-Room", "{{room}}")],
+            reconnect=ReconnectPolicy(enabled=False), heartbeat=HeartbeatConfig(interval=0))
+        manager.add(config, connect=True, resolve=Resolver(env, secrets))
+        try:
+            await until(lambda: seen and shakes)
+        finally:
+            await manager.close_all()
+            secrets.delete("env/dev/session")
+    assert seen == ["id=sess-0f9e8d"]
+    headers = dict(shakes[0].request_headers)
+    assert headers["X-Session"] == "id=•••" and headers["X-Room"] == "lobby"
+    assert "sess-0f9e8d" not in repr(shakes[0]) and shakes[0].url.endswith("/lobby?s=•••")

@@ -44,6 +44,9 @@ class Resolver:
         self.secrets = secrets
         self.environ = environ
         self._seq = itertools.count(1)
+        # Values that came from the secret store, so what shows them (a handshake's headers)
+        # can mask them; one per secret used, so it stays small.
+        self.secret_values: set[str] = set()
         self._builtins: dict[str, Callable[[], str]] = {
             "$uuid": lambda: str(uuid.uuid4()),
             "$timestamp": lambda: str(int(time.time())),
@@ -93,15 +96,22 @@ class Resolver:
         if name in chain or len(chain) >= MAX_DEPTH:
             path = " -> ".join((*chain, name))
             raise UnresolvedVariable(f"variable {{{{{name}}}}} refers to itself ({path})")
-        if var.secret and not var.value:  # a stored secret is used as it is, never expanded
-            assert env is not None
-            return self._secret(variable_key(env.name, name), f"secret variable {{{{{name}}}}}")
-        return self._resolve(var.value, (*chain, name))
+        if not var.secret:
+            return self._resolve(var.value, (*chain, name))
+        if var.value:  # typed in this launch, not yet saved to the store
+            value = self._resolve(var.value, (*chain, name))
+            if len(value) >= 4:
+                self.secret_values.add(value)
+            return value
+        assert env is not None  # a stored secret is used as it is, never expanded
+        return self._secret(variable_key(env.name, name), f"secret variable {{{{{name}}}}}")
 
     def _secret(self, key: str, used_as: str) -> str:
         value = self.secrets.get(key) if self.secrets is not None else None
         if value is None:
             raise UnresolvedVariable(f"{used_as} has no value in the secret store ({key})")
+        if len(value) >= 4:  # shorter ones would mask innocent text
+            self.secret_values.add(value)
         return value
 
 
