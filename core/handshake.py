@@ -7,9 +7,11 @@ serves a rejected handshake (HTTP 401 ...), whose response the user also wants t
 
 from __future__ import annotations
 
+import json
 import ssl
 import time
 from collections.abc import Iterable
+from dataclasses import asdict, fields
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
@@ -119,3 +121,34 @@ def _mask_text(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, MASK)
     return text
+
+
+def handshake_to_json(event: HandshakeInfo) -> str:
+    """How a handshake note's detail is stored: every field by name, tuples as JSON lists."""
+    return json.dumps(asdict(event), ensure_ascii=False)
+
+
+def handshake_from_json(conn_id: int, time: float, detail: str) -> HandshakeInfo:
+    """A handshake note's detail as the event again; fields a later version added are ignored,
+    missing or malformed ones take their defaults (a note is never a reason to fail a read)."""
+    try:
+        data: Any = json.loads(detail)
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    known = {f.name for f in fields(HandshakeInfo)} - {"conn_id", "time"}
+    values = {k: v for k, v in data.items() if k in known}
+    for name in ("request_headers", "response_headers"):
+        values[name] = _pairs(values.get(name))
+    values["extensions"] = tuple(str(e) for e in values.get("extensions") or ())
+    values["url"] = str(values.get("url") or "")
+    values.setdefault("status", None)
+    values.setdefault("subprotocol", None)
+    return HandshakeInfo(conn_id=conn_id, time=time, **values)
+
+
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple((str(p[0]), str(p[1])) for p in value if isinstance(p, list) and len(p) == 2)

@@ -8,7 +8,6 @@ row with the count is written: a drop is never silent.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sqlite3
@@ -37,6 +36,7 @@ from core.events import (
     RequestFinished,
     StateChanged,
 )
+from core.handshake import handshake_to_json
 from core.hub import EventHub
 from core.priority import Priority
 
@@ -401,8 +401,8 @@ def _note(event: Event) -> tuple[float, int | None, str, str]:
     elif isinstance(event, RequestFinished):
         kind, detail = "request", {"request_id": event.request_id, "rtt": event.rtt,
                                    "error": event.error}
-    elif isinstance(event, HandshakeInfo):  # every field; pairs of headers as 2-element lists
-        kind, detail = "handshake", dataclasses.asdict(event)
+    elif isinstance(event, HandshakeInfo):
+        return (event.time, event.conn_id, "handshake", handshake_to_json(event))
     else:
         kind, detail = type(event).__name__, {}
     return (event.time, getattr(event, "conn_id", None), kind, json.dumps(detail))

@@ -6,9 +6,9 @@ import heapq
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from core.events import (
     ConnectionAdded,
@@ -18,6 +18,7 @@ from core.events import (
     Opcode,
     StateChanged,
 )
+from core.handshake import handshake_from_json
 from core.ndjson import event_to_json
 from core.paths import recordings_dir
 from core.states import ConnState
@@ -118,7 +119,7 @@ class Recording:
             "SELECT conn_id, time, detail FROM notes WHERE kind = 'handshake' ORDER BY id"
         )
         for conn, when, detail in rows:
-            yield handshake_from_json(conn, when, json.loads(detail))
+            yield handshake_from_json(conn, when, detail)
 
     def export_ndjson(self, out: IO[str]) -> int:
         """Connections, then handshakes, state changes and frames in time order, then gaps;
@@ -136,17 +137,3 @@ class Recording:
             out.write(json.dumps({"event": "gap", "time": when, "dropped": dropped}) + "\n")
             lines += 1
         return lines
-
-
-def handshake_from_json(conn_id: int, time: float, detail: dict[str, Any]) -> HandshakeInfo:
-    """A handshake note's detail (the event's fields, lists for tuples) as the event again;
-    fields a later version added are ignored, missing optional ones take their defaults."""
-    known = {f.name for f in fields(HandshakeInfo)} - {"conn_id", "time"}
-    values = {k: v for k, v in detail.items() if k in known}
-    for name in ("request_headers", "response_headers"):
-        values[name] = tuple((str(k), str(v)) for k, v in values.get(name) or ())
-    values["extensions"] = tuple(values.get("extensions") or ())
-    values.setdefault("url", "")
-    values.setdefault("status", None)
-    values.setdefault("subprotocol", None)
-    return HandshakeInfo(conn_id=conn_id, time=time, **values)
