@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from core.config import ConnectionConfig
 from core.states import ConnState
 from core.workspace import SavedMessage, Variable
 from core.workspace.secrets import forget_launch_secrets, profile_token_key
@@ -161,6 +162,15 @@ async def test_saved_message_variables_are_resolved_when_sent(
                 return {model.frame(row).payload for row in range(model.rowCount())}
 
             await until(lambda: b'{"hello":"ada","n":2}' in payloads(), 5, "resolved in the view")
+
+            # the secret variable in an ordinary header: sent, but masked in what is recorded
+            controller.save_profile(ConnectionConfig(server.url + "/keyed", name="keyed",
+                                                     headers=[("X-Api", "k={{apiKey}}")]))
+            keyed = window.open_profile("keyed")
+            assert keyed is not None
+            await until(lambda: "/keyed" in server.paths, 5, "the keyed connection")
+            assert server.headers[server.paths.index("/keyed")]["X-Api"] == f"k={API_KEY}"
+            await until(lambda: keyed.state is ConnState.OPEN, 5, "open")
         finally:
             await close(window)
     text = (config_dir / "workspace.toml").read_text()
@@ -218,7 +228,6 @@ async def test_garbage_and_truncated_files(qtbot, config_dir, no_quit_on_close, 
 
 async def test_profile_and_workspace_from_the_command_line(
         qtbot, tmp_path, config_dir, no_quit_on_close):
-    from core.config import ConnectionConfig
     from core.workspace import Environment, Workspace, save_workspace
 
     async with echo_server() as server:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from core.config import ConnectionConfig
 from core.workspace import SavedMessage
-from ui.workspace_session import WorkspaceSession
+from ui.workspace_session import CurrentResolver, WorkspaceSession
 
 if TYPE_CHECKING:
     from core.connection import Connection
@@ -34,6 +34,9 @@ class WorkspaceController(QObject):
         self.profile_of: dict[int, str] = {}  # connection id -> the profile it was opened from
         self._dialogs: set[QWidget] = set()
         self._wired: set[str] = set()  # panels whose signals are connected
+        # {{variables}} of the current workspace's active environment: connections and the
+        # composer hold this, so a workspace opened later applies to them too
+        self.resolve = CurrentResolver(lambda: self.session)
         self.prompts: list[Any] = []  # SecretPrompts asked (kept while their dialogs live)
 
     # ----- the workspace -----------------------------------------------------------------------
@@ -80,11 +83,6 @@ class WorkspaceController(QObject):
                 signal.connect(self.save_from_frame)
         elif key == "connections" and hasattr(panel, "connection_added"):
             panel.connection_added.connect(self._give_resolver)
-
-    def resolve(self, text: str) -> str:
-        """{{variables}} of the current workspace's active environment (connections and the
-        composer hold this, so a workspace opened later applies to them too)."""
-        return self.session.resolve(text) if self.session is not None else text
 
     def say(self, text: str) -> None:
         bridge = self.window.bridge

@@ -4,6 +4,7 @@ a file that failed to load is never written over (only "Save workspace as…" wr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -40,7 +41,10 @@ class WorkspaceSession(QObject):
         self.workspace = workspace
         self.secrets = secrets if secrets is not None else SecretStore()
         self.problem = problem
-        self._resolver = Resolver(workspace.environment(), self.secrets)
+        # Secret values resolved so far, shared by this workspace's resolvers (one per edit), so
+        # a handshake masks them whichever resolver filled them in.
+        self.secret_values: set[str] = set()
+        self._resolver = self._new_resolver()
 
     @classmethod
     def load(
@@ -100,7 +104,7 @@ class WorkspaceSession(QObject):
 
     def edited(self) -> str:
         """After the user changed the workspace: tell the views, save; "" or why not saved."""
-        self._resolver = Resolver(self.workspace.environment(), self.secrets)
+        self._resolver = self._new_resolver()
         self.changed.emit()
         return self.try_save()
 
@@ -112,7 +116,7 @@ class WorkspaceSession(QObject):
         if not config.name:
             raise NotSaved("a profile needs a name")
         self.workspace.save_profile(config)
-        self._resolver = Resolver(self.workspace.environment(), self.secrets)
+        self._resolver = self._new_resolver()
         self.changed.emit()
         self.save()
         return f"Saved profile {config.name!r} in {self.path}"
@@ -125,6 +129,11 @@ class WorkspaceSession(QObject):
         self.workspace.active_environment = name
         return self.edited()
 
+    def _new_resolver(self) -> Resolver:
+        resolver = Resolver(self.workspace.environment(), self.secrets)
+        resolver.secret_values = self.secret_values
+        return resolver
+
     def resolve(self, text: str) -> str:
         """{{variables}} of the active environment; the one resolver connections and the composer
         share, so switching the environment applies to the next send and the next reconnect."""
@@ -134,3 +143,21 @@ class WorkspaceSession(QObject):
         """The session's open connections (profile names or URLs), saved for the next launch."""
         self.workspace.session.open = list(entries)
         return self.try_save()
+
+
+class CurrentResolver:
+    """A resolver for connections and the composer that always uses the current workspace's
+    (`current()` returns it, or None: text is then sent as written). Like a Resolver it has
+    `secret_values`, which the connection masks in the handshake it publishes."""
+
+    def __init__(self, current: Callable[[], WorkspaceSession | None]) -> None:
+        self._current = current
+
+    def __call__(self, text: str) -> str:
+        session = self._current()
+        return session.resolve(text) if session is not None else text
+
+    @property
+    def secret_values(self) -> set[str]:
+        session = self._current()
+        return session.secret_values if session is not None else set()
