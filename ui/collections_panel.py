@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QMenu,
@@ -55,6 +55,10 @@ class CollectionsPanel(QWidget):
         self.tree.itemChanged.connect(self._renamed)
         self.tree.setToolTip(HINT)
         self.actions_by_name = self._make_actions()
+        delete = self.actions_by_name["delete"]
+        delete.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(delete)
         bar = QToolBar()
         for key in ("send", "compose"):
             bar.addAction(self.actions_by_name[key])
@@ -67,7 +71,7 @@ class CollectionsPanel(QWidget):
         new.setMenu(new_menu)
         new.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         bar.addWidget(new)
-        for key in ("edit", "delete", "up", "down"):
+        for key in ("edit", "up", "down", "delete"):  # Delete (also the Del key) may overflow
             bar.addAction(self.actions_by_name[key])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -92,7 +96,7 @@ class CollectionsPanel(QWidget):
             "new_collection": action("New collection", "A new collection",
                                      lambda: self.new_collection()),
             "edit": action("Edit…", "Edit the message; F2 renames in place", self.edit_selected),
-            "delete": action("Delete", "Delete the selected message or collection",
+            "delete": action("Delete", "Delete the selected message or collection (Del)",
                              lambda: self.delete_selected()),
             "up": action("↑", "Move up", lambda: self.move_selected(-1)),
             "down": action("↓", "Move down", lambda: self.move_selected(1)),
