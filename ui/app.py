@@ -1,10 +1,14 @@
 """Start the desktop app: parse arguments, check for a display, run the window on qasync.
 
-With no URL (or with `--embedded`) the app starts its embedded demo server and connects to it, so
-the first thing a user sees is live traffic; `--demo-bots`/`--demo-rate` size its crowd and
-`--embedded-path` opens more connections to it. `--screenshot PNG` starts the same way, waits for
-the panels to fill (or `--after` seconds), selects the newest incoming JSON frame so the detail pane
-shows one, saves the window as a PNG and exits.
+The command line is parsed in ui/app_options.py. The workspace (`--workspace FILE`, else the
+default one) is loaded with the session; `--profile NAME` opens its saved connections. With no URL
+and no profile the app reopens the connections of the last session (saved in the workspace when
+the window closes) and, beside them (or with `--embedded`), starts its embedded demo server and
+connects to it, so the first thing a user sees is live traffic; `--demo-bots`/`--demo-rate` size
+its crowd and `--embedded-path` opens more connections to it. `--screenshot PNG` starts the same
+way (but reopens and remembers no session), waits for the panels to fill (or `--after` seconds),
+selects the newest incoming JSON frame so the detail pane shows one, saves the window as a PNG
+and exits.
 
 Start-up order: the window is shown first, as a skeleton (docks with placeholders, menus, the
 saved layout) before asyncio, numpy, websockets, the server or pyqtgraph are imported; after its
