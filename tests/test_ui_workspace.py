@@ -5,6 +5,7 @@ resolved when sent; secrets never reach a file; a bad workspace file is said onc
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -309,5 +310,32 @@ async def test_composer_and_inspector_save_and_resolve(
             composer.load('{"to":"{{who}}"}', "text")
             composer.send()
             await until(lambda: '{"to":"ada"}' in server.received, 5, "resolved by the composer")
+        finally:
+            await close(window)
+
+
+async def test_last_session_comes_back_beside_the_embedded_default(
+        qtbot, config_dir, no_quit_on_close):
+    """URLs come back without their token; the embedded server's connection is not remembered
+    (its port changes) but the embedded default still starts when nothing is asked for."""
+    async with echo_server() as server:
+        url = server.url + "/room?x=1"
+        window = open_window(parse_args([url + "&token=s3cr3t-in-url", "--embedded",
+                                         "--no-record"]))
+        try:
+            assert len(window.bridge.manager.list()) == 2
+            await until(lambda: len(server.headers) == 1, 5, "connected")
+        finally:
+            await close(window)
+        saved = tomllib.loads((config_dir / "workspace.toml").read_text())["session"]
+        assert saved["open"] == [url]
+
+        window = open_window(parse_args(["--no-record"]))  # no URL: the default start
+        try:
+            assert window.bridge.server is not None  # the embedded demo, as always
+            urls = sorted(c.config.url for c in window.bridge.manager.list())
+            assert urls == sorted([url, window.bridge.server.url + "/"])
+            await until(lambda: len(server.headers) == 2, 5, "reopened")
+            assert server.paths[1] == "/room?x=1"
         finally:
             await close(window)
