@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from PySide6.QtCore import (
     QItemSelectionModel,
@@ -91,6 +92,7 @@ class ConnectionsPanel(QWidget):
         self.model = ConnectionsModel(self.manager, self, visible_rows=self.visible_rows)
         self._last_selection: list[int] = []
         self._dialogs: set[ConnectionDialog] = set()
+        self.resolve: Callable[[str], str] | None = None  # {{variables}}: the workspace's
         self.removed: list[tuple[ConnectionConfig, bool]] = []  # the last removal: undo re-adds
 
         self.view = QTableView()
@@ -213,7 +215,7 @@ class ConnectionsPanel(QWidget):
         """Add (and by default connect and select) a connection."""
         if config is None:
             return None
-        conn = self.manager.add(config, connect=connect)
+        conn = self.manager.add(config, connect=connect, resolve=self.resolve)
         self.model.refresh_connections([conn.id])
         self.connection_added.emit(conn.id)
         if select:

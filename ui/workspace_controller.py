@@ -81,8 +81,8 @@ class WorkspaceController(QObject):
             signal = getattr(panel, "save_requested", None)
             if signal is not None:
                 signal.connect(self.save_from_frame)
-        elif key == "connections" and hasattr(panel, "connection_added"):
-            panel.connection_added.connect(self._give_resolver)
+        elif key == "connections" and hasattr(panel, "resolve"):
+            panel.resolve = self.resolve  # every connection it adds resolves {{variables}}
 
     def say(self, text: str) -> None:
         bridge = self.window.bridge
@@ -179,22 +179,10 @@ class WorkspaceController(QObject):
         import copy
 
         assert self.session is not None
-        conn = self.window.connections.add_connection(copy.deepcopy(config), connect=False,
-                                                      select=select)
+        conn = self.window.connections.add_connection(copy.deepcopy(config), select=select)
         if conn is not None:
             self.profile_of[conn.id] = name
-            conn.resolve = self.resolve
-            conn.connect()
         return conn
-
-    def _give_resolver(self, conn_id: int) -> None:
-        """Connections from URLs and the dialog resolve {{variables}} too."""
-        try:
-            conn = self.window.bridge.manager.get(conn_id)
-        except KeyError:
-            return
-        if conn.resolve is None:
-            conn.resolve = self.resolve
 
     # ----- saved messages ----------------------------------------------------------------------
 
