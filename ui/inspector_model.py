@@ -5,7 +5,9 @@ list operations done in C (`extend`, `del` of a chunk), never a Python loop over
 a filter is set; text, previews and the JSON `type` are worked out only for rows a view asks
 about (the type is cached per row). Every frame gets a sequence number; the store holds the newest
 `max_rows` of them and drops the oldest in chunks (one beginRemoveRows per chunk), counting them
-in `dropped`. With a filter set, the visible rows are an ascending list of sequence numbers: an
+in `dropped`. Payloads are bounded in bytes too (`max_bytes`): past it, the oldest large
+frames are cut to a preview (`ui.payload_store.FramePreview`, the full payload stays in the
+recording), and should previews alone not fit, the oldest rows go. With a filter set, the visible rows are an ascending list of sequence numbers: an
 incoming batch is filtered on arrival and the whole store is filtered again only when the filter
 changes.
 
@@ -23,6 +25,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from PySide6.QtCore import (
@@ -38,12 +41,15 @@ from PySide6.QtGui import QColor, QFont, QFontDatabase
 from core.codecs import preview
 from core.events import Direction, FrameEvent, Opcode
 from ui.inspector_filter import FrameFilter, frame_type
+from ui.payload_store import MAX_BYTES, PREVIEW_BYTES, FramePreview
 
 MAX_ROWS = 100_000
 TRIM_FRACTION = 0.1
 PREVIEW_CHARS = 300
 _UNSET = object()
 _ROW_CACHE = 512  # rows whose cells are kept (those on screen, and some scrolled past)
+SHRINK_TO = 0.9  # a shrink cuts payloads until they fill this much of max_bytes
+_PAYLOAD = attrgetter("payload")
 
 COL_TIME, COL_CONN, COL_DIR, COL_TYPE, COL_SIZE, COL_PREVIEW = range(6)
 HEADERS = ("Time", "Connection", "Dir", "Type", "Size", "Preview")
@@ -91,11 +97,13 @@ class InspectorModel(QAbstractTableModel):
         max_rows: int = MAX_ROWS,
         trim_fraction: float = TRIM_FRACTION,
         parent: Any = None,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         super().__init__(parent)
         if max_rows <= 0:
             raise ValueError("max_rows must be positive")
         self.max_rows = max_rows
+        self.set_max_bytes(max_bytes)
         self.trim_fraction = trim_fraction
         self.name_of = name_of or (lambda conn_id: f"#{conn_id}")
         self._events: list[FrameEvent] = []
@@ -112,6 +120,11 @@ class InspectorModel(QAbstractTableModel):
         self.known_types: set[str] = set()
         self.dropped = 0  # frames removed to keep the bound (or never shown because of it)
         self.received = 0  # frames handed to add_frames since the last clear
+        self.payload_bytes = 0  # of the stored rows' payloads (previews count what they keep)
+        self._pending_bytes = 0
+        self._pending_cut = 0  # index in _pending before which every payload is a preview
+        self._shrunk = 0  # sequence number before which every stored payload is a preview
+        self.shrunk = 0  # frames cut to a preview to keep the byte bound
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
     @property
@@ -124,6 +137,14 @@ class InspectorModel(QAbstractTableModel):
         """Rows removed at once when the bound is reached (follows `max_rows`)."""
         return max(1, int(self.max_rows * self.trim_fraction))
 
+    def set_max_bytes(self, max_bytes: int) -> None:
+        """Bound the payload bytes kept in memory (rows and frames held while paused)."""
+        if max_bytes < PREVIEW_BYTES:
+            raise ValueError(f"max_bytes must be at least {PREVIEW_BYTES} bytes")
+        self.max_bytes = max_bytes
+        if hasattr(self, "_events"):  # not while __init__ sets the first bound
+            self._bound_bytes()
+
     # ----- feeding --------------------------------------------------------------------------
 
     def add_frames(self, frames: Sequence[FrameEvent]) -> None:
@@ -132,15 +153,24 @@ class InspectorModel(QAbstractTableModel):
             return
         self.received += len(frames)
         if self._paused:
-            self._pending.extend(frames)
-            over = len(self._pending) - self.max_rows
-            if over > 0:
-                del self._pending[:over]
-                self.dropped += over
+            self._hold(frames)
             self.counts_changed.emit()
             return
         self._append(frames)
         self.counts_changed.emit()
+
+    def _hold(self, frames: Sequence[FrameEvent]) -> None:
+        pending = self._pending
+        pending.extend(frames)
+        self._pending_bytes += sum(map(len, map(_PAYLOAD, frames)))
+        over = len(pending) - self.max_rows
+        if over > 0:
+            self._pending_bytes -= sum(map(len, map(_PAYLOAD, pending[:over])))
+            del pending[:over]
+            self._pending_cut = max(0, self._pending_cut - over)
+            self.dropped += over
+        if self._pending_bytes > self.max_bytes:
+            self._bound_bytes()
 
     def _append(self, frames: Sequence[FrameEvent]) -> None:
         n = len(frames)
@@ -153,23 +183,55 @@ class InspectorModel(QAbstractTableModel):
         if overflow > 0:
             self._trim(min(len(self._events), max(overflow, self.trim_chunk)))
         first_seq = self._base + len(self._events)
+        self.payload_bytes += sum(map(len, map(_PAYLOAD, frames)))
         if self._view is None:
             rows = len(self._events)
             self.beginInsertRows(QModelIndex(), rows, rows + n - 1)
             self._events.extend(frames)
             self._types.extend(repeat(_UNSET, n))
             self.endInsertRows()
-            return
-        self._events.extend(frames)
-        self._types.extend(repeat(_UNSET, n))
-        accept = self._accept
-        assert accept is not None
-        seqs = [s for s, ev in enumerate(frames, first_seq) if accept(s, ev)]
-        if seqs:
-            rows = len(self._view)
-            self.beginInsertRows(QModelIndex(), rows, rows + len(seqs) - 1)
-            self._view.extend(seqs)
-            self.endInsertRows()
+        else:
+            self._events.extend(frames)
+            self._types.extend(repeat(_UNSET, n))
+            accept = self._accept
+            assert accept is not None
+            seqs = [s for s, ev in enumerate(frames, first_seq) if accept(s, ev)]
+            if seqs:
+                rows = len(self._view)
+                self.beginInsertRows(QModelIndex(), rows, rows + len(seqs) - 1)
+                self._view.extend(seqs)
+                self.endInsertRows()
+        if self.payload_bytes > self.max_bytes:
+            self._bound_bytes()
+
+    def _bound_bytes(self) -> None:
+        """Cut the oldest large payloads to previews (their types worked out first, so the type
+        filter still knows them), down to SHRINK_TO of the bound; then, if previews alone are
+        too many, drop the oldest rows. Each row is looked at once: `_shrunk` moves forward."""
+        if self.payload_bytes > self.max_bytes:
+            base = self._base
+            start = max(self._shrunk, base) - base
+            want = self.payload_bytes - int(self.max_bytes * SHRINK_TO)
+            stop, freed, cut = _shrink(
+                self._events, start, want, lambda i: self.type_at_seq(base + i)
+            )
+            self.payload_bytes -= freed
+            self.shrunk += cut
+            self._shrunk = base + stop
+        while self.payload_bytes > self.max_bytes and self._events:
+            self._trim(min(len(self._events), self.trim_chunk))
+        if self._pending_bytes > self.max_bytes:
+            want = self._pending_bytes - int(self.max_bytes * SHRINK_TO)
+            stop, freed, cut = _shrink(self._pending, self._pending_cut, want)
+            self._pending_bytes -= freed
+            self._pending_cut = stop
+            self.shrunk += cut
+        while self._pending_bytes > self.max_bytes and self._pending:  # previews alone too many
+            k = min(len(self._pending), self.trim_chunk)
+            self._pending_bytes -= sum(map(len, map(_PAYLOAD, self._pending[:k])))
+            del self._pending[:k]
+            self._pending_cut = max(0, self._pending_cut - k)
+            self.dropped += k
 
     def _trim(self, k: int) -> None:
         if k <= 0:
@@ -191,6 +253,7 @@ class InspectorModel(QAbstractTableModel):
         self.dropped += k
 
     def _drop_stored(self, k: int, new_base: int) -> None:
+        self.payload_bytes -= sum(map(len, map(_PAYLOAD, self._events[:k])))
         del self._events[:k]
         del self._types[:k]
         self._base = new_base
@@ -211,6 +274,8 @@ class InspectorModel(QAbstractTableModel):
         self.known_types.clear()
         self.dropped = 0
         self.received = 0
+        self.payload_bytes = self._pending_bytes = self._pending_cut = self.shrunk = 0
+        self._shrunk = self._base
         self.endResetModel()
         self.counts_changed.emit()
 
@@ -231,6 +296,7 @@ class InspectorModel(QAbstractTableModel):
         self._paused = paused
         if not paused and self._pending:
             pending, self._pending = self._pending, []
+            self._pending_bytes = self._pending_cut = 0
             self._append(pending)
         self.counts_changed.emit()
 
@@ -352,7 +418,7 @@ class InspectorModel(QAbstractTableModel):
         if role == _USER:
             return self._events[seq - self._base]
         if role == _TOOLTIP:
-            size = len(self._events[seq - self._base].payload)
+            size = self._events[seq - self._base].size
             return f"{size:,} bytes" if col == COL_SIZE else None
         return self._cells(seq)[col].get(role)
 
@@ -396,7 +462,7 @@ class InspectorModel(QAbstractTableModel):
             {_DISPLAY: self.name_of(event.conn_id), _FOREGROUND: fg},
             {_DISPLAY: DIR_LABEL[event.direction], _FOREGROUND: DIR_COLOR[event.direction]},
             {_DISPLAY: op.name.lower(), _FOREGROUND: fg},
-            {_DISPLAY: human_size(len(event.payload)), _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
+            {_DISPLAY: human_size(event.size), _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
             {_DISPLAY: text, _FOREGROUND: fg, _FONT: self._mono},
         )
         if len(self._rows) >= _ROW_CACHE:
@@ -411,3 +477,24 @@ class InspectorModel(QAbstractTableModel):
         if rows:
             first, last = (0, _COLUMNS - 1) if column is None else (column, column)
             self.dataChanged.emit(self.index(0, first), self.index(rows - 1, last))
+
+
+def _shrink(
+    rows: list[FrameEvent], start: int, want: int, before_cut: Callable[[int], object] | None = None
+) -> tuple[int, int, int]:
+    """Cut payloads over PREVIEW_BYTES to a preview, from `rows[start]` on, until `want` bytes
+    are freed: (index where it stopped, bytes freed, rows cut). `before_cut(i)` is called first
+    for each row cut."""
+    freed = cut = 0
+    i, n = start, len(rows)
+    while i < n and freed < want:
+        event = rows[i]
+        size = len(event.payload)
+        if size > PREVIEW_BYTES:
+            if before_cut is not None:
+                before_cut(i)
+            rows[i] = FramePreview(event)
+            freed += size - PREVIEW_BYTES
+            cut += 1
+        i += 1
+    return i, freed, cut

@@ -1,0 +1,130 @@
+"""Large payloads out of memory: previews in the inspector, the full bytes read back from the
+session's recording when a row is opened, copied, resent or exported.
+
+Plain Python, no Qt. The inspector keeps a `FramePreview` (the first PREVIEW_BYTES of the
+payload and the full size) in place of a large frame once its payloads pass their byte bound;
+`PayloadReader.full()` finds the whole frame in the recording again (`Recording.payload_of`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+from core.events import FrameEvent
+from core.recording import Recording
+
+PREVIEW_BYTES = 2048  # of a large payload kept in memory (the preview column shows ~300 chars)
+MAX_BYTES = 256 * 2**20  # payload bytes the inspector keeps in memory by default
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class FramePreview(FrameEvent):
+    """A frame whose payload is cut to its first bytes; `size` is still the full size."""
+
+    full_size: int
+
+    def __init__(self, event: FrameEvent, keep: int = PREVIEW_BYTES) -> None:
+        FrameEvent.__init__(
+            self, event.conn_id, event.time, event.direction, event.opcode, event.payload[:keep]
+        )
+        object.__setattr__(self, "full_size", len(event.payload))
+
+    @property
+    def size(self) -> int:
+        return self.full_size
+
+
+def is_preview(event: object) -> bool:
+    return type(event) is FramePreview
+
+
+class Status(Enum):
+    FULL = "full"  # the payload is whole
+    PENDING = "pending"  # not in the recording yet: the recorder writes in batches
+    NOT_KEPT = "not kept"  # recording is off
+    MISSING = "missing"  # not in the recording (dropped, or the file cannot be read)
+
+
+STATUS_TEXT = {
+    Status.PENDING: "full payload is still being written to the recording…",
+    Status.NOT_KEPT: "the full payload was not kept because recording is off: this is its start",
+    Status.MISSING: "the full payload is not in the recording: this is its start",
+}
+
+
+class _Recorder(Protocol):
+    @property
+    def path(self) -> Path: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """The frame (whole when status is FULL, else its preview) and how it was found."""
+
+    event: FrameEvent
+    status: Status
+
+    @property
+    def text(self) -> str:
+        """What to tell the user about the payload ("" when it is whole)."""
+        if self.status is Status.FULL:
+            return ""
+        size = self.event.size
+        return f"{STATUS_TEXT[self.status]} ({len(self.event.payload):,} of {size:,} bytes)"
+
+
+class PayloadReader:
+    """Reads full payloads back from the session's recording. `recorder()` gives the running
+    recorder (anything with `.path`) or None when recording is off; the file is opened on first
+    use, on the thread that uses it (the GUI's)."""
+
+    def __init__(self, recorder: Callable[[], _Recorder | None]) -> None:
+        self._recorder = recorder
+        self._recording: Recording | None = None
+
+    @property
+    def recording_on(self) -> bool:
+        return self._recorder() is not None
+
+    def full(self, event: FrameEvent) -> Lookup:
+        """The whole frame, one indexed query away; never waits (PENDING: ask again later)."""
+        if not is_preview(event):
+            return Lookup(event, Status.FULL)
+        recording = self._open()
+        if recording is None:
+            status = Status.NOT_KEPT if not self.recording_on else Status.MISSING
+            return Lookup(event, status)
+        try:
+            payload = recording.payload_of(
+                event.conn_id, event.time, event.direction, event.size, event.payload
+            )
+        except sqlite3.Error:
+            return Lookup(event, Status.PENDING)  # e.g. locked while the writer checkpoints
+        if payload is None:
+            return Lookup(event, Status.PENDING)
+        whole = FrameEvent(event.conn_id, event.time, event.direction, event.opcode, payload)
+        return Lookup(whole, Status.FULL)
+
+    def _open(self) -> Recording | None:
+        recorder = self._recorder()
+        if recorder is None:
+            return None
+        path = Path(recorder.path)
+        if self._recording is not None and self._recording.path != path:
+            self.close()
+        if self._recording is None:
+            try:
+                self._recording = Recording(path)
+            except (OSError, sqlite3.Error):
+                return None
+        return self._recording
+
+    def close(self) -> None:
+        if self._recording is not None:
+            self._recording.close()
+            self._recording = None
