@@ -7,7 +7,9 @@ about (the type is cached per row). Every frame gets a sequence number; the stor
 `max_rows` of them and drops the oldest in chunks (one beginRemoveRows per chunk), counting them
 in `dropped`. Payloads are bounded in bytes too (`max_bytes`): past it, the oldest large
 frames are cut to a preview (`ui.payload_store.FramePreview`, the full payload stays in the
-recording), and should previews alone not fit, the oldest rows go. With a filter set, the visible rows are an ascending list of sequence numbers: an
+recording), and should previews alone not fit, the oldest rows go. Connection events
+(`ui.conn_rows.ConnectionRow`) are rows too, but not frames: no frame counter counts them.
+With a filter set, the visible rows are an ascending list of sequence numbers: an
 incoming batch is filtered on arrival and the whole store is filtered again only when the filter
 changes.
 
@@ -36,10 +38,11 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontDatabase
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
 
 from core.codecs import preview
 from core.events import Direction, FrameEvent, Opcode
+from ui.conn_rows import ConnectionRow
 from ui.inspector_filter import FrameFilter, frame_type
 from ui.payload_store import MAX_BYTES, PREVIEW_BYTES, FramePreview
 
@@ -57,6 +60,7 @@ _COLUMNS = len(HEADERS)
 DIR_LABEL = {Direction.OUT: "↑ out", Direction.IN: "↓ in"}
 DIR_COLOR = {Direction.OUT: QColor("#c7641a"), Direction.IN: QColor("#1f8a4c")}
 CONTROL_COLOR = QColor("#7a7a7a")
+EVENT_LABEL = "⇄ conn"  # the Dir column of a connection event
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole.value
@@ -120,12 +124,15 @@ class InspectorModel(QAbstractTableModel):
         self.known_types: set[str] = set()
         self.dropped = 0  # frames removed to keep the bound (or never shown because of it)
         self.received = 0  # frames handed to add_frames since the last clear
+        self._event_seqs: list[int] = []  # sequence numbers of the stored connection rows
         self.payload_bytes = 0  # of the stored rows' payloads (previews count what they keep)
         self._pending_bytes = 0
         self._pending_cut = 0  # index in _pending before which every payload is a preview
         self._shrunk = 0  # sequence number before which every stored payload is a preview
         self.shrunk = 0  # frames cut to a preview to keep the byte bound
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self._event_font = QFont()
+        self._event_font.setItalic(True)
 
     @property
     def preview_font(self) -> QFont:
@@ -147,16 +154,18 @@ class InspectorModel(QAbstractTableModel):
 
     # ----- feeding --------------------------------------------------------------------------
 
-    def add_frames(self, frames: Sequence[FrameEvent]) -> None:
-        """Append one tick's frames: at most one removal and one insertion signal."""
+    def add_frames(self, frames: Sequence[FrameEvent], events: int = 0) -> None:
+        """Append one tick's frames: at most one removal and one insertion signal. `events` of
+        them are ConnectionRows (in time order among the frames), which are not frames: the
+        frame counters leave them out."""
         if not frames:
             return
-        self.received += len(frames)
+        self.received += len(frames) - events
         if self._paused:
             self._hold(frames)
             self.counts_changed.emit()
             return
-        self._append(frames)
+        self._append(frames, events)
         self.counts_changed.emit()
 
     def _hold(self, frames: Sequence[FrameEvent]) -> None:
@@ -172,18 +181,25 @@ class InspectorModel(QAbstractTableModel):
         if self._pending_bytes > self.max_bytes:
             self._bound_bytes()
 
-    def _append(self, frames: Sequence[FrameEvent]) -> None:
+    def _append(self, frames: Sequence[FrameEvent], events: int = 0) -> None:
         n = len(frames)
         if n > self.max_rows:
             skipped = n - self.max_rows
+            if events:  # connection rows are not frames
+                gone = sum(type(ev) is ConnectionRow for ev in frames[:skipped])
+                skipped, events = skipped - gone, events - gone
             self.dropped += skipped  # never shown: the newest max_rows win
-            frames = frames[skipped:]
+            frames = frames[n - self.max_rows :]
             n = self.max_rows
         overflow = len(self._events) + n - self.max_rows
         if overflow > 0:
             self._trim(min(len(self._events), max(overflow, self.trim_chunk)))
         first_seq = self._base + len(self._events)
         self.payload_bytes += sum(map(len, map(_PAYLOAD, frames)))
+        if events:
+            self._event_seqs += [
+                s for s, ev in enumerate(frames, first_seq) if type(ev) is ConnectionRow
+            ]
         if self._view is None:
             rows = len(self._events)
             self.beginInsertRows(QModelIndex(), rows, rows + n - 1)
@@ -250,7 +266,9 @@ class InspectorModel(QAbstractTableModel):
                 self.endRemoveRows()
             else:
                 self._drop_stored(k, new_base)
-        self.dropped += k
+        events = bisect_left(self._event_seqs, new_base)  # connection rows are not frames
+        del self._event_seqs[:events]
+        self.dropped += k - events
 
     def _drop_stored(self, k: int, new_base: int) -> None:
         self.payload_bytes -= sum(map(len, map(_PAYLOAD, self._events[:k])))
@@ -268,6 +286,7 @@ class InspectorModel(QAbstractTableModel):
         self._types.clear()
         self._pending.clear()
         self._rows.clear()
+        self._event_seqs.clear()
         self._type_scan = self._base
         if self._view is not None:
             self._view = []
@@ -297,7 +316,7 @@ class InspectorModel(QAbstractTableModel):
         if not paused and self._pending:
             pending, self._pending = self._pending, []
             self._pending_bytes = self._pending_cut = 0
-            self._append(pending)
+            self._append(pending, sum(type(ev) is ConnectionRow for ev in pending))
         self.counts_changed.emit()
 
     # ----- filter ---------------------------------------------------------------------------
@@ -323,6 +342,18 @@ class InspectorModel(QAbstractTableModel):
     def total(self) -> int:
         """Rows stored (shown or hidden by the filter)."""
         return len(self._events)
+
+    @property
+    def frames_stored(self) -> int:
+        """Frames stored (shown or hidden), connection rows left out."""
+        return len(self._events) - len(self._event_seqs)
+
+    @property
+    def frames_shown(self) -> int:
+        """Frames the filter shows, connection rows left out."""
+        if self._view is None:
+            return self.frames_stored
+        return len(self._view) - sum(self.row_of_seq(s) >= 0 for s in self._event_seqs)
 
     # ----- row access -----------------------------------------------------------------------
 
@@ -449,6 +480,8 @@ class InspectorModel(QAbstractTableModel):
         if cells is not None:
             return cells
         event = self._events[seq - self._base]
+        if type(event) is ConnectionRow:
+            return self._keep_cells(seq, self._event_cells(event))
         op = event.opcode
         data = op is Opcode.TEXT or op is Opcode.BINARY
         text = preview(op, event.payload, self.preview_chars)
@@ -465,10 +498,28 @@ class InspectorModel(QAbstractTableModel):
             {_DISPLAY: human_size(event.size), _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
             {_DISPLAY: text, _FOREGROUND: fg, _FONT: self._mono},
         )
+        return self._keep_cells(seq, cells)
+
+    def _keep_cells(
+        self, seq: int, cells: tuple[dict[int, Any], ...]
+    ) -> tuple[dict[int, Any], ...]:
         if len(self._rows) >= _ROW_CACHE:
             self._rows.clear()
         self._rows[seq] = cells
         return cells
+
+    def _event_cells(self, row: ConnectionRow) -> tuple[dict[int, Any], ...]:
+        """A connection event: italic, in the palette's link colour, across the columns."""
+        fg = QGuiApplication.palette().color(QPalette.ColorRole.Link)
+        font = self._event_font
+        return (
+            {_DISPLAY: clock(row.time), _FOREGROUND: fg, _FONT: font},
+            {_DISPLAY: self.name_of(row.conn_id), _FOREGROUND: fg, _FONT: font},
+            {_DISPLAY: EVENT_LABEL, _FOREGROUND: fg, _FONT: font},
+            {_DISPLAY: row.kind, _FOREGROUND: fg, _FONT: font},
+            {_DISPLAY: "", _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
+            {_DISPLAY: row.summary, _FOREGROUND: fg, _FONT: font},
+        )
 
     def forget_cells(self, column: int | None = None) -> None:
         """Work out the shown cells again (e.g. after a connection was renamed)."""

@@ -8,7 +8,9 @@ payload and the full size) in place of a large frame once its payloads pass thei
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -20,6 +22,7 @@ from core.recording import Recording
 
 PREVIEW_BYTES = 2048  # of a large payload kept in memory (the preview column shows ~300 chars)
 MAX_BYTES = 256 * 2**20  # payload bytes the inspector keeps in memory by default
+WAIT_S = 10.0  # the longest a row is waited for in the recording (the writer is behind)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -128,3 +131,22 @@ class PayloadReader:
         if self._recording is not None:
             self._recording.close()
             self._recording = None
+
+
+async def whole_frames(
+    reader: PayloadReader, events: list[FrameEvent], timeout: float = WAIT_S
+) -> tuple[list[FrameEvent], str]:
+    """The frames with their full payloads, waiting (without blocking: asyncio.sleep) up to
+    `timeout` s for rows the recorder has not written yet: (frames, "") or ([], why not)."""
+    deadline = time.monotonic() + timeout
+    out: list[FrameEvent] = []
+    for event in events:
+        lookup = reader.full(event)
+        while lookup.status is Status.PENDING and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            lookup = reader.full(event)
+        if lookup.status is not Status.FULL:
+            status = Status.MISSING if lookup.status is Status.PENDING else lookup.status
+            return [], Lookup(event, status).text
+        out.append(lookup.event)
+    return out, ""
