@@ -44,7 +44,7 @@ from core.codecs import preview
 from core.events import Direction, FrameEvent, Opcode
 from ui.conn_rows import ConnectionRow
 from ui.inspector_filter import FrameFilter, frame_type
-from ui.payload_store import MAX_BYTES, PREVIEW_BYTES, FramePreview
+from ui.payload_store import MAX_BYTES, PREVIEW_BYTES, FramePreview, MemoryReturner
 
 MAX_ROWS = 100_000
 TRIM_FRACTION = 0.1
@@ -130,6 +130,7 @@ class InspectorModel(QAbstractTableModel):
         self._pending_cut = 0  # index in _pending before which every payload is a preview
         self._shrunk = 0  # sequence number before which every stored payload is a preview
         self.shrunk = 0  # frames cut to a preview to keep the byte bound
+        self._memory = MemoryReturner()
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self._event_font = QFont()
         self._event_font.setItalic(True)
@@ -234,6 +235,7 @@ class InspectorModel(QAbstractTableModel):
             self.payload_bytes -= freed
             self.shrunk += cut
             self._shrunk = base + stop
+            self._memory.freed(freed)
         while self.payload_bytes > self.max_bytes and self._events:
             self._trim(min(len(self._events), self.trim_chunk))
         if self._pending_bytes > self.max_bytes:
