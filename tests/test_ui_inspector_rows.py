@@ -23,8 +23,9 @@ from core.states import ConnState
 from tests.helpers_ui import dispose, make_bridge, until
 from ui.bridge import TickBatch
 from ui.conn_rows import ConnectionRow
+from ui.inspector_filter import FrameFilter
 from ui.inspector_menu import HAR, NDJSON
-from ui.inspector_model import COL_DIR, EVENT_LABEL
+from ui.inspector_model import COL_DIR, EVENT_LABEL, InspectorModel
 from ui.inspector_panel import InspectorPanel
 from ui.payload_store import PREVIEW_BYTES, FramePreview, PayloadReader, Status
 
@@ -292,3 +293,33 @@ def test_a_filter_that_hides_the_selected_frame_clears_the_detail(qtbot) -> None
         assert panel.detail.current is frames[3]
     finally:
         bridge.stop()
+
+
+def test_byte_bound_holds_while_paused_and_keeps_json_types(qtmodeltester) -> None:
+    bound = 160 * 1024  # 60 previews fit, 20 whole frames do not
+    model = InspectorModel(max_bytes=bound)
+    qtmodeltester.check(model)
+
+    def frame(i: int, kind: str) -> FrameEvent:
+        body = json.dumps({"type": kind, "n": i, "pad": "x" * 10_000}).encode()
+        return FrameEvent(1, i, Direction.IN, Opcode.TEXT, body)
+
+    model.add_frames([frame(i, "early") for i in range(20)])
+    assert model.payload_bytes <= bound and model.shrunk >= 5
+    assert isinstance(model.frame(0), FramePreview) and model.frame(0).size > 10_000
+    model.set_paused(True)
+    for i in range(20, 60):
+        model.add_frames([frame(i, "late")])
+        assert model.pending_bytes <= bound
+    model.set_paused(False)
+    assert model.total == 60 and model.dropped == 0 and model.payload_bytes <= bound
+    # the type of a frame cut to a preview was worked out before the cut
+    model.set_filter(FrameFilter(json_type="early"))
+    assert model.rowCount() == 20
+    # a bound smaller than the previews themselves: the oldest rows go, counted
+    model.set_filter(FrameFilter())
+    model.set_max_bytes(8 * PREVIEW_BYTES)
+    assert model.payload_bytes <= 8 * PREVIEW_BYTES and model.dropped > 0
+    assert model.received == model.total + model.dropped
+    with pytest.raises(ValueError):
+        model.set_max_bytes(100)

@@ -125,7 +125,11 @@ class InspectorModel(QAbstractTableModel):
         self.dropped = 0  # frames removed to keep the bound (or never shown because of it)
         self.received = 0  # frames handed to add_frames since the last clear
         self._event_seqs: list[int] = []  # sequence numbers of the stored connection rows
-        self.payload_bytes = 0  # of the stored rows' payloads (previews count what they keep)
+        # Payload bytes of the stored rows (previews count what they keep): exact, or, after a
+        # trim, at least that (a trim does not add up what it removes: worked out again, in C,
+        # only when this passes the bound or is asked for).
+        self._bytes = 0
+        self._bytes_exact = True
         self._pending_bytes = 0
         self._pending_cut = 0  # index in _pending before which every payload is a preview
         self._shrunk = 0  # sequence number before which every stored payload is a preview
@@ -152,6 +156,14 @@ class InspectorModel(QAbstractTableModel):
         self.max_bytes = max_bytes
         if hasattr(self, "_events"):  # not while __init__ sets the first bound
             self._bound_bytes()
+
+    @property
+    def payload_bytes(self) -> int:
+        """Payload bytes the stored rows hold (previews count what they keep)."""
+        if not self._bytes_exact:
+            self._bytes = sum(map(len, map(_PAYLOAD, self._events)))
+            self._bytes_exact = True
+        return self._bytes
 
     # ----- feeding --------------------------------------------------------------------------
 
@@ -196,7 +208,7 @@ class InspectorModel(QAbstractTableModel):
         if overflow > 0:
             self._trim(min(len(self._events), max(overflow, self.trim_chunk)))
         first_seq = self._base + len(self._events)
-        self.payload_bytes += sum(map(len, map(_PAYLOAD, frames)))
+        self._bytes += sum(map(len, map(_PAYLOAD, frames)))
         if events:
             self._event_seqs += [
                 s for s, ev in enumerate(frames, first_seq) if type(ev) is ConnectionRow
@@ -218,25 +230,25 @@ class InspectorModel(QAbstractTableModel):
                 self.beginInsertRows(QModelIndex(), rows, rows + len(seqs) - 1)
                 self._view.extend(seqs)
                 self.endInsertRows()
-        if self.payload_bytes > self.max_bytes:
+        if self._bytes > self.max_bytes:
             self._bound_bytes()
 
     def _bound_bytes(self) -> None:
         """Cut the oldest large payloads to previews (their types worked out first, so the type
         filter still knows them), down to SHRINK_TO of the bound; then, if previews alone are
         too many, drop the oldest rows. Each row is looked at once: `_shrunk` moves forward."""
-        if self.payload_bytes > self.max_bytes:
+        if self._bytes > self.max_bytes and self.payload_bytes > self.max_bytes:
             base = self._base
             start = max(self._shrunk, base) - base
-            want = self.payload_bytes - int(self.max_bytes * SHRINK_TO)
+            want = self._bytes - int(self.max_bytes * SHRINK_TO)
             stop, freed, cut = _shrink(
                 self._events, start, want, lambda i: self.type_at_seq(base + i)
             )
-            self.payload_bytes -= freed
+            self._bytes -= freed
             self.shrunk += cut
             self._shrunk = base + stop
             self._memory.freed(freed)
-        while self.payload_bytes > self.max_bytes and self._events:
+        while self._events and self.payload_bytes > self.max_bytes:
             self._trim(min(len(self._events), self.trim_chunk))
         if self._pending_bytes > self.max_bytes:
             want = self._pending_bytes - int(self.max_bytes * SHRINK_TO)
@@ -273,7 +285,7 @@ class InspectorModel(QAbstractTableModel):
         self.dropped += k - events
 
     def _drop_stored(self, k: int, new_base: int) -> None:
-        self.payload_bytes -= sum(map(len, map(_PAYLOAD, self._events[:k])))
+        self._bytes_exact = False
         del self._events[:k]
         del self._types[:k]
         self._base = new_base
@@ -295,7 +307,8 @@ class InspectorModel(QAbstractTableModel):
         self.known_types.clear()
         self.dropped = 0
         self.received = 0
-        self.payload_bytes = self._pending_bytes = self._pending_cut = self.shrunk = 0
+        self._bytes = self._pending_bytes = self._pending_cut = self.shrunk = 0
+        self._bytes_exact = True
         self._shrunk = self._base
         self.endResetModel()
         self.counts_changed.emit()
@@ -310,6 +323,11 @@ class InspectorModel(QAbstractTableModel):
     def pending(self) -> int:
         """Frames captured while paused, shown when capture resumes."""
         return len(self._pending)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Payload bytes of the frames captured while paused (bounded by max_bytes too)."""
+        return self._pending_bytes
 
     def set_paused(self, paused: bool) -> None:
         if paused == self._paused:
