@@ -51,7 +51,7 @@ TRIM_FRACTION = 0.1
 PREVIEW_CHARS = 300
 _UNSET = object()
 _ROW_CACHE = 512  # rows whose cells are kept (those on screen, and some scrolled past)
-SHRINK_TO = 0.9  # a shrink cuts payloads until they fill this much of max_bytes
+SHRINK_TO = 0.75  # a shrink cuts payloads until they fill this much of max_bytes (not every tick)
 _PAYLOAD = attrgetter("payload")
 
 COL_TIME, COL_CONN, COL_DIR, COL_TYPE, COL_SIZE, COL_PREVIEW = range(6)

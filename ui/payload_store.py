@@ -12,6 +12,7 @@ import asyncio
 import ctypes
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +26,8 @@ from core.recording import Recording
 PREVIEW_BYTES = 2048  # of a large payload kept in memory (the preview column shows ~300 chars)
 MAX_BYTES = 256 * 2**20  # payload bytes the inspector keeps in memory by default
 WAIT_S = 10.0  # the longest a row is waited for in the recording (the writer is behind)
-TRIM_EVERY_BYTES = 64 * 2**20  # payload bytes cut to previews between two malloc_trim() calls
-TRIM_EVERY_S = 1.0
+TRIM_EVERY_BYTES = 32 * 2**20  # payload bytes cut to previews between two malloc_trim() calls
+TRIM_EVERY_S = 0.5
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -159,23 +160,38 @@ async def whole_frames(
 class MemoryReturner:
     """Gives memory freed by cutting payloads back to the system. glibc keeps freed blocks of
     ~1 MiB in its heaps (once one is freed, its threshold for mmap() rises past that size), and
-    the 2 KiB previews left between them pin those heaps: 2 GiB of 1 MiB messages left ~200 MB
-    free but resident. `malloc_trim(0)` returns them; elsewhere (no glibc) this does nothing."""
+    blocks still in use between them pin those heaps: 2 GiB of 1 MiB messages left ~100-200 MB
+    free but resident. `malloc_trim(0)` returns them; it takes 10-35 ms, so it runs on a short
+    thread of its own (ctypes lets go of the GIL), at most one at a time, at most twice a
+    second. Elsewhere (no glibc) this does nothing."""
 
     def __init__(self) -> None:
         self._freed = 0
         self._last = 0.0
         self._trim = _malloc_trim()
+        self._running = threading.Event()
 
     def freed(self, size: int) -> None:
-        """`size` payload bytes were just let go of; trims at most once a second."""
+        """`size` payload bytes were just let go of."""
         if self._trim is None:
             return
         self._freed += size
         now = time.monotonic()
-        if self._freed >= TRIM_EVERY_BYTES and now - self._last >= TRIM_EVERY_S:
+        if (
+            self._freed >= TRIM_EVERY_BYTES
+            and now - self._last >= TRIM_EVERY_S
+            and not self._running.is_set()
+        ):
             self._freed, self._last = 0, now
+            self._running.set()
+            threading.Thread(target=self._run, name="malloc-trim", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            assert self._trim is not None
             self._trim(0)
+        finally:
+            self._running.clear()
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
