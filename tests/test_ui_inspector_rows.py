@@ -323,3 +323,24 @@ def test_byte_bound_holds_while_paused_and_keeps_json_types(qtmodeltester) -> No
     assert model.received == model.total + model.dropped
     with pytest.raises(ValueError):
         model.set_max_bytes(100)
+
+
+async def test_the_window_gives_the_inspector_its_recording(qtbot, tmp_path, config_dir) -> None:
+    from ui.main_window import MainWindow
+
+    bridge = make_bridge()
+    window = MainWindow(bridge, remember_layout=False)
+    inspector = window.panels["inspector"]
+    assert isinstance(inspector, InspectorPanel)
+    recorder = Recorder(tmp_path / "app.sqlite", bridge.manager.hub)
+    try:
+        assert inspector.recorder() is None and not inspector.payloads.recording_on
+        window.recorder = recorder  # as the app does when it opens the session
+        assert inspector.recorder() is recorder
+        window.docks["inspector"].setFloating(True)  # a floating dock: still the window's
+        assert inspector.recorder() is recorder
+    finally:
+        window.recorder = None
+        recorder.close()
+        bridge.stop()
+        dispose(window)

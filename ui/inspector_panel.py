@@ -64,7 +64,7 @@ from ui.numbers import count
 from ui.payload_store import MAX_BYTES, WAIT_S, Lookup, PayloadReader, Status
 
 if TYPE_CHECKING:
-    from core.recorder import Recorder
+    from ui.payload_store import RecordingFile
 
 ALL = "all"
 SELECTED = "selected"
@@ -275,9 +275,10 @@ class InspectorPanel(QWidget):
         self.model = InspectorModel(
             namer(bridge.manager), max_rows=max_rows, max_bytes=max_bytes, parent=self
         )
-        self._recorder: Recorder | None = None
+        self._recorder: RecordingFile | None = None
         self._recorder_set = False
         self.payloads = PayloadReader(functools.partial(_recorder_of, weakref.ref(self)))
+        self.destroyed.connect(self.payloads.close)
         self._rows_of = RowMaker()
 
         # --- filter bar
@@ -430,18 +431,24 @@ class InspectorPanel(QWidget):
 
     # ----- public API -----------------------------------------------------------------------
 
-    def set_recorder(self, recorder: Recorder | None) -> None:
-        """The session's recorder, whose file holds the full payloads of frames the table keeps
-        only a preview of; None: recording is off. Until this is called, the window's
-        `recorder` attribute is used (the app sets it before it builds the panels)."""
+    def set_recorder(self, recorder: RecordingFile | None) -> None:
+        """Where the full payloads of frames the table keeps only a preview of are: the session's
+        Recorder, or the Recording a browser shows (anything with `.path`); None: recording is
+        off. Until this is called, the main window's `recorder` attribute is used (the app
+        sets it before it opens any connection)."""
         self._recorder = recorder
         self._recorder_set = True
         self.payloads.close()
 
-    def recorder(self) -> Recorder | None:
+    def recorder(self) -> RecordingFile | None:
         if self._recorder_set:
             return self._recorder
-        return getattr(self.window(), "recorder", None)
+        widget = self.parentWidget()  # up to the main window, through a floating dock too
+        while widget is not None:
+            if hasattr(widget, "recorder"):
+                return widget.recorder  # type: ignore[no-any-return]
+            widget = widget.parentWidget()
+        return None
 
     def selected_rows(self) -> list[int]:
         """The selected visible rows, in order (from the selection's ranges: no index per row)."""
@@ -752,7 +759,7 @@ class InspectorPanel(QWidget):
             self.apply_filter()
 
 
-def _recorder_of(panel: weakref.ref[InspectorPanel]) -> Recorder | None:
+def _recorder_of(panel: weakref.ref[InspectorPanel]) -> RecordingFile | None:
     """The panel's recorder, through a weak reference: no cycle through the Qt object."""
     alive = panel()
     return alive.recorder() if alive is not None else None

@@ -65,7 +65,9 @@ STATUS_TEXT = {
 }
 
 
-class _Recorder(Protocol):
+class RecordingFile(Protocol):
+    """Where full payloads are: the session's Recorder, or a Recording being browsed."""
+
     @property
     def path(self) -> Path: ...
 
@@ -88,10 +90,10 @@ class Lookup:
 
 class PayloadReader:
     """Reads full payloads back from the session's recording. `recorder()` gives the running
-    recorder (anything with `.path`) or None when recording is off; the file is opened on first
-    use, on the thread that uses it (the GUI's)."""
+    recorder (or a recording being browsed: anything with `.path`), or None when recording is
+    off; the file is opened on first use, on the thread that uses it (the GUI's)."""
 
-    def __init__(self, recorder: Callable[[], _Recorder | None]) -> None:
+    def __init__(self, recorder: Callable[[], RecordingFile | None]) -> None:
         self._recorder = recorder
         self._recording: Recording | None = None
 
