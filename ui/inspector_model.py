@@ -14,7 +14,7 @@ incoming batch is filtered on arrival and the whole store is filtered again only
 changes.
 
 What a row shows is worked out once, when it is first painted (`cells_at()`), and cached. The
-inspector's own table (`ui.inspector_panel.FrameTable`) paints from that cache in one call into
+inspector's own table (`ui.frame_table.FrameTable`) paints from that cache in one call into
 Python per paint. Any other view asks the model about every visible cell, and each call from Qt
 into Python has to take the GIL from the network thread, so a cell costs two of them here, not
 ten: `index()` is answered directly (not through `rowCount()` and `columnCount()`), `flags()` is
