@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -52,23 +53,28 @@ class RowMenu:
     """Built once; `popup(pos)` shows it for the panel's selection."""
 
     def __init__(self, panel: InspectorPanel) -> None:
-        self.panel = panel
+        self._panel = weakref.ref(panel)  # the panel holds this menu: no cycle through Qt
         self.menu = QMenu(panel)
         add = self.menu.addAction
         self.copy_row = add("Copy row", self.copy_rows)
         self.copy_payload = add("Copy payload", self.copy_payloads)
         self.copy_json = add("Copy as JSON", self.copy_as_json)
         self.menu.addSeparator()
-        self.resend = add("Resend", lambda: self._one(panel.resend_requested.emit, "Resend"))
+        self.resend = add("Resend", lambda: self._one("resend_requested", "Resend"))
         self.compose = add(
-            "Open in composer", lambda: self._one(panel.compose_requested.emit, "Open in composer")
+            "Open in composer", lambda: self._one("compose_requested", "Open in composer")
         )
-        self.save = add(
-            "Save to collection…", lambda: self._one(panel.save_requested.emit, "Save")
-        )
+        self.save = add("Save to collection…", lambda: self._one("save_requested", "Save"))
         self.menu.addSeparator()
         self.export_har = add("Export selection as HAR…", lambda: self.export(HAR))
         self.export_ndjson = add("Export selection as NDJSON…", lambda: self.export(NDJSON))
+
+    @property
+    def panel(self) -> InspectorPanel:
+        panel = self._panel()
+        if panel is None:
+            raise RuntimeError("the inspector panel is gone")
+        return panel
 
     def popup(self, pos: QPoint) -> None:
         items = self.panel.selected_items()
@@ -125,9 +131,11 @@ class RowMenu:
         emit = self.panel.export_requested.emit
         self._with_whole(frames, "Export", lambda whole: emit(whole, fmt))
 
-    def _one(self, emit: Callable[[FrameEvent], None], what: str) -> None:
+    def _one(self, signal: str, what: str) -> None:
+        """Emit the panel's `signal` with the current frame, whole."""
         item = self.panel.current_item()
         if isinstance(item, FrameEvent) and item.is_data:
+            emit = getattr(self.panel, signal).emit
             self._with_whole([item], what, lambda whole: emit(whole[0]))
 
     def _with_whole(
