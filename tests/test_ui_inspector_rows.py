@@ -125,7 +125,9 @@ def test_a_row_not_written_yet_is_pending_then_missing(qtbot, tmp_path) -> None:
         bridge.stop()
 
 
-async def test_context_menu_copies_and_emits_full_frames(setup, embedded_server) -> None:
+async def test_context_menu_copies_and_emits_full_frames(
+    setup, embedded_server, monkeypatch
+) -> None:
     bridge, _recorder, panel = setup
     srv = embedded_server(auth=False, rate=100_000, burst=100_000)
     conn, payloads = await echo_big(bridge, srv, 8)
@@ -191,6 +193,14 @@ async def test_context_menu_copies_and_emits_full_frames(setup, embedded_server)
     assert (fmt1, fmt2) == (HAR, NDJSON)
     assert [f.payload for f in har] == [f.payload for f in nd] == expect
     assert [f.direction for f in nd] == [model.frame(r).direction for r in rows[:4]]
+
+    # more than the clipboard's bound: refused, and told
+    monkeypatch.setattr("ui.inspector_menu.COPY_LIMIT", 3 * BIG)
+    told: list[str] = []
+    bridge.message.connect(told.append)
+    clipboard.setText("before")
+    menu.copy_payload.trigger()
+    assert clipboard.text() == "before" and "more than" in told[-1]
     await bridge.manager.close_all()
 
 

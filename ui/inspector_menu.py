@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 Row = FrameEvent | ConnectionRow
 HAR, NDJSON = "har", "ndjson"
 EXPORT_LIMIT = 256 * 2**20  # payload bytes an export of the view gathers in memory
+COPY_LIMIT = 32 * 2**20  # payload bytes put on the clipboard at once (binary doubles as hex)
+_INSTEAD = "export the recording itself instead (File > Recordings, or main.py export)"
 
 
 def frame_json(item: Row, conn_name: str) -> dict[str, Any]:
@@ -100,6 +102,8 @@ class RowMenu:
 
     def copy_payloads(self) -> None:
         frames = [i for i in self.panel.selected_items() if isinstance(i, FrameEvent)]
+        if self._too_big(frames, COPY_LIMIT, "Copy payload"):
+            return
         self._with_whole(
             frames, "Copy payload",
             lambda whole: QApplication.clipboard().setText("\n".join(map(payload_as_text, whole))),
@@ -108,6 +112,8 @@ class RowMenu:
     def copy_as_json(self) -> None:
         items = self.panel.selected_items()
         frames = [i for i in items if isinstance(i, FrameEvent)]
+        if self._too_big(frames, COPY_LIMIT, "Copy as JSON"):
+            return
 
         def copy(whole: list[FrameEvent]) -> None:
             full = iter(whole)
@@ -120,16 +126,21 @@ class RowMenu:
 
     def export(self, fmt: str) -> None:
         frames = [i for i in self.panel.selected_items() if isinstance(i, FrameEvent)]
-        size = sum(f.size for f in frames)
-        if size > EXPORT_LIMIT:
-            self.panel.bridge.message.emit(
-                f"Export: the selection holds {size / 2**20:,.0f} MiB of payloads, more than "
-                f"{EXPORT_LIMIT // 2**20} MiB; export the recording itself instead "
-                "(File > Recordings, or main.py export RECORDING)"
-            )
+        if self._too_big(frames, EXPORT_LIMIT, "Export"):
             return
         emit = self.panel.export_requested.emit
         self._with_whole(frames, "Export", lambda whole: emit(whole, fmt))
+
+    def _too_big(self, frames: list[FrameEvent], limit: int, what: str) -> bool:
+        """A selection whose full payloads would not fit the bound is refused, and told."""
+        size = sum(f.size for f in frames)
+        if size <= limit:
+            return False
+        self.panel.bridge.message.emit(
+            f"{what}: the selection holds {size / 2**20:,.1f} MiB of payloads, more than "
+            f"{limit // 2**20} MiB at once; {_INSTEAD}"
+        )
+        return True
 
     def _one(self, signal: str, what: str) -> None:
         """Emit the panel's `signal` with the current frame, whole."""
