@@ -452,28 +452,31 @@ class InspectorPanel(QWidget):
         paused = self.model.paused
         if wait <= 0 and len(frames) > FLOOD_FRAMES and not paused:
             wait = self.bridge.take_turn()  # a chart may have just redrawn: after its paint
+        size = None  # payload bytes of `frames`, when worked out (the model needs them)
         if wait > 0 and not paused:
+            size = sum(map(len, map(_PAYLOAD, frames)))
             self._held.extend(frames)
             self._held_events += events
-            # large frames are shown (and the model's byte bound applied) without waiting
-            self._held_bytes += sum(map(len, map(_PAYLOAD, frames)))
-            if self._held_bytes <= HOLD_BYTES:
+            self._held_bytes += size
+            if self._held_bytes <= HOLD_BYTES:  # else large frames: shown without waiting
                 if not self._hold_timer.isActive():
                     self._hold_timer.start(max(1, int(wait)))
                 return
-            frames, events = [], 0
+            frames, events, size = [], 0, 0
         if self._held:
+            if size is None:
+                size = sum(map(len, map(_PAYLOAD, frames)))
             self._held.extend(frames)
-            frames, events = self._held, events + self._held_events
+            frames, events, size = self._held, events + self._held_events, size + self._held_bytes
             self._held, self._held_events, self._held_bytes = [], 0, 0
-        self._show(frames, events)
+        self._show(frames, events, size)
 
     def show_held(self) -> None:
         """Give the model the frames held back during a flood (now rather than on the timer)."""
         if self._held:
-            frames, events = self._held, self._held_events
+            frames, events, size = self._held, self._held_events, self._held_bytes
             self._held, self._held_events, self._held_bytes = [], 0, 0
-            self._show(frames, events)
+            self._show(frames, events, size)
 
     def _show_held_in_turn(self) -> None:
         turn = self.bridge.take_turn() if len(self._held) > FLOOD_FRAMES else 0.0
@@ -482,11 +485,11 @@ class InspectorPanel(QWidget):
         else:
             self.show_held()
 
-    def _show(self, frames: list[FrameEvent], events: int = 0) -> None:
+    def _show(self, frames: list[FrameEvent], events: int = 0, size: int | None = None) -> None:
         self._hold_timer.stop()
         self._last_shown = time.monotonic()
         at_bottom = self._at_bottom()
-        self.model.add_frames(frames, events)
+        self.model.add_frames(frames, events, size)
         if at_bottom and not self.model.paused:
             self.view.scrollToBottom()
 
