@@ -1,10 +1,11 @@
-"""SocketScope: `main.py` opens the desktop app; `main.py serve|token|connect` is the CLI."""
+"""SocketScope: `main.py` opens the desktop app; `main.py serve|token|connect|export|import|replay`
+is the CLI."""
 
 from __future__ import annotations
 
 import sys
 
-CLI_COMMANDS = {"serve", "token", "connect"}
+CLI_COMMANDS = {"serve", "token", "connect", "export", "import", "replay"}
 
 
 def main(argv: list[str]) -> int:

@@ -6,18 +6,35 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import sqlite3
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
-from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
+from core.cli_settings import CliError, connect_settings
+from core.config import ConnectionConfig
 from core.connection import Connection, RequestTimeout
 from core.events import ConnectionAdded, StateChanged
 from core.hub import EventHub
 from core.ndjson import event_to_json
 from core.recorder import Recorder
+from core.recording import HarError, Recording, export_recording_har, import_har
+from core.recording.replay import (
+    DEFAULT_MAX_GAP,
+    DEFAULT_QUIET,
+    DEFAULT_REPLY_TIMEOUT,
+    TIMINGS,
+    ReplayError,
+    ReplayOptions,
+    load_sources,
+    replay,
+)
 from core.server import RoomServer, ServerConfig, make_token
 from core.states import ConnState
 
@@ -50,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=float, default=3600.0, help="seconds until it expires")
 
     conn = sub.add_parser("connect", help="connect to any WebSocket server, print NDJSON events")
-    conn.add_argument("url")
+    conn.add_argument("url", nargs="?", help="optional with --profile (then it replaces its URL)")
+    conn.add_argument("--workspace", metavar="FILE",
+                      help="workspace file (default: the one in the config dir)")
+    conn.add_argument("--profile", metavar="NAME",
+                      help="connect with this saved profile; the other flags override it")
+    conn.add_argument("--env", metavar="NAME",
+                      help="environment whose {{variables}} are used (default: the active one)")
     conn.add_argument("--header", action="append", default=[], metavar="'K: V'")
     conn.add_argument("--subprotocol", action="append", default=[])
     tok = conn.add_mutually_exclusive_group()
@@ -64,16 +87,46 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--request", action="append", default=[], metavar="JSON",
                       help="send with a requestId and print the reply and its round trip")
     conn.add_argument("--stdin", action="store_true", help="send each line read from stdin")
-    conn.add_argument("--ping-interval", type=float, default=5.0, help="0 disables")
-    conn.add_argument("--ping-timeout", type=float, default=10.0)
+    conn.add_argument("--ping-interval", type=float, help="0 disables (default 5)")
+    conn.add_argument("--ping-timeout", type=float, help="seconds (default 10)")
     conn.add_argument("--app-ping", metavar="JSON",
                       help='app-level heartbeat, e.g. {"type":"ping"}')
-    conn.add_argument("--max-size", type=int, default=16 * 1024 * 1024)
+    conn.add_argument("--max-size", type=int, help="bytes (default 16 MiB)")
     conn.add_argument("--no-compression", action="store_true")
     conn.add_argument("--retry", action="store_true", help="reconnect with backoff, forever")
     conn.add_argument("--duration", type=float, help="disconnect after this many seconds")
     conn.add_argument("--record", metavar="FILE", help="record the session to this SQLite file")
+    _add_recording_commands(sub)
     return parser
+
+
+def _add_recording_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    export = sub.add_parser("export", help="write a recording as HAR (Chrome's format) or NDJSON")
+    export.add_argument("recording")
+    export.add_argument("--format", choices=("har", "ndjson"), default="har")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="- for stdout")
+    export.add_argument("--conn", type=int, action="append", metavar="N",
+                        help="only this connection (repeat; HAR only)")
+
+    imp = sub.add_parser("import", help="turn a HAR's WebSocket connections into a recording")
+    imp.add_argument("har")
+    imp.add_argument("-o", "--output", required=True, metavar="RECORDING",
+                     help="the new recording file (must not exist)")
+
+    rep = sub.add_parser("replay", help="send a recording's or HAR's outbound messages to a"
+                         " server and print how the replies differ (NDJSON; exit 1 if any)")
+    rep.add_argument("source", metavar="RECORDING|FILE.har")
+    rep.add_argument("url")
+    rep.add_argument("--timing", choices=TIMINGS, default="fast")
+    rep.add_argument("--ignore", action="append", default=[], metavar="FIELD",
+                     help="a key at any depth, or a dotted path such as data.ts (repeat)")
+    rep.add_argument("--conn", type=int, metavar="N", help="only this recorded connection")
+    rep.add_argument("--max-gap", type=float, default=DEFAULT_MAX_GAP,
+                     help="longest pause --timing original keeps, seconds")
+    rep.add_argument("--reply-timeout", type=float, default=DEFAULT_REPLY_TIMEOUT,
+                     help="seconds to wait for the recorded number of replies")
+    rep.add_argument("--quiet", type=float, default=DEFAULT_QUIET,
+                     help="seconds without a reply after which none is expected")
 
 
 def main(argv: list[str]) -> int:
@@ -83,7 +136,18 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command == "serve":
         return asyncio.run(serve(args))
-    return asyncio.run(connect(args))
+    if args.command == "export":
+        return export(args)
+    if args.command == "import":
+        return import_(args)
+    if args.command == "replay":
+        return asyncio.run(replay_cmd(args))
+    try:
+        config, resolve = connect_settings(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(connect(args, config=config, resolve=resolve))
 
 
 # ----- serve -------------------------------------------------------------------------------
@@ -130,38 +194,17 @@ async def serve(args: argparse.Namespace) -> int:
 # ----- connect -----------------------------------------------------------------------------
 
 
-def _config(args: argparse.Namespace) -> ConnectionConfig:
-    headers = []
-    for header in args.header:
-        key, sep, value = header.partition(":")
-        if not sep or not key.strip():
-            raise SystemExit(f"error: --header {header!r} is not of the form 'Name: value'")
-        headers.append((key.strip(), value.strip()))
-    return ConnectionConfig(
-        url=args.url,
-        headers=headers,
-        subprotocols=list(args.subprotocol),
-        token=args.bearer or args.token,
-        token_mode="bearer" if args.bearer else "query",
-        origin=args.origin,
-        cafile=args.cafile,
-        insecure=args.insecure,
-        compression=not args.no_compression,
-        max_size=args.max_size,
-        heartbeat=HeartbeatConfig(
-            interval=args.ping_interval, timeout=args.ping_timeout, app_template=args.app_ping
-        ),
-        reconnect=ReconnectPolicy(enabled=args.retry),
-    )
-
-
-async def connect(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def connect(
+    args: argparse.Namespace,
+    out: TextIO = sys.stdout,
+    config: ConnectionConfig | None = None,
+    resolve: Callable[[str], str] | None = None,
+) -> int:
     hub = EventHub()
     stream = hub.stream(maxlen=100_000)
-    conn = Connection(_config(args), hub)
-    recorder = Recorder(args.record, hub) if args.record else None
-    if recorder is not None:
-        hub.publish(ConnectionAdded(conn.id, time.time(), conn.config.url, conn.config.label))
+    if config is None:
+        config, resolve = connect_settings(args)
+    conn = Connection(config, hub, resolve=resolve)
     requests = []
     for text in args.request:
         try:
@@ -174,7 +217,15 @@ async def connect(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             return 2
         requests.append(message)
     for text in args.send:
+        try:
+            text = resolve(text) if resolve is not None else text
+        except ValueError as exc:  # an unresolved {{variable}}
+            print(f"error: --send: {exc}", file=sys.stderr)
+            return 2
         await conn.send(text)  # queued until open, then sent first, in order
+    recorder = Recorder(args.record, hub) if args.record else None
+    if recorder is not None:
+        hub.publish(ConnectionAdded(conn.id, time.time(), conn.config.url, conn.config.label))
     conn.connect()
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
@@ -228,3 +279,74 @@ def _read_stdin(loop: asyncio.AbstractEventLoop, conn: Connection) -> None:
             loop.call_soon_threadsafe(lambda t=text: loop.create_task(conn.send(t)))
 
     threading.Thread(target=pump, name="stdin", daemon=True).start()
+
+
+# ----- export, import, replay --------------------------------------------------------------
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def export(args: argparse.Namespace) -> int:
+    """Into a temporary file beside the target, renamed when complete: never half a file."""
+    if args.conn and args.format != "har":
+        return _fail("--conn applies to --format har only")
+    try:
+        with Recording(args.recording) as rec:
+            if args.output == "-":
+                _export_to(rec, args, sys.stdout)
+                return 0
+            target = Path(args.output)
+            fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    count = _export_to(rec, args, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(temp, target)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+    except (OSError, sqlite3.DatabaseError) as exc:
+        return _fail(f"cannot export {args.recording}: {exc}")
+    print(f"wrote {count} {'entries' if args.format == 'har' else 'lines'} to {target}",
+          file=sys.stderr)
+    return 0
+
+
+def _export_to(rec: Recording, args: argparse.Namespace, out: TextIO) -> int:
+    if args.format == "har":
+        return export_recording_har(rec, out, args.conn)
+    return rec.export_ndjson(out)
+
+
+def import_(args: argparse.Namespace) -> int:
+    try:
+        result = import_har(args.har, args.output)
+    except (HarError, OSError) as exc:
+        return _fail(str(exc))
+    skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(result.skipped_by_type.items()))
+    print(json.dumps({"connections": result.connections, "frames": result.frames,
+                      "skipped_by_type": result.skipped_by_type,
+                      "skipped_entries": result.skipped_entries, "output": args.output}))
+    if skipped:
+        print(f"skipped messages: {skipped}", file=sys.stderr)
+    return 0
+
+
+async def replay_cmd(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """One NDJSON line per compared reply, then a summary; 0 all same, 1 any differ, 2 error."""
+    options = ReplayOptions(timing=args.timing, ignore=tuple(args.ignore), max_gap=args.max_gap,
+                            reply_timeout=args.reply_timeout, quiet=args.quiet)
+    try:
+        sources = load_sources(args.source, args.conn)
+        result = await replay(sources, ConnectionConfig(url=args.url), options)
+    except (ReplayError, HarError, OSError) as exc:
+        return _fail(str(exc))
+    for diff in result.diffs:
+        out.write(json.dumps(diff.to_json(), ensure_ascii=False) + "\n")
+    out.write(json.dumps(result.summary()) + "\n")
+    out.flush()
+    return 0 if result.all_same else 1

@@ -26,6 +26,7 @@ class ReconnectPolicy:
     max_attempts: int | None = None  # None retries forever
     stable_after: float = 5.0  # uptime after which the backoff starts again from `initial`
     max_protocol_errors: int = 3  # consecutive protocol errors before giving up
+    max_dns_errors: int = 3  # consecutive "host name not found" before giving up (a typo)
 
 
 @dataclass

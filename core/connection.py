@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import random
@@ -11,6 +12,7 @@ import ssl
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,11 +27,12 @@ from core.backoff import backoff
 from core.closecodes import describe_close
 from core.codecs import encode_object, parse_object
 from core.config import ConnectionConfig
-from core.errors import describe_error
+from core.errors import ErrorInfo, SettingsError, describe_error
 from core.events import (
     Direction,
     ErrorEvent,
     FrameEvent,
+    HandshakeInfo,
     LatencySample,
     Opcode,
     QueueDropped,
@@ -37,6 +40,7 @@ from core.events import (
     RequestFinished,
     StateChanged,
 )
+from core.handshake import handshake_info
 from core.hub import EventHub
 from core.loopthread import hop
 from core.metrics import ConnectionMetrics
@@ -79,8 +83,13 @@ class Connection:
         conn_id: int | None = None,
         rng: random.Random | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        resolve: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
+        # Applied on every attempt to the URL, header values, token and on-open messages
+        # ({{variables}}), so a reconnect sends fresh values; may be replaced at any time.
+        self.resolve = resolve
+        self._on_open: list[str] = []  # this attempt's on-open messages, resolved
         # The loop this connection lives on (the first one it is started on unless given).
         # Public methods called from any other thread hop to it: the app runs every
         # connection on a core thread while its widgets call these from the GUI thread.
@@ -274,38 +283,29 @@ class Connection:
     async def _run(self) -> None:
         policy = self.config.reconnect
         delays = backoff(policy, self._rng)
-        protocol_errors = 0
+        streak, streak_kind = 0, ""  # failures of one kind in a row
         try:
             while True:
                 if self.state is not ConnState.CONNECTING:
                     self.attempt += 1
                     self._set_state(ConnState.CONNECTING)
-                try:
-                    ws = await self._open()
-                except Exception as exc:
-                    info = describe_error(exc, self.config.url, bool(self.config.token))
-                    protocol_errors = protocol_errors + 1 if info.kind == "protocol" else 0
-                    message = info.message
-                    if protocol_errors >= policy.max_protocol_errors:
-                        message += f" ({protocol_errors} protocol errors in a row: not retrying)"
-                    elif not info.retry:
-                        message += " (not retrying: fix the settings, then connect again)"
-                    if (
-                        not info.retry
-                        or protocol_errors >= policy.max_protocol_errors
-                        or not self._may_retry()
-                    ):
+                opened = await self._open()
+                if isinstance(opened, ErrorInfo):
+                    streak = streak + 1 if opened.kind == streak_kind else 1
+                    streak_kind = opened.kind
+                    message, final = self._verdict(opened, streak)
+                    if final or not self._may_retry():
                         self._set_state(ConnState.CLOSED, error=message)
                         return
                     await self._wait_retry(next(delays), error=message)
                     continue
-                protocol_errors = 0
-                opened = time.monotonic()
-                code, reason, error = await self._serve(ws)
+                streak, streak_kind = 0, ""
+                started = time.monotonic()
+                code, reason, error = await self._serve(*opened)
                 if self._stopping:
                     self._set_state(ConnState.CLOSED, close_code=code, close_reason=reason)
                     return
-                if time.monotonic() - opened >= policy.stable_after:
+                if time.monotonic() - started >= policy.stable_after:
                     delays = backoff(policy, self._rng)
                     self.attempt = 0
                 if not self._may_retry():
@@ -320,6 +320,20 @@ class Connection:
             if self.state is not ConnState.CLOSED:
                 self._set_state(ConnState.CLOSED, close_code=self.close_code)
             raise
+
+    def _verdict(self, info: ErrorInfo, streak: int) -> tuple[str, bool]:
+        """The error in words, and whether to stop retrying: a fatal error, or one that
+        repeated `streak` times (a typo'd host, a server that does not speak WebSocket) and
+        will not heal by itself."""
+        policy = self.config.reconnect
+        if info.kind == "protocol" and streak >= policy.max_protocol_errors:
+            return f"{info.message} ({streak} protocol errors in a row: not retrying)", True
+        if info.kind == "dns" and streak >= policy.max_dns_errors:
+            return (f"{info.message} (not found {streak} times in a row: gave up retrying; "
+                    "connect again once the URL is fixed)"), True
+        if not info.retry:
+            return f"{info.message} (not retrying: fix the settings, then connect again)", True
+        return info.message, False
 
     def _may_retry(self) -> bool:
         policy = self.config.reconnect
@@ -336,31 +350,67 @@ class Connection:
                 await self._retry_now.wait()
         self.retry_at = None
 
-    async def _open(self) -> ClientConnection:
-        cfg = self.config
-        url, headers = self._url_and_headers()
+    async def _open(self) -> tuple[ClientConnection, HandshakeInfo] | ErrorInfo:
+        """The open connection and its handshake, or what went wrong in words. A rejected
+        handshake (HTTP 401 ...) is published too: its status and headers tell why."""
+        try:
+            cfg = self._resolved()
+        except SettingsError as exc:  # a {{variable}} without a value: not retried
+            return describe_error(exc, self.config.url)
+        self._on_open = cfg.on_open
+        masked = (cfg.token or "", *getattr(self.resolve, "secret_values", ()))
+        url, headers = self._url_and_headers(cfg)
         ssl_context = self._ssl_context() if urlsplit(url).scheme == "wss" else None
         kwargs: dict[str, Any] = {}
         if ssl_context is not None:
             kwargs["ssl"] = ssl_context
-        return await connect(
-            url,
-            additional_headers=headers,
-            subprotocols=[Subprotocol(p) for p in cfg.subprotocols] or None,
-            origin=Origin(cfg.origin) if cfg.origin else None,
-            compression="deflate" if cfg.compression else None,
-            max_size=cfg.max_size,
-            open_timeout=cfg.open_timeout,
-            close_timeout=cfg.close_timeout,
-            ping_interval=None,  # our own heartbeat measures and reports every ping
-            ping_timeout=None,
-            user_agent_header="SocketScope/0.1",
-            create_connection=TapConnection,
-            **kwargs,
+        made: list[TapConnection] = []  # one per attempt of a redirect chain
+
+        def create_connection(*args: Any, **options: Any) -> TapConnection:
+            made.append(TapConnection(*args, **options))
+            return made[-1]
+
+        try:
+            ws = await connect(
+                url,
+                additional_headers=headers,
+                subprotocols=[Subprotocol(p) for p in cfg.subprotocols] or None,
+                origin=Origin(cfg.origin) if cfg.origin else None,
+                compression="deflate" if cfg.compression else None,
+                max_size=cfg.max_size,
+                open_timeout=cfg.open_timeout,
+                close_timeout=cfg.close_timeout,
+                ping_interval=None,  # our own heartbeat measures and reports every ping
+                ping_timeout=None,
+                user_agent_header="SocketScope/0.1",
+                create_connection=create_connection,  # type: ignore[arg-type]  # a factory
+                **kwargs,
+            )
+        except Exception as exc:
+            last = made[-1] if made else None
+            if last is not None and last.response is not None:
+                self._publish(handshake_info(self.id, url, last, masked))
+            reached = last is not None and last.request is not None
+            return describe_error(exc, cfg.url, bool(cfg.token), reached=reached)
+        return ws, handshake_info(self.id, url, ws, masked)
+
+    def _resolved(self) -> ConnectionConfig:
+        """The settings for this attempt, with the variables resolved afresh."""
+        cfg, resolve = self.config, self.resolve
+        if resolve is None:
+            return cfg
+        return dataclasses.replace(
+            cfg,
+            url=resolve(cfg.url),
+            headers=[(name, resolve(value)) for name, value in cfg.headers],
+            token=None if cfg.token is None else resolve(cfg.token),
+            on_open=[resolve(text) for text in cfg.on_open],
         )
 
-    def _url_and_headers(self) -> tuple[str, list[tuple[str, str]]]:
-        cfg = self.config
+    def _url_and_headers(
+        self, cfg: ConnectionConfig | None = None
+    ) -> tuple[str, list[tuple[str, str]]]:
+        cfg = cfg or self.config
         headers = list(cfg.headers)
         url = cfg.url
         if cfg.token and cfg.token_mode == "bearer":
@@ -379,7 +429,9 @@ class Connection:
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    async def _serve(self, ws: ClientConnection) -> tuple[int | None, str, str | None]:
+    async def _serve(
+        self, ws: ClientConnection, handshake: HandshakeInfo
+    ) -> tuple[int | None, str, str | None]:
         """Run one open connection to its end; return close code, reason and error in words."""
         self._ws = ws
         self.subprotocol = ws.subprotocol
@@ -388,6 +440,7 @@ class Connection:
         self._epoch += 1
         self._app_marker = self.config.heartbeat.app_reply_type.encode()  # config may be edited
         self.opened_at = time.time()
+        self._publish(handshake)
         self._set_state(ConnState.OPEN)
         if isinstance(ws, TapConnection):
             ws.attach(self._on_frame, self._deliver, self.hub.backpressure, self.hub.priority)
@@ -395,7 +448,7 @@ class Connection:
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
         try:
-            for text in self.config.on_open:
+            for text in self._on_open:
                 await self._write(ws, text.encode(), True)
             await self._flush(ws)
             await ws.wait_closed()

@@ -144,7 +144,9 @@ class ConnectionAdded:
 @dataclass(frozen=True, slots=True)
 class HandshakeInfo:
     """What the opening handshake negotiated, published once per open, right before the state
-    change to OPEN. Secrets in the request (token, Authorization, Cookie) are already masked."""
+    change to OPEN; also for a handshake the server rejected (status 401 ...), before the state
+    change that reports it. Secrets (token, Authorization, Cookie, Set-Cookie,
+    Sec-WebSocket-Key) are already masked as "•••"."""
 
     conn_id: int
     time: float

@@ -10,6 +10,7 @@ from core.events import (
     ErrorEvent,
     Event,
     FrameEvent,
+    HandshakeInfo,
     LatencySample,
     Opcode,
     QueueDropped,
@@ -52,4 +53,10 @@ def event_to_json(event: Event) -> dict[str, Any]:
         rtt = None if event.rtt is None else round(event.rtt * 1e3, 3)
         return {"event": "request", **base, "request_id": event.request_id, "rtt_ms": rtt,
                 "error": event.error}
+    if isinstance(event, HandshakeInfo):
+        return {"event": "handshake", **base, "url": event.url, "status": event.status,
+                "request_headers": [list(pair) for pair in event.request_headers],
+                "response_headers": [list(pair) for pair in event.response_headers],
+                "subprotocol": event.subprotocol, "extensions": list(event.extensions),
+                "tls_version": event.tls_version, "peer_certificate": event.peer_certificate}
     return {"event": type(event).__name__, **base}

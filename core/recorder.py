@@ -28,6 +28,7 @@ from core.events import (
     ErrorEvent,
     Event,
     FrameEvent,
+    HandshakeInfo,
     LatencySample,
     Opcode,
     QueueDropped,
@@ -35,6 +36,7 @@ from core.events import (
     RequestFinished,
     StateChanged,
 )
+from core.handshake import handshake_to_json
 from core.hub import EventHub
 from core.priority import Priority
 
@@ -414,6 +416,8 @@ def _note(event: Event) -> tuple[float, int | None, str, str]:
     elif isinstance(event, RequestFinished):
         kind, detail = "request", {"request_id": event.request_id, "rtt": event.rtt,
                                    "error": event.error}
+    elif isinstance(event, HandshakeInfo):
+        return (event.time, event.conn_id, "handshake", handshake_to_json(event))
     else:
         kind, detail = type(event).__name__, {}
     return (event.time, getattr(event, "conn_id", None), kind, json.dumps(detail))

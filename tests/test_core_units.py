@@ -119,7 +119,7 @@ def test_codecs() -> None:
 def test_errors_in_words() -> None:
     assert describe_error(socket.gaierror(-2, "Name or service not known"),
                           "ws://nowhere.invalid/").message == (
-        "DNS failure: cannot resolve nowhere.invalid")
+        "Host name not found: nowhere.invalid — check the URL")
     assert describe_error(TimeoutError(), "wss://h:9/").message == (
         "Timed out opening the connection to h:9")
     assert describe_close(1008) == "1008 policy violation"

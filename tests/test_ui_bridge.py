@@ -10,6 +10,7 @@ from core.events import (
     ConnectionAdded,
     Direction,
     FrameEvent,
+    HandshakeInfo,
     LatencySample,
     Opcode,
     StateChanged,
@@ -25,7 +26,7 @@ def frame(i: int) -> FrameEvent:
 
 
 def test_each_tick_sorts_the_events_by_kind_in_order(qtbot, monkeypatch) -> None:
-    monkeypatch.setattr(ui.bridge, "BUFFER_LIMIT", 5)
+    monkeypatch.setattr(ui.bridge, "BUFFER_LIMIT", 6)
     manager = ConnectionManager()
     bridge = CoreBridge(manager, interval_ms=3_600_000)  # ticks only when called here
     batches: list[TickBatch] = []
@@ -38,10 +39,11 @@ def test_each_tick_sorts_the_events_by_kind_in_order(qtbot, monkeypatch) -> None
         state = StateChanged(1, time.time(), ConnState.CLOSED, ConnState.CONNECTING, 1)
         rtt = LatencySample(1, time.time(), 0.001, "ping")
         added = ConnectionAdded(2, time.time(), "ws://127.0.0.1:9/", "x")
-        for event in (frame(3), state, rtt, frame(4), added):
+        shake = HandshakeInfo(1, time.time(), "ws://127.0.0.1:9/", 101, (), (), None, ())
+        for event in (frame(3), state, shake, rtt, frame(4), added):
             hub.publish(event)
         bridge._drain()
-        for i in range(5, 12):  # 7 into a buffer of 5: the 2 oldest are dropped, and counted
+        for i in range(5, 13):  # 8 into a buffer of 6: the 2 oldest are dropped, and counted
             hub.publish(frame(i))
         bridge._drain()
         bridge._drain()  # nothing new: an empty tick
@@ -49,8 +51,9 @@ def test_each_tick_sorts_the_events_by_kind_in_order(qtbot, monkeypatch) -> None
         bridge.stop()
         dispose(bridge)
     ns = [[int(f.payload[6:-1]) for f in b.frames] for b in batches]
-    assert ns == [[0, 1, 2], [3, 4], [7, 8, 9, 10, 11], []]
+    assert ns == [[0, 1, 2], [3, 4], [7, 8, 9, 10, 11, 12], []]
     assert batches[1].states == [state] and batches[1].latencies == [rtt]
-    assert batches[1].others == [added]
+    assert batches[1].handshakes == [shake] and batches[1].others == [added]
     assert [b.dropped for b in batches] == [0, 0, 2, 0]
-    assert all(not b.states and not b.others for b in (batches[0], batches[2], batches[3]))
+    assert all(not b.states and not b.others and not b.handshakes
+               for b in (batches[0], batches[2], batches[3]))

@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.events import Event, FrameEvent, LatencySample, StateChanged
+from core.events import Event, FrameEvent, HandshakeInfo, LatencySample, StateChanged
 from core.loopthread import LoopThread
 from core.manager import ConnectionManager
 from core.server import EmbeddedServer
@@ -41,6 +41,7 @@ class TickBatch:
     frames: list[FrameEvent] = field(default_factory=list)
     states: list[StateChanged] = field(default_factory=list)
     latencies: list[LatencySample] = field(default_factory=list)
+    handshakes: list[HandshakeInfo] = field(default_factory=list)  # one per open or rejection
     others: list[Event] = field(default_factory=list)
     dropped: int = 0  # events the bridge buffer dropped since the previous tick
 
@@ -91,10 +92,11 @@ class CoreBridge(QObject):
             self.tick.emit(TickBatch(time.time(), frames=events, dropped=dropped))
             return
         batch = TickBatch(time.time(), dropped=dropped)
-        frames, states, latencies, others = (
+        frames, states, latencies, handshakes, others = (
             batch.frames.append,
             batch.states.append,
             batch.latencies.append,
+            batch.handshakes.append,
             batch.others.append,
         )
         for event in events:
@@ -104,6 +106,8 @@ class CoreBridge(QObject):
                 states(event)
             elif type(event) is LatencySample:
                 latencies(event)
+            elif type(event) is HandshakeInfo:
+                handshakes(event)
             else:
                 others(event)
         self.tick.emit(batch)

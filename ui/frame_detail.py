@@ -158,6 +158,7 @@ class FrameDetail(QWidget):
         self.header = QLabel("Select a frame to see it in full")
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.header.setMinimumWidth(60)  # a long connection name must not widen the window
         self.decoded = ElidedLabel(min_chars=6)
         self.decoded.setStyleSheet("color: palette(placeholder-text);")
         self.copy_button = QPushButton("Copy payload")

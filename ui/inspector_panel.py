@@ -142,7 +142,7 @@ class InspectorPanel(QWidget):
         # Combos are sized to a few characters, not to their longest item, so the filter bar
         # fits beside the connections column at 1280 px; their lists still show full names.
         self.conn_combo.setSizeAdjustPolicy(_NARROW)
-        self.conn_combo.setMinimumContentsLength(13)
+        self.conn_combo.setMinimumContentsLength(9)
         self.conn_combo.about_to_show.connect(self._refresh_connections)
         self.dir_combo = QComboBox()
         self.dir_combo.setToolTip("Show frames received (in), sent (out) or both")
@@ -152,7 +152,7 @@ class InspectorPanel(QWidget):
         self.type_combo = _PopupCombo()
         self.type_combo.setToolTip("JSON `type` field (types seen so far)")
         self.type_combo.addItem("Any type", None)
-        self.type_combo.setMinimumContentsLength(10)
+        self.type_combo.setMinimumContentsLength(7)
         self.type_combo.setSizeAdjustPolicy(_NARROW)
         self.type_combo.view().setMinimumWidth(160)
         self.conn_combo.view().setMinimumWidth(200)
@@ -161,7 +161,7 @@ class InspectorPanel(QWidget):
         self.search.setPlaceholderText("Filter (Ctrl+F)")
         self.search.setToolTip("Show frames containing this text (or regular expression)")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(110)
+        self.search.setMinimumWidth(64)
         self.regex_box = QCheckBox(".*")
         self.regex_box.setToolTip("Regular expression")
         self.case_box = QCheckBox("Aa")
@@ -178,7 +178,7 @@ class InspectorPanel(QWidget):
         for button in (self.pause_button, self.clear_button):  # not the style's 80 px minimum
             button.setMaximumWidth(self.fontMetrics().horizontalAdvance("Resume") + 28)
         # "rows: 100k, dropped: 135k" whole while the filter box can give room; then cut with "…"
-        self.counter = ElidedLabel(min_chars=26)
+        self.counter = ElidedLabel(min_chars=8)
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setStyleSheet("color: #c01c28;")

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStatusBar, QWidget
 
 from ui.settings import app_settings
@@ -40,6 +40,9 @@ if TYPE_CHECKING:  # the core (numpy, websockets, the server) is imported once t
 log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = 1
+# A saved layout is kept only in a window about as large as the one it was saved in (dock sizes
+# are saved in pixels): in one larger or smaller by more than this, the proportions are redone.
+LAYOUT_SIZE_SLACK = 0.1
 DEMO_ROOMS = ("lobby", "dev")
 DEMO_USER = "you"
 PROBE_ENV = "SOCKETSCOPE_STARTUP_PROBE"  # "1": print `shown`, `painted`, `ready`, `open` times
@@ -175,6 +178,7 @@ class MainWindow(QMainWindow):
         self._recordings: QWidget | None = None
         self._shown = False
         self._sizes_due = False  # default_sizes() once the window has painted
+        self._saved_size: QSize | None = None  # the window's size when its layout was saved
         self.is_ready = False  # every dock has its panel: `ready` was emitted
         self._probe_open = os.environ.get(PROBE_ENV) == "1"
         self._early_states: list[StateChanged] = []  # seen before the charts panel was built
@@ -295,7 +299,7 @@ class MainWindow(QMainWindow):
         self.is_ready = True
         for action in self._needs_panels:
             action.setEnabled(True)
-        if self._shown and not self.layout_restored:  # minimum sizes changed: redo proportions
+        if self._shown and not self._layout_fits():  # minimum sizes changed: redo proportions
             self.default_sizes()
         probe("ready")
         self.ready.emit()
@@ -358,7 +362,7 @@ class MainWindow(QMainWindow):
             # The proportions need the real window size, so after layout; and after the first
             # paint, as they need the Qt enums (~30 ms the first time; DEFAULT_STATE has them
             # right for 1280x800 already).
-            self._sizes_due = not self.layout_restored
+            self._sizes_due = not self._layout_fits()
             if self.has_painted:
                 self._after_first_paint()
 
@@ -391,17 +395,29 @@ class MainWindow(QMainWindow):
         settings = app_settings()
         geometry = settings.value("window/geometry")
         state = settings.value("window/state")
+        size = settings.value("window/size")
         restored = False
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             restored = self.restoreGeometry(geometry)
         if isinstance(state, QByteArray) and not state.isEmpty():
             restored = self.restoreState(state, LAYOUT_VERSION) and restored
+        self._saved_size = size if isinstance(size, QSize) and restored else None
         return restored
+
+    def _layout_fits(self) -> bool:
+        """The restored layout suits this window: it was saved at about this size. A layout
+        squeezed into a small window must not come back to squeeze a larger one."""
+        saved = self._saved_size
+        if not self.layout_restored or saved is None:
+            return False
+        return (abs(self.width() - saved.width()) <= saved.width() * LAYOUT_SIZE_SLACK
+                and abs(self.height() - saved.height()) <= saved.height() * LAYOUT_SIZE_SLACK)
 
     def save_layout(self) -> None:
         settings = app_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        settings.setValue("window/size", self.size())
         settings.sync()
 
     # ----- menus -------------------------------------------------------------------------------

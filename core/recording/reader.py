@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from core.events import ConnectionAdded, Direction, FrameEvent, Opcode, StateChanged
+from core.events import (
+    ConnectionAdded,
+    Direction,
+    FrameEvent,
+    HandshakeInfo,
+    Opcode,
+    StateChanged,
+)
+from core.handshake import handshake_from_json
 from core.ndjson import event_to_json
 from core.paths import recordings_dir
 from core.states import ConnState
@@ -123,13 +131,24 @@ class Recording:
             yield StateChanged(conn, when, ConnState(old), ConnState(new), attempt, retry_in,
                                code, reason or "", error)
 
+    def handshakes(self) -> Iterator[HandshakeInfo]:
+        """The opening handshakes (secrets masked when recorded), rejected ones included."""
+        rows = self._db.execute(
+            "SELECT conn_id, time, detail FROM notes WHERE kind = 'handshake' ORDER BY id"
+        )
+        for conn, when, detail in rows:
+            yield handshake_from_json(conn, when, detail)
+
     def export_ndjson(self, out: IO[str]) -> int:
-        """Connections, then state changes and frames in time order, then gaps; returns lines."""
+        """Connections, then handshakes, state changes and frames in time order, then gaps;
+        returns lines."""
         lines = 0
         for conn in self.connections():
             out.write(json.dumps(event_to_json(conn), ensure_ascii=False) + "\n")
             lines += 1
-        for event in heapq.merge(self.states(), self.frames(), key=lambda e: e.time):
+        events = heapq.merge(self.handshakes(), self.states(), self.frames(),
+                             key=lambda e: e.time)
+        for event in events:
             out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
             lines += 1
         for when, dropped in self._db.execute("SELECT time, dropped FROM gaps ORDER BY id"):
