@@ -231,9 +231,13 @@ async def test_connection_events_are_rows_not_frames(setup, embedded_server) -> 
     assert model.data(model.index(open_row, COL_DIR)) == EVENT_LABEL
 
     # selected, a connection event shows the handshake view, not the frame pane
+    hs = events[1].handshake
+    assert hs is not None and hs.status == 101 and hs.url.startswith(srv.url)
     panel.view.selectRow(open_row)
     assert panel.details.currentWidget() is panel.handshake
-    assert "opened" in panel.handshake.text.toPlainText()
+    text = panel.handshake.text.toPlainText()
+    assert "Status:        101" in text and "Response headers:" in text
+    assert any(name.lower() == "upgrade" for name, _ in hs.response_headers)
     # the toggle hides them; frames counted the same
     panel.events_box.setChecked(False)
     assert model.rowCount() == model.received == model.frames_shown
@@ -265,7 +269,7 @@ def test_handshake_view_shows_what_was_negotiated(qtbot) -> None:
             (("Upgrade", "websocket"), ("Sec-WebSocket-Extensions", "permessage-deflate")),
             "graphql-ws", ("permessage-deflate",), "TLSv1.3", "CN=example.test, issuer R3")
         # the handshake arrives a tick before its state change: it waits for it
-        bridge.tick.emit(TickBatch(time.time(), others=[hs]))
+        bridge.tick.emit(TickBatch(time.time(), handshakes=[hs]))
         bridge.tick.emit(TickBatch(time.time(), states=[
             StateChanged(3, 10.001, ConnState.CONNECTING, ConnState.OPEN, 1)]))
         row = panel.model.frame(0)
@@ -354,3 +358,26 @@ async def test_the_window_gives_the_inspector_its_recording(qtbot, tmp_path, con
         recorder.close()
         bridge.stop()
         dispose(window)
+
+
+async def test_a_refused_handshake_is_shown_with_its_status(setup, embedded_server) -> None:
+    bridge, _recorder, panel = setup
+    srv = embedded_server(auth=True)  # no token given: HTTP 401
+    bridge.manager.add(config(srv.url, "locked"), connect=True)
+    model = panel.model
+
+    def refused() -> ConnectionRow | None:
+        for r in range(model.rowCount()):
+            row = model.frame(r)
+            if isinstance(row, ConnectionRow) and row.kind in ("retry", "closed"):
+                return row
+        return None
+
+    await until(refused, 10, "the refused attempt's row")
+    row = refused()
+    assert row is not None and row.handshake is not None and row.handshake.status == 401
+    assert "HTTP 401" in row.summary
+    panel.view.selectRow(model.row_of_seq(next(
+        model.seq_at(r) for r in range(model.rowCount()) if model.frame(r) is row)))
+    assert "Status:        401" in panel.handshake.text.toPlainText()
+    await bridge.manager.close_all()

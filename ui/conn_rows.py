@@ -19,6 +19,7 @@ from core.states import ConnState
 
 OPEN, CLOSED, CONNECTING, RETRY, ERROR = "open", "closed", "connecting", "retry", "error"
 _DUPLICATE_ERRORS = frozenset({"connection"})  # a state change already carries these
+_AFTER_HANDSHAKE = frozenset({ConnState.OPEN, ConnState.WAITING, ConnState.CLOSED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,13 @@ def _negotiated(hs: HandshakeInfo) -> str:
     return ", ".join(parts)
 
 
+def _rejected(hs: HandshakeInfo | None) -> str:
+    """A refused handshake's status (its response headers are in the handshake view)."""
+    if hs is None or hs.status in (None, 101):
+        return ""
+    return f" (server answered HTTP {hs.status})"
+
+
 def _state_row(state: StateChanged, handshake: HandshakeInfo | None) -> ConnectionRow | None:
     new = state.new
     if new is ConnState.OPEN:
@@ -63,16 +71,18 @@ def _state_row(state: StateChanged, handshake: HandshakeInfo | None) -> Connecti
             text = "no close frame"
         if state.error:
             text += f"; {state.error}"
-        return ConnectionRow(state.conn_id, state.time, CLOSED, f"closed: {text}", None, state)
+        text += _rejected(handshake)
+        return ConnectionRow(state.conn_id, state.time, CLOSED, f"closed: {text}", handshake, state)
     if new is ConnState.WAITING:
         text = f"attempt {state.attempt} failed"
         if state.error:
             text += f": {state.error}"
         elif state.close_code is not None:
             text += f": {describe_close(state.close_code)}"
+        text += _rejected(handshake)
         if state.retry_in is not None:
             text += f"; retry in {state.retry_in:.1f} s"
-        return ConnectionRow(state.conn_id, state.time, RETRY, text, None, state)
+        return ConnectionRow(state.conn_id, state.time, RETRY, text, handshake, state)
     if new is ConnState.CONNECTING:
         text = "connecting" if state.attempt <= 1 else f"reconnecting (attempt {state.attempt})"
         return ConnectionRow(state.conn_id, state.time, CONNECTING, text, None, state)
@@ -81,7 +91,8 @@ def _state_row(state: StateChanged, handshake: HandshakeInfo | None) -> Connecti
 
 class RowMaker:
     """Turns one tick's events into rows, in time order. A HandshakeInfo is published right
-    before its StateChanged to OPEN, possibly in the tick before: it waits for it here."""
+    before its StateChanged to OPEN (or, refused, to WAITING or CLOSED), possibly in the tick
+    before: it waits for it here."""
 
     def __init__(self) -> None:
         self._handshakes: dict[int, list[HandshakeInfo]] = {}
@@ -98,7 +109,7 @@ class RowMaker:
         rows: list[ConnectionRow] = []
         for state in states:
             hs = None
-            if state.new is ConnState.OPEN and self._handshakes.get(state.conn_id):
+            if state.new in _AFTER_HANDSHAKE and self._handshakes.get(state.conn_id):
                 hs = self._handshakes[state.conn_id].pop(0)
             row = _state_row(state, hs)
             if row is not None:

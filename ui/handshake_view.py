@@ -78,7 +78,7 @@ class HandshakeView(QWidget):
             self.header.setText("")
             self.text.setPlainText("")
             return
-        title = "Handshake" if row.kind == "open" else "Connection event"
+        title = "Handshake" if row.handshake is not None else "Connection event"
         name = conn_name or f"#{row.conn_id}"
         self.header.setText(f"{title}  ·  {name}  ·  {clock(row.time)}  ·  {row.kind}")
         self.text.setPlainText(row_text(row))

@@ -437,10 +437,10 @@ class InspectorPanel(QWidget):
     def _on_tick(self, batch: TickBatch) -> None:
         frames = batch.frames
         events = 0
-        if batch.states or batch.others:
+        if batch.states or batch.others or batch.handshakes:
             if batch.states:
                 self._refresh_connections()
-            rows = self._rows_of.rows(batch.states, batch.others)
+            rows = self._rows_of.rows(batch.states, [*batch.handshakes, *batch.others])
             if rows:  # among the frames by time (rare: heapq's Python key calls are fine)
                 events = len(rows)
                 frames = list(heapq.merge(frames, rows, key=_TIME)) if frames else rows
