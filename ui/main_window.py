@@ -284,9 +284,12 @@ class MainWindow(QMainWindow):
                 mark_states(self._early_states)
             self._early_states = []
         if spec.key == "inspector" and not isinstance(panel, _Placeholder):
+            from ui.inspector_links import link_inspector
+
             dropped = getattr(self.status, "dropped_sources", None)  # a StatusBar made before
             if dropped is not None:
                 dropped.append(panel)
+            link_inspector(self, panel)
         if self.workspace_controller is not None:
             self.workspace_controller.wire_panel(spec.key, panel)
 
