@@ -13,10 +13,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
+from core.cli_settings import CliError, connect_settings
+from core.config import ConnectionConfig
 from core.connection import Connection, RequestTimeout
 from core.events import ConnectionAdded, StateChanged
 from core.hub import EventHub
@@ -65,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=float, default=3600.0, help="seconds until it expires")
 
     conn = sub.add_parser("connect", help="connect to any WebSocket server, print NDJSON events")
-    conn.add_argument("url")
+    conn.add_argument("url", nargs="?", help="optional with --profile (then it replaces its URL)")
+    conn.add_argument("--workspace", metavar="FILE",
+                      help="workspace file (default: the one in the config dir)")
+    conn.add_argument("--profile", metavar="NAME",
+                      help="connect with this saved profile; the other flags override it")
+    conn.add_argument("--env", metavar="NAME",
+                      help="environment whose {{variables}} are used (default: the active one)")
     conn.add_argument("--header", action="append", default=[], metavar="'K: V'")
     conn.add_argument("--subprotocol", action="append", default=[])
     tok = conn.add_mutually_exclusive_group()
@@ -79,11 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--request", action="append", default=[], metavar="JSON",
                       help="send with a requestId and print the reply and its round trip")
     conn.add_argument("--stdin", action="store_true", help="send each line read from stdin")
-    conn.add_argument("--ping-interval", type=float, default=5.0, help="0 disables")
-    conn.add_argument("--ping-timeout", type=float, default=10.0)
+    conn.add_argument("--ping-interval", type=float, help="0 disables (default 5)")
+    conn.add_argument("--ping-timeout", type=float, help="seconds (default 10)")
     conn.add_argument("--app-ping", metavar="JSON",
                       help='app-level heartbeat, e.g. {"type":"ping"}')
-    conn.add_argument("--max-size", type=int, default=16 * 1024 * 1024)
+    conn.add_argument("--max-size", type=int, help="bytes (default 16 MiB)")
     conn.add_argument("--no-compression", action="store_true")
     conn.add_argument("--retry", action="store_true", help="reconnect with backoff, forever")
     conn.add_argument("--duration", type=float, help="disconnect after this many seconds")
@@ -134,7 +142,12 @@ def main(argv: list[str]) -> int:
         return import_(args)
     if args.command == "replay":
         return asyncio.run(replay_cmd(args))
-    return asyncio.run(connect(args))
+    try:
+        config, resolve = connect_settings(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(connect(args, config=config, resolve=resolve))
 
 
 # ----- serve -------------------------------------------------------------------------------
@@ -181,38 +194,17 @@ async def serve(args: argparse.Namespace) -> int:
 # ----- connect -----------------------------------------------------------------------------
 
 
-def _config(args: argparse.Namespace) -> ConnectionConfig:
-    headers = []
-    for header in args.header:
-        key, sep, value = header.partition(":")
-        if not sep or not key.strip():
-            raise SystemExit(f"error: --header {header!r} is not of the form 'Name: value'")
-        headers.append((key.strip(), value.strip()))
-    return ConnectionConfig(
-        url=args.url,
-        headers=headers,
-        subprotocols=list(args.subprotocol),
-        token=args.bearer or args.token,
-        token_mode="bearer" if args.bearer else "query",
-        origin=args.origin,
-        cafile=args.cafile,
-        insecure=args.insecure,
-        compression=not args.no_compression,
-        max_size=args.max_size,
-        heartbeat=HeartbeatConfig(
-            interval=args.ping_interval, timeout=args.ping_timeout, app_template=args.app_ping
-        ),
-        reconnect=ReconnectPolicy(enabled=args.retry),
-    )
-
-
-async def connect(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def connect(
+    args: argparse.Namespace,
+    out: TextIO = sys.stdout,
+    config: ConnectionConfig | None = None,
+    resolve: Callable[[str], str] | None = None,
+) -> int:
     hub = EventHub()
     stream = hub.stream(maxlen=100_000)
-    conn = Connection(_config(args), hub)
-    recorder = Recorder(args.record, hub) if args.record else None
-    if recorder is not None:
-        hub.publish(ConnectionAdded(conn.id, time.time(), conn.config.url, conn.config.label))
+    if config is None:
+        config, resolve = connect_settings(args)
+    conn = Connection(config, hub, resolve=resolve)
     requests = []
     for text in args.request:
         try:
@@ -225,7 +217,15 @@ async def connect(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             return 2
         requests.append(message)
     for text in args.send:
+        try:
+            text = resolve(text) if resolve is not None else text
+        except ValueError as exc:  # an unresolved {{variable}}
+            print(f"error: --send: {exc}", file=sys.stderr)
+            return 2
         await conn.send(text)  # queued until open, then sent first, in order
+    recorder = Recorder(args.record, hub) if args.record else None
+    if recorder is not None:
+        hub.publish(ConnectionAdded(conn.id, time.time(), conn.config.url, conn.config.label))
     conn.connect()
     loop = asyncio.get_running_loop()
     done = asyncio.Event()

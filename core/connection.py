@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import random
@@ -11,6 +12,7 @@ import ssl
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,7 +27,7 @@ from core.backoff import backoff
 from core.closecodes import describe_close
 from core.codecs import encode_object, parse_object
 from core.config import ConnectionConfig
-from core.errors import ErrorInfo, describe_error
+from core.errors import ErrorInfo, SettingsError, describe_error
 from core.events import (
     Direction,
     ErrorEvent,
@@ -81,8 +83,13 @@ class Connection:
         conn_id: int | None = None,
         rng: random.Random | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        resolve: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
+        # Applied on every attempt to the URL, header values, token and on-open messages
+        # ({{variables}}), so a reconnect sends fresh values; may be replaced at any time.
+        self.resolve = resolve
+        self._on_open: list[str] = []  # this attempt's on-open messages, resolved
         # The loop this connection lives on (the first one it is started on unless given).
         # Public methods called from any other thread hop to it: the app runs every
         # connection on a core thread while its widgets call these from the GUI thread.
@@ -346,8 +353,13 @@ class Connection:
     async def _open(self) -> tuple[ClientConnection, HandshakeInfo] | ErrorInfo:
         """The open connection and its handshake, or what went wrong in words. A rejected
         handshake (HTTP 401 ...) is published too: its status and headers tell why."""
-        cfg = self.config
-        url, headers = self._url_and_headers()
+        try:
+            cfg = self._resolved()
+        except SettingsError as exc:  # a {{variable}} without a value: not retried
+            return describe_error(exc, self.config.url)
+        self._on_open = cfg.on_open
+        masked = (cfg.token or "", *getattr(self.resolve, "secret_values", ()))
+        url, headers = self._url_and_headers(cfg)
         ssl_context = self._ssl_context() if urlsplit(url).scheme == "wss" else None
         kwargs: dict[str, Any] = {}
         if ssl_context is not None:
@@ -377,13 +389,28 @@ class Connection:
         except Exception as exc:
             last = made[-1] if made else None
             if last is not None and last.response is not None:
-                self._publish(handshake_info(self.id, url, last, (cfg.token or "",)))
+                self._publish(handshake_info(self.id, url, last, masked))
             reached = last is not None and last.request is not None
             return describe_error(exc, cfg.url, bool(cfg.token), reached=reached)
-        return ws, handshake_info(self.id, url, ws, (cfg.token or "",))
+        return ws, handshake_info(self.id, url, ws, masked)
 
-    def _url_and_headers(self) -> tuple[str, list[tuple[str, str]]]:
-        cfg = self.config
+    def _resolved(self) -> ConnectionConfig:
+        """The settings for this attempt, with the variables resolved afresh."""
+        cfg, resolve = self.config, self.resolve
+        if resolve is None:
+            return cfg
+        return dataclasses.replace(
+            cfg,
+            url=resolve(cfg.url),
+            headers=[(name, resolve(value)) for name, value in cfg.headers],
+            token=None if cfg.token is None else resolve(cfg.token),
+            on_open=[resolve(text) for text in cfg.on_open],
+        )
+
+    def _url_and_headers(
+        self, cfg: ConnectionConfig | None = None
+    ) -> tuple[str, list[tuple[str, str]]]:
+        cfg = cfg or self.config
         headers = list(cfg.headers)
         url = cfg.url
         if cfg.token and cfg.token_mode == "bearer":
@@ -421,7 +448,7 @@ class Connection:
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
         try:
-            for text in self.config.on_open:
+            for text in self._on_open:
                 await self._write(ws, text.encode(), True)
             await self._flush(ws)
             await ws.wait_closed()

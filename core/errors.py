@@ -21,6 +21,11 @@ from websockets.exceptions import (
 )
 
 
+class SettingsError(ValueError):
+    """A connection's settings cannot be used as they are (e.g. a {{variable}} with no value):
+    retrying cannot fix it, so an attempt that raises it is not retried."""
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
     kind: str  # refused, dns, offline, tls, http, timeout, protocol, url, network
@@ -59,6 +64,8 @@ def describe_error(
     """`reached`: whether the TCP (and TLS) connection was up and the HTTP request sent; None
     when unknown. It tells a reset of the TLS handshake from one after it."""
     where = _host_port(url)
+    if isinstance(exc, SettingsError):
+        return ErrorInfo("settings", str(exc), False)
     scheme = _scheme(url)
     if isinstance(exc, InvalidStatus):
         return _http_error(exc, has_token, scheme)

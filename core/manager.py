@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 
 from core.config import ConnectionConfig
 from core.connection import Connection
@@ -25,12 +26,17 @@ class ConnectionManager:
         self._ids = itertools.count(1)
 
     def add(
-        self, config: ConnectionConfig, connect: bool = False, conn_id: int | None = None
+        self,
+        config: ConnectionConfig,
+        connect: bool = False,
+        conn_id: int | None = None,
+        resolve: Callable[[str], str] | None = None,
     ) -> Connection:
-        """`conn_id` is for views of a recording, whose ids were given by another session."""
+        """`conn_id` is for views of a recording, whose ids were given by another session;
+        `resolve` fills in {{variables}} on every connection attempt (Connection.resolve)."""
         if conn_id is None or conn_id in self._connections:
             conn_id = next(self._ids)
-        conn = Connection(config, self.hub, conn_id, loop=self.loop)
+        conn = Connection(config, self.hub, conn_id, loop=self.loop, resolve=resolve)
         self._connections[conn.id] = conn
         self.hub.publish(ConnectionAdded(conn.id, time.time(), config.url, config.label))
         if connect:

@@ -1,4 +1,5 @@
-"""Where SocketScope keeps user data; SOCKETSCOPE_DATA_DIR overrides it (tests, portable use)."""
+"""Where SocketScope keeps user data and settings; SOCKETSCOPE_DATA_DIR and SOCKETSCOPE_CONFIG_DIR
+override them (tests, portable use)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ import time
 from pathlib import Path
 
 import platformdirs
+
+APP_NAME = "SocketScope"
+CONFIG_ENV = "SOCKETSCOPE_CONFIG_DIR"  # tests point it at a temporary directory
+
+
+def config_dir() -> Path:
+    """$SOCKETSCOPE_CONFIG_DIR when set, else the platform's user config dir for SocketScope
+    (not created here: whoever writes the first file there creates it)."""
+    override = os.environ.get(CONFIG_ENV)
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
 def data_dir() -> Path:

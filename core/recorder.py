@@ -98,6 +98,7 @@ class Recorder:
         self._overflow = 0
         self._overflow_lock = threading.Lock()
         self._hold_rows, self._hold_bytes = hold_rows, hold_bytes
+        self._batch_bytes = hold_bytes // 4  # queued payload that wakes the writer
         self._pushed_bytes = self._written_bytes = 0  # each written by one thread only
         # bytes (about) written to the WAL: in all, when the checkpointer was last asked for a
         # copy, and when the writer last copied the rest itself
@@ -146,7 +147,12 @@ class Recorder:
         self._pushed += 1
         if type(event) is FrameEvent:
             self._pushed_bytes += len(event.payload)
-        if len(queue) >= self._batch_rows:
+        # a batch's worth of rows, or of bytes: 1,024 frames of 1 MiB queued before the hold
+        # below was even looked at took the process past 3 GB
+        if (
+            len(queue) >= self._batch_rows
+            or self._pushed_bytes - self._written_bytes >= self._batch_bytes
+        ):
             if not self._wakeup.is_set():
                 self._wakeup.set()  # once per batch, not once per event (set() takes a lock)
             if not self._backpressure.engaged and (
@@ -223,7 +229,7 @@ class Recorder:
         for ~0.3 us a frame instead of ~1.5 us with a Python loop, time the network and the GUI
         threads need during a flood."""
         queue = self._queue
-        count = min(len(queue), self._batch_rows * 10)
+        count = min(len(queue), self._batch_rows * 10, self._rows_within(self._hold_bytes))
         with self._overflow_lock:
             overflow, self._overflow = self._overflow, 0
         popleft = queue.popleft
@@ -253,6 +259,15 @@ class Recorder:
             and self._pushed_bytes - self._written_bytes <= self._hold_bytes // 2
         ):
             self._backpressure.release()
+
+    def _rows_within(self, limit: int) -> int:
+        """About how many queued events hold `limit` payload bytes (by their mean size, in O(1)):
+        a transaction binds each large payload as a copy, so its bytes are bounded too."""
+        queued = len(self._queue)
+        payload = self._pushed_bytes - self._written_bytes
+        if payload <= limit or not queued:
+            return queued
+        return max(1, limit * queued // payload)
 
     def _insert_chunked(
         self, sqls: dict[int, str], rows: list[Any], values_of: Callable[[list[Any]], list[Any]],

@@ -263,3 +263,55 @@ def test_a_turn_claims_priority_over_the_core_until_the_panel_has_painted(
     assert inspector.model.received == len(flood)
     qtbot.waitUntil(lambda: not priority.claimed, timeout=2000)  # its rows painted
     bridge.stop()
+
+
+async def test_rtt_line_breaks_at_an_outage_and_legends_use_the_table_name(
+    setup, embedded_server
+) -> None:
+    from ui.connections_model import Column, ConnectionsModel
+
+    manager, _bridge, panel = setup
+    srv = embedded_server(auth=False)
+    conn = manager.add(ConnectionConfig(srv.url + "/", heartbeat=HEARTBEAT, reconnect=FAST),
+                       connect=True)  # opened from a URL: no name
+    panel.set_connections([conn.id])
+    table = ConnectionsModel(manager)
+    try:
+        await conn.wait_for_state(ConnState.OPEN, 5)
+        m = conn.metrics
+        await until(lambda: len(m.rtt) >= 3)
+        conn.reconnect_now()  # an outage: dropped, then reopened by the policy
+        await conn.wait_for_state(ConnState.WAITING, 5)
+        await conn.wait_for_state(ConnState.OPEN, 5)
+        before = len(m.rtt)
+        await until(lambda: len(m.rtt) >= before + 3)
+        await until(lambda: [k.opened for k in panel.markers.get(conn.id)] == [True, False, True])
+        closed_at = panel.markers.get(conn.id)[1].time
+
+        panel.refresh()
+        curves = panel.curves(conn.id)
+        assert curves is not None
+        x, y = curves.ping.getData()
+        gaps = np.flatnonzero(np.isnan(y))
+        assert list(x[gaps]) == [closed_at]  # one break, where it closed
+        assert np.isfinite(y[: gaps[0]]).all() and np.isfinite(y[gaps[0] + 1:]).all()
+        assert x[gaps[0] - 1] < closed_at < x[gaps[0] + 1]  # samples on both sides
+        assert np.all(np.diff(x) >= 0)
+        finite = ~np.isnan(y)
+        np.testing.assert_array_equal(x[finite], m.rtt.view()[:, 0])  # nothing else changed
+        assert curves.ping.opts["connect"] == "finite"
+
+        # the legend calls it what the connections table calls it
+        table.refresh()
+        name = table.text(conn.id, Column.NAME)
+        assert name == f"127.0.0.1:{srv.port}/"
+        legend = [label.text for _sample, label in panel.rtt_plot.legend.items]
+        assert f"{name} ping" in legend
+        assert not any(text.startswith("#") for text in legend)
+        conn.config.name = "renamed"  # a rename shows in the legend too
+        panel.refresh()
+        legend = [label.text for _sample, label in panel.rtt_plot.legend.items]
+        assert "renamed ping" in legend and f"{name} ping" not in legend
+    finally:
+        await manager.close_all()
+        table.deleteLater()

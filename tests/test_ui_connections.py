@@ -60,6 +60,8 @@ async def test_dialog_opens_a_connection(qtbot, qtmodeltester, embedded_server):
         model = panel.model
         await until(lambda: model.state_of(conn.id) is ConnState.OPEN, 5, "open")
         await until(lambda: model.text(conn.id, Column.RTT).endswith("ms"), 5, "an RTT")
+        # the demo bots talk: a rate of messages in, from the last full seconds
+        await until(lambda: float(model.text(conn.id, Column.RATE_IN) or 0) > 0, 5, "a rate in")
         row = model.row_of(conn.id)
         assert model.index(row, Column.STATE).data() == "open"
         assert model.index(row, Column.NAME).data() == "through the dialog"
@@ -94,14 +96,18 @@ async def test_server_restart_shows_waiting_then_open(qtbot, embedded_server):
     model = panel.model
     try:
         conn = panel.add_connection(
-            ConnectionConfig(srv.url + "/", name="survivor", reconnect=quick_reconnect())
+            ConnectionConfig(srv.url + "/", name="survivor", reconnect=quick_reconnect(),
+                             heartbeat=HeartbeatConfig(interval=0.2, timeout=5.0))
         )
         assert conn is not None
         await until(lambda: model.state_of(conn.id) is ConnState.OPEN, 5, "first open")
+        await until(lambda: model.text(conn.id, Column.RTT).endswith("ms"), 5, "an RTT")
 
         await asyncio.to_thread(srv.stop)  # the server goes away under the connection
         await until(lambda: model.state_of(conn.id) is ConnState.WAITING, 5, "waiting")
         assert model.text(conn.id, Column.STATE).startswith("retry in ")
+        assert model.text(conn.id, Column.RTT) == "\u2014"  # not the last RTT before the outage
+        assert model.text(conn.id, Column.RATE_IN) == ""
         assert model.text(conn.id, Column.CLOSE).startswith("1001")
 
         embedded_server(auth=False, port=port)  # back, on the same port
@@ -194,7 +200,11 @@ def test_model_lists_manager_connections(qtmodeltester):
     qtmodeltester.check(model)
     assert model.rowCount() == 2
     assert "secret123" not in model.text(1, Column.URL)  # tokens never shown
-    assert model.text(2, Column.NAME) == "ws://b.example/"
+    # unnamed: host and path, the name the charts' legends use too (no scheme, no query)
+    assert model.text(2, Column.NAME) == "b.example/"
+    manager.add(ConnectionConfig("wss://u@c.example:8443/feed?token=secret456"))
+    model.refresh()
+    assert model.text(3, Column.NAME) == "c.example:8443/feed"
     assert model.text(1, Column.BYTES_IN) == "0 B"
     dispose(model)
 
@@ -294,9 +304,13 @@ def test_scrolled_rows_and_retry_countdown_are_live(qtbot, qtmodeltester):
         assert model.index(row, Column.NAME).data(STATE_ROLE) == "waiting"
         conn.metrics.record_rtt(0.004, t0)  # RTT samples: the last one and the average
         panel._on_tick(TickBatch(t0 + 0.5))
+        # while it waits to retry, its last RTT is history: "—", the average stays
         assert (model.text(conn.id, Column.RTT), model.text(conn.id, Column.RTT_AVG)) == (
-            "4.0 ms", "4.0 ms")
+            "\u2014", "4.0 ms")
         conn.metrics.record_rtt(0.002, t0)
+        panel._on_tick(TickBatch(t0 + 0.5))
+        assert model.text(conn.id, Column.RTT_AVG) == "3.0 ms"
+        conn.state = ConnState.OPEN  # as if it opened again: the last RTT shows
         panel._on_tick(TickBatch(t0 + 0.5))
         assert (model.text(conn.id, Column.RTT), model.text(conn.id, Column.RTT_AVG)) == (
             "2.0 ms", "3.0 ms")
@@ -458,3 +472,139 @@ def test_counts_stay_exact_until_they_would_not_fit_the_column() -> None:
     assert human_count(99_999) == "99\u2009999"
     assert [human_count(n) for n in (100_000, 314_160, 1_234_567, 2_500_000_000)] == [
         "100k", "314k", "1.23M", "2.5G"]
+
+
+# ----- errors that end with their cause, undo of a removal, the columns shown --------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_status_bar_error_goes_when_its_connection_opens_or_is_removed(
+    qtbot, embedded_server
+):
+    port = free_port()  # nothing listens there yet: "connection refused"
+    bridge = make_bridge()
+    status = StatusBar(bridge)
+    try:
+        conn = bridge.manager.add(ConnectionConfig(f"ws://127.0.0.1:{port}/", name="later",
+                                                   reconnect=quick_reconnect()), connect=True)
+        await until(lambda: "refused" in status.message_label.text().lower(), 5, "refused")
+        assert status.message_label.text().startswith("later: ")
+        assert status.error_conn() == conn.id
+        embedded_server(auth=False, port=port)  # the server comes: the connection opens
+        await until(lambda: conn.state is ConnState.OPEN, 8, "open")
+        await until(lambda: status.message_label.text() == "", 2, "the error gone")
+        assert status.error_conn() is None
+
+        # a connection that fails for good, then is removed: its error goes with it
+        dead = bridge.manager.add(ConnectionConfig("ws://127.0.0.1:9/",
+                                                   reconnect=ReconnectPolicy(enabled=False)),
+                                  connect=True)
+        await until(lambda: status.error_conn() == dead.id, 5, "the dead one's error")
+        assert status.message_label.text().startswith("127.0.0.1:9/: ")  # host/path: no name
+        await bridge.manager.remove(dead.id)
+        await until(lambda: status.message_label.text() == "", 2, "removed: the error gone")
+        # another message (not a connection's error) is left alone by opens
+        status.show_message("something else")
+        await conn.disconnect()
+        conn.connect()
+        await until(lambda: conn.state is ConnState.OPEN, 5, "open again")
+        await asyncio.sleep(0.2)
+        assert status.message_label.text() == "something else"
+    finally:
+        await bridge.manager.close_all()
+        bridge.stop()
+        dispose(status, bridge)
+
+
+async def test_remove_offers_undo_that_restores_the_same_config(qtbot, embedded_server,
+                                                                 monkeypatch):
+    from PySide6.QtWidgets import QMainWindow
+
+    import ui.connections_panel as panel_module
+
+    srv = embedded_server(auth=False)
+    bridge = make_bridge()
+    window = QMainWindow()
+    panel = ConnectionsPanel(bridge)
+    window.setCentralWidget(panel)
+    status = StatusBar(bridge, window)
+    window.setStatusBar(status)
+    window.show()
+    try:
+        config = ConnectionConfig(srv.url + "/", name="keep me",
+                                  headers=[("X-Trace", "abc")], reconnect=quick_reconnect())
+        conn = panel.add_connection(config)
+        assert conn is not None
+        await until(lambda: conn.state is ConnState.OPEN, 5, "open")
+        remove = panel.actions_by_name["remove"]
+        assert remove.shortcut().toString() == "Del"
+        remove.trigger()  # Del: removed at once, no dialog
+        await until(lambda: panel.model.rowCount() == 0, 5, "removed")
+        assert status.message_label.text() == "Removed keep me"
+        # (a status tip of a button under the pointer may cover the bar's widgets a moment)
+        status.clearMessage()
+        assert status.undo_button.isVisible()
+        status.undo_button.click()
+        await until(lambda: panel.model.rowCount() == 1, 5, "back")
+        back = bridge.manager.list()[0]
+        assert back.id != conn.id and back.config == config  # the same settings
+        status.clearMessage()
+        assert status.undo_button.isHidden()  # withdrawn once used
+        await until(lambda: back.state is ConnState.OPEN, 5, "open again")  # it was open
+        assert panel.selected_ids() == [back.id]
+
+        # the offer lasts UNDO_S only; a connection that was closed comes back closed
+        monkeypatch.setattr(panel_module, "UNDO_S", 0.3)
+        await back.disconnect()
+        await until(lambda: back.state is ConnState.CLOSED, 5, "closed")
+        panel.remove_selected()
+        status.clearMessage()
+        assert status.undo_button.isVisible()
+        await until(lambda: status.undo_button.isHidden(), 3, "the offer expired")
+        again = panel.undo_remove()  # still possible from code; the button is gone
+        assert len(again) == 1 and again[0].state is ConnState.CLOSED
+        assert panel.undo_remove() == []  # once
+    finally:
+        await bridge.manager.close_all()
+        bridge.stop()
+        dispose(window, bridge)
+
+
+def test_important_columns_show_and_the_choice_is_remembered(qtbot, config_dir):
+    from ui.connection_columns import DEFAULT_HIDDEN
+
+    bridge = CoreBridge(ConnectionManager(), interval_ms=3_600_000)
+    panel = ConnectionsPanel(bridge)
+    panel.resize(410, 200)  # the left column of the default layout at 1280x800
+    panel.show()
+    qtbot.waitExposed(panel)
+    header = panel.view.horizontalHeader()
+    try:
+        for column in (Column.STATE, Column.NAME, Column.RTT, Column.RATE_IN, Column.RATE_OUT):
+            assert not header.isSectionHidden(column)
+            right = header.sectionViewportPosition(column) + header.sectionSize(column)
+            assert right <= panel.view.viewport().width(), f"{column.name} is cut off"
+        assert {c for c in Column if header.isSectionHidden(c)} == DEFAULT_HIDDEN
+        menu = panel.columns_menu()  # the header's context menu
+        entries = {a.text(): a for a in menu.actions()}
+        assert len(entries) == len(Column) and not entries["State"].isEnabled()
+        entries["URL"].setChecked(True)
+        entries["In/s"].setChecked(False)
+        assert not header.isSectionHidden(Column.URL) and header.isSectionHidden(Column.RATE_IN)
+        assert header.sectionSize(Column.URL) > 100
+    finally:
+        dispose(panel)
+    later = ConnectionsPanel(bridge)  # the next launch
+    try:
+        header = later.view.horizontalHeader()
+        assert not header.isSectionHidden(Column.URL) and header.isSectionHidden(Column.RATE_IN)
+        assert header.isSectionHidden(Column.BYTES_IN)
+    finally:
+        bridge.stop()
+        dispose(later, bridge)

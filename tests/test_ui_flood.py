@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 
 from core.config import ConnectionConfig, HeartbeatConfig
+from core.events import FrameEvent
 from core.recorder import Recorder
 from core.states import ConnState
 from tests.helpers_ui import dispose, make_bridge, until
@@ -117,9 +118,11 @@ async def test_hostile_content_is_plain_truncated_and_fast(qtbot) -> None:
             conn = bridge.manager.add(ConnectionConfig(
                 f"ws://127.0.0.1:{port}", max_size=32 * 1024 * 1024,
                 heartbeat=HeartbeatConfig(interval=0)), connect=True)
-            await until(lambda: inspector.model.rowCount() >= len(HOSTILE), 10)
+            await until(lambda: inspector.model.frames_shown >= len(HOSTILE), 10)
             model = inspector.model  # type: ignore[attr-defined]
-            previews = [model.data(model.index(r, 5)) for r in range(model.rowCount())]
+            frames = [r for r in range(model.rowCount())  # not the connection's events
+                      if isinstance(model.frame(r), FrameEvent)]
+            previews = [model.data(model.index(r, 5)) for r in frames]
             assert all(len(p) <= 301 for p in previews)  # 300 characters and an ellipsis
             assert not any(c in p for p in previews for c in "\x1b\x00\u202e\u2066")
             assert "<U+202E>" in previews[2]

@@ -116,7 +116,7 @@ async def test_presence_join_leave_broadcast_private(setup, embedded_server) -> 
     alice = manager.add(ConnectionConfig(srv.url, name="alice"), connect=True)
     bob = manager.add(ConnectionConfig(srv.url, name="bob"), connect=True)
     browser.set_connections([alice.id])
-    browser._timer.stop()  # no periodic refresh: what follows must come from presence events
+    browser.poll_timer.stop()  # no periodic refresh: what follows must come from presence events
     try:
         await until(lambda: "lobby" in browser.model.room_names())
         await until(lambda: browser.info(bob.id) and browser.info(bob.id).client_id)
@@ -274,7 +274,7 @@ async def test_greeting_and_presence_found_in_a_flood(setup) -> None:
     async with raw_server(lambda r, w: _flood_server(r, w, blob)) as port:
         conn = manager.add(ConnectionConfig(f"ws://127.0.0.1:{port}", name="flood"))
         browser.set_connections([conn.id])
-        browser._timer.stop()
+        browser.poll_timer.stop()
         conn.connect()
         try:
             await until(lambda: conn.metrics.msgs_in >= len(chat) + 1, 20)
@@ -318,3 +318,108 @@ def test_joined_payloads_find_every_hit() -> None:
     assert joined.hits(b"rooms", 100) == [6]
     assert joined.hits(b"absent", 100) == []
     assert _Joined([]).hits(b"room", 10) == []
+
+
+async def test_no_list_rooms_polling_after_one_went_unanswered(
+    setup, embedded_server, monkeypatch
+) -> None:
+    """A server that greets like a protocol server but never answers `list_rooms` is asked
+    once; the embedded server, which answers, is still polled."""
+    import ui.room_browser as room_browser
+
+    manager, bridge, browser = setup
+    monkeypatch.setattr(room_browser, "REQUEST_TIMEOUT", 0.4)
+    browser.poll_timer.setInterval(200)  # the poll: every 5 s in the app
+    received: list[str] = []
+
+    async def greets_then_echoes(ws) -> None:
+        await ws.send(json.dumps({"type": "connected", "clientId": "c-1"}))
+        async for message in ws:
+            received.append(message)
+            if "list_rooms" not in message:  # echoes all but what it does not know
+                await ws.send(message)
+
+    sent: list[tuple[int, bytes]] = []
+    bridge.tick.connect(lambda batch: sent.extend(
+        (f.conn_id, f.payload) for f in batch.frames
+        if f.direction is Direction.OUT and b"list_rooms" in f.payload))
+    async with serve(greets_then_echoes, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        plain = manager.add(ConnectionConfig(f"ws://127.0.0.1:{port}", name="plain"))
+        browser.set_connections([plain.id])
+        plain.connect()
+        try:
+            await plain.wait_for_state(ConnState.OPEN, 5)
+            await until(lambda: browser.info().protocol is True)  # the greeting
+            await until(lambda: len(received) == 1)  # ... makes it ask once
+            await until(lambda: browser.info().silent, 3)  # unanswered
+            await asyncio.sleep(1.5)  # seven poll intervals
+            assert sum("list_rooms" in m for m in received) == 1
+            assert [c for c, _ in sent] == [plain.id]
+            assert "did not answer" in browser.error.text()
+            browser.set_connections([])  # selecting it again does not ask again either
+            browser.set_connections([plain.id])
+            await asyncio.sleep(0.5)
+            assert sum("list_rooms" in m for m in received) == 1
+
+            srv = embedded_server(auth=False)  # a server that answers: polled
+            talker = manager.add(ConnectionConfig(srv.url + "/", name="talker"), connect=True)
+            await talker.wait_for_state(ConnState.OPEN, 5)
+            browser.set_connections([talker.id])
+            await until(lambda: browser.info().answered, 3)
+            await until(lambda: sum(c == talker.id for c, _ in sent) >= 4, 5)
+        finally:
+            await manager.close_all()
+
+
+async def test_own_join_on_another_server_trusts_its_reply(setup) -> None:
+    """A server of another make: its join reply says `members: 1` and its room list gives
+    counts, not member lists. The browser shows the room with 1 member, that one being us."""
+    manager, _bridge, browser = setup
+    rooms: dict[str, int] = {}
+
+    async def other_make(ws) -> None:
+        await ws.send(json.dumps({"type": "connected", "clientId": "me-7"}))
+        async for raw in ws:
+            msg = json.loads(raw)
+            rid = msg.get("requestId")
+            if msg.get("type") == "join_room":
+                rooms[msg["room"]] = rooms.get(msg["room"], 0) + 1
+                await ws.send(json.dumps({"type": "joined", "room": msg["room"],
+                                          "members": rooms[msg["room"]], "requestId": rid}))
+            elif msg.get("type") == "leave_room":
+                rooms.pop(msg["room"], None)
+                await ws.send(json.dumps({"type": "left", "requestId": rid}))
+            elif msg.get("type") == "list_rooms":
+                await ws.send(json.dumps({"type": "rooms", "requestId": rid, "rooms": [
+                    {"name": name, "members": n} for name, n in rooms.items()]}))
+
+    async with serve(other_make, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        conn = manager.add(ConnectionConfig(f"ws://127.0.0.1:{port}/", name="other"))
+        browser.set_connections([conn.id])
+        conn.connect()
+        try:
+            await conn.wait_for_state(ConnState.OPEN, 5)
+            await until(lambda: browser.info().answered)  # greeted, and answered list_rooms
+            assert browser.model.room_names() == []
+            task = browser.join_room("alpha")
+            assert task is not None and await task
+            room = browser.model.index(0, COL_MEMBERS)
+            assert browser.model.room_names() == ["alpha"]
+            assert room.data() == 1
+            you = browser.model.index(0, COL_NAME, browser.model.room_index("alpha"))
+            assert you.data().endswith("(you)") and "me-7" in you.data()
+            # the refresh after the join lists the room with a count: both stay
+            refreshed = browser.refresh()
+            assert refreshed is not None
+            await refreshed
+            await asyncio.sleep(0.3)  # the reply frame is applied on a tick
+            assert browser.model.index(0, COL_MEMBERS).data() == 1
+            assert members(browser.model, "alpha") == {"me-7": "me-7"}
+
+            task = browser.leave_room("alpha")
+            assert task is not None and await task
+            assert browser.model.room_names() == []
+        finally:
+            await manager.close_all()

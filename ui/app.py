@@ -1,10 +1,14 @@
 """Start the desktop app: parse arguments, check for a display, run the window on qasync.
 
-With no URL (or with `--embedded`) the app starts its embedded demo server and connects to it, so
-the first thing a user sees is live traffic; `--demo-bots`/`--demo-rate` size its crowd and
-`--embedded-path` opens more connections to it. `--screenshot PNG` starts the same way, waits for
-the panels to fill (or `--after` seconds), selects the newest incoming JSON frame so the detail pane
-shows one, saves the window as a PNG and exits.
+The command line is parsed in ui/app_options.py. The workspace (`--workspace FILE`, else the
+default one) is loaded with the session; `--profile NAME` opens its saved connections. With no URL
+and no profile the app reopens the connections of the last session (saved in the workspace when
+the window closes) and, beside them (or with `--embedded`), starts its embedded demo server and
+connects to it, so the first thing a user sees is live traffic; `--demo-bots`/`--demo-rate` size
+its crowd and `--embedded-path` opens more connections to it. `--screenshot PNG` starts the same
+way (but reopens and remembers no session), waits for the panels to fill (or `--after` seconds),
+selects the newest incoming JSON frame so the detail pane shows one, saves the window as a PNG
+and exits.
 
 Start-up order: the window is shown first, as a skeleton (docks with placeholders, menus, the
 saved layout) before asyncio, numpy, websockets, the server or pyqtgraph are imported; after its
@@ -15,15 +19,26 @@ connections, and builds the others (the charts last: pyqtgraph alone takes ~0.2 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import os
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from ui.app_options import DEMO_BOTS, DEMO_RATE, READY_TIMEOUT, Options, parse_args, parser
+
+__all__ = [
+    "NO_DISPLAY",
+    "Options",
+    "main",
+    "open_window",
+    "parse_args",
+    "parser",
+    "show_window",
+    "start_session",
+]
 
 if TYPE_CHECKING:  # Qt is imported only once a display is known to exist
     from PySide6.QtCore import QObject, QTimer
@@ -38,138 +53,8 @@ NO_DISPLAY = (
     "SocketScope needs a display: set DISPLAY, run under xvfb-run, or use "
     "QT_QPA_PLATFORM=offscreen (e.g. with --screenshot)"
 )
-READY_TIMEOUT = 10.0  # --screenshot without --after waits at most this long for live panels
 MIN_FRAMES = 15
 MIN_RTT_SAMPLES = 2
-DEMO_BOTS = 6
-DEMO_RATE = 2.0  # messages per second per bot
-MAX_DEMO_BOTS = 500  # the server panel's limits
-MAX_DEMO_RATE = 1000.0
-
-
-@dataclass(frozen=True)
-class Options:
-    urls: list[str]
-    screenshot: str | None
-    after: float | None
-    size: tuple[int, int]
-    demo: bool
-    demo_bots: int = DEMO_BOTS
-    demo_rate: float = DEMO_RATE
-    embedded: bool = False  # start the embedded server also when URLs are given
-    embedded_paths: tuple[str, ...] = ()  # more connections to the embedded server
-    record: str | None = None  # the session's recording file; None: one in the data directory
-    no_record: bool = False
-
-    @property
-    def start_server(self) -> bool:
-        return self.demo and (self.embedded or not self.urls)
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected WIDTHxHEIGHT, e.g. 1280x800, not {text!r}"
-        ) from None
-    if not (200 <= w <= 10_000 and 200 <= h <= 10_000):
-        raise argparse.ArgumentTypeError("width and height must be between 200 and 10000")
-    return w, h
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
-    return value
-
-
-def _bots(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if not 0 <= value <= MAX_DEMO_BOTS:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_DEMO_BOTS}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected messages per second, not {text!r}") from None
-    if not 0 <= value <= MAX_DEMO_RATE:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_DEMO_RATE:g}")
-    return value
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="socketscope",
-        description="SocketScope desktop app. With no URL it starts an embedded demo server "
-        "and connects to it.",
-    )
-    p.add_argument("urls", nargs="*", metavar="URL", help="ws:// or wss:// URLs to open")
-    p.add_argument("--screenshot", metavar="PATH", help="save the window as PNG and exit")
-    p.add_argument(
-        "--after", type=_seconds, metavar="SECONDS",
-        help="with --screenshot: take it after this many seconds (default: once panels are "
-        f"filled, at most {READY_TIMEOUT:g} s)",
-    )
-    p.add_argument("--size", type=_size, default=(1280, 800), metavar="WxH",
-                   help="window size (default 1280x800)")
-    p.add_argument("--no-demo", action="store_true",
-                   help="do not start the embedded demo server when no URL is given")
-    p.add_argument("--embedded", action="store_true",
-                   help="start the embedded demo server and connect to it also when URLs are given")
-    p.add_argument("--embedded-path", action="append", default=[], metavar="PATH",
-                   help="also open a connection to this path of the embedded server, e.g. /echo "
-                   "(repeatable)")
-    p.add_argument("--demo-bots", type=_bots, metavar="N",
-                   help=f"demo bots on the embedded server (default {DEMO_BOTS})")
-    p.add_argument("--demo-rate", type=_rate, metavar="R",
-                   help=f"messages per second of each demo bot (default {DEMO_RATE:g})")
-    rec = p.add_mutually_exclusive_group()
-    rec.add_argument("--record", metavar="FILE",
-                     help="record the session to this SQLite file (default: a new file in the "
-                     "user data directory, listed under File > Recordings)")
-    rec.add_argument("--no-record", action="store_true", help="do not record this session")
-    return p
-
-
-def parse_args(argv: list[str]) -> Options:
-    p = parser()
-    ns = p.parse_args(argv)
-    if ns.urls:  # (the dialog's module is not needed to show the window: imported when used)
-        from ui.connection_dialog import validate_url
-
-        for url in ns.urls:
-            problem = validate_url(url)
-            if problem:
-                p.error(f"{url}: {problem}")
-    if ns.after is not None and not ns.screenshot:
-        p.error("--after only makes sense with --screenshot")
-    if ns.embedded and ns.no_demo:
-        p.error("--embedded and --no-demo contradict each other")
-    options = Options(
-        ns.urls, ns.screenshot, ns.after, ns.size, not ns.no_demo,
-        DEMO_BOTS if ns.demo_bots is None else ns.demo_bots,
-        DEMO_RATE if ns.demo_rate is None else ns.demo_rate,
-        ns.embedded, tuple(ns.embedded_path), ns.record, ns.no_record,
-    )
-    server_flags = ns.embedded_path or ns.demo_bots is not None or ns.demo_rate is not None
-    if server_flags and not options.start_server:
-        p.error("--embedded-path, --demo-bots and --demo-rate need the embedded server: "
-                "give no URL, or add --embedded")
-    for path in ns.embedded_path:
-        if not path.startswith("/") or any(c.isspace() for c in path):
-            p.error(f"--embedded-path {path!r}: a path starts with / and has no spaces")
-    return options
 
 
 def has_display(env: Mapping[str, str] = os.environ) -> bool:
@@ -281,12 +166,14 @@ def open_window(options: Options) -> MainWindow:
 SESSION_MODULES = (
     "numpy", "websockets.asyncio.client", "core.connection", "core.manager", "core.recorder",
     "core.server.tokens", "core.server.thread", "ui.bridge", "ui.status_bar",
-    "ui.connections_panel", "ui.inspector_panel", "ui.room_browser",
+    "ui.connections_panel", "ui.inspector_panel", "ui.room_browser", "core.workspace",
+    "ui.workspace_session", "ui.workspace_controller",
 )  # fmt: skip
 PANELS_FIRST = ("connections", "inspector", "rooms")
 LATE_PANELS = (  # (modules to import first, panel key)
     (("ui.composer_panel",), "composer"),
     (("ui.server_panel",), "server"),
+    (("ui.collections_panel",), "collections"),
     (("ui.charts_panel",), "charts"),  # with pyqtgraph, bound to PySide6 there
 )
 FIRST_PAINT_WAIT = 0.3  # s: a platform that does not paint the window does not hold the start
@@ -331,13 +218,12 @@ def _open_session(
 ) -> None:
     """The core thread, the connection manager, the embedded server, the recorder and the
     bridge; `panels` (default: every one) built on it; then the connections added and opened."""
-    from core.config import ConnectionConfig
     from core.loopthread import LoopThread
     from core.manager import ConnectionManager
     from core.server import EmbeddedServer, ServerStartError
     from ui.bridge import CoreBridge
-    from ui.connection_dialog import split_token
     from ui.main_window import embedded_connection_config, join_rooms
+    from ui.workspace_session import WorkspaceSession
 
     core = LoopThread()
     manager = ConnectionManager(loop=core.loop)
@@ -354,6 +240,8 @@ def _open_session(
     bridge = CoreBridge(manager, server, core=core)
     window.recorder = recorder
     window.attach(bridge, panels)
+    workspace = WorkspaceSession.load(options.workspace)
+    window.set_workspace(workspace, remember_session=options.screenshot is None)
 
     if server is not None:
         conn = window.connections.add_connection(embedded_connection_config(server))
@@ -366,12 +254,15 @@ def _open_session(
             extra = window.connections.add_connection(config, select=False)
             if extra is not None and path == "/":  # the room protocol is spoken on / only
                 join_rooms(bridge, extra)
-    for url in options.urls:
-        plain_url, token = split_token(url)  # a ?token= stays out of every list and title
-        window.connections.add_connection(  # with --embedded its connection stays selected
-            ConnectionConfig(url=plain_url, token=token), select=server is None
-        )
-    if record_error:
+    for config in options.url_configs():  # with --embedded its connection stays selected
+        window.connections.add_connection(config, select=server is None)
+    for name in options.profiles:
+        window.open_profile(name, select=server is None)
+    if options.reopen_last and window.workspace_controller is not None:
+        window.workspace_controller.reopen_last()
+    if workspace.problem:  # said last, so it stays in view
+        bridge.message.emit(f"Workspace not loaded: {workspace.problem}")
+    elif record_error:
         bridge.message.emit(record_error)
     elif start_error:
         bridge.message.emit(start_error)
@@ -430,6 +321,7 @@ async def run(options: Options, window: MainWindow | None = None) -> int:
         await closed
         return 0
     finally:
+        window.remember_session()  # also when Ctrl+C ended it (closeEvent did it otherwise)
         window.hide()
         await window.shutdown()
         window.deleteLater()

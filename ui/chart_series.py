@@ -65,6 +65,10 @@ class MarkerLog:
     def get(self, conn_id: int) -> list[Marker]:
         return list(self._marks.get(conn_id, ()))
 
+    def closes(self, conn_id: int, t0: float) -> list[float]:
+        """When the connection left OPEN, since t0: where its RTT line must break."""
+        return [m.time for m in self._marks.get(conn_id, ()) if not m.opened and m.time >= t0]
+
     def forget(self, conn_id: int) -> None:
         self._marks.pop(conn_id, None)
 
@@ -81,6 +85,22 @@ class MarkerLog:
                 if mark.time >= t0:
                     (opens if mark.opened else closes).append(mark.time)
         return _pairs(opens, y0, y1), _pairs(closes, y0, y1)
+
+
+def with_gaps(
+    x: np.ndarray, y: np.ndarray, breaks: list[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The series with a NaN point at each break inside it: a curve drawn with connect="finite"
+    then leaves a gap there, instead of a straight line across an outage. Copies only when a
+    break falls inside."""
+    if not breaks or len(x) < 2:
+        return x, y
+    times = np.asarray(breaks, dtype=float)
+    times = times[(times > x[0]) & (times < x[-1])]
+    if not len(times):
+        return x, y
+    at = np.searchsorted(x, times)
+    return np.insert(x, at, times), np.insert(y, at, np.nan)
 
 
 def _pairs(times: list[float], y0: float, y1: float) -> tuple[np.ndarray, np.ndarray]:

@@ -37,7 +37,9 @@ from core.events import StateChanged
 from core.metrics import T_BYTES_IN, T_BYTES_OUT, T_MSGS_IN, T_MSGS_OUT, T_SEC
 from core.states import ConnState
 from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
-from ui.chart_series import MarkerLog, grid_pairs, peak, since
+from ui.chart_series import MarkerLog, grid_pairs, peak, since, with_gaps
+from ui.connections_model import display_name
+from ui.elided_label import ElidedLabel
 from ui.numbers import compact
 
 # Bridge ticks (50 ms) per redraw, by window: a redraw per ~4 px of scroll at 1280 px. A redraw
@@ -181,8 +183,8 @@ class ChartsPanel(QWidget):
         self.window_box.currentIndexChanged.connect(
             lambda _i: self.set_window(self.window_box.currentData())
         )
-        self.summary = QLabel()
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        # cut with "…" where the panel is narrow; its length never resizes the panel
+        self.summary = ElidedLabel(min_chars=0)
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.graphics = ChartView(bridge.redrawn)
@@ -284,8 +286,9 @@ class ChartsPanel(QWidget):
             app = since(metrics.app_rtt, t0)
             rows = metrics.seconds(t0 - 1, now)  # silent seconds as zeros
             x = rows[:, T_SEC]
+            breaks = self.markers.closes(conn.id, t0)  # no RTT line across an outage
             data.append((self._curves[conn.id], (
-                (ping[:, 0], ping[:, 1]), (app[:, 0], app[:, 1]),
+                with_gaps(ping[:, 0], ping[:, 1], breaks), with_gaps(app[:, 0], app[:, 1], breaks),
                 (x, rows[:, T_MSGS_IN]), (x, rows[:, T_MSGS_OUT]),
                 (x, rows[:, T_BYTES_IN]), (x, rows[:, T_BYTES_OUT]),
             )))  # fmt: skip
@@ -385,17 +388,21 @@ class ChartsPanel(QWidget):
         for conn_id in [c for c in self._curves if c not in wanted]:
             self._drop_curves(conn_id)
         for conn in conns:
-            if conn.id not in self._curves:
+            curves = self._curves.get(conn.id)
+            if curves is not None and curves.label != _legend_name(conn):  # renamed
+                self._drop_curves(conn.id)
+                curves = None
+            if curves is None:
                 self._curves[conn.id] = self._make_curves(conn)
 
     def _make_curves(self, conn: Connection) -> ConnCurves:
         colour = PALETTE[(conn.id - 1) % len(PALETTE)]
-        label = conn.config.name or f"#{conn.id}"
-        label = label if len(label) <= 20 else label[:20] + "…"
+        label = _legend_name(conn)
 
         def samples(plot: pg.PlotItem, dashed: bool) -> pg.PlotDataItem:
             """RTT samples: up to 20,000 in the window, clipped and downsampled to the view."""
-            item = pg.PlotDataItem(pen=_pen(colour, dashed), skipFiniteCheck=True)
+            # connect="finite": the NaN points with_gaps() puts at outages break the line
+            item = pg.PlotDataItem(pen=_pen(colour, dashed), connect="finite")
             item.setClipToView(True)
             item.setDownsampling(auto=True, method="peak")
             # Peak mode keeps each bin's min and max: one bin per pixel loses nothing visible
@@ -494,7 +501,7 @@ class ChartsPanel(QWidget):
             f"out {msgs_out:.1f}/s {_bytes(bytes_out)}/s · {conn.state.value}"
         )
         self.summary.setToolTip(
-            f"{conn.config.label}\nlast protocol-ping RTT: {rtt_text[4:]}\n"
+            f"{display_name(conn.config)}\nlast protocol-ping RTT: {rtt_text[4:]}\n"
             f"in: {msgs_in:.1f} messages/s, {_bytes(bytes_in)}/s (5 s mean)\n"
             f"out: {msgs_out:.1f} messages/s, {_bytes(bytes_out)}/s (5 s mean)"
         )
@@ -513,6 +520,12 @@ class CompactAxis(pg.AxisItem):
             compact(v * scale) if abs(v * scale) >= 10_000 else text
             for v, text in zip(values, strings, strict=True)
         ]
+
+
+def _legend_name(conn: Connection) -> str:
+    """The connections table's name for it, cut to 20 characters."""
+    label = display_name(conn.config)
+    return label if len(label) <= 20 else label[:20] + "…"
 
 
 def _bytes(value: float) -> str:

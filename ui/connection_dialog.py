@@ -1,8 +1,9 @@
-"""The New/Edit connection dialog: every ConnectionConfig field a user may want to change."""
+"""The New/Edit connection dialog: every ConnectionConfig field, and "Save as profile"."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -13,7 +14,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -31,8 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import ConnectionConfig
+from ui.connection_advanced import AdvancedTab, seconds_spin
 
 ERROR_STYLE = "color: #c0392b; font-weight: bold;"
+SAVED_STYLE = "color: #1f8a4c;"
 HINT_STYLE = "color: palette(placeholder-text);"
 MAX_SIZE_KIB = 1024 * 1024  # 1 GiB: large but never unlimited
 
@@ -73,28 +75,36 @@ def split_token(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=urlencode(rest))), tokens[-1] or None
 
 
+SaveProfile = Callable[[ConnectionConfig], str]  # saves it, returns a line saying where
+
+
 class ConnectionDialog(QDialog):
     """Build a ConnectionConfig; prefilled from `config` for Edit and Duplicate.
 
-    After accept(), `result_config` holds the new configuration. Fields the dialog does not show
-    (timeouts, queue size, backoff factor, jitter) are kept from the prefill config."""
+    After accept(), `result_config` holds the new configuration. "Save as profile" hands the
+    form's configuration, named by the Name field, to `save_profile` (by default the
+    `save_profile` of the first parent widget that has one: the main window), and stays open."""
 
     def __init__(
         self,
         config: ConnectionConfig | None = None,
         parent: QWidget | None = None,
         title: str = "New connection",
+        save_profile: SaveProfile | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setObjectName("ConnectionDialog")
         self._base = copy.deepcopy(config) if config else ConnectionConfig("ws://localhost:8765/")
         self.result_config: ConnectionConfig | None = None
+        self._save_profile = save_profile
 
         tabs = QTabWidget()
         tabs.addTab(self._general_tab(), "General")
         tabs.addTab(self._security_tab(), "Auth && TLS")
         tabs.addTab(self._behaviour_tab(), "Heartbeat && reconnect")
+        self.advanced = AdvancedTab()
+        tabs.addTab(self.advanced, "On open && limits")
         self.tabs = tabs
 
         self.buttons = QDialogButtonBox(
@@ -102,6 +112,15 @@ class ConnectionDialog(QDialog):
         )
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        self.save_profile_button = self.buttons.addButton(
+            "Save as &profile", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.save_profile_button.setToolTip(
+            "Keep these settings in the workspace under the Name above (secrets go to the "
+            "keyring, not the file)"
+        )
+        self.save_profile_button.clicked.connect(self.save_as_profile)
+        self.save_profile_button.setEnabled(self._profile_sink() is not None)
 
         self.form_error = QLabel()
         self.form_error.setStyleSheet(ERROR_STYLE)
@@ -111,7 +130,7 @@ class ConnectionDialog(QDialog):
         layout.addWidget(tabs)
         layout.addWidget(self.form_error)
         layout.addWidget(self.buttons)
-        self.resize(560, 460)
+        self.resize(580, 500)
 
         self._load(self._base if config else None)
         self.url_edit.textChanged.connect(self._check_url)
@@ -214,8 +233,8 @@ class ConnectionDialog(QDialog):
 
         hb = QGroupBox("Heartbeat")
         hb_form = QFormLayout(hb)
-        self.hb_interval_spin = _seconds(0, 3600, "off")
-        self.hb_timeout_spin = _seconds(0.1, 3600)
+        self.hb_interval_spin = seconds_spin(0, 3600, "off")
+        self.hb_timeout_spin = seconds_spin(0.1, 3600)
         self.app_template_edit = QLineEdit()
         self.app_template_edit.setPlaceholderText('optional, e.g. {"type":"ping"}')
         self.app_reply_edit = QLineEdit()
@@ -229,8 +248,8 @@ class ConnectionDialog(QDialog):
         self.reconnect_group = QGroupBox("Reconnect automatically")
         self.reconnect_group.setCheckable(True)
         rc_form = QFormLayout(self.reconnect_group)
-        self.initial_spin = _seconds(0.05, 3600)
-        self.max_delay_spin = _seconds(0.1, 24 * 3600)
+        self.initial_spin = seconds_spin(0.05, 3600)
+        self.max_delay_spin = seconds_spin(0.1, 24 * 3600)
         self.max_attempts_spin = QSpinBox()
         self.max_attempts_spin.setRange(0, 1_000_000)
         self.max_attempts_spin.setSpecialValueText("forever")
@@ -300,6 +319,7 @@ class ConnectionDialog(QDialog):
         self.initial_spin.setValue(rc.initial)
         self.max_delay_spin.setValue(rc.max_delay)
         self.max_attempts_spin.setValue(rc.max_attempts or 0)
+        self.advanced.load(base)
 
     def error(self) -> str | None:
         """What keeps the form from being accepted, or None."""
@@ -326,6 +346,7 @@ class ConnectionDialog(QDialog):
             app_reply_type=self.app_reply_edit.text().strip() or "pong",
         )
         attempts = self.max_attempts_spin.value()
+        base = self.advanced.apply(base)
         reconnect = replace(
             base.reconnect,
             enabled=self.reconnect_group.isChecked(),
@@ -351,6 +372,44 @@ class ConnectionDialog(QDialog):
             reconnect=reconnect,
         )
 
+    def _profile_sink(self) -> SaveProfile | None:
+        if self._save_profile is not None:
+            return self._save_profile
+        widget = self.parentWidget()
+        while widget is not None:
+            sink = getattr(widget, "save_profile", None)
+            if callable(sink):
+                return sink  # type: ignore[no-any-return]
+            widget = widget.parentWidget()
+        return None
+
+    def save_as_profile(self) -> bool:
+        """Save the form as a profile named by the Name field; the dialog stays open."""
+        sink = self._profile_sink()
+        problem = self.error()
+        if sink is None:
+            problem = "There is no workspace to save profiles in"
+        elif not problem and not self.name_edit.text().strip():
+            problem = "Enter a name in the Name field: the profile is saved under it"
+        if problem:
+            self._say(problem, error=True)
+            if not self.name_edit.text().strip():
+                self.tabs.setCurrentIndex(0)
+                self.name_edit.setFocus()
+            return False
+        try:
+            said = sink(self.config())
+        except Exception as exc:  # a workspace that cannot be written: say so, lose nothing
+            self._say(f"Not saved: {exc}", error=True)
+            return False
+        self._say(said, error=False)
+        return True
+
+    def _say(self, text: str, error: bool) -> None:
+        self.form_error.setStyleSheet(ERROR_STYLE if error else SAVED_STYLE)
+        self.form_error.setText(text)
+        self.form_error.setVisible(True)
+
     def _check_url(self) -> None:
         problem = validate_url(self.url_edit.text())
         self.url_error.setText(problem or "")
@@ -360,6 +419,7 @@ class ConnectionDialog(QDialog):
         self.url_error.setStyleSheet(HINT_STYLE if empty else ERROR_STYLE)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(problem is None)
+        self.save_profile_button.setEnabled(problem is None and self._profile_sink() is not None)
 
     def accept(self) -> None:
         problem = self.error()
@@ -376,13 +436,3 @@ class ConnectionDialog(QDialog):
         self.result_config = self.config()
         super().accept()
 
-
-def _seconds(low: float, high: float, special: str = "") -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setRange(low, high)
-    spin.setDecimals(2)
-    spin.setSingleStep(0.5)
-    spin.setSuffix(" s")
-    if special:
-        spin.setSpecialValueText(special)
-    return spin

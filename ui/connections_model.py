@@ -29,12 +29,13 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QColor
 
 from core.closecodes import describe_close
+from core.config import ConnectionConfig
 from core.connection import Connection
 from core.events import ConnectionAdded, ConnectionRemoved
 from core.manager import ConnectionManager
 from core.metrics import ConnectionMetrics
 from core.states import ConnState
-from ui.numbers import count
+from ui.numbers import compact, count
 from ui.sweep import Sweep
 
 Index = QModelIndex | QPersistentModelIndex
@@ -59,22 +60,26 @@ class Column(IntEnum):
     STATE = 0
     NAME = 1
     RTT = 2
-    MSGS_IN = 3
-    MSGS_OUT = 4
-    UPTIME = 5
-    RTT_AVG = 6
-    BYTES_IN = 7
-    BYTES_OUT = 8
-    ATTEMPT = 9
-    URL = 10
-    CLOSE = 11
-    ERROR = 12
+    RATE_IN = 3
+    RATE_OUT = 4
+    MSGS_IN = 5
+    MSGS_OUT = 6
+    UPTIME = 7
+    RTT_AVG = 8
+    BYTES_IN = 9
+    BYTES_OUT = 10
+    ATTEMPT = 11
+    URL = 12
+    CLOSE = 13
+    ERROR = 14
 
 
 HEADERS = {
     Column.STATE: "State",
     Column.NAME: "Name",
     Column.RTT: "RTT",
+    Column.RATE_IN: "In/s",
+    Column.RATE_OUT: "Out/s",
     Column.MSGS_IN: "In",
     Column.MSGS_OUT: "Out",
     Column.UPTIME: "Uptime",
@@ -87,6 +92,8 @@ HEADERS = {
     Column.ERROR: "Last error",
 }
 HEADER_TIPS = {
+    Column.RATE_IN: "Messages received per second, mean of the last 5 s (open connections)",
+    Column.RATE_OUT: "Messages sent per second, mean of the last 5 s (open connections)",
     Column.MSGS_IN: "Messages received",
     Column.MSGS_OUT: "Messages sent",
     Column.RTT: "Round-trip time of the last protocol ping, in milliseconds",
@@ -100,6 +107,8 @@ NUMERIC = frozenset(
         Column.ATTEMPT,
         Column.RTT,
         Column.RTT_AVG,
+        Column.RATE_IN,
+        Column.RATE_OUT,
         Column.MSGS_IN,
         Column.MSGS_OUT,
         Column.BYTES_IN,
@@ -107,6 +116,7 @@ NUMERIC = frozenset(
     }
 )
 ERROR_CHARS = 160
+NOT_OPEN = "\u2014"  # the RTT of a connection that is not open: its last one is history
 SWEEP_S = 1.0  # every row is re-read at least this often (seconds of tick time), seen or not
 # A QAbstractItemView repaints just the visible part of a dataChanged range of up to 200 cells,
 # but its whole viewport for a larger one (measured with Qt 6.11): larger runs are split.
@@ -126,6 +136,15 @@ def human_bytes(n: float) -> str:
 
 def human_count(n: int) -> str:
     return count(n, "\u2009")  # thin space keeps big counts readable; compact past 99,999
+
+
+def human_rate(rate: float | None) -> str:
+    """Messages a second: '' while not open, '0' when idle, '12.5', '1.5k' from 1,000."""
+    if rate is None:
+        return ""
+    if rate >= 1000:
+        return compact(rate)
+    return f"{rate:.1f}" if rate else "0"
 
 
 def human_duration(seconds: float | None) -> str:
@@ -154,13 +173,30 @@ def masked_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="…")))
 
 
+@lru_cache(maxsize=4096)
+def host_path(url: str) -> str:
+    """'wss://user@example.com:8443/feed?token=x' -> 'example.com:8443/feed': short, no secret."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return host + parts.path if host else url
+
+
+def display_name(config: ConnectionConfig) -> str:
+    """What every panel calls a connection: its name, else its host and path."""
+    return config.name or host_path(config.url)
+
+
 # What a row shows, read from its connection as a tuple of plain values: cheap to read and to
 # compare. The texts, tooltips and sort keys are formatted from it only when a view (or a test)
 # asks for a cell of the row, so the rows out of view cost a read and a compare a second. The
 # RTT average is a numpy mean over the last 100 samples, taken each time one arrives: the
 # fields hold which samples it is over, and the mean is taken when the row is formatted.
 (F_STATE, F_COUNTDOWN, F_ATTEMPT, F_LABEL, F_URL, F_SUBPROTOCOL, F_RTT, F_AVG, F_MSGS_IN,
- F_MSGS_OUT, F_BYTES_IN, F_BYTES_OUT, F_UPTIME, F_CLOSE_CODE, F_CLOSE_REASON, F_ERROR) = range(16)
+ F_MSGS_OUT, F_BYTES_IN, F_BYTES_OUT, F_UPTIME, F_CLOSE_CODE, F_CLOSE_REASON, F_ERROR,
+ F_RATES) = range(17)
 LAST_COLUMN = len(HEADERS) - 1
 # The columns (first, last) whose text, tooltip or sort key each field goes into.
 FIELD_COLUMNS: tuple[tuple[int, int], ...] = (
@@ -180,6 +216,7 @@ FIELD_COLUMNS: tuple[tuple[int, int], ...] = (
     (Column.CLOSE, Column.CLOSE),
     (Column.CLOSE, Column.CLOSE),  # close reason: the close column's tooltip
     (Column.ERROR, Column.ERROR),
+    (Column.RATE_IN, Column.RATE_OUT),  # (msgs/s in, out) to 0.1, while open
 )
 Fields = tuple[Any, ...]
 Cells = tuple[tuple[str, ...], tuple[str, ...], tuple[Any, ...]]  # texts, tooltips, sort keys
@@ -194,16 +231,19 @@ def read_fields(conn: Connection, now: float) -> Fields:
     avg = None if rtt is None else (kind, (m.rtt if kind == "ping" else m.app_rtt).total)
     totals = m.totals()  # one lock, not one per figure
     state = conn.state
-    countdown = uptime = None
+    countdown = uptime = rates = None
     if state is ConnState.OPEN:
         opened = conn.opened_at
         uptime = None if opened is None else int(max(0.0, now - opened))
+        # cached per second by the metrics: a row re-read on every tick costs a lookup
+        rate_in, _, rate_out, _ = m.rate(now)
+        rates = (round(rate_in, 1), round(rate_out, 1))
     elif state is ConnState.WAITING and conn.retry_at is not None:
         countdown = round(max(0.0, conn.retry_at - now), 1)
     cfg = conn.config
-    return (state, countdown, conn.attempt, cfg.label, cfg.url, conn.subprotocol, rtt, avg,
-            totals.msgs_in, totals.msgs_out, totals.bytes_in, totals.bytes_out, uptime,
-            conn.close_code, conn.close_reason, conn.last_error)
+    return (state, countdown, conn.attempt, display_name(cfg), cfg.url, conn.subprotocol, rtt,
+            avg, totals.msgs_in, totals.msgs_out, totals.bytes_in, totals.bytes_out, uptime,
+            conn.close_code, conn.close_reason, conn.last_error, rates)
 
 
 # The cells below are written in Column order (faster than building them by Column member).
@@ -217,12 +257,14 @@ _RTT_TIP = HEADER_TIPS[Column.RTT]
 _RTT_AVG_TIP = HEADER_TIPS[Column.RTT_AVG]
 _ATTEMPT_TIP = HEADER_TIPS[Column.ATTEMPT]
 _UPTIME_TIP = "Time since the connection opened"
+_RATE_IN_TIP = HEADER_TIPS[Column.RATE_IN]
+_RATE_OUT_TIP = HEADER_TIPS[Column.RATE_OUT]
 
 
 def format_cells(f: Fields, metrics: ConnectionMetrics) -> Cells:
     """The display texts, tooltips and sort keys of a row, one per Column."""
     (state, countdown, attempt, label, raw_url, subprotocol, rtt, avg_of, msgs_in, msgs_out,
-     bytes_in, bytes_out, uptime, close_code, close_reason, error_full) = f
+     bytes_in, bytes_out, uptime, close_code, close_reason, error_full, rates) = f
     avg = None if avg_of is None else metrics.mean_rtt(avg_of[0])
     if countdown is not None:
         badge = f"retry in {countdown:.1f} s"
@@ -242,20 +284,27 @@ def format_cells(f: Fields, metrics: ConnectionMetrics) -> Cells:
     if len(error) > ERROR_CHARS:
         error = error[: ERROR_CHARS - 1] + "…"
     url = masked_url(raw_url)
-    rtt_text = "" if rtt is None else f"{rtt * 1000:.1f} ms"
+    if state is not ConnState.OPEN:
+        rtt_text = NOT_OPEN  # the last RTT is history while the row says "retry in"
+    else:
+        rtt_text = "" if rtt is None else f"{rtt * 1000:.1f} ms"
+    rate_in, rate_out = rates if rates is not None else (None, None)
     avg_text = "" if avg is None else f"{avg * 1000:.1f} ms"
     texts = (
-        badge, label, rtt_text, human_count(msgs_in), human_count(msgs_out),
+        badge, label, rtt_text, human_rate(rate_in), human_rate(rate_out),
+        human_count(msgs_in), human_count(msgs_out),
         human_duration(uptime), avg_text, human_bytes(bytes_in), human_bytes(bytes_out),
         str(attempt) if attempt else "", url, close, error,
     )
     tips = (
-        state_tip, url, _RTT_TIP, f"{msgs_in} messages received", f"{msgs_out} messages sent",
+        state_tip, url, _RTT_TIP, _RATE_IN_TIP, _RATE_OUT_TIP,
+        f"{msgs_in} messages received", f"{msgs_out} messages sent",
         _UPTIME_TIP, _RTT_AVG_TIP, f"{bytes_in} bytes received", f"{bytes_out} bytes sent",
         _ATTEMPT_TIP, url, close_tip, error_full,
     )
     sort = (
-        state.value, label, -1.0 if rtt is None else rtt, msgs_in, msgs_out, uptime or 0,
+        state.value, label, -1.0 if rtt is None else rtt, rate_in or 0.0, rate_out or 0.0,
+        msgs_in, msgs_out, uptime or 0,
         -1.0 if avg is None else avg, bytes_in, bytes_out, attempt, url, close_code or 0, error,
     )
     return texts, tips, sort

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from PySide6.QtCore import (
     QItemSelectionModel,
@@ -17,6 +18,7 @@ from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
+    QMainWindow,
     QMenu,
     QStyle,
     QStyledItemDelegate,
@@ -31,25 +33,11 @@ from core.config import ConnectionConfig
 from core.connection import Connection
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
+from ui.connection_columns import columns_menu, set_up_columns
 from ui.connection_dialog import ConnectionDialog
-from ui.connections_model import BADGE_COLOR_ROLE, Column, ConnectionsModel
+from ui.connections_model import BADGE_COLOR_ROLE, Column, ConnectionsModel, display_name
 
-# State, Name, RTT, In and Out fit the default ~400 px column; the rest scroll into view.
-COLUMN_WIDTHS = {
-    Column.STATE: 98,
-    Column.NAME: 116,
-    Column.RTT: 60,
-    Column.MSGS_IN: 46,
-    Column.MSGS_OUT: 46,
-    Column.UPTIME: 76,
-    Column.RTT_AVG: 70,
-    Column.BYTES_IN: 78,
-    Column.BYTES_OUT: 78,
-    Column.ATTEMPT: 60,
-    Column.URL: 210,
-    Column.CLOSE: 180,
-    Column.ERROR: 320,
-}
+UNDO_S = 10.0  # how long the status bar offers to undo a removal
 
 
 class _BadgeDelegate(QStyledItemDelegate):
@@ -104,6 +92,8 @@ class ConnectionsPanel(QWidget):
         self.model = ConnectionsModel(self.manager, self, visible_rows=self.visible_rows)
         self._last_selection: list[int] = []
         self._dialogs: set[ConnectionDialog] = set()
+        self.resolve: Callable[[str], str] | None = None  # {{variables}}: the workspace's
+        self.removed: list[tuple[ConnectionConfig, bool]] = []  # the last removal: undo re-adds
 
         self.view = QTableView()
         self.view.setModel(self.model)
@@ -120,8 +110,10 @@ class ConnectionsPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
-        for column, width in COLUMN_WIDTHS.items():
-            self.view.setColumnWidth(column, width)
+        set_up_columns(header)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.doubleClicked.connect(lambda _index: self.edit_selected())
@@ -223,7 +215,7 @@ class ConnectionsPanel(QWidget):
         """Add (and by default connect and select) a connection."""
         if config is None:
             return None
-        conn = self.manager.add(config, connect=connect)
+        conn = self.manager.add(config, connect=connect, resolve=self.resolve)
         self.model.refresh_connections([conn.id])
         self.connection_added.emit(conn.id)
         if select:
@@ -263,9 +255,35 @@ class ConnectionsPanel(QWidget):
             conn.reconnect_now()
 
     def remove_selected(self) -> None:
-        for conn in self._selected():
-            self.bridge.run(self.manager.remove(conn.id), f"Remove {conn.config.label}")
+        """Remove at once; the status bar offers Undo for UNDO_S (`undo_remove()`)."""
+        conns = self._selected()
+        if not conns:
+            return
+        self.removed = [(copy.deepcopy(c.config), c.state is not ConnState.CLOSED)
+                        for c in conns]
+        for conn in conns:
+            self.bridge.run(self.manager.remove(conn.id), f"Remove {display_name(conn.config)}")
         self.model.refresh_connections(())
+        what = (f"Removed {display_name(conns[0].config)}" if len(conns) == 1
+                else f"Removed {len(conns)} connections")
+        window = self.window()
+        status = window.statusBar() if isinstance(window, QMainWindow) else None
+        offer = getattr(status, "offer_undo", None)
+        if offer is not None:
+            offer(what, self.undo_remove, UNDO_S)
+
+    def undo_remove(self) -> list[Connection]:
+        """Add the last removed connections again, with the same settings (connected if they
+        were); returns the new connections."""
+        removed, self.removed = self.removed, []
+        added = []
+        for config, active in removed:
+            conn = self.add_connection(config, connect=active, select=False)
+            if conn is not None:
+                added.append(conn)
+        if added:
+            self.select(added[0].id)
+        return added
 
     # ----- selection ---------------------------------------------------------------------------
 
@@ -350,6 +368,15 @@ class ConnectionsPanel(QWidget):
         menu.addSeparator()
         for name in ("edit", "duplicate", "remove"):
             menu.addAction(acts[name])
+
+    def _header_menu(self, pos: QPoint) -> None:
+        menu = columns_menu(self.view.horizontalHeader(), self)
+        menu.aboutToHide.connect(menu.deleteLater)
+        menu.popup(self.view.horizontalHeader().mapToGlobal(pos))
+
+    def columns_menu(self) -> QMenu:
+        """The header's context menu: which columns the table shows (remembered)."""
+        return columns_menu(self.view.horizontalHeader(), self)
 
     def _context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)

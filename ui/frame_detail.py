@@ -31,6 +31,7 @@ from ui.elided_label import ElidedLabel
 from ui.hex_view import HEX_LIMIT, HexView, monospace
 from ui.inspector_model import DIR_LABEL, clock, human_size
 from ui.json_tree import JsonTreeView
+from ui.payload_store import is_preview
 
 TEXT_LIMIT = 1024 * 1024  # characters shown in the Text and JSON tabs
 PARSE_LIMIT = 8 * 1024 * 1024  # larger payloads are not parsed as JSON / MessagePack
@@ -157,12 +158,21 @@ class FrameDetail(QWidget):
         self.header = QLabel("Select a frame to see it in full")
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.header.setMinimumWidth(60)  # a long connection name must not widen the window
         self.decoded = ElidedLabel(min_chars=6)
         self.decoded.setStyleSheet("color: palette(placeholder-text);")
         self.copy_button = QPushButton("Copy payload")
         self.copy_button.setToolTip("Copy the payload: text as is, binary as hex")
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self.copy_payload)
+        # where the full payload is when only a preview is shown (being written, not kept)
+        self.notice = QLabel()
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.notice.setWordWrap(True)
+        font = self.notice.font()
+        font.setBold(True)
+        self.notice.setFont(font)
+        self.notice.hide()
 
         self.json_edit = _text_edit()
         self.tree = JsonTreeView()
@@ -190,17 +200,27 @@ class FrameDetail(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addWidget(self.notice)
         layout.addWidget(self.tabs, 1)
         self.show_frame(None)
 
     # ----- public ---------------------------------------------------------------------------
 
-    def show_frame(self, event: FrameEvent | None, conn_name: str = "") -> None:
+    def show_frame(self, event: FrameEvent | None, conn_name: str = "", notice: str = "") -> None:
+        """`notice` says why only the start of a large payload (a FramePreview) is shown."""
+        self.notice.setText(notice)
+        self.notice.setVisible(bool(notice))
         if event is not None and event is self.current:
             return
         self.current = event
         self._dirty = {TAB_JSON, TAB_TREE, TAB_TEXT, TAB_HEX}
-        self.copy_button.setEnabled(event is not None)
+        whole = event is not None and not is_preview(event)
+        self.copy_button.setEnabled(whole)
+        self.copy_button.setToolTip(
+            "Copy the payload: text as is, binary as hex"
+            if whole or event is None
+            else "Only the start of this payload is here: see the note above"
+        )
         if event is None:
             self._value, self._format = None, ""
             self.header.setText("Select a frame to see it in full")
@@ -221,7 +241,7 @@ class FrameDetail(QWidget):
         return self._format
 
     def copy_payload(self) -> None:
-        if self.current is not None:
+        if self.current is not None and not is_preview(self.current):
             QApplication.clipboard().setText(payload_as_text(self.current))
 
     # ----- rendering ------------------------------------------------------------------------
@@ -242,10 +262,10 @@ class FrameDetail(QWidget):
         else:
             self.hex_view.setPlaceholderText("empty payload" if event else NO_FRAME)
             self.hex_view.set_payload(event.payload if event else b"")
-            size = event.size if event else 0
-            page.set_note(
-                f"first {human_size(HEX_LIMIT)} of {human_size(size)}" if size > HEX_LIMIT else ""
-            )
+            size = event.size if event else 0  # a preview's is more than it holds
+            shown = min(HEX_LIMIT, len(event.payload)) if event else 0
+            cut = f"first {human_size(shown)} of {human_size(size)}"
+            page.set_note(cut if shown < size else "")
 
     def _render_json(self, page: _Page) -> None:
         if self._format:

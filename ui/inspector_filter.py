@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from core.codecs import message_type
 from core.events import Direction, FrameEvent, Opcode
+from ui.conn_rows import ConnectionRow
 
 SEARCH_BYTES = 64 * 1024  # free text is searched in the first 64 KiB of a payload
 _MSGPACK_MAP = frozenset([*range(0x80, 0x90), 0xDE, 0xDF])  # fixmap, map16, map32 markers
@@ -56,6 +57,7 @@ class FrameFilter:
     regex: bool = False
     case_sensitive: bool = False
     json_type: str | None = None
+    conn_events: bool = True  # show connection events (opens, closes, retries, errors)
 
     @property
     def is_empty(self) -> bool:
@@ -64,6 +66,7 @@ class FrameFilter:
             and self.direction is None
             and not self.text
             and self.json_type is None
+            and self.conn_events
         )
 
     def compile_text(self) -> Callable[[str], bool] | None:
@@ -93,10 +96,13 @@ class FrameFilter:
         # JSON escapes spell it differently: such rows are rejected without parsing.
         type_json = json.dumps(json_type, ensure_ascii=False).encode() if json_type else b""
         type_raw = json_type.encode() if json_type else b""
+        conn_events = self.conn_events and json_type is None  # they have no JSON type
 
         def accept(seq: int, event: FrameEvent) -> bool:
             if conn_ids is not None and event.conn_id not in conn_ids:
                 return False
+            if type(event) is ConnectionRow:  # shown whatever the direction
+                return conn_events and (text is None or text(event.summary))
             if direction is not None and event.direction is not direction:
                 return False
             if json_type is not None:

@@ -5,12 +5,16 @@ list operations done in C (`extend`, `del` of a chunk), never a Python loop over
 a filter is set; text, previews and the JSON `type` are worked out only for rows a view asks
 about (the type is cached per row). Every frame gets a sequence number; the store holds the newest
 `max_rows` of them and drops the oldest in chunks (one beginRemoveRows per chunk), counting them
-in `dropped`. With a filter set, the visible rows are an ascending list of sequence numbers: an
+in `dropped`. Payloads are bounded in bytes too (`max_bytes`): past it, the oldest large
+frames are cut to a preview (`ui.payload_store.FramePreview`, the full payload stays in the
+recording), and should previews alone not fit, the oldest rows go. Connection events
+(`ui.conn_rows.ConnectionRow`) are rows too, but not frames: no frame counter counts them.
+With a filter set, the visible rows are an ascending list of sequence numbers: an
 incoming batch is filtered on arrival and the whole store is filtered again only when the filter
 changes.
 
 What a row shows is worked out once, when it is first painted (`cells_at()`), and cached. The
-inspector's own table (`ui.inspector_panel.FrameTable`) paints from that cache in one call into
+inspector's own table (`ui.frame_table.FrameTable`) paints from that cache in one call into
 Python per paint. Any other view asks the model about every visible cell, and each call from Qt
 into Python has to take the GIL from the network thread, so a cell costs two of them here, not
 ten: `index()` is answered directly (not through `rowCount()` and `columnCount()`), `flags()` is
@@ -23,6 +27,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from PySide6.QtCore import (
@@ -33,17 +38,21 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontDatabase
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
 
 from core.codecs import preview
 from core.events import Direction, FrameEvent, Opcode
+from ui.conn_rows import ConnectionRow
 from ui.inspector_filter import FrameFilter, frame_type
+from ui.payload_store import MAX_BYTES, PREVIEW_BYTES, FramePreview, MemoryReturner
 
 MAX_ROWS = 100_000
 TRIM_FRACTION = 0.1
 PREVIEW_CHARS = 300
 _UNSET = object()
 _ROW_CACHE = 512  # rows whose cells are kept (those on screen, and some scrolled past)
+SHRINK_TO = 0.75  # a shrink cuts payloads until they fill this much of max_bytes (not every tick)
+_PAYLOAD = attrgetter("payload")
 
 COL_TIME, COL_CONN, COL_DIR, COL_TYPE, COL_SIZE, COL_PREVIEW = range(6)
 HEADERS = ("Time", "Connection", "Dir", "Type", "Size", "Preview")
@@ -51,6 +60,7 @@ _COLUMNS = len(HEADERS)
 DIR_LABEL = {Direction.OUT: "↑ out", Direction.IN: "↓ in"}
 DIR_COLOR = {Direction.OUT: QColor("#c7641a"), Direction.IN: QColor("#1f8a4c")}
 CONTROL_COLOR = QColor("#7a7a7a")
+EVENT_LABEL = "⇄ conn"  # the Dir column of a connection event
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole.value
@@ -91,11 +101,13 @@ class InspectorModel(QAbstractTableModel):
         max_rows: int = MAX_ROWS,
         trim_fraction: float = TRIM_FRACTION,
         parent: Any = None,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         super().__init__(parent)
         if max_rows <= 0:
             raise ValueError("max_rows must be positive")
         self.max_rows = max_rows
+        self.set_max_bytes(max_bytes)
         self.trim_fraction = trim_fraction
         self.name_of = name_of or (lambda conn_id: f"#{conn_id}")
         self._events: list[FrameEvent] = []
@@ -112,7 +124,20 @@ class InspectorModel(QAbstractTableModel):
         self.known_types: set[str] = set()
         self.dropped = 0  # frames removed to keep the bound (or never shown because of it)
         self.received = 0  # frames handed to add_frames since the last clear
+        self._event_seqs: list[int] = []  # sequence numbers of the stored connection rows
+        # Payload bytes of the stored rows (previews count what they keep): exact, or, after a
+        # trim, at least that (a trim does not add up what it removes: worked out again, in C,
+        # only when this passes the bound or is asked for).
+        self._bytes = 0
+        self._bytes_exact = True
+        self._pending_bytes = 0
+        self._pending_cut = 0  # index in _pending before which every payload is a preview
+        self._shrunk = 0  # sequence number before which every stored payload is a preview
+        self.shrunk = 0  # frames cut to a preview to keep the byte bound
+        self._memory = MemoryReturner()
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self._event_font = QFont()
+        self._event_font.setItalic(True)
 
     @property
     def preview_font(self) -> QFont:
@@ -124,52 +149,125 @@ class InspectorModel(QAbstractTableModel):
         """Rows removed at once when the bound is reached (follows `max_rows`)."""
         return max(1, int(self.max_rows * self.trim_fraction))
 
+    def set_max_bytes(self, max_bytes: int) -> None:
+        """Bound the payload bytes kept in memory (rows and frames held while paused)."""
+        if max_bytes < PREVIEW_BYTES:
+            raise ValueError(f"max_bytes must be at least {PREVIEW_BYTES} bytes")
+        self.max_bytes = max_bytes
+        if hasattr(self, "_events"):  # not while __init__ sets the first bound
+            self._bound_bytes()
+
+    @property
+    def payload_bytes(self) -> int:
+        """Payload bytes the stored rows hold (previews count what they keep)."""
+        if not self._bytes_exact:
+            self._bytes = sum(map(len, map(_PAYLOAD, self._events)))
+            self._bytes_exact = True
+        return self._bytes
+
     # ----- feeding --------------------------------------------------------------------------
 
-    def add_frames(self, frames: Sequence[FrameEvent]) -> None:
-        """Append one tick's frames: at most one removal and one insertion signal."""
+    def add_frames(
+        self, frames: Sequence[FrameEvent], events: int = 0, size: int | None = None
+    ) -> None:
+        """Append one tick's frames: at most one removal and one insertion signal. `events` of
+        them are ConnectionRows (in time order among the frames), which are not frames: the
+        frame counters leave them out. `size`, their payload bytes if the caller has them
+        (else they are added up here: ~30 ns a frame)."""
         if not frames:
             return
-        self.received += len(frames)
+        self.received += len(frames) - events
+        if size is None:
+            size = sum(map(len, map(_PAYLOAD, frames)))
         if self._paused:
-            self._pending.extend(frames)
-            over = len(self._pending) - self.max_rows
-            if over > 0:
-                del self._pending[:over]
-                self.dropped += over
+            self._hold(frames, size)
             self.counts_changed.emit()
             return
-        self._append(frames)
+        self._append(frames, events, size)
         self.counts_changed.emit()
 
-    def _append(self, frames: Sequence[FrameEvent]) -> None:
+    def _hold(self, frames: Sequence[FrameEvent], size: int) -> None:
+        pending = self._pending
+        pending.extend(frames)
+        self._pending_bytes += size
+        over = len(pending) - self.max_rows
+        if over > 0:
+            self._pending_bytes -= sum(map(len, map(_PAYLOAD, pending[:over])))
+            del pending[:over]
+            self._pending_cut = max(0, self._pending_cut - over)
+            self.dropped += over
+        if self._pending_bytes > self.max_bytes:
+            self._bound_bytes()
+
+    def _append(self, frames: Sequence[FrameEvent], events: int, size: int) -> None:
         n = len(frames)
         if n > self.max_rows:
             skipped = n - self.max_rows
+            if events:  # connection rows are not frames
+                gone = sum(type(ev) is ConnectionRow for ev in frames[:skipped])
+                skipped, events = skipped - gone, events - gone
             self.dropped += skipped  # never shown: the newest max_rows win
-            frames = frames[skipped:]
+            frames = frames[n - self.max_rows :]
             n = self.max_rows
+            size = sum(map(len, map(_PAYLOAD, frames)))
         overflow = len(self._events) + n - self.max_rows
         if overflow > 0:
             self._trim(min(len(self._events), max(overflow, self.trim_chunk)))
         first_seq = self._base + len(self._events)
+        self._bytes += size
+        if events:
+            self._event_seqs += [
+                s for s, ev in enumerate(frames, first_seq) if type(ev) is ConnectionRow
+            ]
         if self._view is None:
             rows = len(self._events)
             self.beginInsertRows(QModelIndex(), rows, rows + n - 1)
             self._events.extend(frames)
             self._types.extend(repeat(_UNSET, n))
             self.endInsertRows()
-            return
-        self._events.extend(frames)
-        self._types.extend(repeat(_UNSET, n))
-        accept = self._accept
-        assert accept is not None
-        seqs = [s for s, ev in enumerate(frames, first_seq) if accept(s, ev)]
-        if seqs:
-            rows = len(self._view)
-            self.beginInsertRows(QModelIndex(), rows, rows + len(seqs) - 1)
-            self._view.extend(seqs)
-            self.endInsertRows()
+        else:
+            self._events.extend(frames)
+            self._types.extend(repeat(_UNSET, n))
+            accept = self._accept
+            assert accept is not None
+            seqs = [s for s, ev in enumerate(frames, first_seq) if accept(s, ev)]
+            if seqs:
+                rows = len(self._view)
+                self.beginInsertRows(QModelIndex(), rows, rows + len(seqs) - 1)
+                self._view.extend(seqs)
+                self.endInsertRows()
+        if self._bytes > self.max_bytes:
+            self._bound_bytes()
+
+    def _bound_bytes(self) -> None:
+        """Cut the oldest large payloads to previews (their types worked out first, so the type
+        filter still knows them), down to SHRINK_TO of the bound; then, if previews alone are
+        too many, drop the oldest rows. Each row is looked at once: `_shrunk` moves forward."""
+        if self._bytes > self.max_bytes and self.payload_bytes > self.max_bytes:
+            base = self._base
+            start = max(self._shrunk, base) - base
+            want = self._bytes - int(self.max_bytes * SHRINK_TO)
+            stop, freed, cut = _shrink(
+                self._events, start, want, lambda i: self.type_at_seq(base + i)
+            )
+            self._bytes -= freed
+            self.shrunk += cut
+            self._shrunk = base + stop
+            self._memory.freed(freed)
+        while self._events and self.payload_bytes > self.max_bytes:
+            self._trim(min(len(self._events), self.trim_chunk))
+        if self._pending_bytes > self.max_bytes:
+            want = self._pending_bytes - int(self.max_bytes * SHRINK_TO)
+            stop, freed, cut = _shrink(self._pending, self._pending_cut, want)
+            self._pending_bytes -= freed
+            self._pending_cut = stop
+            self.shrunk += cut
+        while self._pending_bytes > self.max_bytes and self._pending:  # previews alone too many
+            k = min(len(self._pending), self.trim_chunk)
+            self._pending_bytes -= sum(map(len, map(_PAYLOAD, self._pending[:k])))
+            del self._pending[:k]
+            self._pending_cut = max(0, self._pending_cut - k)
+            self.dropped += k
 
     def _trim(self, k: int) -> None:
         if k <= 0:
@@ -188,9 +286,12 @@ class InspectorModel(QAbstractTableModel):
                 self.endRemoveRows()
             else:
                 self._drop_stored(k, new_base)
-        self.dropped += k
+        events = bisect_left(self._event_seqs, new_base)  # connection rows are not frames
+        del self._event_seqs[:events]
+        self.dropped += k - events
 
     def _drop_stored(self, k: int, new_base: int) -> None:
+        self._bytes_exact = False
         del self._events[:k]
         del self._types[:k]
         self._base = new_base
@@ -205,12 +306,16 @@ class InspectorModel(QAbstractTableModel):
         self._types.clear()
         self._pending.clear()
         self._rows.clear()
+        self._event_seqs.clear()
         self._type_scan = self._base
         if self._view is not None:
             self._view = []
         self.known_types.clear()
         self.dropped = 0
         self.received = 0
+        self._bytes = self._pending_bytes = self._pending_cut = self.shrunk = 0
+        self._bytes_exact = True
+        self._shrunk = self._base
         self.endResetModel()
         self.counts_changed.emit()
 
@@ -225,13 +330,19 @@ class InspectorModel(QAbstractTableModel):
         """Frames captured while paused, shown when capture resumes."""
         return len(self._pending)
 
+    @property
+    def pending_bytes(self) -> int:
+        """Payload bytes of the frames captured while paused (bounded by max_bytes too)."""
+        return self._pending_bytes
+
     def set_paused(self, paused: bool) -> None:
         if paused == self._paused:
             return
         self._paused = paused
         if not paused and self._pending:
             pending, self._pending = self._pending, []
-            self._append(pending)
+            size, self._pending_bytes, self._pending_cut = self._pending_bytes, 0, 0
+            self._append(pending, sum(type(ev) is ConnectionRow for ev in pending), size)
         self.counts_changed.emit()
 
     # ----- filter ---------------------------------------------------------------------------
@@ -257,6 +368,18 @@ class InspectorModel(QAbstractTableModel):
     def total(self) -> int:
         """Rows stored (shown or hidden by the filter)."""
         return len(self._events)
+
+    @property
+    def frames_stored(self) -> int:
+        """Frames stored (shown or hidden), connection rows left out."""
+        return len(self._events) - len(self._event_seqs)
+
+    @property
+    def frames_shown(self) -> int:
+        """Frames the filter shows, connection rows left out."""
+        if self._view is None:
+            return self.frames_stored
+        return len(self._view) - sum(self.row_of_seq(s) >= 0 for s in self._event_seqs)
 
     # ----- row access -----------------------------------------------------------------------
 
@@ -352,7 +475,7 @@ class InspectorModel(QAbstractTableModel):
         if role == _USER:
             return self._events[seq - self._base]
         if role == _TOOLTIP:
-            size = len(self._events[seq - self._base].payload)
+            size = self._events[seq - self._base].size
             return f"{size:,} bytes" if col == COL_SIZE else None
         return self._cells(seq)[col].get(role)
 
@@ -383,6 +506,8 @@ class InspectorModel(QAbstractTableModel):
         if cells is not None:
             return cells
         event = self._events[seq - self._base]
+        if type(event) is ConnectionRow:
+            return self._keep_cells(seq, self._event_cells(event))
         op = event.opcode
         data = op is Opcode.TEXT or op is Opcode.BINARY
         text = preview(op, event.payload, self.preview_chars)
@@ -396,13 +521,31 @@ class InspectorModel(QAbstractTableModel):
             {_DISPLAY: self.name_of(event.conn_id), _FOREGROUND: fg},
             {_DISPLAY: DIR_LABEL[event.direction], _FOREGROUND: DIR_COLOR[event.direction]},
             {_DISPLAY: op.name.lower(), _FOREGROUND: fg},
-            {_DISPLAY: human_size(len(event.payload)), _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
+            {_DISPLAY: human_size(event.size), _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
             {_DISPLAY: text, _FOREGROUND: fg, _FONT: self._mono},
         )
+        return self._keep_cells(seq, cells)
+
+    def _keep_cells(
+        self, seq: int, cells: tuple[dict[int, Any], ...]
+    ) -> tuple[dict[int, Any], ...]:
         if len(self._rows) >= _ROW_CACHE:
             self._rows.clear()
         self._rows[seq] = cells
         return cells
+
+    def _event_cells(self, row: ConnectionRow) -> tuple[dict[int, Any], ...]:
+        """A connection event: italic, in the palette's link colour, across the columns."""
+        fg = QGuiApplication.palette().color(QPalette.ColorRole.Link)
+        font = self._event_font
+        return (
+            {_DISPLAY: clock(row.time), _FOREGROUND: fg, _FONT: font},
+            {_DISPLAY: self.name_of(row.conn_id), _FOREGROUND: fg, _FONT: font},
+            {_DISPLAY: EVENT_LABEL, _FOREGROUND: fg, _FONT: font},
+            {_DISPLAY: row.kind, _FOREGROUND: fg, _FONT: font},
+            {_DISPLAY: "", _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
+            {_DISPLAY: row.summary, _FOREGROUND: fg, _FONT: font},
+        )
 
     def forget_cells(self, column: int | None = None) -> None:
         """Work out the shown cells again (e.g. after a connection was renamed)."""
@@ -411,3 +554,24 @@ class InspectorModel(QAbstractTableModel):
         if rows:
             first, last = (0, _COLUMNS - 1) if column is None else (column, column)
             self.dataChanged.emit(self.index(0, first), self.index(rows - 1, last))
+
+
+def _shrink(
+    rows: list[FrameEvent], start: int, want: int, before_cut: Callable[[int], object] | None = None
+) -> tuple[int, int, int]:
+    """Cut payloads over PREVIEW_BYTES to a preview, from `rows[start]` on, until `want` bytes
+    are freed: (index where it stopped, bytes freed, rows cut). `before_cut(i)` is called first
+    for each row cut."""
+    freed = cut = 0
+    i, n = start, len(rows)
+    while i < n and freed < want:
+        event = rows[i]
+        size = len(event.payload)
+        if size > PREVIEW_BYTES:
+            if before_cut is not None:
+                before_cut(i)
+            rows[i] = FramePreview(event)
+            freed += size - PREVIEW_BYTES
+            cut += 1
+        i += 1
+    return i, freed, cut

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import functools
+import heapq
 import time
+import weakref
 from collections.abc import Callable
-from typing import Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QBrush,
-    QCursor,
-    QFont,
     QFontMetrics,
     QKeySequence,
-    QPainter,
-    QPaintEvent,
-    QPalette,
     QShortcut,
 )
 from PySide6.QtWidgets import (
@@ -29,10 +26,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QTableView,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -40,9 +34,13 @@ from PySide6.QtWidgets import (
 from core.events import Direction, FrameEvent
 from core.manager import ConnectionManager
 from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
+from ui.conn_rows import ConnectionRow, RowMaker
 from ui.elided_label import ElidedLabel
 from ui.frame_detail import FrameDetail
+from ui.frame_table import FrameTable
+from ui.handshake_view import HandshakeView
 from ui.inspector_filter import FrameFilter, InvalidFilter
+from ui.inspector_menu import RowMenu
 from ui.inspector_model import (
     COL_CONN,
     COL_DIR,
@@ -54,6 +52,10 @@ from ui.inspector_model import (
     InspectorModel,
 )
 from ui.numbers import count
+from ui.payload_store import MAX_BYTES, WAIT_S, Lookup, PayloadReader, Status
+
+if TYPE_CHECKING:
+    from ui.payload_store import RecordingFile
 
 ALL = "all"
 SELECTED = "selected"
@@ -62,26 +64,15 @@ FILTER_DELAY_MS = 250  # typing in the search box re-filters after this pause
 # repaints a few times a second instead of on every tick. Nobody reads 20,000 rows a second, and
 # each repaint holds the GIL for a few milliseconds. (frames in a tick, at most every ... ms)
 SHOW_EVERY_MS = ((FLOOD_FRAMES, 250), (50, 200))
+HOLD_BYTES = 32 * 2**20  # payload bytes held back at most: large frames are shown at once
+RETRY_MS = 100  # the detail pane asks the recording again for a row not written yet
+_TIME = attrgetter("time")
+_PAYLOAD = attrgetter("payload")
 _NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-_ENABLED = QStyle.StateFlag.State_Enabled
-_SELECTED = QStyle.StateFlag.State_Selected
-_MOUSE_OVER = QStyle.StateFlag.State_MouseOver
-_HAS_FOCUS = QStyle.StateFlag.State_HasFocus
-_ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate
-_HAS_DISPLAY = QStyleOptionViewItem.ViewItemFeature.HasDisplay
-_ROW_PANEL = QStyle.PrimitiveElement.PE_PanelItemViewRow
-_ITEM = QStyle.ControlElement.CE_ItemViewItem
-_DISPLAY_ROLE = Qt.ItemDataRole.DisplayRole.value
-_FONT_ROLE = Qt.ItemDataRole.FontRole.value
-_ALIGN_ROLE = Qt.ItemDataRole.TextAlignmentRole.value
-_FOREGROUND_ROLE = Qt.ItemDataRole.ForegroundRole.value
 
 _COLUMN_WIDTHS = {COL_TIME: 96, COL_CONN: 120, COL_DIR: 56, COL_TYPE: 56, COL_SIZE: 72}
 
 
-@functools.cache
-def _alignment(value: int) -> Qt.AlignmentFlag:
-    return Qt.AlignmentFlag(value)
 
 
 def namer(manager: ConnectionManager) -> Callable[[int], str]:
@@ -95,129 +86,6 @@ def namer(manager: ConnectionManager) -> Callable[[int], str]:
 
     return name_of
 
-
-class FrameTable(QTableView):
-    """The inspector's table. It paints the visible cells itself, from the model's cached cells,
-    in one call into Python per paint; a QTableView calls the model's index() and multiData()
-    for every cell on every repaint, and each of those calls from Qt into Python has to take the
-    GIL from the network thread (up to the switch interval each while it reads a flood). What
-    it draws is what QTableView and QStyledItemDelegate draw, with the same style calls.
-    `painted`, if given, is called after each paint (the end of a redraw's priority claim)."""
-
-    def __init__(self, painted: Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self._painted = painted
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        try:
-            self._paint(event)
-        finally:
-            if self._painted is not None:
-                self._painted()
-
-    def _paint(self, event: QPaintEvent) -> None:
-        model = self.model()
-        vh, hh = self.verticalHeader(), self.horizontalHeader()
-        if (
-            not isinstance(model, InspectorModel)
-            or type(self.itemDelegate()) is not QStyledItemDelegate
-            or self.showGrid()
-            or self.isRightToLeft()
-            or vh.sectionsHidden()
-            or hh.sectionsHidden()
-        ):
-            super().paintEvent(event)
-            return
-        rows, cols = model.rowCount(), hh.count()
-        if not rows or not cols:
-            return
-        area = event.rect()
-        top = vh.visualIndexAt(area.top())
-        if top < 0:
-            return  # below the last row
-        bottom = vh.visualIndexAt(area.bottom())
-        bottom = rows - 1 if bottom < 0 else bottom
-        left = max(0, hh.visualIndexAt(area.left()))
-        right = hh.visualIndexAt(area.right())
-        right = cols - 1 if right < 0 else right
-        columns = [
-            (c, self.columnViewportPosition(c), self.columnWidth(c))
-            for c in map(hh.logicalIndex, range(left, right + 1))
-        ]
-
-        viewport = self.viewport()
-        style = self.style()
-        base = QStyleOptionViewItem()
-        self.initViewItemOption(base)
-        enabled = bool(base.state & _ENABLED)
-        if enabled:  # as QTableView's drawCell(): the item's colour group follows the item
-            palette = QPalette(base.palette)
-            palette.setCurrentColorGroup(QPalette.ColorGroup.Normal)
-            base.palette = palette
-        alternate = self.alternatingRowColors()
-        even = base.features & ~_ALTERNATE
-        odd = base.features | _ALTERNATE
-        shown = {even: even | _HAS_DISPLAY, odd: odd | _HAS_DISPLAY}
-        selection = self.selectionModel()
-        current = self.currentIndex()
-        focus = (self.hasFocus() or viewport.hasFocus()) and current.isValid()
-        current_cell = (current.row(), current.column()) if focus else None
-        hover = None
-        if viewport.testAttribute(Qt.WidgetAttribute.WA_Hover) and viewport.underMouse():
-            under = self.indexAt(viewport.mapFromGlobal(QCursor.pos()))
-            hover = (under.row(), under.column()) if under.isValid() else None
-        fonts: dict[int, tuple[QFont, QFontMetrics]] = {}
-        palettes: dict[int, QPalette] = {}
-
-        painter = QPainter(viewport)
-        for row in map(vh.logicalIndex, range(top, bottom + 1)):
-            cells = model.cells_at(row)
-            y, h = self.rowViewportPosition(row), self.rowHeight(row)
-            features = odd if alternate and row & 1 else even
-            for col, x, w in columns:
-                index = model.index(row, col)
-                opt = QStyleOptionViewItem(base)
-                opt.rect = QRect(x, y, w, h)
-                opt.features = features
-                selected = selection is not None and selection.isSelected(index)
-                if selected or hover or current_cell:
-                    state = base.state
-                    if selected:
-                        state |= _SELECTED
-                    if hover == (row, col):
-                        state |= _MOUSE_OVER
-                    if current_cell == (row, col):
-                        state |= _HAS_FOCUS
-                    opt.state = state
-                style.drawPrimitive(_ROW_PANEL, opt, painter, self)
-                # what QStyledItemDelegate.initStyleOption() takes from the model
-                cell = cells[col]
-                opt.index = index
-                font = cell.get(_FONT_ROLE)
-                if font is not None:
-                    key = id(font)
-                    if key not in fonts:
-                        resolved = font.resolve(base.font)
-                        fonts[key] = (resolved, QFontMetrics(resolved))
-                    opt.font, opt.fontMetrics = fonts[key]
-                align = cell.get(_ALIGN_ROLE)
-                if align is not None:
-                    opt.displayAlignment = _alignment(align)
-                color = cell.get(_FOREGROUND_ROLE)
-                if color is not None:
-                    key = id(color)
-                    if key not in palettes:
-                        palette = QPalette(opt.palette)
-                        palette.setBrush(QPalette.ColorRole.Text, QBrush(color))
-                        palettes[key] = palette
-                    opt.palette = palettes[key]
-                text = cell.get(_DISPLAY_ROLE)
-                if text is not None:
-                    opt.features = shown[features]
-                    opt.text = text
-                opt.styleObject = None
-                style.drawControl(_ITEM, opt, painter, self)
-        painter.end()
 
 
 class _PopupCombo(QComboBox):
@@ -234,11 +102,22 @@ class InspectorPanel(QWidget):
     """Frames of every connection; `dropped` (frames trimmed to keep the bound) for the status
     bar, `set_connections()` feeds the "Selected connections" choice of the connection filter."""
 
-    frame_selected = Signal(object)  # FrameEvent or None
+    frame_selected = Signal(object)  # FrameEvent or None (nothing, or a connection event)
     counts_changed = Signal(str)  # the counter text, after each change
+    # From the rows' context menu, always with the full payload (read back from the recording
+    # when the table keeps only a preview); the window wires them to the composer, the
+    # collections and the exporters.
+    resend_requested = Signal(object)  # FrameEvent: send it again on its connection
+    compose_requested = Signal(object)  # FrameEvent: open it in the composer
+    save_requested = Signal(object)  # FrameEvent: save it to a collection
+    export_requested = Signal(list, str)  # list[FrameEvent], "har" or "ndjson"
 
     def __init__(
-        self, bridge: CoreBridge, parent: QWidget | None = None, max_rows: int = MAX_ROWS
+        self,
+        bridge: CoreBridge,
+        parent: QWidget | None = None,
+        max_rows: int = MAX_ROWS,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge
@@ -246,7 +125,14 @@ class InspectorPanel(QWidget):
         self._conn_ids: tuple[int, ...] = ()
         self._last_seq = -1  # sequence number of the selected frame, kept across re-filters
         # the name lookup holds the manager, not the panel: no reference cycle through Qt objects
-        self.model = InspectorModel(namer(bridge.manager), max_rows=max_rows, parent=self)
+        self.model = InspectorModel(
+            namer(bridge.manager), max_rows=max_rows, max_bytes=max_bytes, parent=self
+        )
+        self._recorder: RecordingFile | None = None
+        self._recorder_set = False
+        self.payloads = PayloadReader(functools.partial(_recorder_of, weakref.ref(self)))
+        self.destroyed.connect(self.payloads.close)
+        self._rows_of = RowMaker()
 
         # --- filter bar
         self.conn_combo = _PopupCombo()
@@ -256,7 +142,7 @@ class InspectorPanel(QWidget):
         # Combos are sized to a few characters, not to their longest item, so the filter bar
         # fits beside the connections column at 1280 px; their lists still show full names.
         self.conn_combo.setSizeAdjustPolicy(_NARROW)
-        self.conn_combo.setMinimumContentsLength(13)
+        self.conn_combo.setMinimumContentsLength(9)
         self.conn_combo.about_to_show.connect(self._refresh_connections)
         self.dir_combo = QComboBox()
         self.dir_combo.setToolTip("Show frames received (in), sent (out) or both")
@@ -266,7 +152,7 @@ class InspectorPanel(QWidget):
         self.type_combo = _PopupCombo()
         self.type_combo.setToolTip("JSON `type` field (types seen so far)")
         self.type_combo.addItem("Any type", None)
-        self.type_combo.setMinimumContentsLength(10)
+        self.type_combo.setMinimumContentsLength(7)
         self.type_combo.setSizeAdjustPolicy(_NARROW)
         self.type_combo.view().setMinimumWidth(160)
         self.conn_combo.view().setMinimumWidth(200)
@@ -275,11 +161,16 @@ class InspectorPanel(QWidget):
         self.search.setPlaceholderText("Filter (Ctrl+F)")
         self.search.setToolTip("Show frames containing this text (or regular expression)")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(110)
+        self.search.setMinimumWidth(64)
         self.regex_box = QCheckBox(".*")
         self.regex_box.setToolTip("Regular expression")
         self.case_box = QCheckBox("Aa")
         self.case_box.setToolTip("Case sensitive")
+        self.events_box = QCheckBox("⇄")
+        self.events_box.setChecked(True)
+        self.events_box.setToolTip(
+            "Connection events: opens (with the handshake), closes, retries and errors"
+        )
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Freeze the view; capture goes on and is shown on resume")
@@ -287,7 +178,7 @@ class InspectorPanel(QWidget):
         for button in (self.pause_button, self.clear_button):  # not the style's 80 px minimum
             button.setMaximumWidth(self.fontMetrics().horizontalAdvance("Resume") + 28)
         # "rows: 100k, dropped: 135k" whole while the filter box can give room; then cut with "…"
-        self.counter = ElidedLabel(min_chars=26)
+        self.counter = ElidedLabel(min_chars=8)
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setStyleSheet("color: #c01c28;")
@@ -298,7 +189,9 @@ class InspectorPanel(QWidget):
         for w in (self.conn_combo, self.dir_combo, self.type_combo):
             bar.addWidget(w)
         bar.addWidget(self.search, 1)
-        for w in (self.regex_box, self.case_box, self.pause_button, self.clear_button):
+        for w in (
+            self.regex_box, self.case_box, self.events_box, self.pause_button, self.clear_button
+        ):
             bar.addWidget(w)
         bar.addWidget(self.counter)
 
@@ -306,7 +199,10 @@ class InspectorPanel(QWidget):
         self.view = FrameTable(bridge.redrawn)
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.row_menu = RowMenu(self)
+        self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.setWordWrap(False)
         self.view.setShowGrid(False)
         self.view.setAlternatingRowColors(True)
@@ -325,9 +221,13 @@ class InspectorPanel(QWidget):
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
 
         self.detail = FrameDetail()
+        self.handshake = HandshakeView()
+        self.details = QStackedWidget()  # the frame, or the connection event, selected
+        self.details.addWidget(self.detail)
+        self.details.addWidget(self.handshake)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.view)
-        self.splitter.addWidget(self.detail)
+        self.splitter.addWidget(self.details)
         self.splitter.setStretchFactor(0, 5)
         self.splitter.setStretchFactor(1, 4)
         self.splitter.setChildrenCollapsible(False)
@@ -348,6 +248,7 @@ class InspectorPanel(QWidget):
         self.search.textChanged.connect(self._filter_timer.start)
         self.regex_box.toggled.connect(self.apply_filter)
         self.case_box.toggled.connect(self.apply_filter)
+        self.events_box.toggled.connect(self.apply_filter)
         self.conn_combo.currentIndexChanged.connect(self.apply_filter)
         self.dir_combo.currentIndexChanged.connect(self.apply_filter)
         self.type_combo.currentIndexChanged.connect(self.apply_filter)
@@ -364,6 +265,13 @@ class InspectorPanel(QWidget):
         self._hold_timer = QTimer(self)
         self._hold_timer.setSingleShot(True)
         self._hold_timer.timeout.connect(self._show_held_in_turn)
+        self._held_events = 0  # connection rows among the held frames
+        self._held_bytes = 0
+        self._retry = QTimer(self)  # reads the selected row's payload again (not written yet)
+        self._retry.setSingleShot(True)
+        self._retry.setInterval(RETRY_MS)
+        self._retry.timeout.connect(self._read_again)
+        self._retry_until = 0.0
         QShortcut(
             QKeySequence.StandardKey.Find,
             self,
@@ -375,6 +283,49 @@ class InspectorPanel(QWidget):
         self._update_counter()
 
     # ----- public API -----------------------------------------------------------------------
+
+    def set_recorder(self, recorder: RecordingFile | None) -> None:
+        """Where the full payloads of frames the table keeps only a preview of are: the session's
+        Recorder, or the Recording a browser shows (anything with `.path`); None: recording is
+        off. Until this is called, the main window's `recorder` attribute is used (the app
+        sets it before it opens any connection)."""
+        self._recorder = recorder
+        self._recorder_set = True
+        self.payloads.close()
+
+    def recorder(self) -> RecordingFile | None:
+        if self._recorder_set:
+            return self._recorder
+        widget = self.parentWidget()  # up to the main window, through a floating dock too
+        while widget is not None:
+            if hasattr(widget, "recorder"):
+                return widget.recorder  # type: ignore[no-any-return]
+            widget = widget.parentWidget()
+        return None
+
+    def selected_rows(self) -> list[int]:
+        """The selected visible rows, in order (from the selection's ranges: no index per row)."""
+        selection = self.view.selectionModel().selection()
+        rows = sorted({r for rng in selection for r in range(rng.top(), rng.bottom() + 1)})
+        return [r for r in rows if r < self.model.rowCount()]
+
+    def selected_items(self) -> list[FrameEvent | ConnectionRow]:
+        """The selected rows' frames and connection events (previews of large frames)."""
+        return [self.model.frame(r) for r in self.selected_rows()]
+
+    def current_item(self) -> FrameEvent | ConnectionRow | None:
+        """The row the detail pane shows (the current one), if it is still visible."""
+        row = self.model.row_of_seq(self._last_seq) if self._last_seq >= 0 else -1
+        return self.model.frame(row) if row >= 0 else None
+
+    def row_text(self, row: int) -> str:
+        """A row as the table shows it (the preview cut as shown), cells separated by tabs."""
+        model = self.model
+        cells = [model.data(model.index(row, c)) for c in range(model.columnCount())]
+        return "\t".join("" if c is None else str(c) for c in cells)
+
+    def conn_name(self, conn_id: int) -> str:
+        return self.model.name_of(conn_id)
 
     @property
     def dropped(self) -> int:
@@ -408,7 +359,8 @@ class InspectorPanel(QWidget):
         self.show_held()
         rows = self.model.rowCount()
         for row in range(rows - 1, max(-1, rows - 1 - scan), -1):
-            if accept(self.model.frame(row)):
+            item = self.model.frame(row)
+            if isinstance(item, FrameEvent) and accept(item):
                 index = self.model.index(row, 0)
                 flags = (
                     QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -421,9 +373,10 @@ class InspectorPanel(QWidget):
 
     def clear(self) -> None:
         self._held.clear()  # they arrived before the click
+        self._held_events = self._held_bytes = 0
         self._hold_timer.stop()
         self.model.clear()
-        self.detail.show_frame(None)
+        self._show_nothing()
 
     def current_filter(self) -> FrameFilter:
         conn = self.conn_combo.currentData()
@@ -441,6 +394,7 @@ class InspectorPanel(QWidget):
             regex=self.regex_box.isChecked(),
             case_sensitive=self.case_box.isChecked(),
             json_type=self.type_combo.currentData(),
+            conn_events=self.events_box.isChecked(),
         )
 
     def apply_filter(self, *_: Any) -> None:
@@ -481,34 +435,48 @@ class InspectorPanel(QWidget):
     # ----- slots ----------------------------------------------------------------------------
 
     def _on_tick(self, batch: TickBatch) -> None:
-        if batch.states:
-            self._refresh_connections()
         frames = batch.frames
+        events = 0
+        if batch.states or batch.others or batch.handshakes:
+            if batch.states:
+                self._refresh_connections()
+            rows = self._rows_of.rows(batch.states, [*batch.handshakes, *batch.others])
+            if rows:  # among the frames by time (rare: heapq's Python key calls are fine)
+                events = len(rows)
+                frames = list(heapq.merge(frames, rows, key=_TIME)) if frames else rows
         if not frames:
             self.show_held()
             return
-        held = self._held
         every = next((ms for least, ms in SHOW_EVERY_MS if len(frames) > least), 0)
         wait = every - (time.monotonic() - self._last_shown) * 1000
         paused = self.model.paused
         if wait <= 0 and len(frames) > FLOOD_FRAMES and not paused:
             wait = self.bridge.take_turn()  # a chart may have just redrawn: after its paint
+        size = None  # payload bytes of `frames`, when worked out (the model needs them)
         if wait > 0 and not paused:
-            held.extend(frames)
-            if not self._hold_timer.isActive():
-                self._hold_timer.start(max(1, int(wait)))
-            return
-        if held:
-            held.extend(frames)
-            frames = held
-            self._held = []
-        self._show(frames)
+            size = sum(map(len, map(_PAYLOAD, frames)))
+            self._held.extend(frames)
+            self._held_events += events
+            self._held_bytes += size
+            if self._held_bytes <= HOLD_BYTES:  # else large frames: shown without waiting
+                if not self._hold_timer.isActive():
+                    self._hold_timer.start(max(1, int(wait)))
+                return
+            frames, events, size = [], 0, 0
+        if self._held:
+            if size is None:
+                size = sum(map(len, map(_PAYLOAD, frames)))
+            self._held.extend(frames)
+            frames, events, size = self._held, events + self._held_events, size + self._held_bytes
+            self._held, self._held_events, self._held_bytes = [], 0, 0
+        self._show(frames, events, size)
 
     def show_held(self) -> None:
         """Give the model the frames held back during a flood (now rather than on the timer)."""
         if self._held:
-            frames, self._held = self._held, []
-            self._show(frames)
+            frames, events, size = self._held, self._held_events, self._held_bytes
+            self._held, self._held_events, self._held_bytes = [], 0, 0
+            self._show(frames, events, size)
 
     def _show_held_in_turn(self) -> None:
         turn = self.bridge.take_turn() if len(self._held) > FLOOD_FRAMES else 0.0
@@ -517,11 +485,11 @@ class InspectorPanel(QWidget):
         else:
             self.show_held()
 
-    def _show(self, frames: list[FrameEvent]) -> None:
+    def _show(self, frames: list[FrameEvent], events: int = 0, size: int | None = None) -> None:
         self._hold_timer.stop()
         self._last_shown = time.monotonic()
         at_bottom = self._at_bottom()
-        self.model.add_frames(frames)
+        self.model.add_frames(frames, events, size)
         if at_bottom and not self.model.paused:
             self.view.scrollToBottom()
 
@@ -549,16 +517,50 @@ class InspectorPanel(QWidget):
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
             return
-        event: FrameEvent = self.model.frame(current.row())
+        item = self.model.frame(current.row())
         self._last_seq = self.model.seq_at(current.row())
-        self.detail.show_frame(event, self._conn_name(event.conn_id))
-        self.frame_selected.emit(event)
+        self._retry.stop()
+        if isinstance(item, ConnectionRow):
+            self.handshake.show_row(item, self.conn_name(item.conn_id))
+            self.details.setCurrentWidget(self.handshake)
+            self.frame_selected.emit(None)
+            return
+        self.details.setCurrentWidget(self.detail)
+        self._show_lookup(self.payloads.full(item))
+        self._retry_until = time.monotonic() + WAIT_S
+        self.frame_selected.emit(item)
+
+    def _show_lookup(self, lookup: Lookup) -> None:
+        """The frame in the detail pane: whole, or its preview and why (asked again later
+        while the recorder has not written it yet)."""
+        event = lookup.event
+        self.detail.show_frame(event, self.conn_name(event.conn_id), lookup.text)
+        if lookup.status is Status.PENDING:
+            self._retry.start()
+
+    def _read_again(self) -> None:
+        item = self.current_item()  # a new current row stopped the timer: it is the same
+        if not isinstance(item, FrameEvent):
+            return
+        lookup = self.payloads.full(item)
+        if lookup.status is Status.PENDING and time.monotonic() > self._retry_until:
+            lookup = Lookup(lookup.event, Status.MISSING)
+        self._show_lookup(lookup)
+
+    def _show_nothing(self) -> None:
+        self._retry.stop()
+        self.detail.show_frame(None)
+        self.handshake.show_row(None)
+        self.details.setCurrentWidget(self.detail)
 
     def _restore_selection(self) -> None:
+        """After a re-filter: the same row selected again, or, when the filter hides it, none
+        (the detail pane never shows a frame the table does not)."""
         row = self.model.row_of_seq(self._last_seq) if self._last_seq >= 0 else -1
         if row < 0:
-            if self.model.rowCount() == 0:
-                self.detail.show_frame(None)
+            if self.detail.current is not None or self.handshake.current is not None:
+                self._show_nothing()
+                self.frame_selected.emit(None)
             return
         index = self.model.index(row, 0)
         flags = (
@@ -568,14 +570,20 @@ class InspectorPanel(QWidget):
         self.view.selectionModel().setCurrentIndex(index, flags)
         self.view.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
 
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if index.isValid() and not self.view.selectionModel().isRowSelected(index.row()):
+            self.view.selectRow(index.row())  # a right click outside the selection selects
+        self.row_menu.popup(self.view.viewport().mapToGlobal(pos))
+
     def _update_counter(self) -> None:
         model = self.model
-        shown = model.rowCount()
+        shown = model.frames_shown  # connection events are not frames
         dropped = count(model.dropped)  # compact past 99,999: it must fit the bar
         if model.filter.is_empty:
             text = f"rows: {count(shown)}, dropped: {dropped}"
         else:
-            text = f"rows: {count(shown)} of {count(model.total)}, dropped: {dropped}"
+            text = f"rows: {count(shown)} of {count(model.frames_stored)}, dropped: {dropped}"
         if model.paused:
             text = f"paused: {model.pending:,} new  ·  {text}"
         self.counter.setText(text)
@@ -583,9 +591,6 @@ class InspectorPanel(QWidget):
             self._counter_paused = model.paused
             self.counter.setStyleSheet("color: #c7641a; font-weight: bold;" if model.paused else "")
         self.counts_changed.emit(text)
-
-    def _conn_name(self, conn_id: int) -> str:
-        return self.model.name_of(conn_id)
 
     def _refresh_connections(self) -> None:
         conns = self.bridge.manager.list()
@@ -608,3 +613,9 @@ class InspectorPanel(QWidget):
         self.conn_combo.blockSignals(False)
         if index < 0:
             self.apply_filter()
+
+
+def _recorder_of(panel: weakref.ref[InspectorPanel]) -> RecordingFile | None:
+    """The panel's recorder, through a weak reference: no cycle through the Qt object."""
+    alive = panel()
+    return alive.recorder() if alive is not None else None

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStatusBar, QWidget
 
 from ui.settings import app_settings
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the core (numpy, websockets, the server) is imported once t
     import asyncio
 
     from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
+    from PySide6.QtWidgets import QMenu, QMenuBar
 
     from core.config import ConnectionConfig
     from core.connection import Connection
@@ -36,10 +37,15 @@ if TYPE_CHECKING:  # the core (numpy, websockets, the server) is imported once t
     from ui.bridge import CoreBridge, TickBatch
     from ui.connections_panel import ConnectionsPanel
     from ui.server_panel import ServerPanel
+    from ui.workspace_controller import WorkspaceController
+    from ui.workspace_session import WorkspaceSession
 
 log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = 1
+# A saved layout is kept only in a window about as large as the one it was saved in (dock sizes
+# are saved in pixels): in one larger or smaller by more than this, the proportions are redone.
+LAYOUT_SIZE_SLACK = 0.1
 DEMO_ROOMS = ("lobby", "dev")
 DEMO_USER = "you"
 PROBE_ENV = "SOCKETSCOPE_STARTUP_PROBE"  # "1": print `shown`, `painted`, `ready`, `open` times
@@ -50,13 +56,14 @@ PROBE_ENV = "SOCKETSCOPE_STARTUP_PROBE"  # "1": print `shown`, `painted`, `ready
 # default_layout(); `default_state()` makes it anew. If it cannot be restored (other docks, another
 # LAYOUT_VERSION), the window runs default_layout() instead.
 DEFAULT_STATE = (
-    b"AAAA/wAAAAH9AAAAAQAAAAIAAAUGAAADLPwBAAAAAfwAAAAAAAAFBgAAALgA/////AIAAAAC/AAAAAAAAAHWAAAATgD/"
-    b"///8AQAAAAL8AAAAAAAAAZkAAAA3AP////wCAAAAAvsAAAAgAGQAbwBjAGsAXwBjAG8AbgBuAGUAYwB0AGkAbwBuAHMB"
-    b"AAAAAAAAAMgAAAAkAP////sAAAAUAGQAbwBjAGsAXwByAG8AbwBtAHMBAAAAAAAAAQgAAAAkAP////sAAAAcAGQAbwBj"
-    b"AGsAXwBpAG4AcwBwAGUAYwB0AG8AcgEAAAAAAAADZwAAADcA/////AAAAAAAAAFQAAAAQQD////8AQAAAAL8AAAAAAAA"
-    b"AgAAAAB7AP////oAAAAAAQAAAAL7AAAAGgBkAG8AYwBrAF8AYwBvAG0AcABvAHMAZQByAQAAAAD/////AAAANwD////7"
-    b"AAAAFgBkAG8AYwBrAF8AcwBlAHIAdgBlAHIBAAAAAP////8AAAA3AP////sAAAAWAGQAbwBjAGsAXwBjAGgAYQByAHQA"
-    b"cwEAAAAAAAADAAAAADcA////AAAAAAAAAAAAAAAEAAAABAAAAAgAAAAI/AAAAAA="
+    b"AAAA/wAAAAH9AAAAAQAAAAIAAAUGAAADLPwBAAAAAfwAAAAAAAAFBgAAAL0A/////AIAAAAC/AAAAAAAAAHWAAAAXAD/"
+    b"///8AQAAAAL8AAAAAAAAAZkAAAB7AP////wCAAAAAvsAAAAgAGQAbwBjAGsAXwBjAG8AbgBuAGUAYwB0AGkAbwBuAHMB"
+    b"AAAAAAAAAMgAAAAeAP////wAAAAAAAABCAAAADgBAAAZ+gAAAAACAAAAAvsAAAAUAGQAbwBjAGsAXwByAG8AbwBtAHMB"
+    b"AAAAAP////8AAAAeAP////sAAAAgAGQAbwBjAGsAXwBjAG8AbABsAGUAYwB0AGkAbwBuAHMBAAAAAP////8AAAAeAP//"
+    b"//sAAAAcAGQAbwBjAGsAXwBpAG4AcwBwAGUAYwB0AG8AcgEAAAAAAAADZwAAADwA/////AAAAAAAAAFQAAAAOAD////8"
+    b"AQAAAAL8AAAAAAAAAgAAAAB7AP////oAAAAAAQAAAAL7AAAAGgBkAG8AYwBrAF8AYwBvAG0AcABvAHMAZQByAQAAAAD/"
+    b"////AAAAPAD////7AAAAFgBkAG8AYwBrAF8AcwBlAHIAdgBlAHIBAAAAAP////8AAAA8AP////sAAAAWAGQAbwBjAGsA"
+    b"XwBjAGgAYQByAHQAcwEAAAAAAAADAAAAADwA////AAAAAAAAAAAAAAAEAAAABAAAAAgAAAAI/AAAAAA="
 )
 
 
@@ -83,6 +90,7 @@ PANELS = (
     PanelSpec("composer", "Composer", "ui.composer_panel", "ComposerPanel"),
     PanelSpec("charts", "Charts", "ui.charts_panel", "ChartsPanel"),
     PanelSpec("server", "Server", "ui.server_panel", "ServerPanel"),
+    PanelSpec("collections", "Collections", "ui.collections_panel", "CollectionsPanel"),
 )
 
 
@@ -175,10 +183,13 @@ class MainWindow(QMainWindow):
         self._recordings: QWidget | None = None
         self._shown = False
         self._sizes_due = False  # default_sizes() once the window has painted
+        self._saved_size: QSize | None = None  # the window's size when its layout was saved
         self.is_ready = False  # every dock has its panel: `ready` was emitted
         self._probe_open = os.environ.get(PROBE_ENV) == "1"
         self._early_states: list[StateChanged] = []  # seen before the charts panel was built
         self._early_states_kept = False
+        self.workspace_controller: WorkspaceController | None = None  # set_workspace()
+        self._remember_session = False
 
         self.setDockNestingEnabled(True)
         self.setDockOptions(
@@ -273,9 +284,14 @@ class MainWindow(QMainWindow):
                 mark_states(self._early_states)
             self._early_states = []
         if spec.key == "inspector" and not isinstance(panel, _Placeholder):
+            from ui.inspector_links import link_inspector
+
             dropped = getattr(self.status, "dropped_sources", None)  # a StatusBar made before
             if dropped is not None:
                 dropped.append(panel)
+            link_inspector(self, panel)
+        if self.workspace_controller is not None:
+            self.workspace_controller.wire_panel(spec.key, panel)
 
     def _follow_selection(self, key: str, panel: QWidget) -> None:
         """Panels show the connections selected in the connections panel, from now on."""
@@ -295,7 +311,7 @@ class MainWindow(QMainWindow):
         self.is_ready = True
         for action in self._needs_panels:
             action.setEnabled(True)
-        if self._shown and not self.layout_restored:  # minimum sizes changed: redo proportions
+        if self._shown and not self._layout_fits():  # minimum sizes changed: redo proportions
             self.default_sizes()
         probe("ready")
         self.ready.emit()
@@ -318,11 +334,13 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(d["connections"], d["composer"], vertical)
         self.splitDockWidget(d["connections"], d["inspector"], horizontal)
         self.splitDockWidget(d["connections"], d["rooms"], vertical)
+        self.tabifyDockWidget(d["rooms"], d["collections"])
         self.splitDockWidget(d["composer"], d["charts"], horizontal)
         self.tabifyDockWidget(d["composer"], d["server"])
         for dock in d.values():
             dock.show()
         d["composer"].raise_()
+        d["rooms"].raise_()
         self.default_sizes()
 
     def default_state(self) -> bytes:
@@ -358,7 +376,7 @@ class MainWindow(QMainWindow):
             # The proportions need the real window size, so after layout; and after the first
             # paint, as they need the Qt enums (~30 ms the first time; DEFAULT_STATE has them
             # right for 1280x800 already).
-            self._sizes_due = not self.layout_restored
+            self._sizes_due = not self._layout_fits()
             if self.has_painted:
                 self._after_first_paint()
 
@@ -391,17 +409,29 @@ class MainWindow(QMainWindow):
         settings = app_settings()
         geometry = settings.value("window/geometry")
         state = settings.value("window/state")
+        size = settings.value("window/size")
         restored = False
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             restored = self.restoreGeometry(geometry)
         if isinstance(state, QByteArray) and not state.isEmpty():
             restored = self.restoreState(state, LAYOUT_VERSION) and restored
+        self._saved_size = size if isinstance(size, QSize) and restored else None
         return restored
+
+    def _layout_fits(self) -> bool:
+        """The restored layout suits this window: it was saved at about this size. A layout
+        squeezed into a small window must not come back to squeeze a larger one."""
+        saved = self._saved_size
+        if not self.layout_restored or saved is None:
+            return False
+        return (abs(self.width() - saved.width()) <= saved.width() * LAYOUT_SIZE_SLACK
+                and abs(self.height() - saved.height()) <= saved.height() * LAYOUT_SIZE_SLACK)
 
     def save_layout(self) -> None:
         settings = app_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        settings.setValue("window/size", self.size())
         settings.sync()
 
     # ----- menus -------------------------------------------------------------------------------
@@ -412,6 +442,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         self.file_menu = bar.addMenu("&File")
         self.connection_menu = bar.addMenu("&Connection")  # the connections panel's actions
+        self._make_workspace_menus(bar)
         self.server_menu = bar.addMenu("&Server")
         self.view_menu = bar.addMenu("&View")
         self.help_menu = bar.addMenu("&Help")
@@ -441,6 +472,9 @@ class MainWindow(QMainWindow):
         recordings.triggered.connect(self.show_recordings)
         file_menu.addAction(new)
         file_menu.addAction(embedded)
+        file_menu.addSeparator()
+        self._add_workspace_actions(file_menu)
+        file_menu.addSeparator()
         file_menu.addAction(recordings)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -477,6 +511,8 @@ class MainWindow(QMainWindow):
         if add_actions_to is None or not self._menus_filled:  # no panel, or added with the others
             return
         add_actions_to(self.connection_menu)
+        self.connection_menu.addSeparator()
+        self.connection_menu.addMenu(self.profiles_menu)
 
     def _about(self) -> None:
         from PySide6.QtWidgets import QMessageBox
@@ -487,6 +523,65 @@ class MainWindow(QMainWindow):
             "SocketScope: inspect, compose and load-watch WebSocket connections.\n"
             "Comes with an embedded test server (rooms, auth, demo bots).",
         )
+
+    # ----- workspace ---------------------------------------------------------------------------
+
+    def _make_workspace_menus(self, bar: QMenuBar) -> None:
+        """Connection > Profiles and the Environment menu (Qt only: part of the skeleton)."""
+        from ui.workspace_menus import EnvironmentMenu, ProfilesMenu
+
+        self.profiles_menu = ProfilesMenu(lambda: self.workspace_controller, self)
+        self.environment_menu = EnvironmentMenu(lambda: self.workspace_controller, self)
+        bar.addMenu(self.environment_menu)
+
+    def _add_workspace_actions(self, menu: QMenu) -> None:
+        from PySide6.QtGui import QAction
+
+        def call(method: str) -> None:
+            if self.workspace_controller is not None:
+                getattr(self.workspace_controller, method)()
+
+        for text, method, tip in (
+            ("&Open workspace…", "choose_file", "Load profiles, collections and environments "
+             "from another workspace file"),
+            ("Save workspace &as…", "choose_save_as", "Write this workspace to another file, "
+             "which it then uses"),
+        ):
+            action = QAction(text, self)
+            action.setStatusTip(tip)
+            action.triggered.connect(lambda _=False, m=method: call(m))
+            menu.addAction(action)
+
+    def set_workspace(self, session: WorkspaceSession, remember_session: bool = True) -> None:
+        """Use this workspace (profiles, collections, environments); with `remember_session`,
+        the open connections are saved in it when the window closes."""
+        from ui.workspace_controller import WorkspaceController
+
+        if self.workspace_controller is None:
+            self.workspace_controller = WorkspaceController(self)
+        self._remember_session = remember_session
+        self.workspace_controller.set_session(session)
+
+    def remember_session(self) -> None:
+        """Save the open connections in the workspace for the next launch (once, at close)."""
+        if not self._remember_session or self.workspace_controller is None:
+            return
+        self._remember_session = False
+        try:
+            self.workspace_controller.remember_session()
+        except Exception:
+            log.exception("could not save the session's connections")
+
+    def save_profile(self, config: ConnectionConfig) -> str:
+        """The connection dialog's "Save as profile" (it finds this method on its parent)."""
+        if self.workspace_controller is None:
+            raise ValueError("the workspace is not loaded yet")
+        return self.workspace_controller.save_profile(config)
+
+    def open_profile(self, name: str, select: bool = True) -> Connection | None:
+        if self.workspace_controller is None:
+            return None
+        return self.workspace_controller.open_profile(name, select)
 
     # ----- actions -----------------------------------------------------------------------------
 
@@ -505,6 +600,7 @@ class MainWindow(QMainWindow):
     # ----- closing -----------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.remember_session()
         if self.remember_layout:
             try:
                 self.save_layout()

@@ -107,6 +107,7 @@ class RecordingsWindow(QMainWindow):
             manager.add(ConnectionConfig(conn.url, name=conn.name), conn_id=conn.conn_id)
         self._bridge = CoreBridge(manager, parent=self)
         self._inspector = InspectorPanel(self._bridge, self._right)
+        self._inspector.set_recorder(recording)  # large payloads are read back from it
         self._right_layout.addWidget(self._inspector, 1)
         self._recording = recording
         self._frames = recording.frames()

@@ -44,6 +44,8 @@ from core.connection import Connection, NotOpen, RequestTimeout
 from core.events import Direction, FrameEvent, Opcode
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
+from ui.connections_model import display_name
+from ui.elided_label import ElidedLabel
 from ui.rooms_model import COL_ID, COL_MEMBERS, COL_NAME, RoomsModel
 
 REFRESH_MS = 5_000  # periodic list_rooms while a protocol connection is shown
@@ -90,6 +92,9 @@ class ConnRooms:
     """What the browser knows about one connection's server, kept for every connection."""
 
     protocol: bool | None = None  # None: not known yet
+    answered: bool = False  # a `rooms` reply came: only then is the list polled
+    silent: bool = False  # a `list_rooms` went unanswered: nothing is asked again unbidden
+    own_rooms: set[str] = field(default_factory=set)  # joined, by the server's reply
     client_id: str | None = None
     inferred: dict[str, InferredRoom] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)  # inferred rooms changed since last shown
@@ -110,8 +115,7 @@ class RoomBrowser(QWidget):
         self._inflight_key: tuple[int, str | None] | None = None
         self._error = ""
 
-        self.title = QLabel("Rooms")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title = ElidedLabel("Rooms", min_chars=4)  # a long name is cut with "…"
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         font = self.title.font()
         font.setBold(True)
@@ -158,10 +162,10 @@ class RoomBrowser(QWidget):
         layout.addWidget(self.error)
         layout.addWidget(self.tree, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self._periodic)
-        self._timer.start()
+        self.poll_timer = QTimer(self)  # list_rooms, for servers that answered one
+        self.poll_timer.setInterval(REFRESH_MS)
+        self.poll_timer.timeout.connect(self._periodic)
+        self.poll_timer.start()
         self._recheck = QTimer(self)
         self._recheck.setSingleShot(True)
         self._recheck.setInterval(RECHECK_MS)
@@ -186,7 +190,7 @@ class RoomBrowser(QWidget):
         self.model.set_self_id(info.client_id if info else None)
         if info is not None:
             if info.protocol:
-                if self._open_connection() is not None:
+                if not info.silent and self._open_connection() is not None:
                     self.refresh()
             else:
                 info.dirty = set(info.inferred)
@@ -281,10 +285,13 @@ class RoomBrowser(QWidget):
         info = self._info_for(conn.id)
         reply = await self._request(conn, {"type": "list_rooms"}, "List rooms")
         if reply is None:
+            if conn.state is ConnState.OPEN:  # unanswered (not cut off by a close)
+                info.silent = True
             return
         if reply.get("type") == "rooms" and isinstance(reply.get("rooms"), list):
             # The tree is updated from the same reply frame in the tick, in order with presence.
-            info.protocol = True
+            info.protocol = info.answered = True
+            info.silent = False
             if conn.id == self.conn_id:
                 self._set_error("")
         elif reply.get("type") == "error" and info.protocol:
@@ -316,8 +323,30 @@ class RoomBrowser(QWidget):
         self._set_error("")
         self.bridge.message.emit(f"{what}: done")
         if message["type"] in ("join_room", "leave_room") and conn.id == self.conn_id:
+            self._own_move(message["type"], message["room"], reply)
             self.refresh()  # we get no presence event for our own join or leave
         return True
+
+    def _own_move(self, kind: str, room: str, reply: dict[str, Any]) -> None:
+        """Show our own join or leave as the server's reply says, at once: a server may
+        answer `members: 1` and list rooms differently (or not at all)."""
+        info = self._info_for(self.conn_id) if self.conn_id is not None else None
+        if info is None:
+            return
+        if info.client_id is None:  # no greeting told us who we are: the reply may
+            client_id = reply.get("clientId")
+            info.client_id = str(client_id) if isinstance(client_id, str | int) else "you"
+            self.model.set_self_id(info.client_id)
+        if kind == "leave_room":
+            info.own_rooms.discard(room)
+            self.model.member_left(room, info.client_id)
+        else:
+            info.own_rooms.add(room)
+            name = reply.get("name")
+            count = _member_count(reply.get("members"))
+            self.model.joined(room, info.client_id,
+                              name if isinstance(name, str) else info.client_id, count)
+        self._update_header()
 
     async def _request(
         self, conn: Connection, message: dict[str, Any], what: str
@@ -339,8 +368,10 @@ class RoomBrowser(QWidget):
         return None
 
     def _periodic(self) -> None:
+        """Poll servers that answered a `list_rooms` before; a greeting alone is no promise."""
         info = self.info()
-        if info is not None and info.protocol and self._open_connection() is not None:
+        if (info is not None and info.protocol and info.answered and not info.silent
+                and self._open_connection() is not None):
             self.refresh()
 
     # ----- traffic -------------------------------------------------------------------------
@@ -457,7 +488,8 @@ class RoomBrowser(QWidget):
         if frame.conn_id == self.conn_id:
             self.model.set_self_id(info.client_id)
             self._update_header()
-            self.refresh()
+            if not info.silent:
+                self.refresh()
             # After a reconnect the server may not have dropped our previous incarnation yet,
             # and nobody sends us its presence leave: look again shortly.
             self._recheck.start()
@@ -481,10 +513,15 @@ class RoomBrowser(QWidget):
                 self.model.member_left(room, str(client_id))
             self._update_header()
         elif kind == "rooms" and isinstance(obj.get("rooms"), list):
+            info.answered = True
             if not info.protocol:
                 info.protocol = True
                 self.model.clear()  # inferred rooms give way to the server's own list
-            self.model.set_rooms(_parse_rooms(obj["rooms"]))
+            rooms, counts = _parse_rooms(obj["rooms"])
+            self.model.set_rooms(rooms, counts)
+            me = info.client_id
+            for room in info.own_rooms & counts.keys() if me else ():  # counted, not listed:
+                self.model.member_joined(room, me, me, counted=False)  # we are one of them
             self._update_header()
 
     def _infer(self, frame: FrameEvent, info: ConnRooms) -> None:
@@ -558,7 +595,7 @@ class RoomBrowser(QWidget):
             self.title.setText("Rooms")
             self.note.setText("Select a connection to browse its rooms.")
             return
-        label = conn.config.label
+        label = display_name(conn.config)
         self.title.setText(f"Rooms on {label if len(label) <= 60 else label[:60] + '…'}")
         state = "" if conn.state is ConnState.OPEN else f"Not connected ({conn.state.value}). "
         if protocol:
@@ -669,18 +706,38 @@ class _Joined:
         return out
 
 
-def _parse_rooms(rooms: list[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The `rooms` array of a reply, defensively: malformed entries are skipped."""
+COUNT_FIELDS = ("members", "memberCount", "count", "size")  # a room's size when not a list
+
+
+def _member_count(value: Any) -> int | None:
+    """A member count as a server gives it: a number, or a list of members."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 0)
+    return len(value) if isinstance(value, list) else None
+
+
+def _parse_rooms(
+    rooms: list[Any],
+) -> tuple[list[tuple[str, list[tuple[str, str]]]], dict[str, int]]:
+    """The `rooms` array of a reply, defensively (malformed entries are skipped): each room
+    with its members, and the counts of rooms given with a number instead of a list."""
     out: list[tuple[str, list[tuple[str, str]]]] = []
+    counts: dict[str, int] = {}
     for room in rooms:
         if not isinstance(room, dict) or not isinstance(room.get("name"), str):
             continue
         members = []
         raw = room.get("members")
+        if not isinstance(raw, list):  # a number, under one name or another
+            for key in COUNT_FIELDS:
+                value = room.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    counts[room["name"]] = max(value, 0)
+                    break
         for member in raw if isinstance(raw, list) else []:
             if isinstance(member, dict) and isinstance(member.get("clientId"), str | int):
                 client_id = str(member["clientId"])
                 name = member.get("name")
                 members.append((client_id, name if isinstance(name, str) else client_id))
         out.append((room["name"], members))
-    return out
+    return out, counts

@@ -49,6 +49,11 @@ class RoomRow:
     inferred: bool = False
     seen: int = 0  # messages that mentioned an inferred room
     members: list[MemberRow] = field(default_factory=list)
+    count: int | None = None  # members as the server counted them, when it gave no list
+
+    def size(self) -> int:
+        """How many members the room has: the server's count, else the rows known."""
+        return self.count if self.count is not None else len(self.members)
 
     def member_row(self, client_id: str) -> int:
         for row, member in enumerate(self.members):
@@ -117,8 +122,12 @@ class RoomsModel(QAbstractItemModel):
         self._by_key.clear()
         self.endResetModel()
 
-    def set_rooms(self, rooms: list[tuple[str, list[tuple[str, str]]]]) -> None:
-        """Show exactly these (room, [(clientId, name)]) with the fewest row changes."""
+    def set_rooms(
+        self, rooms: list[tuple[str, list[tuple[str, str]]]], counts: dict[str, int] | None = None
+    ) -> None:
+        """Show exactly these (room, [(clientId, name)]) with the fewest row changes. A room in
+        `counts` came with a member count instead of a list: its known members stay."""
+        counts = {_clean(k): v for k, v in (counts or {}).items()}
         wanted: dict[str, list[tuple[str, str]]] = {}
         for name, members in rooms[:MAX_ROOMS]:
             wanted[_clean(name)] = [(_clean(c), _clean(n)) for c, n in members[:MAX_MEMBERS]]
@@ -133,9 +142,26 @@ class RoomsModel(QAbstractItemModel):
             if room.inferred:
                 room.inferred = False
                 self._room_changed(row)
-            self._sync_members(row, members)
+            count = counts.get(name)
+            if count != room.count:
+                room.count = count
+                self._room_changed(row)
+            if count is None:
+                self._sync_members(row, members)
 
-    def member_joined(self, room_name: str, client_id: str, name: str) -> None:
+    def joined(self, room_name: str, client_id: str, name: str, count: int | None) -> None:
+        """Our own join as the server's reply to it tells: the room (added if new) with us in
+        it, and the member count the reply gave, if any."""
+        self.member_joined(room_name, client_id, name)
+        row = self._room_row(_clean(room_name))
+        if row >= 0 and count is not None and self._rooms[row].count != count:
+            self._rooms[row].count = max(count, 0)
+            self._room_changed(row)
+
+    def member_joined(
+        self, room_name: str, client_id: str, name: str, counted: bool = True
+    ) -> None:
+        """A member in the room (added if new); `counted`: the server's count grows too."""
         room_name, client_id, name = _clean(room_name), _clean(client_id), _clean(name)
         row = self._room_row(room_name)
         if row < 0:
@@ -145,6 +171,8 @@ class RoomsModel(QAbstractItemModel):
         room = self._rooms[row]
         if room.member_row(client_id) >= 0 or len(room.members) >= MAX_MEMBERS:
             return
+        if room.count is not None and counted:
+            room.count += 1
         self._append_members(row, [MemberRow(client_id, name)])
 
     def member_left(self, room_name: str, client_id: str) -> None:
@@ -159,7 +187,9 @@ class RoomsModel(QAbstractItemModel):
         self.beginRemoveRows(parent, member, member)
         del room.members[member]
         self.endRemoveRows()
-        if room.members or room.inferred:
+        if room.count is not None:
+            room.count = max(0, room.count - 1)
+        if room.members or room.inferred or room.count:
             self._room_changed(row)
         else:
             self._remove_room(row)  # an empty room disappears, as on the server
@@ -342,7 +372,7 @@ class RoomsModel(QAbstractItemModel):
             if col == COL_NAME:
                 return f"{room.name} (inferred)" if room.inferred else room.name
             if col == COL_MEMBERS:
-                return len(room.members)
+                return room.size()
             if col == COL_ID and room.inferred:
                 return f"{room.seen} msgs"
             return None
@@ -362,5 +392,5 @@ class RoomsModel(QAbstractItemModel):
                 )
             joined = self.self_id and room.member_row(self.self_id) >= 0
             state = "you are a member" if joined else "you are not a member"
-            return f"{room.name}: {len(room.members)} members ({state})"
+            return f"{room.name}: {room.size()} members ({state})"
         return None

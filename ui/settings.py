@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QSettings
 
-APP_NAME = "SocketScope"
-CONFIG_ENV = "SOCKETSCOPE_CONFIG_DIR"  # tests point it at a temporary directory
+from core.paths import APP_NAME, CONFIG_ENV, config_dir
 
-
-def config_dir() -> Path:
-    """$SOCKETSCOPE_CONFIG_DIR when set, else the platform's user config dir for SocketScope."""
-    override = os.environ.get(CONFIG_ENV)
-    if override:
-        return Path(override)
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+__all__ = ["APP_NAME", "CONFIG_ENV", "app_settings", "config_dir", "settings_path"]
 
 
 def settings_path() -> Path:

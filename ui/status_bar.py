@@ -1,5 +1,8 @@
 """Status bar: open connections, total message rates, dropped rows, the last bridge message or
-connection error.
+connection error, and an Undo button for a while after connections were removed.
+
+A connection's error stays only while it is true: it goes when that connection opens again or
+is removed.
 
 The figures are shown twice a second, not on every tick. The rates come from the message
 totals of the connections, summed and differenced over the last RATE_WINDOW_S. Each tick reads
@@ -13,20 +16,23 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
 
 from core.connection import Connection
-from core.events import ErrorEvent
+from core.events import ConnectionRemoved, ErrorEvent
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
+from ui.connections_model import display_name
+from ui.elided_label import ElidedLabel
 from ui.sweep import Sweep
 
 REFRESH_S = 0.5  # the figures change at most twice a second: readable, and cheap
 RATE_WINDOW_S = 5.0
 RATE_SAMPLE_S = 1.0  # each connection's totals are read once in this time
-MESSAGE_MS = 15_000
+UNDO_S = 10.0  # how long an Undo is offered
 DROPPED_ATTRS = ("dropped_rows", "dropped_total", "dropped")
 
 
@@ -56,9 +62,18 @@ class StatusBar(QStatusBar):
         self._samples: deque[list[float]] = deque()
         self._rates = (0.0, 0.0)
 
-        self.message_label = QLabel()
-        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.message_label.setMinimumWidth(200)
+        self.message_label = ElidedLabel(min_chars=16)  # cut with "…", whole in its tooltip
+        self._error_conn: int | None = None  # whose error the message is (None: no error's)
+        self._error_time = 0.0
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setFlat(True)
+        self.undo_button.setStyleSheet("QPushButton { padding: 0px 8px; font-weight: bold; }")
+        self.undo_button.hide()
+        self.undo_button.clicked.connect(self._undo)
+        self._undo_action: Callable[[], object] | None = None
+        self._undo_timer = QTimer(self)
+        self._undo_timer.setSingleShot(True)
+        self._undo_timer.timeout.connect(self.withdraw_undo)
         self.connections_label = QLabel()
         self.rates_label = QLabel()
         self.dropped_label = QLabel()
@@ -79,7 +94,16 @@ class StatusBar(QStatusBar):
         ):
             label.setToolTip(tip)
             label.setTextFormat(Qt.TextFormat.PlainText)
+        # Figures keep their width as their digits change: the bar does not jitter, and no
+        # count can push the window's minimum width up.
+        wide = self.fontMetrics().horizontalAdvance
+        self.rates_label.setMinimumWidth(wide("▼ 9999.9 msg/s  ▲ 9999.9 msg/s"))
+        self.connections_label.setMinimumWidth(wide("999/999 open"))
+        self.dropped_label.setMinimumWidth(wide("dropped: 999,999"))
+        for label in (self.rates_label, self.connections_label, self.dropped_label):
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.addWidget(self.message_label, 1)
+        self.addWidget(self.undo_button)
         self.addPermanentWidget(self.recording_label)
         self.addPermanentWidget(self.connections_label)
         self.addPermanentWidget(self.rates_label)
@@ -90,22 +114,71 @@ class StatusBar(QStatusBar):
         self.refresh()
 
     def show_message(self, text: str) -> None:
+        """A line that is no connection's error (it stays until the next one)."""
+        self._error_conn = None
+        self._set_text(text)
+
+    def _set_text(self, text: str) -> None:
         line = text.splitlines()[0] if text else ""
         self.message_label.setText(line[:300])
         self.message_label.setToolTip(text)
 
+    def show_error(self, error: ErrorEvent) -> None:
+        """A connection's error, in words, with its name; shown until the connection opens
+        again or is removed (or another message replaces it)."""
+        self._set_text(f"{self._label(error.conn_id)}: {error.message}")
+        self._error_conn = error.conn_id
+        self._error_time = error.time
+
+    def error_conn(self) -> int | None:
+        """The connection whose error is shown, if one is."""
+        return self._error_conn
+
+    def offer_undo(self, text: str, undo: Callable[[], object], seconds: float = UNDO_S) -> None:
+        """Say `text` with an Undo button beside it for `seconds`; the button calls `undo`."""
+        self.show_message(text)
+        self._undo_action = undo
+        self.undo_button.setToolTip(f"{text}: undo")
+        self.undo_button.show()
+        self._undo_timer.start(int(seconds * 1000))
+
+    def withdraw_undo(self) -> None:
+        self._undo_timer.stop()
+        self._undo_action = None
+        self.undo_button.hide()
+
+    def _undo(self) -> None:
+        action = self._undo_action
+        self.withdraw_undo()
+        if action is not None:
+            action()
+
     def _on_tick(self, batch: TickBatch) -> None:
         errors = [e for e in batch.others if type(e) is ErrorEvent]
-        if errors:  # the latest connection error, in words, with the connection's name
-            self.show_message(f"{self._label(errors[-1].conn_id)}: {errors[-1].message}")
+        if errors:  # the latest connection error
+            self.show_error(errors[-1])
+        if self._error_conn is not None:
+            self._clear_outlived(batch)
         self._count_some(batch.time)
         if batch.time >= self._next:
             self._next = batch.time + REFRESH_S
             self._show(batch.time)
 
+    def _clear_outlived(self, batch: TickBatch) -> None:
+        """The shown error goes once its connection opened after it, or was removed."""
+        conn_id = self._error_conn
+        opened = any(
+            e.conn_id == conn_id and e.new is ConnState.OPEN and e.time >= self._error_time
+            for e in batch.states
+        )
+        removed = any(type(e) is ConnectionRemoved and e.conn_id == conn_id
+                      for e in batch.others)
+        if opened or removed:
+            self.show_message("")
+
     def _label(self, conn_id: int) -> str:
         try:
-            return self.bridge.manager.get(conn_id).config.label
+            return display_name(self.bridge.manager.get(conn_id).config)
         except KeyError:
             return f"connection #{conn_id}"
 
@@ -120,6 +193,8 @@ class StatusBar(QStatusBar):
 
     def _show(self, now: float) -> None:
         conns = self.bridge.manager.list()
+        if self._error_conn is not None and all(c.id != self._error_conn for c in conns):
+            self.show_message("")  # removed, whatever the events said
         open_count = sum(1 for c in conns if c.state is ConnState.OPEN)
         rate_in, rate_out = self._rate(now)
         dropped = self.bridge.dropped_total + sum(dropped_of(s) for s in self.dropped_sources)

@@ -104,6 +104,24 @@ class Recording:
         for conn, when, direction_, opcode, payload in self._db.execute(sql, args):
             yield FrameEvent(conn, when, Direction(direction_), Opcode(opcode), bytes(payload))
 
+    def payload_of(
+        self, conn_id: int, time: float, direction: Direction, size: int, prefix: bytes = b""
+    ) -> bytes | None:
+        """The payload of one frame, found by what a view still knows of it (the inspector keeps
+        only a preview of large frames), through the index frames_conn(conn_id, time); None
+        when it is not (or not yet: the writer works in batches) in the file. `prefix`, the
+        payload's first bytes, tells apart frames of the same size stamped at the same time."""
+        sql = (
+            "SELECT payload FROM frames WHERE conn_id = ? AND time = ? AND direction = ?"
+            " AND size = ?"
+        )
+        args: list[object] = [conn_id, time, direction.value, size]
+        if prefix:
+            sql += " AND substr(payload, 1, ?) = ?"
+            args += [len(prefix), prefix]
+        row = self._db.execute(sql + " ORDER BY id LIMIT 1", args).fetchone()
+        return bytes(row[0]) if row is not None else None
+
     def states(self) -> Iterator[StateChanged]:
         rows = self._db.execute(
             "SELECT conn_id, time, old, new, attempt, retry_in, close_code, close_reason, error"
