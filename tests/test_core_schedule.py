@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from core.loopthread import LoopThread
 from core.manager import ConnectionManager
 from core.schedule import MAX_PER_CONNECTION, Pace, Scheduler, TextMessage
 from core.states import ConnState
+from core.workspace import Collection, Environment, Resolver, SavedMessage, Variable
 
 FAST = ReconnectPolicy(initial=0.05, max_delay=0.3, jitter=0.1, stable_after=0.5)
 
@@ -25,18 +25,6 @@ async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
-
-
-def seq_resolver() -> Callable[[str], str]:
-    """A stand-in for core.workspace's Resolver: {{$seq}} only, fresh on every call."""
-    counter = itertools.count(1)
-
-    def resolve(text: str) -> str:
-        if "{{nope}}" in text:
-            raise ValueError("unknown variable {{nope}} (environment: none)")
-        return text.replace("{{$seq}}", str(next(counter))) if "{{$seq}}" in text else text
-
-    return resolve
 
 
 @pytest.fixture
@@ -112,7 +100,7 @@ async def test_variables_are_resolved_for_every_send_and_a_list_is_cycled(env) -
     conn = await open_echo(manager, server.url)
     messages = [TextMessage('{"kind": "a", "n": {{$seq}}}'), TextMessage('{"kind": "b"}')]
     schedule = scheduler.start(conn.id, messages, Pace(0.005, jitter=0.5, count=10),
-                               resolve=seq_resolver())  # fmt: skip
+                               resolve=Resolver())  # fmt: skip
     await schedule.wait(10)
     await until(lambda: len(frames(events, conn.id, Direction.IN)) == 10)
     echoed = [json.loads(p) for p in frames(events, conn.id, Direction.IN)]
@@ -124,7 +112,7 @@ async def test_a_variable_that_does_not_resolve_stops_it_with_the_error(env) -> 
     server, manager, scheduler, events = env
     conn = await open_echo(manager, server.url)
     messages = [TextMessage("ok {{$seq}}"), TextMessage("bad {{nope}}")]
-    schedule = scheduler.start(conn.id, messages, Pace(0.01, count=5), resolve=seq_resolver())
+    schedule = scheduler.start(conn.id, messages, Pace(0.01, count=5), resolve=Resolver())
     await schedule.wait(5)
     assert schedule.sent == 1
     last = progress(events, schedule.id)[-1]
@@ -135,7 +123,7 @@ async def test_a_variable_that_does_not_resolve_stops_it_with_the_error(env) -> 
 async def test_prepared_payloads_go_first_then_the_messages_are_resolved(env) -> None:
     server, manager, scheduler, events = env
     conn = await open_echo(manager, server.url)
-    resolve = seq_resolver()
+    resolve = Resolver()
     messages = [TextMessage("a{{$seq}}"), TextMessage("b{{$seq}}")]
     prepared = [m.payload(resolve) for m in messages]  # as the GUI thread builds them
     schedule = scheduler.start(conn.id, messages, Pace(0.005, count=5), resolve, "", prepared)
@@ -241,3 +229,24 @@ async def test_the_pace_does_not_drift_with_the_time_each_send_takes(env) -> Non
     assert len(times) == 12
     off_grid = max(abs(t - times[0] - i * 0.05) for i, t in enumerate(times))
     assert off_grid < 0.15  # drifting, the last would be 11 x 30 ms = 0.33 s behind
+
+
+async def test_a_collection_is_repeated_with_its_variables_resolved_each_time(env) -> None:
+    server, manager, scheduler, events = env
+    conn = await open_echo(manager, server.url)
+    collection = Collection("smoke", [
+        SavedMessage("hello", '{"to": "{{who}}", "n": {{$seq}}}', "json"),
+        SavedMessage("raw", "00 ff", "hex"),
+        SavedMessage("note", "id {{$uuid}}"),
+    ])  # fmt: skip
+    resolve = Resolver(Environment("dev", [Variable("who", "ada")]))
+    schedule = scheduler.start(
+        conn.id, collection.messages, Pace(0.005, count=6), resolve, collection.name
+    )
+    await schedule.wait(10)
+    await until(lambda: len(frames(events, conn.id, Direction.IN)) == 6)
+    got = frames(events, conn.id, Direction.IN)
+    assert [json.loads(got[i]) for i in (0, 3)] == [{"to": "ada", "n": 1}, {"to": "ada", "n": 2}]
+    assert got[1] == got[4] == b"\x00\xff"
+    assert got[2] != got[5] and got[2].startswith(b"id ") and len(got[2]) == 3 + 36
+    assert progress(events, schedule.id)[-1].label == "smoke"

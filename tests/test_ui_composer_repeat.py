@@ -4,9 +4,7 @@ the embedded server's /echo path, the connections on a core thread as in the app
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,29 +13,14 @@ from core.config import ConnectionConfig, HeartbeatConfig
 from core.connection import Connection
 from core.events import Direction, Event, FrameEvent
 from core.states import ConnState
+from core.workspace import Environment, Resolver, Variable
 from tests.helpers_ui import dispose, make_bridge, until
 from ui.composer_panel import MODE_HEX, MODE_TEXT, ComposerPanel
 
 
-def resolver(values: dict[str, str]) -> Callable[[str], str]:
-    """A stand-in for core.workspace's Resolver: {{name}} from `values`, {{$seq}} counting up,
-    an unknown name an error in words."""
-    seq = itertools.count(1)
-
-    def resolve(text: str) -> str:
-        import re
-
-        def one(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name == "$seq":
-                return str(next(seq))
-            if name not in values:
-                raise ValueError(f"unknown variable {{{{{name}}}}} (environment: test)")
-            return values[name]
-
-        return re.sub(r"\{\{\s*([^{}\s]+)\s*\}\}", one, text)
-
-    return resolve
+def resolver(values: dict[str, str]) -> Resolver:
+    """The workspace's resolver over an environment named "test" holding `values`."""
+    return Resolver(Environment("test", [Variable(k, v) for k, v in values.items()]))
 
 
 @pytest.fixture
@@ -131,7 +114,7 @@ async def test_repeat_on_a_closed_connection_or_with_a_bad_variable_says_why(env
     composer.repeat_box.set_pace(0.01, count=5)
     composer.start_repeat()  # the first round is built now: the error is shown at once
     assert composer.status.text() == (
-        "not started: unknown variable {{nobody}} (environment: test)"
+        "not started: unknown variable {{nobody}} (environment 'test')"
     )
     assert composer.repeat_box.running == [] and composer.scheduler.schedules() == []
     await asyncio.sleep(0.2)
@@ -152,7 +135,7 @@ async def test_a_variable_is_sent_resolved_and_an_unknown_one_is_not_sent(env) -
 
     composer.load('{"hello": "{{nobody}}"}')
     composer.send()
-    assert composer.status.text() == ("not sent: unknown variable {{nobody}} (environment: test)")
+    assert composer.status.text() == ("not sent: unknown variable {{nobody}} (environment 'test')")
     assert "color: #c01c28" in composer.status.styleSheet()
     composer.set_mode(MODE_HEX)
     composer.load("00 {{who}}")  # hex with a variable: resolved, then checked
