@@ -13,7 +13,7 @@ from core.config import ConnectionConfig, HeartbeatConfig
 from core.connection import Connection
 from core.events import Direction, Event, FrameEvent
 from core.states import ConnState
-from core.workspace import Environment, Resolver, Variable
+from core.workspace import Collection, Environment, Resolver, SavedMessage, Variable
 from tests.helpers_ui import dispose, make_bridge, until
 from ui.composer_panel import MODE_HEX, MODE_TEXT, ComposerPanel
 
@@ -253,4 +253,31 @@ async def test_the_queued_offline_line_says_so_when_its_connection_is_removed(en
     await until(lambda: "queued offline" not in composer.status.text(), 5, "the line replaced")
     assert composer.status.text() == (
         "the connection was removed: its queued messages were not sent"
+    )
+
+
+async def test_repeat_a_collection_from_the_workspace(env) -> None:
+    server, bridge, composer, events = env
+    conn = await echo_connection(bridge, server)
+    collections = [
+        Collection("smoke", [SavedMessage("hi", '{"to": "{{who}}"}', "json"),
+                             SavedMessage("raw", "0a0b", "hex")]),
+    ]  # fmt: skip
+    composer.set_collections(lambda: collections)
+    composer.set_resolver(resolver({"who": "ada"}))
+    composer.set_connections([conn.id])
+    composer.repeat_button.click()
+    sources = [composer.repeat_box.source.itemText(i)
+               for i in range(composer.repeat_box.source.count())]  # fmt: skip
+    assert sources == ["this message", "collection smoke (2)"]
+    composer.repeat_box.choose("smoke")
+    composer.repeat_box.set_pace(0.01, count=4)
+    composer.repeat_box.start_button.click()
+    await until(lambda: composer.repeat_box.progress.text().endswith("sent 4/4, done"), 5, "done")
+    await until(lambda: len(data(events, Direction.IN)) == 4, 5, "4 echoes")
+    assert data(events, Direction.IN) == [b'{"to": "ada"}', b"\n\x0b"] * 2
+    collections.clear()  # the workspace changed under the row
+    composer.repeat_box.start_button.click()
+    assert composer.status.text() == (
+        "not started: the collection 'smoke' is no longer in the workspace"
     )

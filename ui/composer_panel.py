@@ -12,7 +12,7 @@ its offline queue, and the panel says so until the queue is delivered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -56,7 +56,7 @@ from ui.composer_text import (
     resolved,
     wrap_envelope,
 )
-from ui.repeat_box import RepeatBox
+from ui.repeat_box import Collected, RepeatBox
 from ui.templates import TEMPLATES
 
 __all__ = [
@@ -344,8 +344,21 @@ class ComposerPanel(QWidget):
         value = {k: v for k, v in result.value.items() if k != "requestId"}
         self.bridge.run(self._requests(targets, value), "request")
 
+    def set_collections(self, collections: Callable[[], Sequence[Collected]]) -> None:
+        """Where the Repeat row finds collections to repeat (the workspace's)."""
+        self.repeat_box.set_collections(collections)
+
     def start_repeat(self) -> None:
-        """Repeat the editor content on every target, as the Repeat row is set."""
+        """Repeat the editor content, or the collection chosen in the Repeat row, on every
+        target, as the Repeat row is set."""
+        try:
+            collection = self.repeat_box.chosen()
+        except ValueError as exc:
+            self._say(f"not started: {exc}", error=True)
+            return
+        if collection is not None:
+            self.repeat_messages(collection.messages, f"collection {collection.name}")
+            return
         result = self.validate()
         if not result.ok:
             self._say(f"not started: {result.message}", error=True)

@@ -6,10 +6,12 @@ one tick (a few a second per schedule: the core throttles them). The schedules r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -32,21 +34,36 @@ from core.schedule import (
     Scheduler,
 )
 from core.states import ConnState
+from ui.composer_targets import NARROW
 
 ERROR_COLOR = "#c01c28"
 DEFAULT_INTERVAL_MS = 1000.0
 DEFAULT_COUNT = 10
 MAX_SHOWN = 8  # progress lines shown at once (the newest schedules)
+THIS_MESSAGE = "this message"
+
+
+class Collected(Protocol):
+    """A collection as core.workspace has it: a name and its messages, in the user's order."""
+
+    name: str
+    messages: Sequence[Message]
 
 
 class RepeatBox(QWidget):
-    """`start_clicked`: the composer gathers what to send and calls `start()`."""
+    """`start_clicked`: the composer gathers what to send (`chosen()`) and calls `start()`."""
 
     start_clicked = Signal()
 
     def __init__(self, scheduler: Scheduler, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.scheduler = scheduler
+        self._collections: Callable[[], Sequence[Collected]] = tuple
+        self.source = QComboBox()
+        self.source.setMinimumContentsLength(10)
+        self.source.setSizeAdjustPolicy(NARROW)
+        self.source.setToolTip("Repeat the composer's message, or every message of a collection")
+        self.source.addItem(THIS_MESSAGE, None)
         self.interval = QDoubleSpinBox()
         self.interval.setRange(MIN_INTERVAL * 1000, MAX_INTERVAL * 1000)
         self.interval.setDecimals(0)
@@ -82,6 +99,7 @@ class RepeatBox(QWidget):
         row.addStretch(1)
         below = QHBoxLayout()  # the buttons beside the progress lines: the rows stay narrow
         below.setContentsMargins(0, 0, 0, 0)
+        below.addWidget(self.source, 0, Qt.AlignmentFlag.AlignTop)
         below.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignTop)
         below.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignTop)
         below.addWidget(self.progress, 1)
@@ -95,6 +113,45 @@ class RepeatBox(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self._mine: set[int] = set()  # ids of the schedules started here and still running
         self._latest: dict[int, ScheduleChanged] = {}  # schedule id -> its latest event
+
+    def set_collections(self, collections: Callable[[], Sequence[Collected]]) -> None:
+        """Where the collections come from (read afresh each time the row is shown)."""
+        self._collections = collections
+        self.refresh_sources()
+
+    def refresh_sources(self) -> None:
+        current = self.source.currentData()
+        self.source.blockSignals(True)
+        self.source.clear()
+        self.source.addItem(THIS_MESSAGE, None)
+        for collection in self._collections():
+            count = len(collection.messages)
+            self.source.addItem(f"collection {collection.name} ({count})", collection.name)
+        self.source.setCurrentIndex(max(0, self.source.findData(current)))
+        self.source.blockSignals(False)
+
+    def choose(self, collection: str | None) -> None:
+        """Repeat that collection (None: the composer's message)."""
+        self.refresh_sources()
+        index = self.source.findData(collection)
+        if index < 0:
+            raise ValueError(f"no collection named {collection!r}")
+        self.source.setCurrentIndex(index)
+
+    def chosen(self) -> Collected | None:
+        """The collection to repeat, or None for the composer's message; ValueError when it
+        is gone from the workspace since it was chosen."""
+        name = self.source.currentData()
+        if name is None:
+            return None
+        found = next((c for c in self._collections() if c.name == name), None)
+        if found is None:
+            raise ValueError(f"the collection {name!r} is no longer in the workspace")
+        return found
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.refresh_sources()
+        super().showEvent(event)
 
     def pace(self) -> Pace:
         """The settings as a Pace; ValueError in words when they cannot be used."""

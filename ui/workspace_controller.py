@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from core.config import ConnectionConfig
-from core.workspace import SavedMessage
+from core.workspace import Collection, SavedMessage
 from ui.workspace_session import CurrentResolver, WorkspaceSession
 
 if TYPE_CHECKING:
@@ -74,6 +74,9 @@ class WorkspaceController(QObject):
             set_resolver = getattr(panel, "set_resolver", None)
             if callable(set_resolver):
                 set_resolver(self.resolve)
+            set_collections = getattr(panel, "set_collections", None)
+            if callable(set_collections):  # the Repeat row repeats a collection too
+                set_collections(self.collections)
             signal = getattr(panel, "save_requested", None)
             if signal is not None:
                 signal.connect(self.save_from_composer)
@@ -83,6 +86,10 @@ class WorkspaceController(QObject):
                 signal.connect(self.save_from_frame)
         elif key == "connections" and hasattr(panel, "resolve"):
             panel.resolve = self.resolve  # every connection it adds resolves {{variables}}
+
+    def collections(self) -> list[Collection]:
+        """The current workspace's collections (read afresh: a workspace opened later too)."""
+        return self.session.workspace.collections if self.session is not None else []
 
     def say(self, text: str) -> None:
         bridge = self.window.bridge
