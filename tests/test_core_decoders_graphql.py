@@ -8,12 +8,12 @@ import random
 import time
 
 import pytest
-from tests.decoder_helpers import binary, feed_all, text
 
 from core.decoders.api import Frame, Handshake, Kind
 from core.decoders.graphql import LEGACY_WS, TRANSPORT_WS, close_code_text, decoder
 from core.decoders.pairing import Pairer
 from core.events import Direction, Opcode
+from tests.decoder_helpers import binary, feed_all, text
 
 OUT, IN = Direction.OUT, Direction.IN
 QUERY = "subscription OnMessage { messageAdded { text } }"
@@ -109,7 +109,8 @@ def test_fuzz_never_raises() -> None:
     deadline = time.monotonic() + 20
     for i in range(5000):
         assert time.monotonic() < deadline
-        payload = valid[: rng.randint(0, len(valid))] if i % 2 else rng.randbytes(rng.randint(0, 30))
+        cut = valid[: rng.randint(0, len(valid))]
+        payload = cut if i % 2 else rng.randbytes(rng.randint(0, 30))
         kind = i % 3
         frame = (text(payload) if kind == 0 else binary(payload) if kind == 1
                  else Frame(IN, Opcode.CLOSE, payload))

@@ -11,11 +11,11 @@ import tracemalloc
 import engineio.packet as eio
 import pytest
 import socketio.packet as sio
-from tests.decoder_helpers import binary, feed_all, json_value, text, word
 
 from core.decoders.api import Handshake, Kind, Outgoing
 from core.decoders.socketio import SocketIOSession, decoder
 from core.events import Direction
+from tests.decoder_helpers import binary, feed_all, json_value, text, word
 
 URL4 = "ws://127.0.0.1:1/socket.io/?EIO=4&transport=websocket"
 URL3 = "ws://127.0.0.1:1/socket.io/?EIO=3&transport=websocket"
