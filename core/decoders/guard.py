@@ -94,10 +94,10 @@ class GuardedSession:
         except Exception as exc:
             self.switch_off(f"{what} raised {type(exc).__name__}: {exc}"[:300])
             return None
-        self._judge(what, self.clock() - start, start)
+        self._judge(what, self.clock() - start, start - self._started)
         return result
 
-    def _judge(self, what: str, took: float, start: float) -> None:
+    def _judge(self, what: str, took: float, since_first: float) -> None:
         budget = self.budget
         self._spent += took
         if took > budget.hard_limit:
@@ -109,7 +109,7 @@ class GuardedSession:
             self.switch_off(f"{self._strikes} calls in a row over {budget.per_call * 1000:.0f} "
                             f"ms (last {took * 1000:.0f} ms)")
             return
-        elapsed = start + took - (self._started or start)
+        elapsed = since_first + took
         if elapsed >= budget.share_after and self._spent > budget.max_share * elapsed:
             self.switch_off(f"used {self._spent / elapsed:.0%} of the time since the first frame "
                             f"(limit {budget.max_share:.0%})")
