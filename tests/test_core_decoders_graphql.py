@@ -83,6 +83,8 @@ def test_detection_tiers() -> None:
     assert decoder.score(Handshake("ws://h/x", TRANSPORT_WS), []) == 100
     assert decoder.score(Handshake("ws://h/x", LEGACY_WS), []) == 100
     assert decoder.score(Handshake("ws://h/api/graphql"), []) == 50
+    init = [text('{"type":"connection_init"}', OUT)]
+    assert decoder.score(Handshake("ws://h/api/graphql"), init) == 55
     first = [text('{"type":"connection_init"}', OUT), text('{"type":"connection_ack"}')]
     assert decoder.score(Handshake("ws://h/x"), first) == 25
     assert decoder.score(Handshake("ws://h/x"), [text('{"type":"chat"}')]) < 0

@@ -6,13 +6,12 @@ from __future__ import annotations
 import random
 import time
 
-from tests.decoder_helpers import text
-
 from core.decoders.api import Handshake, Kind, Message, Outgoing
-from core.decoders.guard import Budget, GuardedSession
+from core.decoders.guard import Budget, GuardedSession, open_session
 from core.decoders.jsonrpc import decoder as jsonrpc
 from core.decoders.pairing import OTHER, Pairer
 from core.events import Direction
+from tests.decoder_helpers import text
 
 
 class Raising:
@@ -104,6 +103,27 @@ def test_a_fast_decoder_stays_on() -> None:
     for i in range(2000):
         guarded.feed(text(f'{{"jsonrpc":"2.0","method":"m","id":{i}}}'))
     assert not guarded.off
+
+
+def test_open_session_passes_options_only_when_given_and_survives_a_failing_session() -> None:
+    from core.decoders.socketio import decoder as socketio
+
+    hs = Handshake("ws://h/socket.io/?EIO=4")
+    guarded = open_session(socketio, hs, {"namespaces": ["/chat"]})
+    (opened,) = guarded.feed(text('0{"sid":"s"}'))
+    assert [o.payload for o in guarded.answer(opened)] == [b"40", b"40/chat,"]
+    assert open_session(jsonrpc, hs).feed(text('{"jsonrpc":"2.0","method":"m"}'))[0].name == "m"
+
+    class Refusing:
+        name = "refusing"
+
+        def session(self, handshake):
+            raise RuntimeError("no")
+
+    broken = open_session(Refusing(), hs)
+    assert broken.off
+    (note,) = broken.feed(text("x"))
+    assert note.summary == "refusing decoder switched off: session raised RuntimeError: no"
 
 
 def rpc(kind: Kind, ident: int, name: str = "get", direction=Direction.OUT) -> Message:

@@ -7,13 +7,13 @@ import random
 
 import msgpack
 import pytest
-from tests.decoder_helpers import binary, feed_all, json_value, text
 
 from core.decoders.api import Handshake, Kind
 from core.decoders.embedded import decoder as embedded
 from core.decoders.json_plain import decoder as plain
 from core.decoders.pairing import Pairer
 from core.events import Direction
+from tests.decoder_helpers import binary, feed_all, json_value, text
 
 OUT, IN = Direction.OUT, Direction.IN
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.decoders.api import ENTRY_POINT_GROUP, Decoder, Handshake
-from core.decoders.registry import Registry, detect, load_entry_point
+from core.decoders.api import ENTRY_POINT_GROUP, Decoder, Frame, Handshake
+from core.decoders.registry import Detector, Registry, detect, load_entry_point
+from core.events import Direction, Opcode
 from tests.decoder_helpers import text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,3 +139,31 @@ def test_a_decoder_whose_score_raises_is_not_chosen(caplog) -> None:
         found = detect(Handshake("ws://h/"), [text('{"type":"x"}')],
                        [Exploding(), *registry.decoders])
     assert found.name == "json" and "kaput" in caplog.text
+
+
+def test_detector_decides_at_the_handshake_when_the_url_says_enough() -> None:
+    d = Detector(builtin_registry().decoders, Handshake("ws://h/socket.io/?EIO=4"))
+    assert d.start() and d.decoder.name == "socketio" and d.confident
+    assert d.offer(text('{"jsonrpc":"2.0","method":"a","id":1}'))
+    assert d.decoder.name == "socketio" and d.first == []
+
+
+def test_detector_waits_for_a_telling_frame_and_holds_what_it_saw() -> None:
+    d = Detector(builtin_registry().decoders, Handshake("ws://h/"), max_frames=3)
+    assert not d.start()
+    assert not d.offer(Frame(Direction.IN, Opcode.PING, b""))  # control frames are not held
+    assert not d.offer(text("welcome"))  # says nothing: wait for more
+    assert d.offer(text('{"jsonrpc":"2.0","method":"a","id":1}'))
+    assert d.decoder.name == "jsonrpc" and d.confident and len(d.first) == 2
+
+
+def test_detector_settles_for_the_fallback_after_max_frames_or_finish() -> None:
+    d = Detector(builtin_registry().decoders, Handshake("ws://h/"), max_frames=2)
+    d.start()
+    assert not d.offer(text('{"op":"tick"}'))
+    assert d.offer(text('{"op":"tick"}'))
+    assert d.decoder.name == "json" and not d.confident
+    quiet = Detector(builtin_registry().decoders, Handshake("ws://h/"))
+    quiet.start()
+    assert quiet.offer(text("plain words")) is False
+    assert quiet.finish() is None  # nothing claims plain words: raw

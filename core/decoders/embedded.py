@@ -22,10 +22,9 @@ from core.decoders.jsonbits import StatelessSession, error, short, value_of
 from core.events import Direction
 
 NAME = "embedded"
-CLIENT_TYPES = frozenset({"ping", "join_room", "leave_room", "broadcast", "private_message",
-                          "list_rooms", "list_clients"})
-SERVER_TYPES = frozenset({"connected", "pong", "presence", "broadcast", "private_message",
-                          "rooms", "clients", "ack", "error"})
+# Words only this protocol uses (ping, ack or error say nothing about the server).
+ROOM_WORDS = frozenset({"join_room", "leave_room", "list_rooms", "list_clients", "private_message",
+                        "presence"})
 KINDS = {
     "connected": Kind.CONNECT,
     "ping": Kind.HEARTBEAT,
@@ -94,8 +93,7 @@ class EmbeddedDecoder:
             if (frame.direction is Direction.IN and obj.get("type") == "connected"
                     and "clientId" in obj):
                 return FIRST_FRAMES + 5
-            if obj.get("type") in (CLIENT_TYPES if frame.direction is Direction.OUT
-                                   else SERVER_TYPES):
+            if obj.get("type") in ROOM_WORDS:
                 return GENERIC + 1  # a room-protocol word: above plain JSON, below the rest
         return NOT_MINE
 

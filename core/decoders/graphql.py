@@ -171,12 +171,11 @@ class GraphQLDecoder:
         if handshake.subprotocol in self.subprotocols:
             return EXACT_SUBPROTOCOL
         objects = first_objects(first)
-        if objects and all(obj.get("type") in KINDS for obj in objects):
-            return FIRST_FRAMES + 5
+        shaped = bool(objects) and all(obj.get("type") in KINDS for obj in objects)
         path = urlsplit(handshake.url).path if "://" in handshake.url else handshake.url
         if path.rstrip("/").endswith(("/graphql", "/subscriptions")):
-            return URL_SIGNATURE
-        return NOT_MINE
+            return URL_SIGNATURE + (5 if shaped else 0)
+        return FIRST_FRAMES + 5 if shaped else NOT_MINE
 
     def session(self, handshake: Handshake,
                 options: Mapping[str, Any] | None = None) -> GraphQLSession:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.decoders.api import DecoderSession, Frame, Kind, Message, Outgoing
+from core.decoders.api import Decoder, DecoderSession, Frame, Handshake, Kind, Message, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +113,33 @@ class GuardedSession:
         if elapsed >= budget.share_after and self._spent > budget.max_share * elapsed:
             self.switch_off(f"used {self._spent / elapsed:.0%} of the time since the first frame "
                             f"(limit {budget.max_share:.0%})")
+
+
+class _Silent:
+    """Stands in for a session that could not be opened (its guard is already off)."""
+
+    def feed(self, frame: Frame) -> Sequence[Message]:
+        return ()
+
+    def on_open(self) -> Sequence[Outgoing]:
+        return ()
+
+    def answer(self, message: Message) -> Sequence[Outgoing]:
+        return ()
+
+    def tick(self, now: float) -> Sequence[Outgoing]:
+        return ()
+
+
+def open_session(decoder: Decoder, handshake: Handshake, options: Mapping[str, Any] | None = None,
+                 budget: Budget | None = None) -> GuardedSession:
+    """A guarded session of `decoder` for one connection. `options` (protocol-client settings)
+    are passed only when given, so decoders whose session() takes none keep working. A decoder
+    that fails to open a session gives a guard already switched off, whose note says why."""
+    try:
+        inner = decoder.session(handshake, options) if options else decoder.session(handshake)
+    except Exception as exc:
+        guarded = GuardedSession(decoder.name, _Silent(), budget)
+        guarded.switch_off(f"session raised {type(exc).__name__}: {exc}"[:300])
+        return guarded
+    return GuardedSession(decoder.name, inner, budget)

@@ -14,7 +14,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from core.decoders.api import ENTRY_POINT_GROUP, Decoder, Frame, Handshake
+from core.decoders.api import (
+    ENTRY_POINT_GROUP,
+    FIRST_FRAMES,
+    NOT_MINE,
+    URL_SIGNATURE,
+    Decoder,
+    Frame,
+    Handshake,
+)
+from core.events import Opcode
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +112,72 @@ def safe_score(decoder: Decoder, handshake: Handshake, first: Sequence[Frame]) -
     except Exception as exc:
         log.warning("decoder %s failed to score: %s: %s", getattr(decoder, "name", decoder),
                     type(exc).__name__, exc)
-        return -1.0
-    return value if value == value else -1.0  # NaN: not mine
+        return NOT_MINE
+    return value if value == value else NOT_MINE  # NaN: not mine
+
+
+def best(handshake: Handshake, first_frames: Sequence[Frame],
+         decoders: Iterable[Decoder]) -> tuple[Decoder | None, float]:
+    """The decoder with the highest score at or above zero (the first one wins a tie) and its
+    score; (None, NOT_MINE) when every decoder says "not mine"."""
+    found: Decoder | None = None
+    found_score = NOT_MINE
+    for decoder in decoders:
+        value = safe_score(decoder, handshake, first_frames)
+        if value >= 0 and (found is None or value > found_score):
+            found, found_score = decoder, value
+    return found, found_score
 
 
 def detect(handshake: Handshake, first_frames: Sequence[Frame],
            decoders: Iterable[Decoder]) -> Decoder | None:
-    """The decoder with the highest score at or above zero (the first one wins a tie); None when
-    every decoder says "not mine". The tiers in api.py make an exact subprotocol beat a URL
-    signature, which beats the first frames' shape, which beats generic JSON."""
-    best: Decoder | None = None
-    best_score = 0.0
-    for decoder in decoders:
-        value = safe_score(decoder, handshake, first_frames)
-        if value >= 0 and (best is None or value > best_score):
-            best, best_score = decoder, value
-    return best
+    """The decoder with the highest score at or above zero; None when none claims the
+    connection. The tiers in api.py make an exact subprotocol beat a URL signature, which beats
+    the first frames' shape, which beats generic JSON."""
+    return best(handshake, first_frames, decoders)[0]
+
+
+class Detector:
+    """Holds a connection's first data frames until detection is sure enough: at once when the
+    handshake alone scores at the URL-signature tier or above, at the first frame that brings a
+    score to the first-frame tier, else after `max_frames` data frames (or at `finish()`, e.g.
+    when the connection closes). The caller then feeds the held frames to the chosen decoder's
+    session in order; at most `max_frames` are held."""
+
+    def __init__(self, decoders: Iterable[Decoder], handshake: Handshake,
+                 max_frames: int = 4) -> None:
+        self.decoders = list(decoders)
+        self.handshake = handshake
+        self.max_frames = max_frames
+        self.first: list[Frame] = []
+        self.decided = False
+        self.decoder: Decoder | None = None
+        self.score = NOT_MINE
+
+    def start(self) -> bool:
+        """Judges the handshake alone; True when decided."""
+        return self._judge(URL_SIGNATURE)
+
+    def offer(self, frame: Frame) -> bool:
+        """One frame of the connection, in order; True once decided (later frames are ignored)."""
+        if self.decided:
+            return True
+        if frame.opcode is Opcode.TEXT or frame.opcode is Opcode.BINARY:
+            self.first.append(frame)
+        return self._judge(FIRST_FRAMES if len(self.first) < self.max_frames else NOT_MINE)
+
+    def finish(self) -> Decoder | None:
+        """Decides with what has been seen."""
+        if not self.decided:
+            self._judge(NOT_MINE)
+        return self.decoder
+
+    @property
+    def confident(self) -> bool:
+        """Sure enough to run the protocol client unasked (first-frame tier or above)."""
+        return self.decoder is not None and self.score >= FIRST_FRAMES
+
+    def _judge(self, enough: float) -> bool:
+        self.decoder, self.score = best(self.handshake, self.first, self.decoders)
+        self.decided = self.score >= enough
+        return self.decided
