@@ -38,6 +38,10 @@ def test_transport_ws_flow_pairs_subscribe_with_first_next() -> None:
                      Kind.UNSUBSCRIBE, Kind.ERROR]
     sub = messages[2]
     assert sub.name == "subscription OnMessage" and sub.correlation == "op:1"
+    assert [m.topic for m in messages[2:]] == ["subscription OnMessage"] * 2 + [None] + [
+        "subscription OnMessage", "2"]
+    assert messages[3].summary.startswith("next 1 subscription OnMessage {")
+    assert len(s.operations) == 0  # complete ended the operation
     assert messages[4].heartbeat
     assert [o.payload for o in s.answer(messages[4])] == [b'{"type":"pong"}']
     assert s.answer(messages[3]) == ()

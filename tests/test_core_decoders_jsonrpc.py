@@ -11,6 +11,7 @@ import pytest
 
 from core.decoders.api import Handshake, Kind
 from core.decoders.jsonrpc import CODES, decoder
+from core.decoders.pairing import Pairer
 from core.events import Direction
 from tests.decoder_helpers import binary, json_value, text, word
 
@@ -44,7 +45,9 @@ def check(obj: dict, kind: Kind, m) -> None:
     if kind is Kind.EVENT:
         assert m.correlation is None and m.fields["notification"]
     else:
-        assert m.correlation == "rpc:" + json.dumps(obj["id"], separators=(",", ":"))
+        server = (m.direction is Direction.IN) == (kind is Kind.REQUEST)
+        prefix = "rpc-srv:" if server else "rpc:"
+        assert m.correlation == prefix + json.dumps(obj["id"], separators=(",", ":"))
     if kind is Kind.RESPONSE:
         assert m.payload == obj["result"]
     if kind is Kind.ERROR:
@@ -62,7 +65,8 @@ def test_round_trip_of_generated_messages_and_batches() -> None:
     for _ in range(4000):
         if rng.random() < 0.3:
             members = [random_member(rng) for _ in range(rng.randint(1, 6))]
-            messages = s.feed(text(json.dumps([obj for obj, _ in members]), Direction.OUT))
+            direction = rng.choice([Direction.IN, Direction.OUT])
+            messages = s.feed(text(json.dumps([obj for obj, _ in members]), direction))
             assert len(messages) == len(members)
             for index, ((obj, kind), m) in enumerate(zip(members, messages, strict=True)):
                 check(obj, kind, m)
@@ -70,18 +74,39 @@ def test_round_trip_of_generated_messages_and_batches() -> None:
             batches += 1
         else:
             obj, kind = random_member(rng)
-            (m,) = s.feed(text(json.dumps(obj)))
+            (m,) = s.feed(text(json.dumps(obj), rng.choice([Direction.IN, Direction.OUT])))
             check(obj, kind, m)
     assert batches > 1000
 
 
 def test_id_null_is_a_request_and_ids_keep_their_type() -> None:
     s = decoder.session(Handshake("ws://h/"))
-    (m,) = s.feed(text('{"jsonrpc":"2.0","method":"eth_blockNumber","id":null}'))
+    (m,) = s.feed(text('{"jsonrpc":"2.0","method":"eth_blockNumber","id":null}', Direction.OUT))
     assert m.kind is Kind.REQUEST and m.correlation == "rpc:null"
+    (reply,) = s.feed(text('{"jsonrpc":"2.0","result":"0x10","id":null}'))
+    assert reply.correlation == "rpc:null" and reply.name == "eth_blockNumber"
+    assert "eth_blockNumber" in reply.summary
     (one,) = s.feed(text('{"jsonrpc":"2.0","result":1,"id":1}'))
     (one_text,) = s.feed(text('{"jsonrpc":"2.0","result":1,"id":"1"}'))
     assert one.correlation != one_text.correlation
+
+
+def test_both_ends_number_requests_independently() -> None:
+    """An LSP/MCP server asks the client too, with ids of its own: they never meet the
+    client's, and each reply is named after its own request."""
+    s = decoder.session(Handshake("ws://h/"))
+    frames = [
+        text('{"jsonrpc":"2.0","method":"initialize","id":1}', Direction.OUT),
+        text('{"jsonrpc":"2.0","method":"roots/list","id":1}', Direction.IN),
+        text('{"jsonrpc":"2.0","result":{"roots":[]},"id":1}', Direction.OUT),
+        text('{"jsonrpc":"2.0","result":{"ok":true},"id":1}', Direction.IN),
+    ]
+    messages = [m for f in frames for m in s.feed(f)]
+    pairer = Pairer()
+    pairs = [p for i, m in enumerate(messages) if (p := pairer.add(1, m, float(i)))]
+    assert [(p.request.name, p.reply.name, p.latency) for p in pairs] == [
+        ("roots/list", "roots/list", 1.0), ("initialize", "initialize", 3.0)]
+    assert len(s.methods) == 0
 
 
 def test_bad_frames_are_errors_in_words_and_never_raise() -> None:

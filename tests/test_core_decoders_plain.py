@@ -46,6 +46,16 @@ def test_plain_json_kinds_topics_and_reply_by_remembered_id() -> None:
     assert [p.latency for p in pairs if p] == [2.0, 1.0]
 
 
+def test_plain_json_remembers_a_bounded_number_of_sent_ids() -> None:
+    s = plain.session(Handshake("ws://h/"))
+    for i in range(10_000):
+        s.feed(text(f'{{"type":"get","id":{i}}}', OUT))
+    assert len(s.sent) == 4096
+    (old,) = s.feed(text('{"type":"result","id":0}', IN))
+    (recent,) = s.feed(text('{"type":"result","id":9999}', IN))
+    assert (old.kind, recent.kind) == (Kind.EVENT, Kind.RESPONSE)
+
+
 def test_plain_json_scores_generic_and_never_raises() -> None:
     assert plain.score(Handshake("ws://h/"), [text('{"a":1}')]) == 1.0
     assert plain.score(Handshake("ws://h/"), [binary(b"\x00\x01")]) < 0

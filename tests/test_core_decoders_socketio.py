@@ -79,7 +79,11 @@ def test_differential_against_python_socketio() -> None:
             assert m.name == data[0]
             assert m.kind is (Kind.REQUEST if packet.id is not None else Kind.EVENT)
         if packet.id is not None:
-            assert m.correlation == f"ack:{packet.namespace or '/'}:{packet.id}"
+            is_ack = packet.packet_type in (sio.ACK, sio.BINARY_ACK)
+            asker = direction if not is_ack else Direction.IN if direction is Direction.OUT \
+                else Direction.OUT
+            prefix = "ack" if asker is Direction.OUT else "ack-srv"
+            assert m.correlation == f"{prefix}:{packet.namespace or '/'}:{packet.id}"
         binaries += len(frames) > 1
         assert s.buffered_bytes == 0
     assert binaries > 300  # the generator really exercised attachments
@@ -108,6 +112,19 @@ def test_engineio_packets_against_python_engineio() -> None:
         assert m.heartbeat == (name in ("ping", "pong"))
         decoded = eio.Packet(encoded_packet=eio.Packet(kind, data=data).encode())
         assert m.payload == (decoded.data if decoded.data is not None else "")
+
+
+def test_acks_pair_with_their_event_per_asking_side() -> None:
+    s = session()
+    frames = [text('42/chat,1["save",{"a":1}]', Direction.OUT),
+              text('421["remind"]', Direction.IN),
+              text('43/chat,1[{"ok":true}]', Direction.IN),
+              text('431["done"]', Direction.OUT)]
+    messages = feed_all(s, frames)
+    assert [m.correlation for m in messages] == ["ack:/chat:1", "ack-srv:/:1", "ack:/chat:1",
+                                                  "ack-srv:/:1"]
+    assert [m.name for m in messages] == ["save", "remind", "save", "remind"]
+    assert messages[2].summary == 'ack /chat save 1 [{"ok":true}]'
 
 
 def test_protocol_client_pongs_and_connects_namespaces() -> None:

@@ -25,6 +25,7 @@ from core.decoders.api import (
 )
 from core.decoders.jsonbits import (
     NOT_JSON,
+    Recent,
     error,
     first_objects,
     parse,
@@ -68,6 +69,7 @@ KINDS = {
 LEGACY_ONLY = frozenset({"ka", "start", "data", "stop", "connection_terminate",
                          "connection_error"})
 MODERN_ONLY = frozenset({"ping", "pong", "subscribe", "next"})
+ENDS = frozenset({"complete", "stop", "error"})  # an operation's last message
 
 
 def close_code_text(code: int) -> str:
@@ -94,6 +96,7 @@ class GraphQLSession:
     def __init__(self, dialect: str, init_payload: Any = None) -> None:
         self.dialect = dialect
         self.init_payload = init_payload
+        self.operations = Recent()  # operation id -> name, until the operation ends
 
     def feed(self, frame: Frame) -> Sequence[Message]:
         if frame.opcode is Opcode.CLOSE:
@@ -120,7 +123,13 @@ class GraphQLSession:
         kind = KINDS[kind_name]
         if kind_name == "complete" and frame.direction is Direction.OUT:
             kind = Kind.UNSUBSCRIBE  # the client ends a subscription
-        name = operation_name(payload) if kind is Kind.SUBSCRIBE else None
+        name = None
+        if kind is Kind.SUBSCRIBE:
+            name = operation_name(payload)
+            if op is not None:
+                self.operations.put(op, name)
+        elif op is not None:
+            name = (self.operations.pop if kind_name in ENDS else self.operations.get)(op)
         parts = [kind_name]
         if op is not None:
             parts.append(op)
@@ -128,7 +137,8 @@ class GraphQLSession:
             parts.append(name)
         if payload is not None and kind is not Kind.SUBSCRIBE:
             parts.append(short(payload))
-        return Message(NAME, kind, " ".join(parts), frame.direction, name or kind_name, op,
+        return Message(NAME, kind, " ".join(parts), frame.direction, name or kind_name,
+                       name or op,
                        None if op is None else f"op:{op}", kind is Kind.HEARTBEAT, payload,
                        {"dialect": self.dialect, "type": kind_name, "id": op})
 

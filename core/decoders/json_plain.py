@@ -4,7 +4,6 @@ whenever one recognises the connection."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,7 +16,15 @@ from core.decoders.api import (
     Message,
     Outgoing,
 )
-from core.decoders.jsonbits import NOT_JSON, first_objects, parse, short, text_frame, value_of
+from core.decoders.jsonbits import (
+    NOT_JSON,
+    Recent,
+    first_objects,
+    parse,
+    short,
+    text_frame,
+    value_of,
+)
 from core.events import Direction
 
 NAME = "json"
@@ -64,7 +71,7 @@ class PlainJsonSession:
     """Remembers the ids it saw go out, so an incoming message with one of them is a reply."""
 
     def __init__(self) -> None:
-        self._sent: OrderedDict[str, None] = OrderedDict()
+        self.sent = Recent(MAX_REMEMBERED)
 
     def feed(self, frame: Frame) -> Sequence[Message]:
         value = parse(frame)
@@ -77,9 +84,9 @@ class PlainJsonSession:
         ident = first_id(obj, ID_KEYS)
         kind = name_kind(name)
         if direction is Direction.OUT and ident is not None:
-            self._remember(ident)
+            self.sent.put(ident, None)
             kind = kind if kind in (Kind.SUBSCRIBE, Kind.UNSUBSCRIBE) else Kind.REQUEST
-        elif ident is not None and ident in self._sent:
+        elif ident is not None and ident in self.sent:
             kind = Kind.ERROR if kind is Kind.ERROR or "error" in obj else Kind.RESPONSE
         kind = kind or Kind.EVENT
         topic = first_str(obj, TOPIC_KEYS)
@@ -91,12 +98,6 @@ class PlainJsonSession:
         parts.append(short(obj))
         return Message(NAME, kind, " ".join(parts), direction, name, topic, correlation,
                        heartbeat, obj)
-
-    def _remember(self, ident: str) -> None:
-        self._sent[ident] = None
-        self._sent.move_to_end(ident)
-        while len(self._sent) > MAX_REMEMBERED:
-            self._sent.popitem(last=False)
 
     def on_open(self) -> Sequence[Outgoing]:
         return ()

@@ -4,11 +4,12 @@ line, read a composer value, and a session for decoders that need no state of th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from core.decoders.api import Frame, Kind, Message, Outgoing
-from core.events import Opcode
+from core.events import Direction, Opcode
 
 SUMMARY_CHARS = 80  # a value in a summary line is cut to this many characters
 
@@ -88,6 +89,40 @@ def first_objects(first: Sequence[Frame], limit: int = 4) -> list[dict[str, Any]
         items = value if isinstance(value, list) else [value]
         found.extend(item for item in items[:limit] if isinstance(item, dict))
     return found
+
+
+def by_server(is_request: bool, direction: Direction) -> bool:
+    """Whether the server started this exchange: a request it sent, or a reply the client sent.
+    Both ends number their requests independently (JSON-RPC in LSP and MCP, Socket.IO acks), so
+    correlations carry who asked and a client's id 1 never meets the server's id 1."""
+    return (direction is Direction.IN) == is_request
+
+
+class Recent:
+    """A bounded memory of key -> value (the oldest forgotten first), e.g. request id -> method,
+    so a reply can be named after its request."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def pop(self, key: Hashable, default: Any = None) -> Any:
+        return self._items.pop(key, default)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class StatelessSession:

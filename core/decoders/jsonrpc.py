@@ -19,7 +19,9 @@ from core.decoders.api import (
 )
 from core.decoders.jsonbits import (
     NOT_JSON,
+    Recent,
     StatelessSession,
+    by_server,
     error,
     first_objects,
     parse,
@@ -48,55 +50,67 @@ def code_name(code: Any) -> str:
     return "error"
 
 
-def correlation(ident: Any) -> str:
-    """Namespaced so that 1 and "1" stay different ids, as the spec says they are."""
-    return "rpc:" + json.dumps(ident, separators=(",", ":"))
+def correlation(ident: Any, server: bool) -> str:
+    """"rpc:" + the id as JSON (so 1 and "1" stay different, as the spec says they are);
+    "rpc-srv:" when the server asked (LSP and MCP servers send requests too)."""
+    return ("rpc-srv:" if server else "rpc:") + json.dumps(ident, separators=(",", ":"))
 
 
-def decode_one(obj: Any, frame: Frame, batch: int | None) -> Message:
-    fields: dict[str, Any] = {} if batch is None else {"batch_index": batch}
-    if not isinstance(obj, dict):
-        return error(NAME, f"batch member is not an object: {short(obj, 40)}", frame, **fields)
-    method = obj.get("method")
-    has_id = "id" in obj
-    ident = obj.get("id")
-    if isinstance(method, str):
-        params = obj.get("params")
-        if has_id:
-            return Message(NAME, Kind.REQUEST, f"call {method} {short(params)} id {short(ident)}",
-                           frame.direction, method, None, correlation(ident), False, params,
-                           fields)
-        fields["notification"] = True
-        return Message(NAME, Kind.EVENT, f"notify {method} {short(params)}", frame.direction,
-                       method, None, None, False, params, fields)
-    if "error" in obj and has_id:
-        err = obj["error"]
-        code = err.get("code") if isinstance(err, dict) else None
-        text = err.get("message") if isinstance(err, dict) else None
-        fields.update(code=code, code_name=code_name(code))
-        return Message(NAME, Kind.ERROR,
-                       f"error {code} {code_name(code)}: {short(text, 60)} id {short(ident)}",
-                       frame.direction, None, None, correlation(ident), False, err, fields)
-    if "result" in obj and has_id:
-        result = obj["result"]
-        return Message(NAME, Kind.RESPONSE, f"result id {short(ident)} {short(result)}",
-                       frame.direction, None, None, correlation(ident), False, result, fields)
-    return error(NAME, "neither a request, a notification nor a response", frame, **fields)
+class JsonRpcSession(StatelessSession):
+    """Remembers each request's method (bounded) so its reply is named after it."""
 
+    def __init__(self) -> None:
+        super().__init__(self.decode)
+        self.methods = Recent()
 
-def decode(frame: Frame) -> Sequence[Message]:
-    value = parse(frame)
-    if value is NOT_JSON:
-        return (error(NAME, "not JSON", frame),) if frame.payload.strip() else ()
-    if isinstance(value, list):
+    def decode(self, frame: Frame) -> Sequence[Message]:
+        value = parse(frame)
+        if value is NOT_JSON:
+            return (error(NAME, "not JSON", frame),) if frame.payload.strip() else ()
+        if not isinstance(value, list):
+            return (self.decode_one(value, frame, None),)
         if not value:
             return (error(NAME, "empty batch", frame),)
-        messages = [decode_one(item, frame, index) for index, item in enumerate(value[:MAX_BATCH])]
+        messages = [self.decode_one(item, frame, i) for i, item in enumerate(value[:MAX_BATCH])]
         if len(value) > MAX_BATCH:
             messages.append(error(NAME, f"batch of {len(value)}: only the first {MAX_BATCH} "
                                   "decoded", frame))
         return messages
-    return (decode_one(value, frame, None),)
+
+    def decode_one(self, obj: Any, frame: Frame, batch: int | None) -> Message:
+        fields: dict[str, Any] = {} if batch is None else {"batch_index": batch}
+        if not isinstance(obj, dict):
+            return error(NAME, f"batch member is not an object: {short(obj, 40)}", frame, **fields)
+        method = obj.get("method")
+        has_id = "id" in obj
+        ident = obj.get("id")
+        if isinstance(method, str):
+            params = obj.get("params")
+            if not has_id:
+                fields["notification"] = True
+                return Message(NAME, Kind.EVENT, f"notify {method} {short(params)}",
+                               frame.direction, method, None, None, False, params, fields)
+            corr = correlation(ident, by_server(True, frame.direction))
+            self.methods.put(corr, method)
+            return Message(NAME, Kind.REQUEST, f"call {method} {short(params)} id {short(ident)}",
+                           frame.direction, method, None, corr, False, params, fields)
+        if not has_id or ("error" not in obj and "result" not in obj):
+            return error(NAME, "neither a request, a notification nor a response", frame,
+                         **fields)
+        corr = correlation(ident, by_server(False, frame.direction))
+        method = self.methods.pop(corr)
+        about = f"{method} " if method else ""
+        if "error" in obj:
+            err = obj["error"]
+            code = err.get("code") if isinstance(err, dict) else None
+            text = err.get("message") if isinstance(err, dict) else None
+            fields.update(code=code, code_name=code_name(code))
+            return Message(NAME, Kind.ERROR, f"error {about}{code} {code_name(code)}: "
+                           f"{short(text, 60)} id {short(ident)}", frame.direction, method, None,
+                           corr, False, err, fields)
+        result = obj["result"]
+        return Message(NAME, Kind.RESPONSE, f"result {about}id {short(ident)} {short(result)}",
+                       frame.direction, method, None, corr, False, result, fields)
 
 
 class JsonRpcDecoder:
@@ -112,8 +126,8 @@ class JsonRpcDecoder:
             return FIRST_FRAMES + 5
         return NOT_MINE
 
-    def session(self, handshake: Handshake) -> StatelessSession:
-        return StatelessSession(decode)
+    def session(self, handshake: Handshake) -> JsonRpcSession:
+        return JsonRpcSession()
 
     def templates(self) -> Mapping[str, str]:
         return {

@@ -27,7 +27,7 @@ from core.decoders.api import (
     Message,
     Outgoing,
 )
-from core.decoders.jsonbits import short, value_of
+from core.decoders.jsonbits import Recent, by_server, short, value_of
 from core.decoders.socketio_packet import (
     ACK,
     BINARY_ACK,
@@ -73,6 +73,7 @@ class SocketIOSession:
         self.ping_interval: float | None = None
         self._next_ping: float | None = None
         self._pending: dict[Direction, _Pending] = {}
+        self._acks = Recent()  # ack correlation -> event name, to name the ack
 
     @property
     def buffered_bytes(self) -> int:
@@ -174,7 +175,10 @@ class SocketIOSession:
         where = "" if ns == "/" else f"{ns} "
         fields = {"eio": self.eio, "engineio": "message", "type": p.type_name, "namespace": ns,
                   "id": p.id, "attachments": p.attachments}
-        corr = None if p.id is None else f"ack:{ns}:{p.id}"
+        is_ack = p.type in (ACK, BINARY_ACK)
+        corr = None
+        if p.id is not None:  # "ack-srv:" when the server asked for the ack
+            corr = f"{'ack-srv' if by_server(not is_ack, frame.direction) else 'ack'}:{ns}:{p.id}"
         if p.type == CONNECT:
             detail = "" if p.data is None else short(p.data)
             return Message(NAME, Kind.CONNECT, f"connect {where}{detail}".rstrip(),
@@ -185,9 +189,11 @@ class SocketIOSession:
         if p.type == CONNECT_ERROR:
             return Message(NAME, Kind.ERROR, f"connect error {where}{short(p.data)}",
                            frame.direction, "connect_error", ns, None, False, p.data, fields)
-        if p.type in (ACK, BINARY_ACK):
-            return Message(NAME, Kind.RESPONSE, f"ack {where}{p.id} {short(p.data)}",
-                           frame.direction, None, ns, corr, False, p.data, fields)
+        if is_ack:
+            event = self._acks.pop(corr)
+            about = f"{event} " if event else ""
+            return Message(NAME, Kind.RESPONSE, f"ack {where}{about}{p.id} {short(p.data)}",
+                           frame.direction, event, ns, corr, False, p.data, fields)
         event = p.data[0] if isinstance(p.data, list) and p.data else None
         if not isinstance(event, str):
             return Message(NAME, Kind.ERROR, f"malformed: event without a name {short(p.data)}",
@@ -195,6 +201,7 @@ class SocketIOSession:
         summary = f"emit {where}{event} {short(p.data[1:])}"
         if p.id is not None:
             summary += f" ack {p.id}"
+            self._acks.put(corr, event)
         return Message(NAME, Kind.REQUEST if p.id is not None else Kind.EVENT, summary,
                        frame.direction, event, ns, corr, False, p.data, fields)
 
