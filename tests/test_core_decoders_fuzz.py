@@ -46,3 +46,15 @@ def test_any_frames_never_raise(decoder, frames: list[Frame], subprotocol) -> No
             session.answer(message)
         session.tick(start)
         assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("decoder", DECODERS, ids=lambda d: d.name)
+def test_nesting_deeper_than_the_parser_goes_is_not_an_exception(decoder) -> None:
+    deep = b"[" * 100_000
+    session = decoder.session(Handshake("ws://h/"))
+    for payload in (deep, b"0" + deep, b"42" + deep, b'{"a":' + deep, b"\x91" * 100_000):
+        for opcode in (Opcode.TEXT, Opcode.BINARY):
+            frame = Frame(Direction.IN, opcode, payload)
+            decoder.score(Handshake("ws://h/"), [frame])
+            for message in session.feed(frame):
+                assert message.protocol == decoder.name

@@ -40,6 +40,13 @@ KINDS = {
 }
 
 
+def parse(frame: Frame) -> dict[str, Any] | None:
+    try:
+        return parse_object(frame.opcode, frame.payload)
+    except RecursionError:  # nesting deeper than the parser goes: not a room message
+        return None
+
+
 def kind_of(kind_name: str, direction: Direction, has_request: bool) -> Kind:
     kind = KINDS.get(kind_name, Kind.EVENT)
     if direction is Direction.OUT and has_request and kind not in (Kind.SUBSCRIBE,
@@ -51,7 +58,7 @@ def kind_of(kind_name: str, direction: Direction, has_request: bool) -> Kind:
 
 
 def decode(frame: Frame) -> Sequence[Message]:
-    obj = parse_object(frame.opcode, frame.payload)
+    obj = parse(frame)
     if obj is None:
         return (error(NAME, "not a JSON object", frame),) if frame.payload else ()
     kind_name = obj.get("type")
@@ -87,7 +94,7 @@ class EmbeddedDecoder:
 
     def score(self, handshake: Handshake, first: Sequence[Frame]) -> float:
         for frame in first[:4]:
-            obj = parse_object(frame.opcode, frame.payload)
+            obj = parse(frame)
             if obj is None:
                 continue
             if (frame.direction is Direction.IN and obj.get("type") == "connected"

@@ -126,7 +126,7 @@ class SocketIOSession:
     def _open(self, frame: Frame, body: str, fields: dict[str, Any]) -> Message:
         try:
             info = json.loads(body) if body else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             info = body
         if isinstance(info, dict) and isinstance(info.get("pingInterval"), (int, float)):
             self.ping_interval = info["pingInterval"] / 1000.0
