@@ -49,6 +49,18 @@ def test_transport_ws_flow_pairs_subscribe_with_first_next() -> None:
     pairs = [pairer.add(1, m, float(i)) for i, m in enumerate(messages)]
     (pair,) = [p for p in pairs if p]
     assert pair.request is sub and pair.reply is messages[3] and pair.latency == 1.0
+    assert pairer.pending_count == 0  # the client's complete waits for nothing
+
+
+def test_a_subscription_that_ends_without_a_result_is_no_longer_waited_for() -> None:
+    s = decoder.session(Handshake("ws://h/graphql", TRANSPORT_WS))
+    pairer = Pairer()
+    for i, frame in enumerate([
+            text('{"id":"5","type":"subscribe","payload":{"query":"{ a }"}}', OUT),
+            text('{"id":"5","type":"complete"}', IN)]):
+        for m in s.feed(frame):
+            assert pairer.add(1, m, float(i)) is None
+    assert pairer.pending_count == 0 and pairer.ended == 1
 
 
 def test_legacy_graphql_ws_flow() -> None:
@@ -67,7 +79,7 @@ def test_legacy_graphql_ws_flow() -> None:
     ]
     kinds = [(m.kind, m.correlation) for m in feed_all(s, frames)]
     assert kinds == [(Kind.CONNECT, None), (Kind.HEARTBEAT, None), (Kind.SUBSCRIBE, "op:7"),
-                     (Kind.EVENT, "op:7"), (Kind.UNSUBSCRIBE, "op:7"), (Kind.CONTROL, "op:7")]
+                     (Kind.EVENT, "op:7"), (Kind.UNSUBSCRIBE, None), (Kind.CONTROL, "op:7")]
     assert all(m.fields["dialect"] == LEGACY_WS for m in feed_all(s, frames))
 
 

@@ -70,12 +70,28 @@ def test_a_failing_answer_switches_off_and_the_note_rides_on_the_next_feed() -> 
     assert guarded.take_notes() == []
 
 
+def test_a_decoder_returning_something_else_is_switched_off() -> None:
+    class Sloppy(Raising):
+        def feed(self, frame):
+            return ["not a message"]
+
+        def tick(self, now):
+            return None  # not even a sequence
+
+    guarded = GuardedSession("sloppy", Sloppy(0))
+    (note,) = guarded.feed(text("x"))
+    assert note.summary == "sloppy decoder switched off: feed returned a str, not a Message"
+    other = GuardedSession("sloppy", Sloppy(0))
+    assert other.tick(0.0) == () and "tick raised TypeError" in other.off_reason
+
+
 def test_a_slow_decoder_is_switched_off_after_its_strikes() -> None:
     inner = Sleeping(0.05)
     guarded = GuardedSession("slow", inner, Budget(per_call=0.02, strikes=3, hard_limit=5.0))
     results = [guarded.feed(text(str(i))) for i in range(6)]
     assert inner.calls == 3
-    assert "3 calls in a row over 20 ms" in results[2][-1].summary
+    late, note = results[2]
+    assert late.summary == "late" and "3 calls in a row over 20 ms" in note.summary
     assert all(list(r) == [] for r in results[3:])
 
 

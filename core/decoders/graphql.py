@@ -137,9 +137,10 @@ class GraphQLSession:
             parts.append(name)
         if payload is not None and kind is not Kind.SUBSCRIBE:
             parts.append(short(payload))
+        # The client's complete/stop gets no reply: no correlation, so nothing waits for one.
+        corr = None if op is None or kind is Kind.UNSUBSCRIBE else f"op:{op}"
         return Message(NAME, kind, " ".join(parts), frame.direction, name or kind_name,
-                       name or op,
-                       None if op is None else f"op:{op}", kind is Kind.HEARTBEAT, payload,
+                       name or op, corr, kind is Kind.HEARTBEAT, payload,
                        {"dialect": self.dialect, "type": kind_name, "id": op})
 
     def _close(self, frame: Frame) -> Message:

@@ -50,7 +50,7 @@ class GuardedSession:
         return self.off_reason is not None
 
     def feed(self, frame: Frame) -> Sequence[Message]:
-        result = self._call("feed", self.session.feed, frame)
+        result = self._call("feed", Message, self.session.feed, frame)
         messages = list(result) if result is not None else []
         if self._notes:
             messages.extend(self._notes)
@@ -58,13 +58,13 @@ class GuardedSession:
         return messages
 
     def on_open(self) -> Sequence[Outgoing]:
-        return self._call("on_open", self.session.on_open) or ()
+        return self._call("on_open", Outgoing, self.session.on_open) or ()
 
     def answer(self, message: Message) -> Sequence[Outgoing]:
-        return self._call("answer", self.session.answer, message) or ()
+        return self._call("answer", Outgoing, self.session.answer, message) or ()
 
     def tick(self, now: float) -> Sequence[Outgoing]:
-        return self._call("tick", self.session.tick, now) or ()
+        return self._call("tick", Outgoing, self.session.tick, now) or ()
 
     def take_notes(self) -> list[Message]:
         """The switch-off note when it happened outside feed() (it also rides on the next
@@ -81,21 +81,25 @@ class GuardedSession:
         self._notes.append(Message(self.name, Kind.ERROR, note,
                                    fields={"switched_off": True, "reason": why}))
 
-    def _call(self, what: str, method: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, what: str, wanted: type, method: Callable[..., Any], *args: Any) -> Any:
+        """The method's result as a list of `wanted`; None (and switched off) when it raised or
+        returned something else. Too slow: switched off after this result."""
         if self.off:
             return None
         start = self.clock()
         if self._started is None:
             self._started = start
         try:
-            result = method(*args)
-            if result is not None and not isinstance(result, (list, tuple)):
-                result = list(result)  # a generator runs here, inside the budget
+            result = list(method(*args))  # a generator runs here, inside the budget
         except Exception as exc:
             self.switch_off(f"{what} raised {type(exc).__name__}: {exc}"[:300])
             return None
         self._judge(what, self.clock() - start, start - self._started)
-        return result
+        wrong = next((item for item in result if not isinstance(item, wanted)), None)
+        if wrong is not None:
+            self.switch_off(f"{what} returned a {type(wrong).__name__}, not a {wanted.__name__}")
+            return None
+        return result  # a slow call's result is still right; it is the last one
 
     def _judge(self, what: str, took: float, since_first: float) -> None:
         budget = self.budget

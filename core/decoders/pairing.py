@@ -2,9 +2,12 @@
 
 A REQUEST (or a SUBSCRIBE / UNSUBSCRIBE that carries a correlation) waits for the first RESPONSE
 or ERROR with the same correlation on the same connection; a SUBSCRIBE is also answered by its
-first EVENT (a GraphQL subscription's first `next`). Waiting requests are bounded in count and
-bytes: the oldest are evicted and counted. Latencies go into a bounded reservoir per name, from
-which p50/p95/p99 are read.
+first EVENT (a GraphQL subscription's first `next`), and a CONTROL message with its correlation
+(the subscription ended with no result) ends the wait without a pair. A decoder gives a
+correlation only to messages that are answered or that answer.
+
+Waiting requests are bounded in count and bytes: the oldest are evicted and counted. Latencies go
+into a bounded reservoir per name, from which p50/p95/p99 are read.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class Pairer:
         self.max_names = max_names
         self.evicted = 0  # waiting requests dropped to stay within the bounds
         self.unmatched = 0  # replies whose request was never seen (or was evicted)
+        self.ended = 0  # subscriptions that ended before any result
         self.pending_bytes = 0
         self._pending: OrderedDict[tuple[Hashable, str], _Waiting] = OrderedDict()
         self._latency: dict[str, Reservoir] = {}
@@ -115,19 +119,23 @@ class Pairer:
             self._open(key, message, time, size if size is not None else message_size(message))
             return None
         waiting = self._pending.get(key)
-        closes = message.kind in CLOSERS or (
-            message.kind is Kind.EVENT and waiting is not None
-            and waiting.request.kind is Kind.SUBSCRIBE)
-        if not closes:
+        subscribed = waiting is not None and waiting.request.kind is Kind.SUBSCRIBE
+        if message.kind is Kind.CONTROL and subscribed:
+            self._drop(key)
+            self.ended += 1
+            return None
+        if message.kind not in CLOSERS and not (message.kind is Kind.EVENT and subscribed):
             return None
         if waiting is None:
             self.unmatched += 1
             return None
-        del self._pending[key]
-        self.pending_bytes -= waiting.size
+        self._drop(key)
         pair = Pair(conn_id, waiting.request, message, max(0.0, time - waiting.time))
         self._histogram(label(waiting.request)).add(pair.latency)
         return pair
+
+    def _drop(self, key: tuple[Hashable, str]) -> None:
+        self.pending_bytes -= self._pending.pop(key).size
 
     def _open(self, key: tuple[Hashable, str], message: Message, time: float, size: int) -> None:
         old = self._pending.pop(key, None)
@@ -160,7 +168,7 @@ class Pairer:
         """Drops a closed connection's waiting requests; how many there were."""
         keys = [key for key in self._pending if key[0] == conn_id]
         for key in keys:
-            self.pending_bytes -= self._pending.pop(key).size
+            self._drop(key)
         return len(keys)
 
     @property
