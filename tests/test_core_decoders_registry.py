@@ -121,8 +121,10 @@ def test_override_by_name_raw_and_unknown() -> None:
     assert registry.choose(hs, [], "jsonrpc").name == "jsonrpc"
     assert registry.choose(hs, [], "raw") is None
     assert registry.choose(hs, [], "auto").name == "socketio"
-    with pytest.raises(KeyError, match="no decoder named 'nope'"):
+    with pytest.raises(ValueError, match="no decoder named 'nope'"):
         registry.choose(hs, [], "nope")
+    with pytest.raises(ValueError, match="cannot name a decoder"):
+        registry.add(type("Raw", (), {"name": "raw"})())
 
 
 def test_a_decoder_whose_score_raises_is_not_chosen(caplog) -> None:

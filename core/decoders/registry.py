@@ -74,7 +74,10 @@ class Registry:
         return registry
 
     def add(self, decoder: Decoder) -> None:
-        """Adds a decoder; a second one with the same name replaces the first (logged)."""
+        """Adds a decoder; a second one with the same name replaces the first (logged). The
+        override words "auto" and "raw" are no decoder's name (ValueError)."""
+        if not decoder.name or decoder.name in (AUTO, RAW):
+            raise ValueError(f"{decoder.name!r} cannot name a decoder")
         if decoder.name in self._by_name:
             log.warning("decoder %r registered twice; the later one wins", decoder.name)
         self._by_name[decoder.name] = decoder
@@ -92,7 +95,7 @@ class Registry:
 
     def choose(self, handshake: Handshake, first: Sequence[Frame],
                override: str | None = None) -> Decoder | None:
-        """The user's override by name ("raw": none, "auto" or None: detect); KeyError in words
+        """The user's override by name ("raw": none, "auto" or None: detect); ValueError in words
         for a name no decoder has."""
         if override in (None, "", AUTO):
             return detect(handshake, first, self.decoders)
@@ -101,7 +104,7 @@ class Registry:
         found = self.get(override)
         if found is None:
             known = ", ".join([*self.names, AUTO, RAW])
-            raise KeyError(f"no decoder named {override!r} (known: {known})")
+            raise ValueError(f"no decoder named {override!r} (known: {known})")
         return found
 
 
