@@ -4,6 +4,7 @@ and never grow the attachment buffer past its bound."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import tracemalloc
@@ -166,6 +167,24 @@ def test_templates_encode_what_the_reference_decodes() -> None:
     for bad in ({"event": ""}, {"event": "x", "data": "{oops"}, {"event": "x", "namespace": "a"}):
         with pytest.raises(ValueError):
             decoder.encode("emit", bad)
+
+
+def test_random_emits_from_the_template_decode_in_the_reference() -> None:
+    rng = random.Random(99)
+    for _ in range(1000):
+        namespace = rng.choice(["/", "/chat", "/" + word(rng)])
+        event, data = word(rng), json_value(rng)
+        ack = rng.choice([None, rng.randrange(10**9)])
+        values = {"event": event, "data": json.dumps(data), "namespace": namespace}
+        if ack is None:
+            (out,) = decoder.encode("emit", values)
+        else:
+            (out,) = decoder.encode("emit with ack", {**values, "ack": str(ack)})
+        engine = eio.Packet(encoded_packet=out.payload.decode())
+        packet = sio.Packet(encoded_packet=engine.data)
+        assert engine.packet_type == eio.MESSAGE and packet.packet_type == sio.EVENT
+        assert (packet.namespace or "/", packet.id) == (namespace, ack)
+        assert packet.data == [event] + ([] if data is None else [data])
 
 
 def test_incomplete_binary_event_is_said_and_not_kept() -> None:

@@ -145,7 +145,8 @@ class Detector:
     handshake alone scores at the URL-signature tier or above, at the first frame that brings a
     score to the first-frame tier, else after `max_frames` data frames (or at `finish()`, e.g.
     when the connection closes). The caller then feeds the held frames to the chosen decoder's
-    session in order; at most `max_frames` are held."""
+    session in order, and lets it answer their messages (a Socket.IO open packet asks for "40");
+    at most `max_frames` are held."""
 
     def __init__(self, decoders: Iterable[Decoder], handshake: Handshake,
                  max_frames: int = 4) -> None:
