@@ -26,8 +26,8 @@ class Budget:
     per_call: float = 0.020  # seconds one call may take without a strike
     strikes: int = 3  # over-budget calls in a row that switch the decoder off
     hard_limit: float = 0.250  # one call this slow switches it off at once
-    max_share: float = 0.5  # of wall time since the first frame
-    share_after: float = 2.0  # seconds of wall time before the share is judged
+    max_share: float = 0.6  # of wall time since the first frame
+    share_after: float = 5.0  # seconds of wall time before the share is judged
 
 
 class GuardedSession:
