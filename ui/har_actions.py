@@ -65,7 +65,8 @@ def import_har_dialog(parent: QWidget, directory: Path | None = None) -> Path | 
 
 def describe_import(result: ImportResult) -> str:
     """One line for a status bar: what came in and what was left out."""
-    text = f"{result.frames} messages in {result.connections} connections"
+    plural = "" if result.connections == 1 else "s"
+    text = f"{result.frames} messages in {result.connections} connection{plural}"
     skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(result.skipped_by_type.items()))
     return text + (f"; skipped {skipped}" if skipped else "")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -28,6 +29,7 @@ from core.manager import ConnectionManager
 from core.paths import recordings_dir
 from core.recording import HarError, Recording, RecordingInfo, list_recordings
 from ui.bridge import CoreBridge
+from ui.elided_label import ElidedLabel
 from ui.har_actions import (
     Format,
     describe_import,
@@ -84,17 +86,17 @@ class RecordingsWindow(QMainWindow):
             button.setEnabled(False)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
-        buttons = QHBoxLayout()
-        for button in (open_button, file_button, import_button, refresh):
-            buttons.addWidget(button)
+        buttons = QGridLayout()
+        for n, button in enumerate((open_button, file_button, import_button, refresh)):
+            buttons.addWidget(button, n // 2, n % 2)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(QLabel("Recorded sessions (newest first)"))
         left_layout.addWidget(self.list)
         left_layout.addLayout(buttons)
 
-        self.status = QLabel("Open a recording to browse its frames with the inspector's filters.")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status = ElidedLabel("Open a recording to browse its frames with the inspector's "
+                                  "filters.", min_chars=20)
         self._right = QWidget()
         self._right_layout = QVBoxLayout(self._right)
         top = QHBoxLayout()

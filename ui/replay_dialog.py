@@ -47,6 +47,7 @@ from core.recording.replay import (
     replay,
 )
 from ui.diff_panes import DiffPanes
+from ui.elided_label import ElidedLabel
 from ui.replay_model import COL_PATHS, COL_RECORDED, COL_REPLAYED, STATUS_COLORS, ReplayDiffModel
 
 TIMING_CHOICES: tuple[tuple[str, Timing], ...] = (
@@ -110,9 +111,7 @@ class ReplayDialog(QDialog):
         self._set_running(False)
 
     def _form(self, default_url: str) -> QFormLayout:
-        source = QLabel(self.source_path.name)
-        source.setTextFormat(Qt.TextFormat.PlainText)
-        source.setToolTip(str(self.source_path))
+        source = ElidedLabel(str(self.source_path), min_chars=20)
         self.url_edit = QLineEdit(default_url)
         self.url_edit.setPlaceholderText("ws://host:port/path")
         self.timing_combo = QComboBox()
