@@ -19,6 +19,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from core.events import Direction, Opcode
 from core.recording import read_har
 from tests.helpers_ui import dispose, until
+from ui.diff_panes import HIGHLIGHT, IGNORED_TEXT
 from ui.har_actions import export_recording, import_har_path
 from ui.recordings_window import RecordingsWindow
 from ui.replay_dialog import ReplayDialog
@@ -194,8 +195,11 @@ async def test_replay_against_the_embedded_echo_shows_no_change(browser, tmp_pat
     dialog = browser.replay()
     assert dialog is not None
     assert dialog.url_edit.text() == "wss://example.test/socket"  # the recorded URL
+    done: list[object] = []
+    dialog.replay_done.connect(done.append)
     await run_replay(dialog, server.url + "/echo")
     assert dialog.error == ""
+    assert done == [dialog.result]
     assert statuses(dialog) == ["same"] * 5  # one row per recorded reply
     assert dialog.summary.text().startswith("5 same, 0 changed, 0 missing, 0 extra")
     assert "5 sent on 1 connection" in dialog.summary.text()
@@ -238,13 +242,17 @@ async def test_replay_against_a_changed_server_shows_the_change(browser, tmp_pat
     assert dialog.model.index(row, COL_PATHS).data() == "n, data.v.1"
     # the changed row is selected and shown side by side, its differing lines marked
     assert dialog.table.currentIndex().row() == row
-    assert dialog.panes.paths_label.text() == "Differs at: n, data.v.1"
+    assert dialog.panes.paths_label.text() == "Differs at: n, data.v.1  (greyed: ignored fields)"
     assert '"n": 2,' in dialog.panes.left.toPlainText()
     assert '"n": 20,' in dialog.panes.right.toPlainText()
     for pane in (dialog.panes.left, dialog.panes.right):
-        marked = {s.cursor.block().text().strip() for s in pane.extraSelections()}
+        marked = {s.cursor.block().text().strip() for s in pane.extraSelections()
+                  if s.format.background().color() == HIGHLIGHT}
         assert marked == {'"n": 2,' if pane is dialog.panes.left else '"n": 20,',
                           "2" if pane is dialog.panes.left else '"x"'}
+        greyed = [s.cursor.selectedText().strip() for s in pane.extraSelections()
+                  if s.format.foreground().color() == IGNORED_TEXT]
+        assert len(greyed) == 1 and greyed[0].startswith('"ts": ')
     shot = dialog.grab()
     assert not shot.isNull()
     shot.save(os.environ.get("SOCKETSCOPE_SHOT", str(tmp_path / "replay-dialog.png")))
@@ -290,3 +298,13 @@ async def test_a_replay_can_be_stopped_and_closing_ends_its_thread(host, tmp_pat
 
 def replay_threads() -> int:
     return sum(1 for t in threading.enumerate() if t.name == "socketscope-replay")
+
+
+async def test_a_malformed_har_replayed_says_where_in_the_dialog(host, tmp_path) -> None:
+    bad = tmp_path / "bad.har"
+    bad.write_text(json.dumps(chrome_har())[:-300])
+    dialog = ReplayDialog(host, bad, "ws://127.0.0.1:9/")
+    await run_replay(dialog, f"ws://127.0.0.1:{closed_port()}")
+    assert dialog.error.startswith("bad.har: not valid JSON at line 1")
+    assert dialog.model.rowCount() == 0
+    dialog.close()

@@ -22,13 +22,14 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import FrameEvent, Opcode
-from core.recording.diff import ReplyDiff
+from core.recording.diff import IgnoreRules, ReplyDiff
 from ui.hex_view import monospace
 from ui.replay_model import STATUS_COLORS, paths_text
 
 RENDER_LIMIT = 256 * 1024  # bytes of a payload pretty-printed and shown
 HIGHLIGHT = QColor(STATUS_COLORS["changed"]).lighter(185)
 HIGHLIGHT_TEXT = QColor("#000000")
+IGNORED_TEXT = QColor("#8a8a8a")
 NO_ROW = "Select a reply in the table to compare it here."
 
 Spans = dict[str, tuple[int, int]]  # dotted path -> (first line, last line)
@@ -111,7 +112,8 @@ class DiffPanes(QWidget):
         pane.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         return pane
 
-    def show_diff(self, diff: ReplyDiff | None) -> None:
+    def show_diff(self, diff: ReplyDiff | None, rules: IgnoreRules | None = None) -> None:
+        """Show one compared reply; fields `rules` ignore are greyed on both sides."""
         if diff is None:
             self.paths_label.setText(NO_ROW)
             self.left.clear()
@@ -121,24 +123,39 @@ class DiffPanes(QWidget):
                  "missing": "Recorded, but no such reply came in the replay.",
                  "extra": "Came in the replay, but was not recorded."}
         where = f"Differs at: {paths_text(diff, len(diff.paths))}" if diff.paths else ""
-        self.paths_label.setText(words.get(diff.status, where))
+        text = words.get(diff.status, where)
+        ignored_any = False
         for pane, frame in ((self.left, diff.recorded), (self.right, diff.replayed)):
-            text, spans = render(frame)
-            pane.setPlainText(text)
-            self._highlight(pane, [spans[p] for p in diff.paths if p in spans])
+            shown, spans = render(frame)
+            pane.setPlainText(shown)
+            ignored = [span for path, span in spans.items() if rules is not None
+                       and path != "$" and rules.ignored(tuple(path.split(".")))]
+            ignored_any = ignored_any or bool(ignored)
+            self._highlight(pane, [spans[p] for p in diff.paths if p in spans], ignored)
+        self.paths_label.setText(text + ("  (greyed: ignored fields)" if ignored_any else ""))
 
     @staticmethod
-    def _highlight(pane: QPlainTextEdit, ranges: list[tuple[int, int]]) -> None:
-        selections = []
+    def _highlight(pane: QPlainTextEdit, ranges: list[tuple[int, int]],
+                   ignored: list[tuple[int, int]]) -> None:
+        """Differing lines: a full-width band, dark text (readable on a dark theme too);
+        ignored lines: grey text."""
         document = pane.document()
-        for first, last in ranges:
-            for line in range(first, last + 1):
-                selection = QTextEdit.ExtraSelection()
+        band = [(line, None) for first, last in ranges for line in range(first, last + 1)]
+        texts = [(line, HIGHLIGHT_TEXT) for line, _ in band] + [
+            (line, IGNORED_TEXT) for first, last in ignored for line in range(first, last + 1)]
+        selections = []
+        for line, color in band + texts:
+            selection = QTextEdit.ExtraSelection()
+            cursor = QTextCursor(document.findBlockByNumber(line))
+            if color is None:  # the band: an empty cursor spans the line's full width
                 selection.format.setBackground(HIGHLIGHT)
-                selection.format.setForeground(HIGHLIGHT_TEXT)  # readable on a dark theme too
                 selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
-                selection.cursor = QTextCursor(document.findBlockByNumber(line))
-                selections.append(selection)
+            else:
+                selection.format.setForeground(color)
+                cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock,
+                                    QTextCursor.MoveMode.KeepAnchor)
+            selection.cursor = cursor
+            selections.append(selection)
         pane.setExtraSelections(selections)
         if ranges:
             pane.setTextCursor(QTextCursor(document.findBlockByNumber(min(r[0] for r in ranges))))

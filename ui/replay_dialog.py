@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from core.config import ConnectionConfig
 from core.loopthread import LoopThread, hop
 from core.recording import HarError
-from core.recording.diff import summarize
+from core.recording.diff import IgnoreRules, summarize
 from core.recording.replay import (
     DEFAULT_MAX_GAP,
     DEFAULT_REPLY_TIMEOUT,
@@ -98,6 +98,7 @@ class ReplayDialog(QDialog):
         self.task: asyncio.Task[None] | None = None
         self.result: ReplayResult | None = None
         self.error = ""
+        self._rules = IgnoreRules()  # of the last replay started, to grey those fields
         self._closed = False
         self._progress = QTimer(self)
         self._progress.setInterval(PROGRESS_MS)
@@ -178,7 +179,8 @@ class ReplayDialog(QDialog):
         for column in (COL_RECORDED, COL_REPLAYED):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self.table.selectionModel().currentRowChanged.connect(
-            lambda current, _previous: self.panes.show_diff(self.model.diff_at(current.row())))
+            lambda current, _previous: self.panes.show_diff(self.model.diff_at(current.row()),
+                                                            self._rules))
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(self.panes)
@@ -204,6 +206,7 @@ class ReplayDialog(QDialog):
         config = (ConnectionConfig(url) if self._config is None
                   else dataclasses.replace(self._config, url=url, on_open=[]))
         self.result, self.error, self._total = ReplayResult(), "", 0
+        self._rules = IgnoreRules(options.ignore)
         self.model.set_diffs([])
         self.panes.show_diff(None)
         self.summary.clear()
