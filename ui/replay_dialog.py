@@ -103,7 +103,7 @@ class ReplayDialog(QDialog):
         self._progress = QTimer(self)
         self._progress.setInterval(PROGRESS_MS)
         self._progress.timeout.connect(self._show_progress)
-        self.model = ReplayDiffModel()
+        self.model = ReplayDiffModel(self)
         self.panes = DiffPanes()
         layout = QVBoxLayout(self)
         layout.addLayout(self._form(default_url))

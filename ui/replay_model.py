@@ -6,7 +6,7 @@ hold one-line previews cut at PREVIEW_CHARS, computed when shown.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
 from core.events import FrameEvent, Opcode
@@ -48,8 +48,8 @@ def paths_text(diff: ReplyDiff, shown: int = PATHS_SHOWN) -> str:
 
 
 class ReplayDiffModel(QAbstractTableModel):
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.diffs: list[ReplyDiff] = []
         self._bold = QFont()
         self._bold.setBold(True)
