@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -314,3 +315,16 @@ class ReplayDialog(QDialog):
             self._core.stop()
             self._core = None
         super().closeEvent(event)
+
+
+def replay_file_dialog(parent: QWidget, default_url: str = "",
+                       config: ConnectionConfig | None = None) -> ReplayDialog | None:
+    """File > Replay…: pick a recording or a HAR, then the replay window for it (shown)."""
+    path, _ = QFileDialog.getOpenFileName(
+        parent, "Replay a recording or HAR", "",
+        "Recordings and HAR (*.sqlite *.har *.json);;All files (*)")
+    if not path:
+        return None
+    dialog = ReplayDialog(parent, path, default_url, config)
+    dialog.show()
+    return dialog
