@@ -454,6 +454,8 @@ class MainWindow(QMainWindow):
         every panel is built."""
         from PySide6.QtGui import QAction, QKeySequence
 
+        from ui.file_actions import add_recording_actions
+
         if self._menus_filled:
             return
         self._menus_filled = True
@@ -476,6 +478,7 @@ class MainWindow(QMainWindow):
         self._add_workspace_actions(file_menu)
         file_menu.addSeparator()
         file_menu.addAction(recordings)
+        add_recording_actions(self, file_menu)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         self.embedded_action = embedded

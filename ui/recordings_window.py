@@ -1,4 +1,5 @@
-"""Past sessions: the recordings list, browsed in the same inspector, exported as NDJSON."""
+"""Past sessions: the recordings list, browsed in the same inspector; exported as HAR or NDJSON,
+HAR files imported as recordings, and a recording replayed against a server."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -25,9 +26,21 @@ from PySide6.QtWidgets import (
 from core.config import ConnectionConfig
 from core.events import FrameEvent
 from core.manager import ConnectionManager
-from core.recording import Recording, RecordingInfo, list_recordings
+from core.paths import recordings_dir
+from core.recording import HarError, Recording, RecordingInfo, list_recordings
 from ui.bridge import CoreBridge
+from ui.elided_label import ElidedLabel
+from ui.har_actions import (
+    Format,
+    describe_import,
+    export_recording,
+    export_recording_dialog,
+    format_of,
+    import_har_file,
+    show_error,
+)
 from ui.inspector_panel import InspectorPanel
+from ui.replay_dialog import ReplayDialog
 
 CHUNK = 5_000  # frames handed to the inspector per timer step, so the window never freezes
 
@@ -56,27 +69,40 @@ class RecordingsWindow(QMainWindow):
         open_button.clicked.connect(self._open_selected)
         file_button = QPushButton("Open file…")
         file_button.clicked.connect(self._open_file)
-        self.export_button = QPushButton("Export NDJSON…")
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(self._export)
+        import_button = QPushButton("Import HAR…")
+        import_button.setToolTip("A HAR with WebSocket messages (Chrome, Firefox, HTTP Toolkit, "
+                                 "mitmproxy) becomes a new recording here")
+        import_button.clicked.connect(self._import)
+        self.export_har_button = QPushButton("Export as HAR…")
+        self.export_har_button.clicked.connect(lambda: self._export("har"))
+        self.export_button = QPushButton("Export as NDJSON…")
+        self.export_button.clicked.connect(lambda: self._export("ndjson"))
+        self.replay_button = QPushButton("Replay…")
+        self.replay_button.setToolTip("Send this recording's outbound messages to a server and "
+                                      "compare its replies with the recorded ones")
+        self.replay_button.clicked.connect(self.replay)
+        self._recording_buttons = (self.export_har_button, self.export_button, self.replay_button)
+        for button in self._recording_buttons:
+            button.setEnabled(False)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
-        buttons = QHBoxLayout()
-        for button in (open_button, file_button, refresh):
-            buttons.addWidget(button)
+        buttons = QGridLayout()
+        for n, button in enumerate((open_button, file_button, import_button, refresh)):
+            buttons.addWidget(button, n // 2, n % 2)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(QLabel("Recorded sessions (newest first)"))
         left_layout.addWidget(self.list)
         left_layout.addLayout(buttons)
 
-        self.status = QLabel("Open a recording to browse its frames with the inspector's filters.")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status = ElidedLabel("Open a recording to browse its frames with the inspector's "
+                                  "filters.", min_chars=20)
         self._right = QWidget()
         self._right_layout = QVBoxLayout(self._right)
         top = QHBoxLayout()
         top.addWidget(self.status, 1)
-        top.addWidget(self.export_button)
+        for button in self._recording_buttons:
+            top.addWidget(button)
         self._right_layout.addLayout(top)
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -100,7 +126,7 @@ class RecordingsWindow(QMainWindow):
             recording = Recording(path)
             info = recording.info()
         except Exception as exc:  # a damaged or foreign file: say so, keep the window
-            QMessageBox.warning(self, "Cannot open recording", f"{path}:\n{exc}")
+            show_error(self, "Cannot open recording", f"{path}:\n{exc}")
             return
         manager = ConnectionManager()
         for conn in recording.connections():
@@ -115,7 +141,8 @@ class RecordingsWindow(QMainWindow):
         gaps = f", {info.gaps} rows lost (gap records)" if info.gaps else ""
         self.status.setText(f"{Path(path).name}: {info.frames} frames, "
                             f"{info.connections} connections{gaps}")
-        self.export_button.setEnabled(True)
+        for button in self._recording_buttons:
+            button.setEnabled(True)
         self._feeder.start()
 
     @property
@@ -145,21 +172,53 @@ class RecordingsWindow(QMainWindow):
         if path:
             self.open(path)
 
-    def _export(self) -> None:
+    def _export(self, fmt: Format) -> None:
         if self._recording is None:
             return
-        target, _ = QFileDialog.getSaveFileName(
-            self, "Export NDJSON", str(self._recording.path.with_suffix(".ndjson")),
-            "NDJSON (*.ndjson)")
-        if target:
-            self.export(Path(target))
+        target = export_recording_dialog(self, self._recording.path, fmt)
+        if target is not None:
+            self.status.setText(f"Exported {self._recording.path.name} to {target}")
 
-    def export(self, target: Path) -> int:
+    def export(self, target: Path, fmt: Format | None = None) -> int:
+        """Write the open recording to `target` (HAR or NDJSON, by default by its suffix),
+        atomically; returns the HAR entries or NDJSON lines written."""
         assert self._recording is not None
-        with target.open("w", encoding="utf-8") as out:
-            lines = self._recording.export_ndjson(out)
-        self.status.setText(f"Exported {lines} lines to {target}")
-        return lines
+        fmt = fmt or format_of(target)
+        count = export_recording(self._recording.path, target, fmt)
+        what = "connections" if fmt == "har" else "lines"
+        self.status.setText(f"Exported {count} {what} as {fmt.upper()} to {target}")
+        return count
+
+    def _import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import HAR", "",
+                                              "HAR (*.har *.json);;All files (*)")
+        if path:
+            self.import_har(Path(path))
+
+    def import_har(self, har_path: Path) -> Path | None:
+        """Import a HAR as a new recording, list and open it; None (one error shown) when the
+        file is not a HAR we can read, and then no file is created."""
+        try:
+            target, result = import_har_file(har_path, self._directory or recordings_dir())
+        except (HarError, OSError) as exc:
+            show_error(self, "Cannot import HAR", str(exc))
+            return None
+        self.refresh()
+        for row in range(self.list.count()):
+            if self.list.item(row).data(Qt.ItemDataRole.UserRole) == str(target):
+                self.list.setCurrentRow(row)
+        self.open(target)
+        self.status.setText(f"Imported {har_path.name}: {describe_import(result)}")
+        return target
+
+    def replay(self) -> ReplayDialog | None:
+        """Open the replay dialog for the open recording, aimed at its first connection's URL."""
+        if self._recording is None:
+            return None
+        conns = self._recording.connections()
+        dialog = ReplayDialog(self, self._recording.path, conns[0].url if conns else "")
+        dialog.show()
+        return dialog
 
     def _close_current(self) -> None:
         self._feeder.stop()
@@ -184,4 +243,5 @@ class RecordingsWindow(QMainWindow):
 def _describe(info: RecordingInfo) -> str:
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.started))
     gaps = f", {info.gaps} lost" if info.gaps else ""
-    return f"{started} · {info.frames} frames · {info.connections} conn{gaps}"
+    text = f"{started} · {info.frames} frames · {info.connections} conn{gaps}"
+    return text if info.path.name.startswith("session-") else f"{info.path.stem}\n{text}"

@@ -153,10 +153,15 @@ def _split(conn_id: int, url: str, protocols: list[str], opened: float,
 
 
 async def replay(
-    sources: Sequence[ReplaySource], config: ConnectionConfig, options: ReplayOptions
+    sources: Sequence[ReplaySource],
+    config: ConnectionConfig,
+    options: ReplayOptions,
+    result: ReplayResult | None = None,
 ) -> ReplayResult:
-    """Replay every source against `config.url` (its headers, token, TLS apply) and diff."""
-    result = ReplayResult()
+    """Replay every source against `config.url` (its headers, token, TLS apply) and diff.
+
+    A `result` passed in fills as the replay runs (sent, connections), for a progress view."""
+    result = ReplayResult() if result is None else result
     rules = IgnoreRules(options.ignore)
     for source in sources:
         run = _Run(source, config, options, result)
