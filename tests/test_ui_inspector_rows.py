@@ -12,7 +12,7 @@ import socket
 import time
 
 import pytest
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QItemSelectionModel, QPoint
 from PySide6.QtWidgets import QApplication
 
 from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
@@ -54,6 +54,14 @@ def setup(qtbot, tmp_path):  # type: ignore[no-untyped-def]
     dispose(panel)
 
 
+def select_only(panel: InspectorPanel, row: int) -> None:
+    """Select this one row whatever keyboard modifiers Qt believes are held (a modifier left
+    "down" by an earlier test's key event would make selectRow() extend the selection)."""
+    flags = QItemSelectionModel.SelectionFlag
+    panel.view.selectionModel().setCurrentIndex(
+        panel.model.index(row, 0), flags.ClearAndSelect | flags.Rows)
+
+
 def frame_rows(panel: InspectorPanel) -> list[int]:
     model = panel.model
     return [r for r in range(model.rowCount()) if not isinstance(model.frame(r), ConnectionRow)]
@@ -91,7 +99,7 @@ async def test_byte_bound_keeps_previews_and_reads_the_rest_back(setup, embedded
         assert rec.payload_of(first.conn_id, first.time, first.direction, BIG - 1) is None
 
     # the oldest row opened: the whole payload, from the recording
-    panel.view.selectRow(rows[0])
+    select_only(panel, rows[0])
     detail = panel.detail
     await until(lambda: detail.current is not None and detail.current.payload == payloads[0],
                 10, "the full payload")
@@ -101,7 +109,7 @@ async def test_byte_bound_keeps_previews_and_reads_the_rest_back(setup, embedded
 
     # recording off: the start only, and the pane says why
     panel.set_recorder(None)
-    panel.view.selectRow(rows[1])
+    select_only(panel, rows[1])
     assert len(detail.current.payload) == PREVIEW_BYTES
     assert "not kept because recording is off" in detail.notice.text()
     assert not detail.notice.isHidden() and not detail.copy_button.isEnabled()
@@ -144,7 +152,7 @@ async def test_context_menu_copies_and_emits_full_frames(
     clipboard = QApplication.clipboard()
 
     # the text echo (the newest row): copy row, payload and JSON
-    panel.view.selectRow(rows[-1])
+    select_only(panel, rows[-1])
     menu.popup(QPoint(0, 0))
     assert all(a.isEnabled() for a in menu.menu.actions() if not a.isSeparator())
     menu.menu.hide()
@@ -160,7 +168,7 @@ async def test_context_menu_copies_and_emits_full_frames(
         "echo", "in", "text", len("hello ✓".encode()))
 
     # the oldest (a preview): every action carries its full payload, read back
-    panel.view.selectRow(rows[0])
+    select_only(panel, rows[0])
     assert isinstance(model.frame(rows[0]), FramePreview)
     for action in (menu.resend, menu.compose, menu.save):
         action.trigger()
@@ -174,7 +182,7 @@ async def test_context_menu_copies_and_emits_full_frames(
     assert base64.b64decode(json.loads(clipboard.text())["payload"]) == payloads[0]
 
     # multi-selection: rows 0..3 copied and exported whole
-    panel.view.selectRow(rows[0])
+    select_only(panel, rows[0])
     for r in rows[1:4]:
         panel.view.selectionModel().select(
             model.index(r, 0), panel.view.selectionModel().SelectionFlag.Select
@@ -233,7 +241,7 @@ async def test_connection_events_are_rows_not_frames(setup, embedded_server) -> 
     # selected, a connection event shows the handshake view, not the frame pane
     hs = events[1].handshake
     assert hs is not None and hs.status == 101 and hs.url.startswith(srv.url)
-    panel.view.selectRow(open_row)
+    select_only(panel, open_row)
     assert panel.details.currentWidget() is panel.handshake
     text = panel.handshake.text.toPlainText()
     assert "Status:        101" in text and "Response headers:" in text
@@ -275,7 +283,7 @@ def test_handshake_view_shows_what_was_negotiated(qtbot) -> None:
         row = panel.model.frame(0)
         assert isinstance(row, ConnectionRow) and row.handshake is hs
         assert "subprotocol graphql-ws" in row.summary and "permessage-deflate" in row.summary
-        panel.view.selectRow(0)
+        select_only(panel, 0)
         text = panel.handshake.text.toPlainText()
         for needle in ("Status:        101", "TLSv1.3", "CN=example.test", "Bearer ***",
                        "Upgrade: websocket", "Subprotocol:   graphql-ws"):
@@ -294,7 +302,7 @@ def test_a_filter_that_hides_the_selected_frame_clears_the_detail(qtbot) -> None
                              json.dumps({"type": "a" if i % 2 else "b", "n": i}).encode())
                   for i in range(10)]
         bridge.tick.emit(TickBatch(time.time(), frames=frames))
-        panel.view.selectRow(3)
+        select_only(panel, 3)
         assert panel.detail.current is frames[3]
         selected: list[object] = []
         panel.frame_selected.connect(selected.append)
