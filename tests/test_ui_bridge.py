@@ -57,3 +57,33 @@ def test_each_tick_sorts_the_events_by_kind_in_order(qtbot, monkeypatch) -> None
     assert [b.dropped for b in batches] == [0, 0, 2, 0]
     assert all(not b.states and not b.others and not b.handshakes
                for b in (batches[0], batches[2], batches[3]))
+
+
+def test_the_buffer_is_bounded_in_bytes_too(qtbot, monkeypatch) -> None:
+    """Big frames past BUFFER_BYTES between two ticks are dropped and counted; the next tick
+    starts a new budget; one frame larger than the whole budget still gets through alone."""
+    monkeypatch.setattr(ui.bridge, "BUFFER_BYTES", 3 * 1024)
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager, interval_ms=3_600_000)  # ticks only when called here
+    batches: list[TickBatch] = []
+    bridge.tick.connect(batches.append)
+
+    def big(i: int, size: int = 1024) -> FrameEvent:
+        return FrameEvent(1, time.time(), Direction.IN, Opcode.BINARY, bytes([i]) * size)
+
+    try:
+        for i in range(5):  # 5 KiB into 3 KiB: the last two are dropped
+            manager.hub.publish(big(i))
+        manager.hub.publish(frame(99))  # a small one still over the budget: dropped too
+        bridge._drain()
+        for i in range(5, 7):
+            manager.hub.publish(big(i))
+        bridge._drain()
+        manager.hub.publish(big(7, 10 * 1024))  # alone, bigger than the budget
+        manager.hub.publish(big(8))
+        bridge._drain()
+    finally:
+        bridge.stop()
+        dispose(bridge)
+    assert [[f.payload[0] for f in b.frames] for b in batches] == [[0, 1, 2], [5, 6], [7]]
+    assert [b.dropped for b in batches] == [3, 0, 1]

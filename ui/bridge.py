@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 TICK_MS = 50
 BUFFER_LIMIT = 200_000  # events held between two ticks; beyond it the oldest are dropped
+# Payload bytes held between two ticks; frames beyond it wait for nothing: they are dropped (and
+# counted) until the next tick. With recording on, the recorder's hold slows the reads long
+# before this; with it off, a stalled window would otherwise hold 200,000 frames of any size.
+BUFFER_BYTES = 64 * 2**20
 # During a flood the panels' heavy redraws (a chart plot, the inspector's new rows) and their
 # paints start at least this far apart: each takes ~15-30 ms while the GUI thread shares the
 # GIL, and two in one pass of the event loop froze the window for 60+ ms.
@@ -69,6 +73,9 @@ class CoreBridge(QObject):
         self._buf: deque[Event] = deque(maxlen=BUFFER_LIMIT)
         self._turn_at = 0.0  # time.monotonic() of the last heavy redraw's turn
         self._dropped = 0  # counted by the publishing thread only; the tick reads the increase
+        # payload bytes accepted (written by the publishing thread only), and their count when
+        # the last tick began (by the GUI thread only): what the buffer holds is the difference
+        self._pushed_bytes = self._drain_mark = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe = manager.hub.subscribe(self._push)
         self._timer = QTimer(self)
@@ -77,12 +84,20 @@ class CoreBridge(QObject):
         self._timer.start()
 
     def _push(self, event: Event) -> None:
+        if type(event) is FrameEvent:
+            size = len(event.payload)
+            held = self._pushed_bytes - self._drain_mark
+            if held and held + size > BUFFER_BYTES:  # (one frame of any size always fits)
+                self._dropped += 1
+                return
+            self._pushed_bytes += size
         buf = self._buf
         if len(buf) == BUFFER_LIMIT:
             self._dropped += 1
         buf.append(event)
 
     def _drain(self) -> None:
+        self._drain_mark = self._pushed_bytes  # before the pops: a later push counts till next
         buf = self._buf
         pop = buf.popleft
         events = [pop() for _ in range(len(buf))]  # what arrives meanwhile waits for the next
