@@ -193,7 +193,7 @@ def _summary(name: str, f: Mapping[str, Any], topic: str | None, version: int) -
     elif name == "CONNACK":
         code = f["reason_code"]
         parts.append(CONNACK_3.get(code, f"{code:#04x}") if version != 5 or code == 0
-                     else f"reason {code:#04x}")
+                     else _reason(code))
     elif topic is not None:
         parts.append(topic)
     if name == "PUBLISH":
@@ -205,7 +205,7 @@ def _summary(name: str, f: Mapping[str, Any], topic: str | None, version: int) -
     if "reason_codes" in f:
         parts.append(str(f["reason_codes"]))
     elif name not in ("CONNACK",) and f.get("reason_code"):
-        parts.append(f"reason {f['reason_code']:#04x}")
+        parts.append(_reason(f["reason_code"]))
     if f.get("retain"):
         parts.append("retain")
     if f.get("dup"):
@@ -213,6 +213,11 @@ def _summary(name: str, f: Mapping[str, Any], topic: str | None, version: int) -
     if name == "PUBLISH":
         parts.append(short(f["payload"]))
     return " ".join(parts)
+
+
+def _reason(code: int) -> str:
+    return f"reason {code:#04x} {wire.REASONS[code]}" if code in wire.REASONS else \
+        f"reason {code:#04x}"
 
 
 TEMPLATES = {
