@@ -169,7 +169,11 @@ def test_paho_connect_variants_decode(version: int) -> None:
         assert f["client_id"] == client_id
         assert f["will"] is will
         assert f.get("username") == user
-        assert f.get("password") == (password.encode() if password is not None else None)
+        assert f.get("password") == ("•••" if password is not None else None)
+        reader = wire.Reader(bytes(capture.data), "CONNECT")
+        reader.take(1)
+        raw = wire.parse(1, 0, reader.take(reader.varint()), version).fields
+        assert raw.get("password") == (password.encode() if password is not None else None)
         if version == 5:
             assert f["properties"] == want_props
             assert f["clean_start"] is (i % 2 == 0)

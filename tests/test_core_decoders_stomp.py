@@ -162,6 +162,8 @@ def test_the_protocol_client_connects_and_beats_at_the_negotiated_interval() -> 
     assert ref.cmd == "CONNECT"
     assert ref.headers == {"accept-version": "1.2", "host": "broker.test", "heart-beat": "4000,0",
                            "login": "guest", "passcode": "pw"}
+    (shown,) = decoder.session(HANDSHAKE).feed(Frame(Direction.OUT, Opcode.TEXT, hello.payload))
+    assert ("passcode", "•••") in shown.fields["headers"]  # the secret is not shown
     assert session.tick(10.0) == ()  # nothing before CONNECTED
     session.feed(Frame(Direction.IN, Opcode.TEXT,
                        b"CONNECTED\nversion:1.2\nheart-beat:0,10000\n\n\0"))

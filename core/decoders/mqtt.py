@@ -34,6 +34,7 @@ from core.events import Direction, Opcode
 SUBPROTOCOLS = ("mqtt", "mqttv3.1")
 SUMMARY_CHARS = 80
 MAX_ALIASES = 1000
+MASK = "•••"
 _KINDS = {1: Kind.CONNECT, 2: Kind.CONNECT, 3: Kind.EVENT, 4: Kind.RESPONSE, 5: Kind.RESPONSE,
           6: Kind.REQUEST, 7: Kind.RESPONSE, 8: Kind.SUBSCRIBE, 9: Kind.RESPONSE,
           10: Kind.UNSUBSCRIBE, 11: Kind.RESPONSE, 12: Kind.HEARTBEAT, 13: Kind.HEARTBEAT,
@@ -78,7 +79,10 @@ def short(value: Any, limit: int = SUMMARY_CHARS) -> str:
     elif isinstance(value, str):
         text = value
     else:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=repr)
+        try:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=repr)
+        except (ValueError, RecursionError):
+            text = f"<{type(value).__name__}>"
     text = text.replace("\n", " ").replace("\r", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -125,6 +129,8 @@ class MqttSession:
             topic = ", ".join(f["filters"])
         if packet.type == 2 and f["reason_code"] != 0:
             kind = Kind.ERROR
+        if "password" in f:  # shown as present, never as the secret itself
+            f["password"] = MASK
         pid = f.get("packet_id")
         return Message(
             "mqtt", kind, _summary(packet.name, f, topic, self.version), direction,

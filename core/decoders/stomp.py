@@ -40,6 +40,7 @@ from core.events import Direction, Opcode
 SUBPROTOCOLS = {"v12.stomp": "1.2", "v11.stomp": "1.1", "v10.stomp": "1.0"}
 MAX_SUBSCRIPTIONS = 10_000
 SUMMARY_CHARS = 80
+MASK = "•••"
 _KINDS = {
     "CONNECT": Kind.CONNECT, "STOMP": Kind.CONNECT, "CONNECTED": Kind.CONNECT,
     "SUBSCRIBE": Kind.SUBSCRIBE, "UNSUBSCRIBE": Kind.UNSUBSCRIBE, "SEND": Kind.EVENT,
@@ -65,7 +66,10 @@ def short(value: Any, limit: int = SUMMARY_CHARS) -> str:
     elif isinstance(value, str):
         text = value
     else:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=repr)
+        try:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=repr)
+        except (ValueError, RecursionError):
+            text = f"<{type(value).__name__}>"
     text = text.replace("\n", " ").replace("\r", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -135,8 +139,8 @@ class StompSession:
             name=cmd, topic=destination,
             correlation=f"receipt:{receipt}" if receipt is not None else None,
             payload=payload,
-            fields={"headers": frame.headers, "subscription": sub_id, "version": self.version,
-                    "body_bytes": len(frame.body)})
+            fields={"headers": _masked(frame.headers), "subscription": sub_id,
+                    "version": self.version, "body_bytes": len(frame.body)})
 
     def _remember(self, sub_id: str, destination: str) -> None:
         self.subscriptions[sub_id] = destination
@@ -180,6 +184,11 @@ class StompSession:
             return ()
         self._next_beat = now + self.send_every
         return (Outgoing(b"\n", text=True),)
+
+
+def _masked(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The passcode is shown as present, never as the secret itself."""
+    return tuple((k, MASK if k == "passcode" else v) for k, v in headers)
 
 
 def _beats(value: str | None) -> tuple[int, int]:
