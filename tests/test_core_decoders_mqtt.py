@@ -376,3 +376,20 @@ def test_a_malformed_body_is_one_error_and_the_next_packet_still_decodes() -> No
     messages = session.feed(Frame(Direction.OUT, Opcode.BINARY, bad + wire.encode_simple(12)))
     assert [m.kind for m in messages] == [Kind.ERROR, Kind.HEARTBEAT]
     assert "SUBSCRIBE" in messages[0].summary and "truncated" in messages[0].summary
+
+
+def test_protocol_client_options_from_a_mapping() -> None:
+    """What a profile or the CLI gives (guard.open_session passes it as session()'s options)."""
+    session = decoder.session(HANDSHAKE, {"client-id": "cli", "keep-alive": "15", "version": 5,
+                                          "clean": "false"})
+    (hello,) = session.on_open()
+    (connect,) = decoder.session(HANDSHAKE).feed(Frame(Direction.OUT, Opcode.BINARY,
+                                                       hello.payload))
+    f = connect.fields
+    assert (f["client_id"], f["keep_alive"], f["protocol_level"], f["clean_start"]) == (
+        "cli", 15, 5, False)
+    for bad in ({"keepalive": 5}, {"keep-alive": "soon"}, {"version": 6}, {"clean": "maybe"}):
+        with pytest.raises(ValueError, match="MQTT"):
+            decoder.session(HANDSHAKE, bad)
+    (bad_packet,) = session.feed(Frame(Direction.IN, Opcode.BINARY, b"\x00\x00"))
+    assert bad_packet.summary.startswith("malformed: ")

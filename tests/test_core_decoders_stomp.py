@@ -261,3 +261,18 @@ def test_a_huge_content_length_or_an_endless_frame_stays_within_the_bound() -> N
         assert session.streams[Direction.IN].buffered <= 64 * 1024
     assert dropped and all(m.kind is Kind.ERROR for m in dropped)
     assert "passed 65536 bytes" in dropped[0].summary
+
+
+def test_protocol_client_options_from_a_mapping() -> None:
+    session = decoder.session(HANDSHAKE, {"heart-beat": "5000,0", "host": "vhost",
+                                          "accept-version": "1.1,1.2"})
+    (hello,) = decoder.session(Handshake("ws://h/ws")).on_open()
+    assert b"accept-version:1.0,1.1,1.2\n" in hello.payload  # no subprotocol: all versions
+    (hello,) = session.on_open()
+    ref = stomp_ref.parse_frame(hello.payload.rstrip(b"\0"))
+    assert (ref.headers["heart-beat"], ref.headers["host"]) == ("5000,0", "vhost")
+    for bad in ({"heartbeat": "1,1"}, {"heart-beat": "1"}, {"heart-beat": "-1,0"}):
+        with pytest.raises(ValueError, match="STOMP"):
+            decoder.session(HANDSHAKE, bad)
+    (bad_frame,) = session.feed(Frame(Direction.IN, Opcode.TEXT, b"HELLO\n\n\0"))
+    assert bad_frame.summary.startswith("malformed: unknown STOMP command")

@@ -28,6 +28,7 @@ from core.decoders.api import (
     Message,
     Outgoing,
 )
+from core.decoders.client_options import settings_from
 from core.decoders.mqtt_stream import MAX_PACKET, Bad, Dropped, MqttStream
 from core.events import Direction, Opcode
 
@@ -54,6 +55,14 @@ class MqttSettings:
     username: str | None = None
     password: str | None = None
     max_packet: int = MAX_PACKET
+
+    def __post_init__(self) -> None:
+        if self.version not in (3, 4, 5):
+            raise ValueError(f"MQTT version must be 3, 4 or 5 (5: MQTT 5.0), not {self.version}")
+        if not 0 <= self.keep_alive <= 0xFFFF:
+            raise ValueError("MQTT keep-alive must be 0 to 65535 seconds")
+        if self.max_packet < 1024:
+            raise ValueError("MQTT max-packet must be at least 1024 bytes")
 
 
 _client_ids = itertools.count(1)
@@ -88,8 +97,9 @@ def short(value: Any, limit: int = SUMMARY_CHARS) -> str:
 
 
 class MqttSession:
-    def __init__(self, handshake: Handshake, settings: MqttSettings | None = None) -> None:
-        self.settings = settings or MqttSettings()
+    def __init__(self, handshake: Handshake,
+                 options: Mapping[str, Any] | MqttSettings | None = None) -> None:
+        self.settings = settings_from(MqttSettings, options, "MQTT")
         self.version = self.settings.version
         self.streams = {d: MqttStream(self.settings.max_packet) for d in Direction}
         self.aliases: dict[Direction, dict[int, str]] = {d: {} for d in Direction}
@@ -108,7 +118,7 @@ class MqttSession:
                                    fields={"dropped_bytes": item.dropped}))
             elif isinstance(item, Bad):
                 name = wire.NAMES.get(item.ptype, "packet")
-                out.append(Message("mqtt", Kind.ERROR, f"malformed {name}: {item.reason}",
+                out.append(Message("mqtt", Kind.ERROR, f"malformed: {item.reason}",
                                    frame.direction, name=name,
                                    fields={"dropped_bytes": item.size}))
             else:
@@ -252,8 +262,10 @@ class MqttDecoder:
             return URL_SIGNATURE
         return NOT_MINE
 
-    def session(self, handshake: Handshake, settings: MqttSettings | None = None) -> MqttSession:
-        return MqttSession(handshake, settings)
+    def session(self, handshake: Handshake,
+                options: Mapping[str, Any] | MqttSettings | None = None) -> MqttSession:
+        """`options`: MqttSettings or a mapping of its fields ("keep-alive": 30, "version": 5)."""
+        return MqttSession(handshake, options)
 
     def templates(self) -> Mapping[str, str]:
         return dict(TEMPLATES)

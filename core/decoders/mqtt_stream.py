@@ -59,7 +59,7 @@ class MqttStream:
                 self._skip = max(0, length - have)
                 dropped = min(len(self._buf), start + length)
                 del self._buf[:dropped]
-                out.append(Dropped(f"a packet of {length} bytes passes the bound of "
+                out.append(Dropped(f"dropped: a packet of {length} bytes passes the bound of "
                                    f"{self.max_packet} bytes; skipped", start + length))
                 continue
             if len(self._buf) < start + length:
@@ -93,4 +93,4 @@ class MqttStream:
     def _drop(self, reason: str) -> Dropped:
         dropped = len(self._buf)
         self._buf.clear()
-        return Dropped(f"malformed packet: {reason}; dropped the buffer", dropped)
+        return Dropped(f"malformed: {reason}; dropped the buffer", dropped)

@@ -27,6 +27,7 @@ from core.decoders.api import (
     Message,
     Outgoing,
 )
+from core.decoders.client_options import settings_from
 from core.decoders.stomp_frames import (
     COMMANDS,
     Broken,
@@ -58,6 +59,10 @@ class StompSettings:
     login: str | None = None
     passcode: str | None = None
     max_buffer: int = 4 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if min(self.heart_beat) < 0 or self.max_buffer < 1024:
+            raise ValueError("STOMP heart-beat must be two numbers >= 0 and max-buffer >= 1024")
 
 
 def short(value: Any, limit: int = SUMMARY_CHARS) -> str:
@@ -92,8 +97,9 @@ def body_value(frame: StompFrame) -> Any:
 
 
 class StompSession:
-    def __init__(self, handshake: Handshake, settings: StompSettings | None = None) -> None:
-        self.settings = settings or StompSettings()
+    def __init__(self, handshake: Handshake,
+                 options: Mapping[str, Any] | StompSettings | None = None) -> None:
+        self.settings = settings_from(StompSettings, options, "STOMP")
         self.handshake = handshake
         self.version = SUBPROTOCOLS.get(handshake.subprotocol or "", "1.2")
         self.streams = {d: StompStream(self.settings.max_buffer) for d in Direction}
@@ -111,7 +117,7 @@ class StompSession:
                 out.append(Message("stomp", Kind.HEARTBEAT, "heart-beat", frame.direction,
                                    heartbeat=True, fields={"eols": item.eols}))
             elif isinstance(item, Broken):
-                out.append(Message("stomp", Kind.ERROR, f"malformed STOMP: {item.reason}",
+                out.append(Message("stomp", Kind.ERROR, f"{item.what}: {item.reason}",
                                    frame.direction, fields={"dropped_bytes": item.dropped}))
             else:
                 out.append(self._message(item, frame.direction))
@@ -250,8 +256,9 @@ class StompDecoder:
         return NOT_MINE
 
     def session(self, handshake: Handshake,
-                settings: StompSettings | None = None) -> StompSession:
-        return StompSession(handshake, settings)
+                options: Mapping[str, Any] | StompSettings | None = None) -> StompSession:
+        """`options`: StompSettings or a mapping of its fields ("heart-beat": "5000,5000")."""
+        return StompSession(handshake, options)
 
     def templates(self) -> Mapping[str, str]:
         return dict(TEMPLATES)

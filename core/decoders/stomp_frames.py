@@ -54,6 +54,7 @@ class Broken:
 
     reason: str
     dropped: int
+    what: str = "malformed"  # or "dropped", for a frame that passed the bound
 
 
 Item = StompFrame | Heartbeat | Broken
@@ -123,7 +124,8 @@ class StompStream:
         if len(self._buf) > self.max_buffer:
             dropped = len(self._buf)
             self._buf.clear()
-            items.append(Broken(f"an unfinished frame passed {self.max_buffer} bytes", dropped))
+            reason = f"an unfinished frame passed {self.max_buffer} bytes"
+            items.append(Broken(reason, dropped, "dropped"))
         return items
 
     def _parse(self) -> Iterator[Item]:
