@@ -13,7 +13,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from core.decoders import mqtt_wire as wire
-from core.decoders.api import Frame, Handshake, Kind, Message
+from core.decoders.api import Decoder, DecoderSession, Frame, Handshake, Kind, Message
 from core.decoders.mqtt import MqttSettings, decoder
 from core.events import Direction, Opcode
 from tests import mqtt_reference as ref
@@ -308,6 +308,11 @@ def test_templates_encode_frames_the_decoder_reads_back() -> None:
             decoder.encode("PUBLISH", bad)
     with pytest.raises(ValueError):
         decoder.encode("NOPE", {})
+
+
+def test_the_decoder_is_shaped_like_the_interface() -> None:
+    assert isinstance(decoder, Decoder) and decoder.name == "mqtt"
+    assert isinstance(decoder.session(HANDSHAKE), DecoderSession)
 
 
 def test_score() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from stomp import utils as stomp_ref
 
-from core.decoders.api import Frame, Handshake, Kind, Message
+from core.decoders.api import Decoder, DecoderSession, Frame, Handshake, Kind, Message
 from core.decoders.stomp import StompSettings, decoder
 from core.decoders.stomp_frames import CLIENT_COMMANDS, SERVER_COMMANDS, encode_frame
 from core.events import Direction, Opcode
@@ -203,6 +203,11 @@ def test_templates_make_frames_the_decoder_and_stomp_py_read_back() -> None:
                          ("SEND", {"destination": "a\0b"})):
         with pytest.raises(ValueError):
             decoder.encode(name, values)
+
+
+def test_the_decoder_is_shaped_like_the_interface() -> None:
+    assert isinstance(decoder, Decoder) and decoder.name == "stomp"
+    assert isinstance(decoder.session(HANDSHAKE), DecoderSession)
 
 
 def test_score() -> None:
