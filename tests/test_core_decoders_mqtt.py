@@ -398,3 +398,16 @@ def test_protocol_client_options_from_a_mapping() -> None:
             decoder.session(HANDSHAKE, bad)
     (bad_packet,) = session.feed(Frame(Direction.IN, Opcode.BINARY, b"\x00\x00"))
     assert bad_packet.summary.startswith("malformed: ")
+
+
+def test_cost_stays_linear_for_tiny_pieces_and_many_packed_packets() -> None:
+    session = decoder.session(HANDSHAKE)
+    data = wire.encode_publish("t", b"x" * 200_000, 1, packet_id=1)
+    started = time.monotonic()
+    got: list[Message] = []
+    for i in range(len(data)):
+        got += session.feed(Frame(Direction.IN, Opcode.BINARY, data[i : i + 1]))
+    assert [m.name for m in got] == ["PUBLISH"]
+    packed = wire.encode_publish("t", b"{}") * 200_000
+    assert len(session.feed(Frame(Direction.IN, Opcode.BINARY, packed))) == 200_000
+    assert time.monotonic() - started < 30

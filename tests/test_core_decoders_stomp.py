@@ -259,7 +259,11 @@ def test_a_huge_content_length_or_an_endless_frame_stays_within_the_bound() -> N
                                 b"MESSAGE\ncontent-length:99999999999\n\nabc"))
     assert err.kind is Kind.ERROR and "content-length" in err.summary
     assert session.streams[Direction.IN].buffered == 0
-    session.feed(Frame(Direction.IN, Opcode.TEXT, b"MESSAGE\ndestination:/q\n\n"))
+    for _ in range(20):  # the rest of that frame is skipped up to its NUL, never held
+        assert session.feed(Frame(Direction.IN, Opcode.TEXT, b"y" * 100_000)) == []
+        assert session.streams[Direction.IN].buffered == 0
+    assert session.feed(Frame(Direction.IN, Opcode.TEXT,
+                              b"yy\0MESSAGE\ndestination:/q\n\n")) == []
     dropped = []
     for _ in range(100):  # 5 MB of a body that never ends
         dropped += session.feed(Frame(Direction.IN, Opcode.TEXT, b"y" * 50_000))
@@ -281,3 +285,18 @@ def test_protocol_client_options_from_a_mapping() -> None:
             decoder.session(HANDSHAKE, bad)
     (bad_frame,) = session.feed(Frame(Direction.IN, Opcode.TEXT, b"HELLO\n\n\0"))
     assert bad_frame.summary.startswith("malformed: unknown STOMP command")
+
+
+def test_cost_stays_linear_for_tiny_pieces_and_many_packed_frames() -> None:
+    """A frame a byte at a time is not searched again from its start on every byte, and many
+    frames in one message are not a quadratic scan (both were, before; bounds are generous)."""
+    body = b"SEND\ndestination:/q\n" + b"h:v\n" * 2000 + b"\n" + b"x" * 200_000 + b"\0"
+    session = decoder.session(HANDSHAKE)
+    started = time.monotonic()
+    got = []
+    for i in range(len(body)):
+        got += session.feed(Frame(Direction.IN, Opcode.TEXT, body[i : i + 1]))
+    assert [m.kind for m in got] == [Kind.ERROR]  # more than 1000 headers: one clear error
+    packed = b"SEND\ndestination:/q\n\n\0" * 200_000
+    assert len(session.feed(Frame(Direction.IN, Opcode.TEXT, packed))) == 200_000
+    assert time.monotonic() - started < 30

@@ -111,22 +111,40 @@ class StompStream:
         self.max_buffer = max_buffer
         self.version = "1.2"
         self._buf = bytearray()
+        # What an unfinished frame waits for, so that a frame arriving in many small pieces is
+        # not searched again from its start on every piece: b"\n" (its header block, searched
+        # from _resume on), b"\0" (its end) or a byte count (a content-length body).
+        self._waiting: bytes | int | None = None
+        self._resume = 0
+        self._discard = False  # skipping the rest of a broken frame, up to its NUL
 
     @property
     def buffered(self) -> int:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[Item]:
+        if self._discard:
+            end = data.find(b"\0")
+            if end < 0:
+                return []
+            self._discard, data = False, data[end + 1 :]
         self._buf += data
         items: list[Item] = []
-        for item in self._parse():
-            items.append(item)
+        if not self._still_waiting(data):
+            items += self._parse()
         if len(self._buf) > self.max_buffer:
             dropped = len(self._buf)
             self._buf.clear()
+            self._waiting, self._resume = None, 0
             reason = f"an unfinished frame passed {self.max_buffer} bytes"
             items.append(Broken(reason, dropped, "dropped"))
         return items
+
+    def _still_waiting(self, data: bytes) -> bool:
+        """True when `data` cannot finish the frame the buffer holds (no need to look again)."""
+        if isinstance(self._waiting, int):
+            return len(self._buf) < self._waiting
+        return self._waiting is not None and self._waiting not in data and b"\0" not in data
 
     def _parse(self) -> Iterator[Item]:
         buf = self._buf
@@ -140,28 +158,27 @@ class StompStream:
                 parsed = self._frame(buf)
             except StompError as exc:
                 end = buf.find(b"\0")
-                if end < 0:  # nothing to resynchronise on: wait, bounded by max_buffer
-                    if b"\n\n" in buf or b"\r\n\r\n" in buf:
-                        dropped = len(buf)
-                        buf.clear()
-                        yield Broken(str(exc), dropped)
-                    return
-                del buf[: end + 1]
-                yield Broken(str(exc), end + 1)
+                dropped = end + 1 if end >= 0 else len(buf)  # resynchronise after the NUL
+                self._discard = end < 0  # the rest of this frame is still to come
+                del buf[:dropped]
+                self._waiting, self._resume = None, 0
+                yield Broken(str(exc), dropped)
                 continue
             if parsed is None:
                 return
             frame, used = parsed
             del buf[:used]
+            self._waiting, self._resume = None, 0
             yield frame
 
     def _frame(self, buf: bytearray) -> tuple[StompFrame, int] | None:
         """The frame at the start of buf and its length, None while it is incomplete."""
-        head_end, sep = _header_end(buf)
+        resume = self._resume if self._waiting == b"\n" else 0
+        head_end, sep = _header_end(buf, resume)
         if head_end < 0:
-            nul = buf.find(b"\0")
-            if nul >= 0:
+            if buf.find(b"\0", resume) >= 0:
                 raise StompError("a frame ended before its headers did")
+            self._waiting, self._resume = b"\n", max(0, len(buf) - 2)
             return None
         try:
             head = bytes(buf[:head_end]).decode("utf-8")
@@ -184,6 +201,7 @@ class StompStream:
                 raise StompError(f"{command}: content-length {size} passes the bound of "
                                  f"{self.max_buffer} bytes")
             if len(buf) < start + size + 1:
+                self._waiting = start + size + 1
                 return None
             if buf[start + size] != 0:
                 raise StompError(f"{command}: no NUL after the {size}-byte body")
@@ -191,6 +209,7 @@ class StompStream:
         else:
             end = buf.find(b"\0", start)
             if end < 0:
+                self._waiting = b"\0"
                 return None
         return StompFrame(command, tuple(headers), bytes(buf[start:end])), end + 1
 
@@ -223,10 +242,10 @@ def _leading_eols(buf: bytearray) -> tuple[int, int] | None:
     return (count, i) if count else None
 
 
-def _header_end(buf: bytearray) -> tuple[int, int]:
+def _header_end(buf: bytearray, start: int = 0) -> tuple[int, int]:
     """Where the header block ends (the EOL before the blank line) and the bytes to skip."""
-    lf = buf.find(b"\n\n")
-    crlf = buf.find(b"\n\r\n")
-    if crlf >= 0 and (lf < 0 or crlf < lf):
+    lf = buf.find(b"\n\n", start)
+    crlf = buf.find(b"\n\r\n", start, lf + 1 if lf >= 0 else len(buf))
+    if crlf >= 0:
         return crlf, 3
     return lf, 2
