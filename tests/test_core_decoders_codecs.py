@@ -69,6 +69,9 @@ def test_cbor_refuses_trailing_bytes_empty_and_oversized_payloads() -> None:
         cbor.decode_cbor(cbor2.dumps(b"x" * 2000), max_size=1000)
     with pytest.raises(cbor.CborError):  # a 2**64-byte string that is not there
         cbor.decode_cbor(b"\x5b" + b"\xff" * 8)
+    for huge in (b"\x9b\x7f" + b"\xff" * 7, b"\xbb\x00" + b"\xff" * 7):  # 2**63 items
+        with pytest.raises(cbor.CborError, match="premature end"):
+            cbor.decode_cbor(huge)
     with pytest.raises(cbor.CborError):  # nesting past cbor2's limit
         cbor.decode_cbor(b"\x81" * 100_000 + b"\x01")
 
