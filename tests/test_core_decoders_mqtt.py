@@ -411,3 +411,26 @@ def test_cost_stays_linear_for_tiny_pieces_and_many_packed_packets() -> None:
     packed = wire.encode_publish("t", b"{}") * 200_000
     assert len(session.feed(Frame(Direction.IN, Opcode.BINARY, packed))) == 200_000
     assert time.monotonic() - started < 30
+
+
+def test_the_protocol_client_acknowledges_qos_deliveries() -> None:
+    session = decoder.session(HANDSHAKE)
+    passive = [session.answer(m) for m in session.feed(Frame(
+        Direction.IN, Opcode.BINARY, ref.spec_publish("t", b"x", 1, False, False, 7, None, False)))]
+    assert passive == [()]  # protocol client off: raw, as before
+    session.on_open()
+    incoming = b"".join((ref.spec_connack(False, 0, None, False),
+                         ref.spec_publish("t", b"x", 0, False, False, 0, None, False),
+                         ref.spec_publish("t", b"x", 1, False, False, 7, None, False),
+                         ref.spec_publish("t", b"x", 2, False, False, 8, None, False),
+                         ref.spec_ack(6, 8), ref.spec_ack(5, 9), ref.spec_ack(4, 10)))
+    replies = [session.answer(m) for m in
+               session.feed(Frame(Direction.IN, Opcode.BINARY, incoming))]
+    sent = b"".join(o.payload for r in replies for o in r)
+    assert sent == ref.spec_ack(4, 7) + ref.spec_ack(5, 8) + ref.spec_ack(7, 8) + \
+        ref.spec_ack(6, 9)
+    checker = decoder.session(HANDSHAKE)
+    names = [(m.name, m.correlation) for m in checker.feed(Frame(Direction.OUT, Opcode.BINARY,
+                                                                 sent))]
+    assert names == [("PUBACK", "mqtt:7"), ("PUBREC", "mqtt:8"), ("PUBCOMP", "mqtt:8"),
+                     ("PUBREL", "mqtt:9")]

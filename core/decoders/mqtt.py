@@ -4,7 +4,8 @@ The protocol version is read from CONNECT and kept for the session (it decides w
 carry properties). Packet ids pair as "mqtt:<id>": PUBLISH QoS 1 with PUBACK, QoS 2 with PUBREC
 (then PUBREL with PUBCOMP), SUBSCRIBE with SUBACK, UNSUBSCRIBE with UNSUBACK. A PUBLISH that
 expects an acknowledgement is a REQUEST, so that pairing opens on it. As a protocol client the
-session sends CONNECT on open and PINGREQ at the keep-alive.
+session sends CONNECT on open, PINGREQ at the keep-alive, and the acknowledgements QoS 1 and 2
+deliveries call for.
 """
 
 from __future__ import annotations
@@ -184,7 +185,18 @@ class MqttSession:
         return (Outgoing(data, text=False),)
 
     def answer(self, message: Message) -> Sequence[Outgoing]:
-        return ()
+        """The QoS handshakes a client owes: PUBACK or PUBREC for a QoS 1/2 PUBLISH received,
+        PUBCOMP for a PUBREL, PUBREL for a PUBREC to our own QoS 2 PUBLISH (a broker stops
+        delivering once too many go unacknowledged)."""
+        if not self._client or message.direction is not Direction.IN:
+            return ()
+        pid, name = message.fields.get("packet_id"), message.name
+        if pid is None or message.kind is Kind.ERROR:
+            return ()
+        reply = {"PUBREC": 6, "PUBREL": 7}.get(name or "")
+        if name == "PUBLISH":
+            reply = 4 if message.fields.get("qos") == 1 else 5
+        return (Outgoing(wire.encode_ack(reply, pid), text=False),) if reply else ()
 
     def tick(self, now: float) -> Sequence[Outgoing]:
         if not (self._client and self.connected and self.keep_alive):

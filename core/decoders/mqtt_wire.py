@@ -329,6 +329,11 @@ def encode_unsubscribe(packet_id: int, filters: Sequence[str], version: int = 4)
     return packet(10, 2, body + b"".join(string(t) for t in filters))
 
 
+def encode_ack(ptype: int, packet_id: int) -> bytes:
+    """PUBACK(4), PUBREC(5), PUBREL(6) or PUBCOMP(7) with success (no reason code needed)."""
+    return packet(ptype, FIXED_FLAGS.get(ptype, 0), packet_id.to_bytes(2, "big"))
+
+
 def encode_simple(ptype: int) -> bytes:
     """PINGREQ, PINGRESP or a DISCONNECT with no reason code."""
     return packet(ptype, 0, b"")
