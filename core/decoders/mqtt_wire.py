@@ -88,22 +88,22 @@ class Reader:
         self.pos += n
         return chunk
 
-    def int(self, n: int) -> int:
+    def uint(self, n: int) -> int:
         return int.from_bytes(self.take(n), "big")
 
     def varint(self) -> int:
         value = 0
         for i in range(4):
-            byte = self.int(1)
+            byte = self.uint(1)
             value |= (byte & 0x7F) << (7 * i)
             if not byte & 0x80:
                 return value
         raise MqttError(f"{self.what}: a variable byte integer longer than 4 bytes")
 
     def binary(self) -> bytes:
-        return self.take(self.int(2))
+        return self.take(self.uint(2))
 
-    def str(self) -> str:
+    def text(self) -> str:
         try:
             return self.binary().decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -132,16 +132,16 @@ class Reader:
 
     def read_value(self, kind: str) -> Any:
         if kind == "byte":
-            return self.int(1)
+            return self.uint(1)
         if kind in ("int2", "int4"):
-            return self.int(int(kind[-1]))
+            return self.uint(int(kind[-1]))
         if kind == "varint":
             return self.varint()
         if kind == "bin":
             return self.binary()
         if kind == "pair":
-            return (self.str(), self.str())
-        return self.str()
+            return (self.text(), self.text())
+        return self.text()
 
 
 def parse(ptype: int, flags: int, body: bytes, version: int) -> Packet:
@@ -156,27 +156,27 @@ def parse(ptype: int, flags: int, body: bytes, version: int) -> Packet:
     if ptype == 1:
         f = _connect(r)
     elif ptype == 2:
-        f["session_present"] = bool(r.int(1) & 1)
-        f["reason_code"] = r.int(1)
+        f["session_present"] = bool(r.uint(1) & 1)
+        f["reason_code"] = r.uint(1)
         if version == 5:
             f["properties"] = r.properties()
     elif ptype == 3:
         f = _publish(r, flags, version)
     elif ptype in (4, 5, 6, 7):
-        f["packet_id"] = r.int(2)
+        f["packet_id"] = r.uint(2)
         if version == 5 and r.left():
-            f["reason_code"] = r.int(1)
+            f["reason_code"] = r.uint(1)
             if r.left():
                 f["properties"] = r.properties()
     elif ptype in (8, 10):
         f = _subscribe(r, ptype, version)
     elif ptype in (9, 11):
-        f["packet_id"] = r.int(2)
+        f["packet_id"] = r.uint(2)
         if version == 5:
             f["properties"] = r.properties()
         f["reason_codes"] = list(r.rest())
     elif ptype in (14, 15) and r.left():
-        f["reason_code"] = r.int(1)
+        f["reason_code"] = r.uint(1)
         if r.left():
             f["properties"] = r.properties()
     if r.left():
@@ -185,22 +185,22 @@ def parse(ptype: int, flags: int, body: bytes, version: int) -> Packet:
 
 
 def _connect(r: Reader) -> dict[str, Any]:
-    f: dict[str, Any] = {"protocol_name": r.str(), "protocol_level": r.int(1)}
-    flags = r.int(1)
+    f: dict[str, Any] = {"protocol_name": r.text(), "protocol_level": r.uint(1)}
+    flags = r.uint(1)
     if f["protocol_level"] not in (3, 4, 5):
         raise MqttError(f"CONNECT: unknown protocol level {f['protocol_level']}")
     v5 = f["protocol_level"] == 5
     f.update(clean_start=bool(flags & 2), will=bool(flags & 4), will_qos=(flags >> 3) & 3,
-             will_retain=bool(flags & 32), keep_alive=r.int(2))
+             will_retain=bool(flags & 32), keep_alive=r.uint(2))
     if v5:
         f["properties"] = r.properties()
-    f["client_id"] = r.str()
+    f["client_id"] = r.text()
     if f["will"]:
         if v5:
             f["will_properties"] = r.properties()
-        f["will_topic"], f["will_payload"] = r.str(), r.binary()
+        f["will_topic"], f["will_payload"] = r.text(), r.binary()
     if flags & 0x80:
-        f["username"] = r.str()
+        f["username"] = r.text()
     if flags & 0x40:
         f["password"] = r.binary()
     return f
@@ -211,9 +211,9 @@ def _publish(r: Reader, flags: int, version: int) -> dict[str, Any]:
     if qos == 3:
         raise MqttError("PUBLISH: QoS 3 is not a QoS")
     f: dict[str, Any] = {"dup": bool(flags & 8), "qos": qos, "retain": bool(flags & 1),
-                         "topic": r.str()}
+                         "topic": r.text()}
     if qos:
-        f["packet_id"] = r.int(2)
+        f["packet_id"] = r.uint(2)
     if version == 5:
         f["properties"] = r.properties()
     f["payload"] = r.rest()
@@ -221,14 +221,14 @@ def _publish(r: Reader, flags: int, version: int) -> dict[str, Any]:
 
 
 def _subscribe(r: Reader, ptype: int, version: int) -> dict[str, Any]:
-    f: dict[str, Any] = {"packet_id": r.int(2)}
+    f: dict[str, Any] = {"packet_id": r.uint(2)}
     if version == 5:
         f["properties"] = r.properties()
     filters, options = [], []
     while r.left():
-        filters.append(r.str())
+        filters.append(r.text())
         if ptype == 8:
-            options.append(r.int(1))
+            options.append(r.uint(1))
     if not filters:
         raise MqttError(f"{NAMES[ptype]}: no topic filter")
     f["filters"] = filters
