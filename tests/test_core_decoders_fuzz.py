@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.decoders import embedded, graphql, json_plain, jsonrpc, socketio
+from core.decoders import embedded, graphql, json_plain, jsonrpc, mqtt, socketio, stomp
 from core.decoders.api import Frame, Handshake, Message
 from core.events import Direction, Opcode
 
 DECODERS = [json_plain.decoder, embedded.decoder, jsonrpc.decoder, socketio.decoder,
-            graphql.decoder]
+            graphql.decoder, stomp.decoder, mqtt.decoder]
 SEEDS = [b"", b"2", b"3probe", b'0{"sid":"a","pingInterval":1}', b'451-["a",{"_placeholder":true,'
          b'"num":0}]', b'{"jsonrpc":"2.0","method":"m","id":null}', b'[{"jsonrpc":"2.0"}]',
          b'{"type":"next","id":"1","payload":{}}', b'{"type":"join_room","room":"r"}',

@@ -17,7 +17,7 @@ from tests.decoder_helpers import text
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = Path(__file__).resolve().parent / "plugins" / "example_decoder"
-BUILTINS = ["json", "embedded", "jsonrpc", "socketio", "graphql"]
+BUILTINS = ["json", "embedded", "jsonrpc", "socketio", "graphql", "stomp", "mqtt"]
 
 
 def install_metadata(site: Path, pyproject: Path) -> dict[str, str]:
