@@ -10,6 +10,7 @@ from pathlib import Path
 from core.states import ConnState
 from tests.helpers_ui import dispose, until
 from ui.app import parse_args, show_window, start_session
+from ui.conn_rows import ConnectionRow
 from ui.main_window import PANELS, MainWindow, _Pending
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +79,10 @@ async def test_the_session_fills_the_skeleton(qtbot, config_dir, no_quit_on_clos
         await until(lambda: conn.state is ConnState.OPEN, 5, "open")
         inspector = window.panels["inspector"]
         await until(lambda: inspector.model.rowCount() > 3, 5, "inspector rows")
-        first = inspector.model.data(inspector.model.index(0, 5))
+        model = inspector.model
+        frame_rows = [r for r in range(model.rowCount())
+                      if not isinstance(model.frame(r), ConnectionRow)]  # not "connecting"...
+        first = model.data(model.index(frame_rows[0], 5))
         assert '"type":"connected"' in first.replace(" ", "")
         charts = window.panels["charts"]
         await until(lambda: any(mark.opened for mark in charts.markers.get(conn.id)), 3,

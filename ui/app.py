@@ -321,7 +321,6 @@ async def run(options: Options, window: MainWindow | None = None) -> int:
         await closed
         return 0
     finally:
-        window.remember_session()  # also when Ctrl+C ended it (closeEvent did it otherwise)
         window.hide()
         await window.shutdown()
         window.deleteLater()

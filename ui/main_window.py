@@ -640,6 +640,7 @@ class MainWindow(QMainWindow):
         import asyncio
         import contextlib
 
+        self.remember_session()  # while its connections and the embedded server still run
         bridge = self.bridge
         if bridge is not None:  # None: closed before the session started
             try:

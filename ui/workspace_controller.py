@@ -288,12 +288,13 @@ class WorkspaceController(QObject):
         if bridge is None:
             return []
         server = bridge.server
+        embedded = server.url if server is not None and server.running else None
         entries: list[str] = []
         for conn in bridge.manager.list():
             name = self.profile_of.get(conn.id)
             if name and self.session is not None and self.session.profile(name) is not None:
                 entry = name
-            elif server is not None and conn.config.url.startswith(server.url):
+            elif embedded is not None and conn.config.url.startswith(embedded):
                 continue
             else:
                 entry = conn.config.url
