@@ -161,6 +161,42 @@ class HandshakeInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ProtocolDetected:
+    """Which application protocol a connection speaks (core.decoders), once per open, and again
+    when the user overrides it or the decoder is switched off."""
+
+    conn_id: int
+    time: float
+    protocol: str | None  # the decoder's name; None: raw frames only
+    title: str  # "Socket.IO v5 / Engine.IO v4", or why raw
+    score: float
+    client: bool  # the protocol client answers for us (pings, connection_init, CONNECT)
+    overridden: bool = False  # chosen by the user, not detected
+    note: str = ""  # e.g. "socketio decoder switched off: raised ValueError"
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesDecoded:
+    """The application messages decoded on one connection since the last such event, batched
+    (at most every 50 ms or 512 messages), each with the time of the frame that completed it.
+    Only for decoders that are not lazy: a lazy decoder's frames are decoded where shown."""
+
+    conn_id: int
+    time: float
+    items: tuple[tuple[float, Any], ...]  # (frame time, core.decoders.api.Message)
+
+
+@dataclass(frozen=True, slots=True)
+class PairsMatched:
+    """Requests paired with their replies on one connection since the last such event (batched
+    like MessagesDecoded)."""
+
+    conn_id: int
+    time: float
+    pairs: tuple[Any, ...]  # core.decoders.pairing.Pair
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionRemoved:
     conn_id: int
     time: float
@@ -186,6 +222,9 @@ Event = (
     ConnectionAdded
     | ConnectionRemoved
     | HandshakeInfo
+    | ProtocolDetected
+    | MessagesDecoded
+    | PairsMatched
     | StateChanged
     | FrameEvent
     | LatencySample
