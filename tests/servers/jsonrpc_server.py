@@ -11,7 +11,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import warnings
 from typing import Any
+
+with warnings.catch_warnings():  # jsonrpcserver 5 reads its schema with a deprecated call
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import jsonrpcserver
 
 from tests.servers.common import HOST, Endpoint
 
@@ -40,12 +45,10 @@ def make_methods(sent: list[Any]) -> dict[str, Any]:
 async def handle(websocket: Any) -> None:
     import json
 
-    from jsonrpcserver import async_dispatch
-
     ticks: list[int] = []
     methods = make_methods(ticks)
     async for message in websocket:
-        reply = await async_dispatch(message, methods=methods)
+        reply = await jsonrpcserver.async_dispatch(message, methods=methods)
         if reply:
             await websocket.send(reply)
         while ticks:
