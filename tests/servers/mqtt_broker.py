@@ -98,6 +98,9 @@ class Mosquitto(Broker):
             "allow_anonymous true\n"
             "persistence false\n"
             "log_dest stdout\n"
+            # 2.0.11 exits ("Unable to start any listening sockets") with a websockets
+            # listener alone; a plain TCP one beside it, also loopback only, avoids that.
+            f"listener {free_port()} {HOST}\n"
             f"listener {self.port} {HOST}\n"
             "protocol websockets\n")
         return [shutil.which("mosquitto") or MOSQUITTO, "-c", str(config)]

@@ -45,7 +45,7 @@ class Story:
         self.messages: list[Message] = []
         self.pairs: list[Pair] = []
         self.pairer = Pairer()
-        self.closed: Frame | None = None
+        self._cursor = 0  # messages before it were looked at by `until`
         if self.detector.start():
             self._open_session()
 
@@ -123,32 +123,58 @@ class Story:
         if self.answer and self.session is not None:
             for message in found:
                 await self._send_all(self.session.answer(message))
-            await self._send_all(self.session.tick(time.monotonic()))
+        await self._tick()
         return found
 
     async def until(self, wanted: Callable[[Message], bool], timeout: float = 10.0) -> Message:
-        """Receives until a decoded message matches; AssertionError with what came instead."""
+        """The first decoded message after the last one `until` returned that matches,
+        receiving (and, as a protocol client, answering and ticking) until it comes;
+        AssertionError with what came instead. Messages decoded by `send` count too."""
         deadline = time.monotonic() + timeout
         seen: list[str] = []
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                for message in await self.recv(left):
-                    if wanted(message):
-                        return message
-                    seen.append(message.summary)
-            except TimeoutError:
+        while True:
+            while self._cursor < len(self.messages):
+                message = self.messages[self._cursor]
+                self._cursor += 1
+                if wanted(message):
+                    return message
+                seen.append(message.summary)
+            left = deadline - time.monotonic()
+            if left <= 0:
                 break
+            try:
+                await self.recv(min(left, 0.5))
+            except TimeoutError:
+                await self._tick()
         raise AssertionError(f"no matching message within {timeout} s; saw {seen[-10:]}")
+
+    async def collect(self, wanted: Callable[[Message], bool], count: int,
+                      timeout: float = 10.0) -> list[Message]:
+        """All decoded messages so far that match, receiving until there are `count`."""
+        deadline = time.monotonic() + timeout
+        while len(found := [m for m in self.messages if wanted(m)]) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{len(found)} of {count} matching messages in {timeout} s")
+            try:
+                await self.recv(min(left, 0.5))
+            except TimeoutError:
+                await self._tick()
+        return found
 
     async def idle(self, seconds: float) -> None:
         """Receives (and answers, when a protocol client) for `seconds`, as an open app would."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             try:
-                await self.recv(min(left, 1.0))
+                await self.recv(min(left, 0.5))
             except TimeoutError:
-                if self.answer and self.session is not None:
-                    await self._send_all(self.session.tick(time.monotonic()))
+                await self._tick()
+        self._cursor = len(self.messages)
+
+    async def _tick(self) -> None:
+        if self.answer and self.session is not None:
+            await self._send_all(self.session.tick(time.monotonic()))
 
     async def closed_by_server(self, timeout: float = 10.0) -> tuple[int | None, list[Message]]:
         """Waits for the server's close; its code and what the decoder said about the close."""

@@ -1,0 +1,78 @@
+"""MQTT over WebSocket against real brokers on 127.0.0.1: amqtt (3.1.1, from its own venv) and
+Debian's mosquitto (3.1.1 and 5; amqtt has no MQTT 5), every frame through the project's decoder.
+One broker per module; each story uses its own topics."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from core.decoders.api import Kind
+from core.events import Direction
+from tests.servers.story import Story
+
+pytestmark = pytest.mark.timeout(120)
+
+CASES = [("amqtt_broker", 4), ("mosquitto_broker", 4), ("mosquitto_broker", 5)]
+
+
+def inbound(name: str, pid: int | None = None):
+    return lambda m: (m.direction is Direction.IN and m.name == name
+                      and (pid is None or m.fields.get("packet_id") == pid))
+
+
+@pytest.mark.parametrize(("broker", "version"), CASES,
+                         ids=["amqtt-3.1.1", "mosquitto-3.1.1", "mosquitto-5"])
+async def test_connect_subscribe_publish_qos_0_1_2_and_ping(request, broker, version):
+    endpoint = request.getfixturevalue(broker)
+    base = f"ss/{secrets.token_hex(3)}"
+    settings = {"version": version, "keep-alive": 1, "client-id": f"ss-{secrets.token_hex(4)}"}
+    async with Story.connect(endpoint, settings, answer=True) as story:  # sends CONNECT
+        assert story.handshake.subprotocol == "mqtt"
+        assert story.decoder is not None and story.decoder.name == "mqtt"
+        connack = await story.until(inbound("CONNACK"))
+        assert connack.kind is Kind.CONNECT and connack.fields["reason_code"] == 0
+        encode = story.session.encode  # the templates, for this session's version
+
+        await story.send(encode("SUBSCRIBE", {"filter": f"{base}/#", "qos": 2,
+                                              "packet_id": 100}))
+        suback = await story.until(inbound("SUBACK", 100))
+        assert suback.kind is Kind.RESPONSE
+
+        # Our own packet ids stay above the broker's (both ends number independently).
+        for qos, pid in ((0, 101), (1, 102), (2, 103)):
+            await story.send(encode("PUBLISH", {"topic": f"{base}/q{qos}", "qos": qos,
+                                                "payload": f'{{"qos": {qos}}}',
+                                                "packet_id": pid}))
+            if qos == 1:
+                await story.until(inbound("PUBACK", pid))
+            if qos == 2:
+                await story.until(inbound("PUBREC", pid))  # our PUBREL follows (answer)
+                await story.until(inbound("PUBCOMP", pid))
+        delivered = {m.topic: m for m in await story.collect(inbound("PUBLISH"), 3)}
+        assert {t: m.payload for t, m in delivered.items()} == {
+            f"{base}/q{q}": {"qos": q} for q in (0, 1, 2)}
+        assert delivered[f"{base}/q2"].fields["qos"] == 2
+
+        await story.idle(2.5)  # past the 1 s keep-alive: PINGREQ/PINGRESP keep it open
+        await story.send(encode("UNSUBSCRIBE", {"filter": f"{base}/#", "packet_id": 104}))
+        await story.until(inbound("UNSUBACK", 104))
+
+    assert story.malformed() == [] and story.errors() == []
+    assert all(m.fields.get("version") == version for m in story.messages)
+    sent = [m.name for m in story.messages if m.direction is Direction.OUT]
+    assert {"CONNECT", "SUBSCRIBE", "PUBLISH", "PUBREL", "PINGREQ", "UNSUBSCRIBE"} <= set(sent)
+    # Each delivery acknowledged as its QoS asks (amqtt delivers at the subscription's QoS 2,
+    # mosquitto at the publisher's).
+    answered = {(m.name, m.fields.get("packet_id")) for m in story.messages
+                if m.direction is Direction.OUT}
+    for m in delivered.values():
+        owed = {1: ["PUBACK"], 2: ["PUBREC", "PUBCOMP"]}.get(m.fields["qos"], [])
+        assert {(name, m.fields.get("packet_id")) for name in owed} <= answered
+    assert any(m.name == "PINGRESP" for m in story.messages)
+    ours = {p.request.fields.get("packet_id"): p.reply.name for p in story.pairs
+            if p.request.direction is Direction.OUT}
+    assert {100: "SUBACK", 102: "PUBACK", 104: "UNSUBACK"}.items() <= ours.items()
+    assert ours.get(103) in ("PUBREC", "PUBCOMP")
+    assert all(p.latency >= 0 for p in story.pairs)
