@@ -12,7 +12,7 @@ from core.decoders.api import Kind
 from core.events import Direction
 from tests.servers.story import Story
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
 CASES = [("amqtt_broker", 4), ("mosquitto_broker", 4), ("mosquitto_broker", 5)]
 
@@ -76,3 +76,39 @@ async def test_connect_subscribe_publish_qos_0_1_2_and_ping(request, broker, ver
     assert {100: "SUBACK", 102: "PUBACK", 104: "UNSUBACK"}.items() <= ours.items()
     assert ours.get(103) in ("PUBREC", "PUBCOMP")
     assert all(p.latency >= 0 for p in story.pairs)
+
+
+async def test_mqtt5_properties_reach_the_subscriber(mosquitto_broker):
+    """MQTT 5 properties both ways: CONNACK's limits, a PUBLISH's content type, user
+    properties and response topic forwarded by mosquitto, a topic alias resolved."""
+    from core.decoders import mqtt_wire as wire
+
+    topic = f"ss/{secrets.token_hex(3)}/props"
+    settings = {"version": 5, "keep-alive": 30}
+    async with Story.connect(mosquitto_broker, settings, answer=True) as story:
+        connack = await story.until(inbound("CONNACK"))
+        assert connack.fields["properties"].get("topic_alias_maximum", 0) >= 1
+        await story.send(story.session.encode("SUBSCRIBE", {"filter": topic, "qos": 1,
+                                                            "packet_id": 7}))
+        await story.until(inbound("SUBACK", 7))
+        props = {"content_type": "application/json", "response_topic": f"{topic}/reply",
+                 "user_property": [("trace", "t-1"), ("k", "v")], "topic_alias": 1}
+        sent = await story.send(wire.encode_publish(topic, b'{"v": 5}', 1, packet_id=8,
+                                                    version=5, props=props))
+        assert sent[0].topic == topic  # the alias is remembered for this direction
+        await story.until(inbound("PUBACK", 8))
+        # The same topic again by its alias alone (an empty topic name).
+        again = await story.send(wire.encode_publish("", b'{"v": 6}', 0, version=5,
+                                                     props={"topic_alias": 1}))
+        assert again[0].topic == topic
+        got = await story.collect(inbound("PUBLISH"), 2)
+    first = got[0]
+    assert first.topic == topic and first.payload == {"v": 5}
+    received = first.fields["properties"]
+    assert received["content_type"] == "application/json"
+    assert received["response_topic"] == f"{topic}/reply"
+    assert received["user_property"] == [("trace", "t-1"), ("k", "v")]
+    assert got[1].topic == topic and got[1].payload == {"v": 6}
+    assert story.malformed() == [] and story.errors() == []
+    assert any(p.request.fields.get("packet_id") == 8 and p.reply.name == "PUBACK"
+               for p in story.pairs)

@@ -11,7 +11,8 @@ from core.decoders.api import Kind
 from core.events import Direction
 from tests.servers.story import Story
 
-pytestmark = pytest.mark.timeout(120)  # the broker's start-up is part of the first test
+# The broker's start-up is part of the first test's time.
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
 
 def options(endpoint, heart_beat: str = "0,0") -> dict:
