@@ -27,7 +27,7 @@ def inbound(name: str, pid: int | None = None):
 async def test_connect_subscribe_publish_qos_0_1_2_and_ping(request, broker, version):
     endpoint = request.getfixturevalue(broker)
     base = f"ss/{secrets.token_hex(3)}"
-    settings = {"version": version, "keep-alive": 1, "client-id": f"ss-{secrets.token_hex(4)}"}
+    settings = {"version": version, "keep-alive": 2, "client-id": f"ss-{secrets.token_hex(4)}"}
     async with Story.connect(endpoint, settings, answer=True) as story:  # sends CONNECT
         assert story.handshake.subprotocol == "mqtt"
         assert story.decoder is not None and story.decoder.name == "mqtt"
@@ -55,7 +55,7 @@ async def test_connect_subscribe_publish_qos_0_1_2_and_ping(request, broker, ver
             f"{base}/q{q}": {"qos": q} for q in (0, 1, 2)}
         assert delivered[f"{base}/q2"].fields["qos"] == 2
 
-        await story.idle(2.5)  # past the 1 s keep-alive: PINGREQ/PINGRESP keep it open
+        await story.idle(4.0)  # past 1.5 x the keep-alive: PINGREQ/PINGRESP keep it open
         await story.send(encode("UNSUBSCRIBE", {"filter": f"{base}/#", "packet_id": 104}))
         await story.until(inbound("UNSUBACK", 104))
 

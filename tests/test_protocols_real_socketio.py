@@ -58,8 +58,8 @@ async def test_connect_emit_with_ack_binary_and_rooms(socketio_server):
 
 
 async def test_protocol_client_outlives_the_ping_timeout(socketio_server):
-    """Pings every 0.5 s, 0.5 s to answer: answered pings keep it open well past 1 s."""
-    endpoint = socketio_server(ping_interval=0.5, ping_timeout=0.5)
+    """Pings every 0.5 s, 1 s to answer: answered pings keep it open well past 1.5 s."""
+    endpoint = socketio_server(ping_interval=0.5, ping_timeout=1.0)
     async with Story.connect(endpoint, answer=True) as story:
         await story.idle(3.0)
         await story.send(story.decoder.encode("emit with ack", {
