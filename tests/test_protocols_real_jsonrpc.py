@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 from core.decoders.api import Kind
@@ -69,3 +70,18 @@ async def test_call_notification_batch_and_errors(jsonrpc_server):
     assert paired["rpc:2"].reply.kind is Kind.ERROR
     assert story.pairer.percentiles("add").count == 2
     assert story.pairer.pending_count == 0 and story.pairer.unmatched == 0
+
+
+async def test_detected_from_the_first_frame_without_a_subprotocol(jsonrpc_server):
+    """Many JSON-RPC servers name no subprotocol: the first frame's shape decides."""
+    bare = dataclasses.replace(jsonrpc_server, subprotocol=None)
+    async with Story.connect(bare) as story:
+        assert story.handshake.subprotocol is None
+        assert story.decoder is None  # nothing to go on before the first frame
+        await story.send(story.registry.get("jsonrpc").encode(
+            "call", {"method": "add", "params": "[20, 22]", "id": "7"}))
+        assert story.decoder is not None and story.decoder.name == "jsonrpc"
+        assert story.detector.confident
+        assert (await story.until(reply_to(7))).payload == 42
+    assert [p.request.name for p in story.pairs] == ["add"]
+    assert story.malformed() == [] and story.errors() == []

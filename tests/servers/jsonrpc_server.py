@@ -1,5 +1,5 @@
 """JSON-RPC 2.0 over WebSocket: jsonrpcserver dispatching each text message (single or batch)
-behind a plain `websockets` server, subprotocol `jsonrpc`.
+behind a plain `websockets` server, subprotocol `jsonrpc` (or none, when none is offered).
 
 Methods: `add(a, b)`, `echo(value)`, `fail(code, message)` (an error reply with that code);
 a notification (no id) gets no reply, as the spec says; the server also sends a `tick`
@@ -57,6 +57,12 @@ async def handle(websocket: Any) -> None:
                 await websocket.send(json.dumps(note))
 
 
+def select(connection: Any, offered: Any) -> Any:
+    """`jsonrpc` when offered; without a subprotocol otherwise (as many JSON-RPC servers run),
+    so detection from the first frames can be shown too."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
+
+
 class JsonRpcServer:
     """A `websockets` server on its own thread and loop, on a free port."""
 
@@ -80,7 +86,7 @@ class JsonRpcServer:
 
         self.loop = asyncio.get_running_loop()
         self.stopped = asyncio.Event()
-        async with serve(handle, HOST, 0, subprotocols=[SUBPROTOCOL]) as server:
+        async with serve(handle, HOST, 0, select_subprotocol=select) as server:
             self.port = server.sockets[0].getsockname()[1]
             self.ready.set()
             await self.stopped.wait()

@@ -52,10 +52,8 @@ class Story:
     @classmethod
     @asynccontextmanager
     async def connect(cls, endpoint: Endpoint, options: Mapping[str, Any] | None = None,
-                      answer: bool = False, subprotocol: str | None = None,
-                      url: str | None = None) -> Any:
-        offer = [subprotocol] if subprotocol else endpoint.subprotocols
-        async with connect(url or endpoint.url, subprotocols=offer, open_timeout=10,
+                      answer: bool = False) -> Any:
+        async with connect(endpoint.url, subprotocols=endpoint.subprotocols, open_timeout=10,
                            ping_interval=None, max_size=2**22) as ws:
             story = cls(ws, endpoint, options, answer)
             if answer and story.session is not None:
