@@ -518,7 +518,7 @@ class Connection:
             listener=self.decoded_listener,
         )
         self.protocol = layer
-        layer.start(overridden=self.decoder_override not in (None, AUTO))
+        layer.start()
         return layer
 
     def _layer_changed(self) -> None:

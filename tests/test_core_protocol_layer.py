@@ -21,12 +21,13 @@ from core.decoders.api import (
     Message,
     Outgoing,
 )
-from core.decoders.layer import decode_frame, default_registry
+from core.decoders.layer import BATCH_ITEMS, ProtocolLayer, decode_frame, default_registry
 from core.decoders.registry import Registry
 from core.events import (
     Direction,
     Event,
     FrameEvent,
+    HandshakeInfo,
     MessagesDecoded,
     Opcode,
     PairsMatched,
@@ -272,3 +273,30 @@ async def test_a_decoder_that_raises_is_switched_off_and_frames_still_flow(
     finally:
         await conn.disconnect()
     assert of(events, StateChanged)[-1].new is ConnState.CLOSED
+
+
+# ----- batching -------------------------------------------------------------------------------
+
+
+async def test_events_are_batched_by_count_and_time_and_flushed_at_close() -> None:
+    published: list[Event] = []
+    handshake = HandshakeInfo(1, 0.0, "ws://127.0.0.1:1/rpc", 101, (), (), None, ())
+    layer = ProtocolLayer(1, handshake, published.append, registry=default_registry(),
+                          decoder="jsonrpc")
+    layer.start()
+    assert of(published, ProtocolDetected)[0].protocol == "jsonrpc" and layer.fed
+    for i in range(BATCH_ITEMS):  # a full batch goes out at once
+        layer.feed(Direction.OUT, Opcode.TEXT,
+                   b'{"jsonrpc": "2.0", "method": "m", "id": %d}' % i, float(i))
+    assert [len(e.items) for e in of(published, MessagesDecoded)] == [BATCH_ITEMS]
+    for i in range(10):  # a few wait for the timer
+        layer.feed(Direction.IN, Opcode.TEXT,
+                   b'{"jsonrpc": "2.0", "result": 1, "id": %d}' % i, 1000.0 + i)
+    assert len(of(published, MessagesDecoded)) == 1 and of(published, PairsMatched) == []
+    await until(lambda: len(of(published, MessagesDecoded)) == 2, timeout=2.0)
+    [pairs] = of(published, PairsMatched)
+    assert len(pairs.pairs) == 10 and pairs.pairs[0].latency == 1000.0
+    layer.feed(Direction.IN, Opcode.TEXT, b'{"jsonrpc": "2.0", "result": 1, "id": 10}', 2000.0)
+    layer.close()  # flushed now, not 50 ms later
+    assert len(of(published, MessagesDecoded)) == 3 and len(of(published, PairsMatched)) == 2
+    assert not layer.fed and layer.pairer.pending_count == BATCH_ITEMS - 11

@@ -118,10 +118,11 @@ class ProtocolLayer:
 
     # ----- choosing the decoder ---------------------------------------------------------------
 
-    def start(self, overridden: bool = False) -> None:
-        """Applies `choice`: a name or "raw" at once; "auto" decides now when the handshake is
-        enough (subprotocol, URL), else holds the first frames until it is."""
-        self._overridden = overridden
+    def start(self) -> None:
+        """Applies `choice`: a name or "raw" at once (chosen by the user); "auto" decides now
+        when the handshake is enough (subprotocol, URL), else holds the first frames until it
+        is."""
+        self._overridden = self.choice != AUTO
         self._detector = None
         if self.choice == RAW:
             self._decide(None, 0.0, (), "raw frames (chosen)")
@@ -130,7 +131,6 @@ class ProtocolLayer:
             if decoder is None:
                 self._decide(None, 0.0, (), f"raw frames: no decoder named {self.choice!r}")
             else:
-                self._overridden = True
                 self._decide(decoder, URL_SIGNATURE, ())
         else:
             detector = Detector(self.registry.decoders, self.handshake)
@@ -146,7 +146,7 @@ class ProtocolLayer:
         self.flush()
         self.guard = None
         self.choice = choice or AUTO
-        self.start(overridden=choice not in (AUTO, ""))
+        self.start()
 
     def _client_wanted(self, score: float) -> bool:
         if self.client_setting is not None:
@@ -166,10 +166,10 @@ class ProtocolLayer:
         self.guard = open_session(decoder, self.handshake, self.options or None)
         self._set_fed(True)
         self._announce(decoder.title)
-        if self._check_off():
-            return
         if self.client:
             self._queue(self.guard.on_open())
+        if self._check_off():
+            return
         for frame in held:
             self._feed_session(frame)
 
