@@ -3,6 +3,8 @@ a plain websockets client whose every frame goes through the project's decoder a
 
 from __future__ import annotations
 
+import asyncio
+
 from core.decoders.api import Kind
 from core.events import Direction
 from tests.servers.story import Story
@@ -81,3 +83,26 @@ async def test_without_the_protocol_client_the_server_drops_us(socketio_server):
     assert code is not None
     assert any(m.fields.get("engineio") == "ping" for m in story.messages)
     assert story.malformed() == []
+
+
+async def test_echo_and_connection_counts():
+    """The server object itself, for stories that count its connections."""
+    from tests.servers.socketio_server import SocketIOServer
+
+    server = SocketIOServer()
+    endpoint = server.start()
+    try:
+        async with Story.connect(endpoint, answer=True) as story:
+            await story.until(lambda m: m.kind is Kind.CONNECT and m.direction is Direction.IN
+                              and m.fields.get("type") is not None)
+            await story.send('421["echo",{"a":[1,2]}]')
+            ack = await story.until(is_ack)
+            assert ack.payload == [{"a": [1, 2]}] and ack.name == "echo"
+        assert server.connects == 1
+        for _ in range(100):  # the server sees the close a moment later
+            if server.disconnects:
+                break
+            await asyncio.sleep(0.02)
+        assert server.disconnects == 1
+    finally:
+        server.stop()
