@@ -24,7 +24,7 @@ STARTUP_TIMEOUT = 30.0
 
 def amqtt_missing() -> str | None:
     if not AMQTT.exists():
-        return (f"amqtt's virtualenv is missing ({AMQTT}); `make .venv-amqtt` makes it "
+        return (f"amqtt's virtualenv is missing ({AMQTT}); `make .venv-amqtt/.installed` makes it "
                 "(`make test` does)")
     return None
 
