@@ -112,3 +112,26 @@ async def test_mqtt5_properties_reach_the_subscriber(mosquitto_broker):
     assert story.malformed() == [] and story.errors() == []
     assert any(p.request.fields.get("packet_id") == 8 and p.reply.name == "PUBACK"
                for p in story.pairs)
+
+
+@pytest.mark.xfail(strict=True, reason="mqtt.py correlates packet ids as mqtt:<id> both ways; "
+                   "a broker's delivery with the same id as our PUBLISH replaces ours in the "
+                   "Pairer (needs mqtt-srv:<id> for broker-initiated flows, as Socket.IO's "
+                   "ack-srv: and JSON-RPC's rpc-srv: do)")
+async def test_same_packet_id_both_ways_pairs_each_flow(mosquitto_broker):
+    """Both ends number packet ids independently: mosquitto's first delivery to us is id 1,
+    as is our first PUBLISH. Each flow must pair with its own acknowledgement."""
+    topic = f"ss/{secrets.token_hex(3)}/same-id"
+    async with Story.connect(mosquitto_broker, {"version": 4}, answer=True) as story:
+        await story.until(inbound("CONNACK"))
+        encode = story.session.encode
+        await story.send(encode("SUBSCRIBE", {"filter": topic, "qos": 1, "packet_id": 9}))
+        await story.until(inbound("SUBACK", 9))
+        await story.send(encode("PUBLISH", {"topic": topic, "qos": 1, "payload": "x",
+                                            "packet_id": 1}))
+        await story.collect(inbound("PUBACK", 1), 1)
+        await story.collect(inbound("PUBLISH", 1), 1)
+    assert story.malformed() == []
+    flows = {(p.request.direction, p.request.name, p.reply.name) for p in story.pairs}
+    assert (Direction.OUT, "PUBLISH", "PUBACK") in flows  # ours, answered by the broker
+    assert story.pairer.unmatched == 0
