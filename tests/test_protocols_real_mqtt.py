@@ -114,10 +114,6 @@ async def test_mqtt5_properties_reach_the_subscriber(mosquitto_broker):
                for p in story.pairs)
 
 
-@pytest.mark.xfail(strict=True, reason="mqtt.py correlates packet ids as mqtt:<id> both ways; "
-                   "a broker's delivery with the same id as our PUBLISH replaces ours in the "
-                   "Pairer (needs mqtt-srv:<id> for broker-initiated flows, as Socket.IO's "
-                   "ack-srv: and JSON-RPC's rpc-srv: do)")
 async def test_same_packet_id_both_ways_pairs_each_flow(mosquitto_broker):
     """Both ends number packet ids independently: mosquitto's first delivery to us is id 1,
     as is our first PUBLISH. Each flow must pair with its own acknowledgement."""

@@ -2,7 +2,8 @@
 
 The protocol version is read from CONNECT and kept for the session (it decides whether packets
 carry properties). Packet ids pair as "mqtt:<id>": PUBLISH QoS 1 with PUBACK, QoS 2 with PUBREC
-(then PUBREL with PUBCOMP), SUBSCRIBE with SUBACK, UNSUBSCRIBE with UNSUBACK. A PUBLISH that
+(then PUBREL with PUBCOMP), SUBSCRIBE with SUBACK, UNSUBSCRIBE with UNSUBACK. Each end numbers
+the flows it starts on its own, so the broker's flows pair as "mqtt-srv:<id>". A PUBLISH that
 expects an acknowledgement is a REQUEST, so that pairing opens on it. As a protocol client the
 session sends CONNECT on open, PINGREQ at the keep-alive, and the acknowledgements QoS 1 and 2
 deliveries call for.
@@ -37,6 +38,7 @@ SUBPROTOCOLS = ("mqtt", "mqttv3.1")
 SUMMARY_CHARS = 80
 MAX_ALIASES = 1000
 MASK = "•••"
+_STARTS_FLOW = frozenset({3, 6, 8, 10})  # PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE: asks
 _KINDS = {1: Kind.CONNECT, 2: Kind.CONNECT, 3: Kind.EVENT, 4: Kind.RESPONSE, 5: Kind.RESPONSE,
           6: Kind.REQUEST, 7: Kind.RESPONSE, 8: Kind.SUBSCRIBE, 9: Kind.RESPONSE,
           10: Kind.UNSUBSCRIBE, 11: Kind.RESPONSE, 12: Kind.HEARTBEAT, 13: Kind.HEARTBEAT,
@@ -143,10 +145,11 @@ class MqttSession:
         if "password" in f:  # shown as present, never as the secret itself
             f["password"] = MASK
         pid = f.get("packet_id")
+        ours = (packet.type in _STARTS_FLOW) == (direction is Direction.OUT)
         return Message(
             "mqtt", kind, _summary(packet.name, f, topic, self.version), direction,
             name=packet.name, topic=topic,
-            correlation=f"mqtt:{pid}" if pid is not None else None,
+            correlation=None if pid is None else f"{'mqtt' if ours else 'mqtt-srv'}:{pid}",
             heartbeat=packet.type in (12, 13), payload=f.pop("payload", None),
             fields=f | {"version": self.version})
 
