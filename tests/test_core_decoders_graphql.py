@@ -135,3 +135,13 @@ def test_fuzz_never_raises() -> None:
         for m in s.feed(frame):
             assert m.protocol == "graphql"
             s.answer(m)
+
+
+def test_an_operation_without_operation_name_is_named_from_its_query() -> None:
+    from core.decoders.graphql import operation_name
+
+    assert operation_name({"query": "mutation Add($a: Int!) { add(a: $a) }"}) == "mutation Add"
+    assert operation_name({"query": "\n  subscription OnTick {tick}"}) == "subscription OnTick"
+    assert operation_name({"query": "subscription { tick }"}) == "subscription"
+    assert operation_name({"query": "{ hello }"}) == "query"  # the shorthand form
+    assert operation_name({"query": "not graphql"}) is None

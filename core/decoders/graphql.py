@@ -9,6 +9,7 @@ new protocol's ping with pong.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,10 +88,15 @@ def operation_name(payload: Any) -> str | None:
         return name
     query = payload.get("query")
     if isinstance(query, str):
-        words = query.replace("{", " { ").split()
-        head = words[:2] if len(words) > 1 and words[1] != "{" else words[:1]
-        return " ".join(head) or None
+        match = _OPERATION.match(query)
+        if match:
+            return " ".join(part for part in match.groups() if part)
+        return "query" if query.lstrip().startswith("{") else None  # the shorthand form
     return None
+
+
+# "mutation Add($a: Int)" -> ("mutation", "Add"); "subscription {" -> ("subscription", None)
+_OPERATION = re.compile(r"\s*(query|mutation|subscription)\b\s*([_A-Za-z][_0-9A-Za-z]*)?")
 
 
 class GraphQLSession:
