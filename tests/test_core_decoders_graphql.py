@@ -41,7 +41,7 @@ def test_transport_ws_flow_pairs_subscribe_with_first_next() -> None:
     assert [m.topic for m in messages[2:]] == ["subscription OnMessage"] * 2 + [None] + [
         "subscription OnMessage", "2"]
     assert messages[3].summary.startswith("next 1 subscription OnMessage {")
-    assert len(s.operations) == 0  # complete ended the operation
+    assert len(s.operations) == 1  # the client's complete: a result in flight keeps its name
     assert messages[4].heartbeat
     assert [o.payload for o in s.answer(messages[4])] == [b'{"type":"pong"}']
     assert s.answer(messages[3]) == ()
@@ -50,6 +50,20 @@ def test_transport_ws_flow_pairs_subscribe_with_first_next() -> None:
     (pair,) = [p for p in pairs if p]
     assert pair.request is sub and pair.reply is messages[3] and pair.latency == 1.0
     assert pairer.pending_count == 0  # the client's complete waits for nothing
+
+
+def test_results_after_the_clients_stop_keep_the_operation_as_topic() -> None:
+    """Regression (seen against strawberry): the legacy server's data in flight and its complete
+    after our stop were topic "2" instead of the operation's name."""
+    s = decoder.session(Handshake("ws://h/graphql", LEGACY_WS))
+    messages = feed_all(s, [
+        text(json.dumps({"id": "2", "type": "start", "payload": {"query": QUERY}}), OUT),
+        text('{"id":"2","type":"stop"}', OUT),
+        text('{"id":"2","type":"data","payload":{"data":{"messageAdded":null}}}', IN),
+        text('{"id":"2","type":"complete"}', IN),
+        text('{"id":"2","type":"data","payload":{"data":{"messageAdded":null}}}', IN)])
+    assert [m.topic for m in messages] == ["subscription OnMessage"] * 4 + ["2"]
+    assert len(s.operations) == 0  # the server's complete ended it
 
 
 def test_a_subscription_that_ends_without_a_result_is_no_longer_waited_for() -> None:

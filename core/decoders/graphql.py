@@ -136,7 +136,10 @@ class GraphQLSession:
             if op is not None:
                 self.operations.put(op, name)
         elif op is not None:
-            name = (self.operations.pop if kind_name in ENDS else self.operations.get)(op)
+            # The server's last message ends the operation; after the client's complete/stop,
+            # results already in flight (and the legacy server's complete) keep the name.
+            ends = kind_name in ENDS and frame.direction is Direction.IN
+            name = (self.operations.pop if ends else self.operations.get)(op)
         parts = [kind_name]
         if op is not None:
             parts.append(op)
