@@ -29,7 +29,8 @@ from tests.servers.common import Endpoint
 class Recorded:
     """One connection to a real server and everything its hub published."""
 
-    def __init__(self, endpoint: Endpoint, **fields: Any) -> None:
+    def __init__(self, endpoint: Endpoint, detected_at_open: bool = True, **fields: Any) -> None:
+        self.detected_at_open = detected_at_open  # False: detection waits for the first frames
         hub = EventHub()
         self.events: list[Event] = []
         hub.subscribe(self.events.append)
@@ -41,7 +42,8 @@ class Recorded:
     async def __aenter__(self) -> Recorded:
         self.conn.connect()
         await self.conn.wait_for_state(ConnState.OPEN, 10)
-        await self.until(lambda: self.of(ProtocolDetected), what="ProtocolDetected")
+        if self.detected_at_open:
+            await self.until(lambda: self.of(ProtocolDetected), what="ProtocolDetected")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from core.decoders.api import Handshake, Kind
+from core.decoders.api import Frame, Handshake, Kind
 from core.decoders.jsonrpc import CODES, decoder
 from core.decoders.pairing import Pairer
-from core.events import Direction
+from core.events import Direction, Opcode
 from tests.decoder_helpers import binary, json_value, text, word
 
 
@@ -140,3 +140,12 @@ def test_detection_and_templates() -> None:
         decoder.encode("call", {"method": "m", "params": "5"})
     with pytest.raises(ValueError, match="method is required"):
         decoder.encode("call", {})
+
+
+def test_close_and_ping_frames_are_not_malformed_messages() -> None:
+    """Regression (seen through a real Connection, which feeds close frames to every session):
+    the server's close frame (code 1000) was decoded as "malformed: not JSON"."""
+    session = decoder.session(Handshake("ws://h/rpc", "jsonrpc"))
+    for opcode in (Opcode.CLOSE, Opcode.PING, Opcode.PONG):
+        assert session.feed(Frame(Direction.IN, opcode, b"\x03\xe8bye")) == ()
+    assert session.feed(text("nope"))[0].kind is Kind.ERROR  # a data frame still is

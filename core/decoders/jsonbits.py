@@ -132,6 +132,8 @@ class StatelessSession:
         self._decode = decode
 
     def feed(self, frame: Frame) -> Sequence[Message]:
+        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
+            return ()  # a close or ping frame holds no message (its bytes are not "malformed")
         return self._decode(frame)
 
     def on_open(self) -> Sequence[Outgoing]:
