@@ -3,6 +3,7 @@ server packets built from the spec (tests/mqtt_reference.py); then fuzzing and t
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from typing import Any
@@ -286,6 +287,29 @@ def test_the_protocol_client_connects_and_pings_at_the_keep_alive() -> None:
     (ping,) = session.tick(130.0)
     assert ping.payload == b"\xc0\x00"
     assert session.tick(131.0) == () and len(session.tick(160.5)) == 1
+
+
+def test_pings_keep_within_the_keep_alive_counted_from_our_last_packet() -> None:
+    """Regression (measured against mosquitto through a Connection): with keep-alive 2 s the
+    first PINGREQ went 3.006 s after the CONNECT, past the broker's 1.5 keep-alives: the clock
+    started at the first tick after CONNACK and a ping waited for the tick after its deadline."""
+    session = decoder.session(HANDSHAKE, MqttSettings(keep_alive=2))
+    (hello,) = session.on_open()
+    session.feed(Frame(Direction.OUT, Opcode.BINARY, hello.payload, 100.0))
+    session.feed(Frame(Direction.IN, Opcode.BINARY, ref.spec_connack(False, 0, None, False),
+                       100.01))
+    pings = []
+    for tick in (100.99 + i for i in range(8)):  # ticks a second apart, just before the mark
+        if session.tick(tick):
+            pings.append(tick)
+            session.feed(Frame(Direction.OUT, Opcode.BINARY, b"\xc0\x00", tick + 0.001))
+    sent = [100.0, *pings]
+    assert max(b - a for a, b in itertools.pairwise(sent)) <= 2.0  # never a keep-alive silent
+    (pub,) = session.encode("PUBLISH", {"topic": "t", "payload": "x"})
+    last = pings[-1]
+    session.feed(Frame(Direction.OUT, Opcode.BINARY, pub.payload, last + 0.9))
+    assert session.tick(last + 1.0) == () and session.tick(last + 1.85) == ()  # it counted
+    assert session.tick(last + 1.95)  # the next tick would be past last + 0.9 + 2
 
 
 def test_templates_encode_frames_the_decoder_reads_back() -> None:

@@ -3,6 +3,7 @@ spec's examples; packed and split frames, escapes, NUL bodies; fuzzing; the prot
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from typing import Any
@@ -171,12 +172,33 @@ def test_the_protocol_client_connects_and_beats_at_the_negotiated_interval() -> 
     assert session.tick(100.0) == () and session.tick(109.0) == ()
     assert session.tick(110.0)[0].payload == b"\n"
     assert [t for t in range(111, 200) if session.tick(float(t))] == list(range(120, 200, 10))
+
     quiet = decoder.session(HANDSHAKE)
     quiet.on_open()
     quiet.feed(Frame(Direction.IN, Opcode.TEXT, b"CONNECTED\nversion:1.0\n\n\0"))
     assert quiet.tick(1e6) == () and quiet.version == "1.0"
     (raw,) = quiet.feed(Frame(Direction.IN, Opcode.TEXT, b"MESSAGE\nfoo:a\\nb\n\n\0"))
     assert ("foo", "a\\nb") in raw.fields["headers"]  # 1.0 has no escapes
+
+
+def test_heart_beats_keep_within_the_interval_counted_from_what_we_sent() -> None:
+    """Regression: the beat clock started at the first tick after CONNECTED and a beat waited
+    for the tick after its deadline, so at 1000 ms beats could be 2 s apart (RabbitMQ closes a
+    client silent for about 2-3 s at that rate)."""
+    session = decoder.session(HANDSHAKE, StompSettings(heart_beat=(1000, 1000)))
+    (hello,) = session.on_open()
+    session.feed(Frame(Direction.OUT, Opcode.TEXT, hello.payload, 100.0))
+    session.feed(Frame(Direction.IN, Opcode.TEXT,
+                       b"CONNECTED\nversion:1.2\nheart-beat:1000,1000\n\n\0", 100.01))
+    beats = []
+    for tick in (100.99 + i for i in range(6)):
+        if session.tick(tick):
+            beats.append(tick)
+            session.feed(Frame(Direction.OUT, Opcode.TEXT, b"\n", tick + 0.001))
+    sent = [100.0, *beats]
+    assert max(b - a for a, b in itertools.pairwise(sent)) <= 1.0
+    session.feed(Frame(Direction.OUT, Opcode.TEXT, b"SEND\ndestination:/q\n\nx\0", 200.0))
+    assert session.tick(200.0) == () and session.tick(200.5)  # any frame counts as a beat
 
 
 def test_templates_make_frames_the_decoder_and_stomp_py_read_back() -> None:

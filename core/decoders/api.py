@@ -26,6 +26,15 @@ FIRST_FRAMES = 20.0
 GENERIC = 1.0
 NOT_MINE = -1.0
 
+TICK_SECONDS = 1.0  # how often a running session's tick() is called
+
+
+def due(last: float, every: float, now: float) -> bool:
+    """Whether a frame that must follow `last` within `every` seconds has to go at this tick:
+    it would be late by the next one (a keep-alive sent on the tick after its deadline is a
+    second late, past a broker's 1.5 keep-alives when the keep-alive is 2 s)."""
+    return now + TICK_SECONDS > last + every
+
 
 class Kind(StrEnum):
     CONNECT = "connect"
@@ -107,7 +116,7 @@ class DecoderSession(Protocol):
 
     def tick(self, now: float) -> Sequence[Outgoing]:
         """Protocol-client frames due by `now` (MQTT PINGREQ, STOMP heart-beats); called
-        about once a second while open."""
+        every TICK_SECONDS while open, so what would be late by the next call is due now."""
         ...
 
 

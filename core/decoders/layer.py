@@ -20,7 +20,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from core.decoders.api import URL_SIGNATURE, Decoder, Frame, Handshake, Message, Outgoing
+from core.decoders.api import (
+    TICK_SECONDS,
+    URL_SIGNATURE,
+    Decoder,
+    Frame,
+    Handshake,
+    Message,
+    Outgoing,
+)
 from core.decoders.guard import GuardedSession, open_session
 from core.decoders.pairing import Pair, Pairer
 from core.decoders.registry import AUTO, RAW, Detector, Registry
@@ -37,7 +45,6 @@ log = logging.getLogger(__name__)
 
 BATCH_SECONDS = 0.05  # MessagesDecoded / PairsMatched at most this often...
 BATCH_ITEMS = 512  # ...or as soon as this many are waiting
-TICK_SECONDS = 1.0  # the protocol client's tick()
 MAX_OUTBOX = 256  # protocol-client frames waiting to be written; more are dropped (logged)
 
 Writer = Callable[[bytes, bool], Awaitable[None]]

@@ -29,6 +29,7 @@ from core.decoders.api import (
     Kind,
     Message,
     Outgoing,
+    due,
 )
 from core.decoders.client_options import settings_from
 from core.decoders.mqtt_stream import MAX_PACKET, Bad, Dropped, MqttStream
@@ -109,11 +110,13 @@ class MqttSession:
         self.keep_alive = 0  # seconds, from the CONNECT sent (or CONNACK's server_keep_alive)
         self.connected = False
         self._client = False
-        self._next_ping: float | None = None
+        self._last_out: float | None = None  # when we last sent a packet (keep-alive clock)
 
     def feed(self, frame: Frame) -> Sequence[Message]:
         if frame.opcode not in (Opcode.BINARY, Opcode.TEXT):
             return ()
+        if frame.direction is Direction.OUT:
+            self._last_out = frame.time
         out: list[Message] = []
         for item in self.streams[frame.direction].feed(frame.payload, self.version):
             if isinstance(item, Dropped):
@@ -163,7 +166,6 @@ class MqttSession:
             server = packet.fields.get("properties", {}).get("server_keep_alive")
             if server is not None:
                 self.keep_alive = server
-            self._next_ping = None
 
     def _topic(self, f: dict[str, Any], direction: Direction) -> str:
         """The topic, resolving an MQTT 5 topic alias (bounded per direction)."""
@@ -178,7 +180,7 @@ class MqttSession:
 
     def on_open(self) -> Sequence[Outgoing]:
         s = self.settings
-        self._client, self.connected, self._next_ping = True, False, None
+        self._client, self.connected, self._last_out = True, False, None
         self.version, self.keep_alive = s.version, s.keep_alive
         self.streams = {d: MqttStream(s.max_packet) for d in Direction}
         self.aliases = {d: {} for d in Direction}
@@ -202,13 +204,15 @@ class MqttSession:
         return (Outgoing(wire.encode_ack(reply, pid), text=False),) if reply else ()
 
     def tick(self, now: float) -> Sequence[Outgoing]:
+        """PINGREQ so that no more than keep-alive seconds pass without a packet from us (the
+        spec's rule; the broker closes at 1.5 times that)."""
         if not (self._client and self.connected and self.keep_alive):
             return ()
-        if self._next_ping is None:
-            self._next_ping = now + self.keep_alive
-        if now < self._next_ping:
+        if self._last_out is None:
+            self._last_out = now
+        if not due(self._last_out, self.keep_alive, now):
             return ()
-        self._next_ping = now + self.keep_alive
+        self._last_out = now
         return (Outgoing(wire.encode_simple(12), text=False),)
 
     def encode(self, template: str, values: Mapping[str, Any]) -> Sequence[Outgoing]:

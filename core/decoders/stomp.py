@@ -26,6 +26,7 @@ from core.decoders.api import (
     Kind,
     Message,
     Outgoing,
+    due,
 )
 from core.decoders.client_options import settings_from
 from core.decoders.stomp_frames import (
@@ -105,12 +106,14 @@ class StompSession:
         self.streams = {d: StompStream(self.settings.max_buffer) for d in Direction}
         self.subscriptions: OrderedDict[str, str] = OrderedDict()  # id -> destination
         self.send_every = 0.0  # seconds between our heart-beats, 0: none
-        self._next_beat: float | None = None
+        self._last_out: float | None = None  # when we last sent anything (heart-beat clock)
         self._client = False
 
     def feed(self, frame: Frame) -> Sequence[Message]:
         if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
             return ()
+        if frame.direction is Direction.OUT:
+            self._last_out = frame.time  # any data counts as a heart-beat
         out: list[Message] = []
         for item in self.streams[frame.direction].feed(frame.payload):
             if isinstance(item, Heartbeat):
@@ -163,11 +166,10 @@ class StompSession:
         cx = self.settings.heart_beat[0]
         sy = _beats(frame.header("heart-beat"))[1]
         self.send_every = max(cx, sy) / 1000 if cx and sy else 0.0
-        self._next_beat = None
 
     def on_open(self) -> Sequence[Outgoing]:
         self._client = True
-        self.send_every, self._next_beat = 0.0, None
+        self.send_every, self._last_out = 0.0, None
         self.streams = {d: StompStream(self.settings.max_buffer) for d in Direction}
         s = self.settings
         accept = SUBPROTOCOLS.get(self.handshake.subprotocol or "") or s.accept_version
@@ -182,13 +184,15 @@ class StompSession:
         return ()
 
     def tick(self, now: float) -> Sequence[Outgoing]:
+        """An EOL when nothing else went out for the negotiated interval (the broker closes
+        a client silent for about twice that)."""
         if not self._client or not self.send_every:
             return ()
-        if self._next_beat is None:
-            self._next_beat = now + self.send_every
-        if now < self._next_beat:
+        if self._last_out is None:
+            self._last_out = now
+        if not due(self._last_out, self.send_every, now):
             return ()
-        self._next_beat = now + self.send_every
+        self._last_out = now
         return (Outgoing(b"\n", text=True),)
 
 
