@@ -77,3 +77,14 @@ async def test_without_the_client_heart_beats_the_broker_closes_a_silent_connect
         await rec.message(lambda m: m.name == "CONNECTED", "CONNECTED", 10)
         await rec.conn.wait_for_state(ConnState.CLOSED, 8.0)
         assert not [m for m in rec.messages if m.heartbeat and m.direction is Direction.OUT]
+
+
+async def test_the_clients_default_connect_is_accepted(stomp_broker):
+    """Regression: with no options the CONNECT carried the URL's host as virtual host, which
+    RabbitMQ refuses ("Bad CONNECT: Virtual host '127.0.0.1' access denied")."""
+    async with Recorded(stomp_broker) as rec:
+        assert rec.detected.client
+        reply = await rec.message(lambda m: m.name in ("CONNECTED", "ERROR"), "the reply", 10)
+        assert reply.name == "CONNECTED", reply.summary
+        [connect] = [m for m in rec.messages if m.name == "CONNECT"]
+        assert header(connect, "host") is None  # as stomp.js sends it

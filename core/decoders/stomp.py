@@ -54,7 +54,9 @@ _FIRST_LINE = re.compile(rb"^(?:\r?\n)*([A-Z]{3,11})\r?\n")
 class StompSettings:
     """The protocol client's CONNECT; heart_beat is (can send, wants to receive) in ms."""
 
-    host: str | None = None  # None: the URL's host
+    # The virtual host; None sends no host header, as stomp.js does: RabbitMQ then uses its
+    # default vhost, while the URL's host it refuses ("Virtual host '127.0.0.1' access denied").
+    host: str | None = None
     accept_version: str = "1.0,1.1,1.2"
     heart_beat: tuple[int, int] = (10_000, 10_000)
     login: str | None = None
@@ -173,9 +175,9 @@ class StompSession:
         self.streams = {d: StompStream(self.settings.max_buffer) for d in Direction}
         s = self.settings
         accept = SUBPROTOCOLS.get(self.handshake.subprotocol or "") or s.accept_version
-        host = s.host or urlsplit(self.handshake.url).hostname or "localhost"
-        headers = [("accept-version", accept), ("host", host),
-                   ("heart-beat", f"{s.heart_beat[0]},{s.heart_beat[1]}")]
+        headers = [("accept-version", accept)]
+        headers += [("host", s.host)] if s.host else []
+        headers += [("heart-beat", f"{s.heart_beat[0]},{s.heart_beat[1]}")]
         headers += [(k, v) for k, v in (("login", s.login), ("passcode", s.passcode)) if v]
         frame = encode_frame("CONNECT", headers, version=self.version, content_length=False)
         return (Outgoing(frame, text=True),)
