@@ -184,6 +184,11 @@ class DecodedIndex:
             self._cache.put(seq, cached)
         return cached
 
+    @property
+    def cached(self) -> int:
+        """Rows whose lazily decoded messages are kept."""
+        return len(self._cache.items)
+
     def summary(self, seq: int, event: FrameEvent) -> str:
         return summary_of(self.messages(seq, event))
 

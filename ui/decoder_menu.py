@@ -25,8 +25,9 @@ def choices() -> list[tuple[str, str]]:
 
 
 def decoder_of(conn: Any) -> str:
-    """The decoder a connection is set to ("auto" for configs without the field)."""
-    return getattr(getattr(conn, "config", None), "decoder", AUTO) or AUTO
+    """The decoder a connection is set to: its override, else its config's ("auto")."""
+    override = getattr(conn, "decoder_override", None)
+    return override or getattr(getattr(conn, "config", None), "decoder", AUTO) or AUTO
 
 
 def set_decoder(bridge: CoreBridge, conn: Any, name: str) -> str | None:
