@@ -73,6 +73,7 @@ class DecodedFeed:
     def __init__(self, model: InspectorModel, parent: QWidget) -> None:
         self.model = model
         self.index: DecodedIndex = model.decoded
+        model.scan_settle = SETTLE_S
         self.timer = QTimer(parent)
         self.timer.setSingleShot(True)
         self.timer.setInterval(SCAN_MS)
@@ -104,7 +105,7 @@ class DecodedFeed:
         self._scan()
 
     def _scan(self) -> None:
-        if self.model.scan_filter(SCAN_BUDGET_S, SETTLE_S):
+        if self.model.scan_filter(SCAN_BUDGET_S):
             self.timer.start()
 
     def title_of(self, event: FrameEvent) -> str | None:

@@ -122,6 +122,7 @@ class InspectorModel(QAbstractTableModel):
         self._filter = FrameFilter()
         self._accept: Callable[[int, FrameEvent], bool] | None = None
         self._scan_at: int | None = None  # a decoded filter's next row to look at (None: done)
+        self.scan_settle = 0.0  # seconds a row waits before a decoded filter judges it
         self._pending: list[FrameEvent] = []
         self._paused = False
         self._rows: dict[int, tuple[dict[int, Any], ...]] = {}  # seq -> cells; never reused
@@ -384,22 +385,29 @@ class InspectorModel(QAbstractTableModel):
 
     @property
     def scanning(self) -> bool:
-        """A filter on decoded messages has rows left to look at (call `scan_filter()`)."""
-        return self._scan_at is not None and self._scan_at < self._base + len(self._events)
+        """A filter on decoded messages has rows left to look at (call `scan_filter()`), the
+        ones younger than `scan_settle` left out."""
+        return self._scan_at is not None and self._scan_at < self._settled_end()
 
-    def scan_filter(self, budget: float = 0.02, settle: float = 0.0) -> bool:
+    def _settled_end(self) -> int:
+        """The sequence number after the last row older than `scan_settle` seconds."""
+        base, events = self._base, self._events
+        end = base + len(events)
+        if self.scan_settle > 0:
+            cutoff = time.time() - self.scan_settle
+            while end > base and events[end - 1 - base].time > cutoff:
+                end -= 1
+        return end
+
+    def scan_filter(self, budget: float = 0.02) -> bool:
         """Judge the rows a decoded filter has not looked at yet (decoding them), for at most
         `budget` seconds; the accepted ones are appended in one insertion. Rows younger than
-        `settle` seconds wait (their messages decoded in core may still be on the way).
-        True: more left."""
+        `scan_settle` seconds wait (their messages decoded in core may still be on the way).
+        True: more left (young ones too)."""
         if self._scan_at is None or self._view is None or self._accept is None:
             return False
         accept, base, events = self._accept, self._base, self._events
-        end = base + len(events)
-        if settle > 0:
-            cutoff = time.time() - settle
-            while end > base and events[end - 1 - base].time > cutoff:
-                end -= 1
+        end = self._settled_end()
         seq = max(self._scan_at, base)
         deadline = time.perf_counter() + budget
         found: list[int] = []
