@@ -5,6 +5,7 @@ topic and heartbeats, and the decoder override from the Connection menu."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from tests.helpers_ui import dispose, until
 from ui.bridge import CoreBridge, TickBatch
 from ui.connections_panel import ConnectionsPanel
 from ui.frame_detail import TAB_DECODED
+from ui.inspector_decoded import SETTLE_S
 from ui.inspector_model import COL_MESSAGE, COL_PREVIEW
 from ui.inspector_panel import InspectorPanel
 
@@ -67,7 +69,9 @@ def select(panel: InspectorPanel, row: int) -> None:
 
 
 async def refiltered(panel: InspectorPanel) -> None:
+    """The filter applied, and every row that arrived before judged (young rows wait)."""
     panel.apply_filter()
+    await asyncio.sleep(SETTLE_S + 0.1)
     await until(lambda: not panel.model.scanning, what="the decoded filter's scan")
 
 
