@@ -222,7 +222,7 @@ async def test_jsonrpc_call_and_result_with_their_id(env):
             panel.decoded_bar.kind_combo.setCurrentIndex(0)
             panel.decoded_bar.name_edit.setText("add")
             await refiltered(panel)
-            assert [m for m in messages(panel) if m] == ["call add [2,5] id 7"]
+            assert [m for m in messages(panel) if m] == ["call add [2,5] id 7", result]
         finally:
             await manager.close_all()
 
