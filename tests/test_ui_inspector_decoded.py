@@ -251,7 +251,7 @@ async def test_socketio_ack_and_hidden_engineio_pings(env):
         select(panel, row)
         panel.detail.tabs.setCurrentIndex(TAB_DECODED)
         message = panel.detail.decoded_view.messages[0]
-        assert (message.kind, message.name, message.correlation) == ("event", "echo", "ack:/:1")
+        assert (message.kind, message.name, message.correlation) == ("request", "echo", "ack:/:1")
         panel.resize(1280, 640)
         panel.show()
         QApplication.processEvents()
