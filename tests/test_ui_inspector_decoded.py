@@ -289,3 +289,34 @@ def test_message_cells_are_decoded_only_when_painted_and_a_flood_stays_cheap(qtb
     assert panel.model.decoded.cached == 1
     assert panel.model.data(panel.model.index(3, COL_PREVIEW)).startswith("[broadcast]")
     bridge.stop()
+
+
+def test_decoded_rows_are_bounded_in_entries_and_bytes() -> None:
+    """Fed messages and the lazy cache both keep only the newest, by count and by size."""
+    from core.decoders.api import Frame, Handshake
+    from core.events import MessagesDecoded, ProtocolDetected
+    from ui.decoded_cache import DecodedIndex, default_registry
+
+    registry = default_registry()
+    session = registry.get("jsonrpc").session(Handshake(""))
+    now = time.time()
+    index = DecodedIndex(registry, fed_entries=100, fed_bytes=200_000, cache_entries=50,
+                         cache_bytes=30_000)
+    index.protocol_detected(ProtocolDetected(1, now, "jsonrpc", "JSON-RPC 2.0", 21, True))
+    index.protocol_detected(ProtocolDetected(2, now, "embedded", "rooms", 21, False))
+    items = []
+    for i in range(1_000):
+        body = json.dumps({"jsonrpc": "2.0", "method": "m", "params": ["x" * (i % 5 * 400)],
+                           "id": i}).encode()
+        for m in session.feed(Frame(Direction.OUT, Opcode.TEXT, body, now + i)):
+            items.append((now + i, m))
+    index.messages_decoded(MessagesDecoded(1, now, tuple(items)))
+    assert index._fed.bytes <= 200_000 and len(index._fed.items) <= 100
+    newest = FrameEvent(1, now + 999, Direction.OUT, Opcode.TEXT, b"{}")
+    assert index.messages(0, newest)[0].correlation == "rpc:999"
+    assert index.messages(1, FrameEvent(1, now, Direction.OUT, Opcode.TEXT, b"{}")) == ()
+    for seq in range(500):
+        body = json.dumps({"type": "broadcast", "room": "r", "data": "y" * (seq % 7 * 300)})
+        event = FrameEvent(2, now + seq, Direction.IN, Opcode.TEXT, body.encode())
+        assert index.summary(seq, event).startswith("broadcast r")
+    assert index.cached <= 50 and index._cache.bytes <= 30_000

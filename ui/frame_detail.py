@@ -240,6 +240,8 @@ class FrameDetail(QWidget):
             self.decoded.setText("")
         else:
             self._value, self._format, note = decode_payload(event)
+            if self._messages and not self._format:  # "not JSON" says little: what it is
+                note = f"{self._decoder_title}: see Decoded"
             self.header.setText(header_text(event, conn_name or f"#{event.conn_id}"))
             self.decoded.setText(note or _control_note(event))
         self._render_current()
