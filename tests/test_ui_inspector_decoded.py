@@ -320,3 +320,34 @@ def test_decoded_rows_are_bounded_in_entries_and_bytes() -> None:
         event = FrameEvent(2, now + seq, Direction.IN, Opcode.TEXT, body.encode())
         assert index.summary(seq, event).startswith("broadcast r")
     assert index.cached <= 50 and index._cache.bytes <= 30_000
+
+
+def test_connection_dialog_protocol_tab(qtbot) -> None:
+    from ui.connection_dialog import ConnectionDialog
+    from ui.connection_protocol import has_protocol_fields
+
+    if not has_protocol_fields():
+        pytest.skip("ConnectionConfig has no protocol fields in this core")
+    config = ConnectionConfig(url="ws://127.0.0.1:1/x", decoder="jsonrpc", protocol_client=False,
+                              protocol_options={"namespaces": "/chat"})
+    dialog = ConnectionDialog(config, None, "Edit")
+    qtbot.addWidget(dialog)
+    tab = dialog.protocol
+    assert tab.decoder_combo.currentData() == "jsonrpc"
+    assert tab.client_combo.currentData() is False
+    assert tab.options_edit.toPlainText() == "namespaces=/chat"
+    tab.decoder_combo.setCurrentIndex(tab.decoder_combo.findData("raw"))
+    tab.client_combo.setCurrentIndex(tab.client_combo.findData(True))
+    tab.options_edit.setPlainText("keep-alive=30\n# a comment\nno equals sign")
+    assert dialog.error() == ("Protocol options, line 3: expected key=value, "
+                              "got 'no equals sign'")
+    tab.options_edit.setPlainText("keep-alive = 30\n\ninit_payload={\"token\": \"{{token}}\"}")
+    assert dialog.error() is None
+    result = dialog.config()
+    assert (result.decoder, result.protocol_client) == ("raw", True)
+    assert result.protocol_options == {"keep-alive": "30", "init_payload": '{"token": "{{token}}"}'}
+    # a decoder this machine does not have is kept as it is
+    other = ConnectionDialog(ConnectionConfig(url="ws://127.0.0.1:1/", decoder="acme"), None, "x")
+    qtbot.addWidget(other)
+    assert other.protocol.decoder_combo.currentText() == "acme (not installed)"
+    assert other.config().decoder == "acme"
