@@ -275,7 +275,7 @@ def test_message_cells_are_decoded_only_when_painted_and_a_flood_stays_cheap(qtb
     panel.model.add_frames(flood)
     bare = time.perf_counter() - start
     panel.model.clear()
-    from core.events import ProtocolDetected
+    from core.events import MessagesDecoded, ProtocolDetected
 
     detected = ProtocolDetected(1, now - 1, "embedded", "SocketScope room protocol", 21, False)
     bridge.tick.emit(TickBatch(now, protocols=[detected]))
@@ -285,6 +285,15 @@ def test_message_cells_are_decoded_only_when_painted_and_a_flood_stays_cheap(qtb
     print(f"add_frames of 50,000 frames: {bare * 1000:.1f} ms raw, "
           f"{decoded * 1000:.1f} ms with a lazy decoder")
     assert panel.model.decoded.cached == 0
+    # a fed decoder's messages cost one map entry per frame at tick time
+    from core.decoders.api import Kind, Message
+
+    items = tuple((f.time, Message("socketio", Kind.EVENT, "emit chat {}", Direction.IN, "chat",
+                                   "/", None, False, [], {"type": "EVENT"})) for f in flood)
+    start = time.perf_counter()
+    panel.model.decoded.messages_decoded(MessagesDecoded(2, now, items))
+    print(f"MessagesDecoded of 50,000 messages taken in {(time.perf_counter() - start) * 1000:.1f}"
+          " ms")
     assert panel.model.data(panel.model.index(3, COL_MESSAGE)) == 'broadcast lobby {"n":1}'
     assert panel.model.decoded.cached == 1
     assert panel.model.data(panel.model.index(3, COL_PREVIEW)).startswith("[broadcast]")

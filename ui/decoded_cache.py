@@ -112,7 +112,6 @@ class DecodedIndex:
                  cache_bytes: int = CACHE_BYTES) -> None:
         self.registry = registry or default_registry()
         self._protocols: dict[int, list[tuple[float, str | None]]] = {}
-        self.detections: dict[int, ProtocolDetected] = {}  # the newest per connection
         self._fed = _Bounded(fed_entries, fed_bytes)
         self._cache = _Bounded(cache_entries, cache_bytes)  # by row sequence number
         self.waiting: set[int] = set()  # rows shown before their fed messages arrived
@@ -125,7 +124,6 @@ class DecodedIndex:
         history.append((event.time, event.protocol))
         history.sort(key=lambda item: item[0])
         del history[:-HISTORY]
-        self.detections[event.conn_id] = event
         self._cache.clear()
 
     def messages_decoded(self, event: MessagesDecoded) -> None:
@@ -137,9 +135,6 @@ class DecodedIndex:
         for key, messages in grouped.items():
             old = get(key)  # a frame's messages may come in two batches
             put(key, (*old, *messages) if old else tuple(messages))
-
-    def connection_removed(self, conn_id: int) -> None:
-        self.detections.pop(conn_id, None)  # rows of it stay decoded as they were
 
     def take_waiting(self) -> set[int]:
         waiting, self.waiting = self.waiting, set()
