@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMenu
 from websockets.asyncio.server import serve
 
 from core.config import ConnectionConfig, HeartbeatConfig
@@ -149,6 +149,9 @@ async def test_decoder_override_switches_the_column_to_raw_and_back(env, embedde
                     what="a decoded broadcast")
         conns.select(conn.id)
         menu = conns.decoder_menu
+        context = QMenu()
+        conns.add_actions_to(context)  # the context menu and the Connection menu
+        assert menu.menuAction() in context.actions()
         menu.refill()
         labels = [a.text() for a in menu.actions() if not a.isSeparator()]
         assert labels[:2] == ["Automatic", "Raw (no decoder)"]
