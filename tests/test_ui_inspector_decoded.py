@@ -20,6 +20,7 @@ from core.events import Direction, FrameEvent, Opcode
 from core.manager import ConnectionManager
 from core.states import ConnState
 from tests.helpers_ui import dispose, until
+from tests.socketio_server import SocketIOServer
 from ui.bridge import CoreBridge, TickBatch
 from ui.connections_panel import ConnectionsPanel
 from ui.frame_detail import TAB_DECODED
@@ -34,7 +35,6 @@ SHOT = "/tmp/inspector-decoded.png"
 def env(qtbot):  # type: ignore[no-untyped-def]
     """A manager, a bridge, an inspector and a connections panel on the same bridge (the
     connections publish ProtocolDetected and MessagesDecoded from core.decoders.layer)."""
-    pytest.importorskip("core.decoders.layer", reason="needs decoders in the running app")
     manager = ConnectionManager()
     bridge = CoreBridge(manager)
     panel = InspectorPanel(bridge)
@@ -233,9 +233,8 @@ async def test_jsonrpc_call_and_result_with_their_id(env):
 
 
 async def test_socketio_ack_and_hidden_engineio_pings(env):
-    socketio_server = pytest.importorskip("tests.socketio_server")
     manager, _, panel, _ = env
-    server = socketio_server.SocketIOServer(ping_interval=0.5, ping_timeout=2.0).start()
+    server = SocketIOServer(ping_interval=0.5, ping_timeout=2.0).start()
     try:
         conn = await opened(manager, server.url, "sio")
         await until(lambda: any(m.startswith("connect") for m in messages(panel)),
@@ -308,8 +307,9 @@ def test_message_cells_are_decoded_only_when_painted_and_a_flood_stays_cheap(qtb
 def test_decoded_rows_are_bounded_in_entries_and_bytes() -> None:
     """Fed messages and the lazy cache both keep only the newest, by count and by size."""
     from core.decoders.api import Frame, Handshake
+    from core.decoders.layer import default_registry
     from core.events import MessagesDecoded, ProtocolDetected
-    from ui.decoded_cache import DecodedIndex, default_registry
+    from ui.decoded_cache import DecodedIndex
 
     registry = default_registry()
     session = registry.get("jsonrpc").session(Handshake(""))
@@ -338,10 +338,7 @@ def test_decoded_rows_are_bounded_in_entries_and_bytes() -> None:
 
 def test_connection_dialog_protocol_tab(qtbot) -> None:
     from ui.connection_dialog import ConnectionDialog
-    from ui.connection_protocol import has_protocol_fields
 
-    if not has_protocol_fields():
-        pytest.skip("ConnectionConfig has no protocol fields in this core")
     config = ConnectionConfig(url="ws://127.0.0.1:1/x", decoder="jsonrpc", protocol_client=False,
                               protocol_options={"namespaces": "/chat"})
     dialog = ConnectionDialog(config, None, "Edit")

@@ -4,14 +4,12 @@ STOMP/MQTT CONNECT and keep-alives), and the client's options as key=value lines
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
-    QLabel,
     QPlainTextEdit,
     QVBoxLayout,
     QWidget,
@@ -21,17 +19,10 @@ from core.config import ConnectionConfig
 from core.decoders.registry import AUTO
 from ui.decoder_menu import choices
 
-HINT_STYLE = "color: palette(placeholder-text);"
 CLIENT_CHOICES = (("Automatic (on when the protocol is recognised)", None), ("On", True),
                   ("Off (raw: nothing is sent for us)", False))
 OPTIONS_HINT = ("one key=value per line, e.g.\nnamespaces=/chat,/admin\n"
                 'init_payload={"token": "{{token}}"}\nkeep-alive=30')
-
-
-def has_protocol_fields() -> bool:
-    """Whether this core's ConnectionConfig has the protocol fields."""
-    names = {f.name for f in fields(ConnectionConfig)}
-    return {"decoder", "protocol_client", "protocol_options"} <= names
 
 
 def parse_options(text: str) -> dict[str, str]:
@@ -53,7 +44,6 @@ class ProtocolTab(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.supported = has_protocol_fields()
         group = QGroupBox("Protocol")
         form = QFormLayout(group)
         self.decoder_combo = QComboBox()
@@ -72,27 +62,21 @@ class ProtocolTab(QWidget):
         form.addRow("&Decoder:", self.decoder_combo)
         form.addRow("Protocol &client:", self.client_combo)
         form.addRow("&Options:", self.options_edit)
-        self.note = QLabel("This version of the core cannot keep these settings yet.")
-        self.note.setTextFormat(Qt.TextFormat.PlainText)
-        self.note.setStyleSheet(HINT_STYLE)
-        self.note.setVisible(not self.supported)
-        group.setEnabled(self.supported)
         layout = QVBoxLayout(self)
         layout.addWidget(group, 1)
-        layout.addWidget(self.note)
 
     def load(self, cfg: ConnectionConfig) -> None:
-        name = getattr(cfg, "decoder", AUTO) or AUTO
+        name = cfg.decoder or AUTO
         index = self.decoder_combo.findData(name)
         if index < 0:  # a plug-in that is not installed here: kept as it is
             self.decoder_combo.addItem(f"{name} (not installed)", name)
             index = self.decoder_combo.count() - 1
         self.decoder_combo.setCurrentIndex(index)
-        client = getattr(cfg, "protocol_client", None)
+        client = cfg.protocol_client
         self.client_combo.setCurrentIndex(next(
             (i for i, (_, value) in enumerate(CLIENT_CHOICES) if value is client), 0))
-        options = getattr(cfg, "protocol_options", None) or {}
-        self.options_edit.setPlainText("\n".join(f"{k}={v}" for k, v in options.items()))
+        self.options_edit.setPlainText(
+            "\n".join(f"{k}={v}" for k, v in cfg.protocol_options.items()))
 
     def error(self) -> str | None:
         try:
@@ -103,8 +87,6 @@ class ProtocolTab(QWidget):
 
     def apply(self, cfg: ConnectionConfig) -> ConnectionConfig:
         """The config with this tab's fields; ValueError for bad options."""
-        if not self.supported:
-            return cfg
         return replace(
             cfg,
             decoder=self.decoder_combo.currentData(),

@@ -12,18 +12,16 @@ result is cached (bounded too).
 
 from __future__ import annotations
 
-import functools
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from core.decoders.api import Decoder, Frame, Handshake, Message
-from core.decoders.guard import open_session
+from core.decoders.api import Message
+from core.decoders.layer import decode_frame, default_registry, is_lazy
 from core.decoders.registry import Registry
 from core.events import FrameEvent, MessagesDecoded, ProtocolDetected
 from ui.payload_store import is_preview
 
-LAZY_NAMES = frozenset({"json", "embedded"})  # for decoders that do not say `lazy` themselves
 FED_ENTRIES = 100_000  # frames whose fed messages are kept (the inspector keeps 100k rows)
 FED_BYTES = 32 * 2**20  # ... and their estimated size
 CACHE_ENTRIES = 4_096  # rows whose lazily decoded messages are kept
@@ -34,17 +32,6 @@ HISTORY = 8  # protocol changes remembered per connection
 WAITING_LIMIT = 4_096
 _NONE: tuple[Message, ...] = ()
 Key = tuple[int, float, Any]
-
-
-@functools.cache
-def default_registry() -> Registry:
-    """The decoders installed (built-in and plug-ins), loaded once per process."""
-    return Registry.from_entry_points()
-
-
-def is_lazy(decoder: Decoder) -> bool:
-    """Stateless decoders whose frames core does not feed: the window decodes what it shows."""
-    return bool(getattr(decoder, "lazy", decoder.name in LAZY_NAMES))
 
 
 def approx_size(message: Message) -> int:
@@ -65,13 +52,13 @@ def summary_of(messages: Iterable[Message]) -> str:
     return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 
-def decode_one(decoder: Decoder, event: FrameEvent) -> tuple[Message, ...]:
-    """One frame through a fresh (guarded) session of a stateless decoder: never raises."""
+def decode_one(name: str, event: FrameEvent, registry: Registry) -> tuple[Message, ...]:
+    """One frame through a fresh (guarded) session of a lazy decoder: never raises. Previews
+    of large frames (their start only) are not decoded."""
     payload = event.payload
     if not event.is_data or not payload or len(payload) > DECODE_LIMIT or is_preview(event):
         return _NONE
-    session = open_session(decoder, Handshake(""))
-    return tuple(session.feed(Frame(event.direction, event.opcode, payload, event.time)))
+    return tuple(decode_frame(name, event.opcode, payload, event.direction, event.time, registry))
 
 
 class _Bounded:
@@ -175,7 +162,7 @@ class DecodedIndex:
             return found
         cached = self._cache.get(seq)
         if cached is None:
-            cached = decode_one(decoder, event)
+            cached = decode_one(decoder.name, event, self.registry)
             self._cache.put(seq, cached)
         return cached
 

@@ -3,18 +3,15 @@ none (Raw) or one chosen by the user from the decoders installed."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QWidget
 
+from core.connection import Connection
+from core.decoders.layer import default_registry
 from core.decoders.registry import AUTO, RAW
 from ui.bridge import CoreBridge
-from ui.decoded_cache import default_registry
-
-NOT_READY = "choosing a decoder needs a newer core (Connection.set_decoder)"
 
 
 def choices() -> list[tuple[str, str]]:
@@ -24,31 +21,25 @@ def choices() -> list[tuple[str, str]]:
             *((d.name, d.title) for d in decoders)]
 
 
-def decoder_of(conn: Any) -> str:
+def decoder_of(conn: Connection) -> str:
     """The decoder a connection is set to: its override, else its config's ("auto")."""
-    override = getattr(conn, "decoder_override", None)
-    return override or getattr(getattr(conn, "config", None), "decoder", AUTO) or AUTO
+    return conn.decoder_override or conn.config.decoder or AUTO
 
 
-def set_decoder(bridge: CoreBridge, conn: Any, name: str) -> str | None:
-    """Override a connection's decoder; an error in words, or None. The config remembers the
-    choice (saved with the workspace)."""
-    setter = getattr(conn, "set_decoder", None)
-    if setter is None:
-        return NOT_READY
+def set_decoder(conn: Connection, name: str) -> str | None:
+    """Override a connection's decoder (Connection.set_decoder may be called from any thread:
+    it hops to the connection's loop); an error in words, or None."""
     try:
-        result = setter(name)
+        conn.set_decoder(name)
     except ValueError as exc:
         return str(exc)
-    if inspect.iscoroutine(result):
-        bridge.run(result, f"Decoder of {conn.config.label}")
     return None
 
 
 class DecoderMenu(QMenu):
     """Filled each time it opens; the selected connection's choice is checked."""
 
-    def __init__(self, bridge: CoreBridge, selected: Callable[[], Sequence[Any]],
+    def __init__(self, bridge: CoreBridge, selected: Callable[[], Sequence[Connection]],
                  parent: QWidget | None = None) -> None:
         super().__init__("&Decoder", parent)
         self.bridge = bridge
@@ -77,6 +68,6 @@ class DecoderMenu(QMenu):
 
     def choose(self, name: str) -> None:
         for conn in self.selected():
-            error = set_decoder(self.bridge, conn, name)
+            error = set_decoder(conn, name)
             if error:
                 self.bridge.message.emit(f"Decoder of {conn.config.label}: {error}")
