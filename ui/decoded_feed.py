@@ -1,0 +1,179 @@
+"""What the protocol panels (Topics, Pairs) read from a tick: each connection's decoder and the
+application messages decoded from its frames, paired by correlation.
+
+Decoders the core feeds publish `MessagesDecoded`; lazy ones (json, embedded) publish nothing per
+frame, so a panel decodes the tick's frames of those connections itself, within a budget per tick
+(frames and time; what is skipped is counted). When the core says nothing about a connection
+(no `ProtocolDetected`: a build without the protocol layer), the decoder is detected here from
+the handshake and the first frames, and every frame is decoded here, within the same budget.
+
+Every message, wherever it was decoded, goes through one Pairer per panel, so pairs and the
+unanswered requests come out the same for all protocols.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.util
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.decoders.api import Decoder, Frame, Handshake, Message
+from core.decoders.guard import GuardedSession, open_session
+from core.decoders.pairing import Pair, Pairer
+from core.decoders.registry import Detector, Registry
+from core.events import (
+    ConnectionRemoved,
+    FrameEvent,
+    HandshakeInfo,
+    MessagesDecoded,
+    ProtocolDetected,
+)
+
+BUDGET_FRAMES = 2_000  # frames a panel decodes itself per tick, at most
+BUDGET_S = 0.005  # and for about this long
+# With the core's protocol layer every open says its decoder (ProtocolDetected); without it, the
+# panels detect it themselves.
+CORE_LAYER = importlib.util.find_spec("core.decoders.layer") is not None
+KNOWN_FIELDS = frozenset({"time", "frames", "states", "latencies", "handshakes", "dropped"})
+
+
+@functools.cache
+def registry() -> Registry:
+    """The decoders of this process (entry points), loaded once."""
+    return Registry.from_entry_points()
+
+
+def decoder_named(name: str | None) -> Decoder | None:
+    return registry().get(name) if name else None
+
+
+def other_events(batch: Any) -> Iterator[Any]:
+    """The tick's events besides frames, states, latencies and handshakes: `batch.others`, and
+    any list field a later TickBatch adds for them."""
+    for item in dataclasses.fields(batch):
+        if item.name not in KNOWN_FIELDS:
+            value = getattr(batch, item.name)
+            if isinstance(value, list):
+                yield from value
+
+
+@dataclass(slots=True)
+class _Conn:
+    """One connection as a panel sees it."""
+
+    handshake: Handshake | None = None
+    protocol: str | None = None  # the decoder's name; None: raw (or not yet known)
+    from_core: bool = False  # the core's protocol layer said which decoder
+    lazy: bool = False  # the core does not decode it: this panel does
+    detector: Detector | None = None
+    session: GuardedSession | None = None
+
+
+@dataclass(slots=True)
+class FeedTick:
+    """What one tick brought: messages by connection (frame time, message), completed pairs."""
+
+    messages: dict[int, list[tuple[float, Message]]] = field(default_factory=dict)
+    pairs: list[Pair] = field(default_factory=list)
+    skipped: int = 0  # frames not decoded here this tick (over the budget)
+
+
+class DecodedFeed:
+    """Per panel: turns ticks into decoded messages and pairs for every connection."""
+
+    def __init__(self, budget_frames: int = BUDGET_FRAMES, budget_s: float = BUDGET_S) -> None:
+        self.budget_frames = budget_frames
+        self.budget_s = budget_s
+        self.pairer = Pairer(max_pending=5_000, max_bytes=4 * 2**20)
+        self.skipped_total = 0
+        self._conns: dict[int, _Conn] = {}
+
+    def protocol(self, conn_id: int | None) -> str | None:
+        conn = self._conns.get(conn_id) if conn_id is not None else None
+        return conn.protocol if conn else None
+
+    def update(self, batch: Any) -> FeedTick:
+        out = FeedTick()
+        for info in batch.handshakes:
+            self._opened(info)
+        for event in other_events(batch):
+            if type(event) is ProtocolDetected:
+                self._detected(event)
+            elif type(event) is MessagesDecoded:
+                out.messages.setdefault(event.conn_id, []).extend(event.items)
+            elif type(event) is ConnectionRemoved:
+                self._conns.pop(event.conn_id, None)
+                self.pairer.forget(event.conn_id)
+        self._decode(batch.frames, out)
+        for conn_id, items in out.messages.items():
+            for when, message in items:
+                pair = self.pairer.add(conn_id, message, when)
+                if pair is not None:
+                    out.pairs.append(pair)
+        self.skipped_total += out.skipped
+        return out
+
+    def _opened(self, info: HandshakeInfo) -> None:
+        if info.status not in (None, 101):
+            return
+        conn = self._conns.setdefault(info.conn_id, _Conn())
+        conn.handshake = Handshake(info.url, info.subprotocol, info.request_headers,
+                                   info.response_headers)
+        if conn.from_core:  # a reopen: the core says again which decoder
+            conn.session = open_session(decoder_named(conn.protocol), conn.handshake) \
+                if conn.lazy and conn.protocol else None
+            return
+        conn.protocol, conn.session = None, None
+        if CORE_LAYER:
+            return  # its ProtocolDetected follows
+        conn.detector = Detector(registry().decoders, conn.handshake)
+        if conn.detector.start():
+            self._chosen(conn)
+
+    def _detected(self, event: ProtocolDetected) -> None:
+        conn = self._conns.setdefault(event.conn_id, _Conn())
+        decoder = decoder_named(event.protocol)
+        conn.from_core, conn.detector, conn.protocol = True, None, event.protocol
+        conn.lazy = bool(getattr(decoder, "lazy", False))
+        conn.session = None
+        if decoder is not None and conn.lazy:
+            conn.session = open_session(decoder, conn.handshake or Handshake(""))
+
+    def _chosen(self, conn: _Conn) -> list[Frame]:
+        """The detector decided: the session opens; the frames it held, to decode first."""
+        detector = conn.detector
+        assert detector is not None and conn.handshake is not None
+        conn.detector = None
+        decoder = detector.decoder
+        conn.protocol = decoder.name if decoder else None
+        conn.session = open_session(decoder, conn.handshake) if decoder else None
+        return detector.first
+
+    def _decode(self, frames: list[FrameEvent], out: FeedTick) -> None:
+        conns = self._conns
+        deadline = time.perf_counter() + self.budget_s
+        done = 0
+        for index, event in enumerate(frames):
+            conn = conns.get(event.conn_id)
+            if conn is None or (conn.session is None and conn.detector is None):
+                continue
+            if done >= self.budget_frames or (done % 64 == 0 and time.perf_counter() > deadline):
+                out.skipped += sum(1 for e in frames[index:] if e.conn_id in conns)
+                return
+            done += 1
+            frame = Frame(event.direction, event.opcode, event.payload, event.time)
+            if conn.detector is not None:
+                if not conn.detector.offer(frame):
+                    continue
+                held = self._chosen(conn)
+            else:
+                held = [frame]
+            if conn.session is None:
+                continue
+            items = out.messages.setdefault(event.conn_id, [])
+            for one in held:
+                items.extend((one.time, message) for message in conn.session.feed(one))
