@@ -94,8 +94,8 @@ class _Table(QAbstractTableModel):
 class PairsTable(_Table):
     """The recent pairs, newest first."""
 
-    columns = ("Time", "Name", "Correlation", "Latency ms")
-    right = frozenset({3})
+    columns = ("Time", "Name", "Latency ms", "Correlation")
+    right = frozenset({2})
 
     def show(self, pairs: ConnPairs | None) -> None:
         self.set_rows([_pair_cells(row) for row in reversed(pairs.rows)] if pairs else [])
@@ -115,7 +115,7 @@ class PairsTable(_Table):
 
 
 class LatencyTable(_Table):
-    columns = ("Name", "Pairs", "p50 ms", "p95 ms", "p99 ms", "max ms")
+    columns = ("Name", "Pairs", "p50 ms", "p95", "p99", "max")
     right = frozenset({1, 2, 3, 4, 5})
 
     def show(self, pairs: ConnPairs | None) -> None:
@@ -137,8 +137,8 @@ class UnansweredTable(_Table):
 
 def _pair_cells(row: PairRow) -> tuple[str, ...]:
     clock = time.strftime("%H:%M:%S", time.localtime(row.time))
-    return (f"{clock}.{int(row.time * 1000) % 1000:03d}", row.name, row.correlation,
-            _ms(row.latency_ms))
+    return (f"{clock}.{int(row.time * 1000) % 1000:03d}", row.name, _ms(row.latency_ms),
+            row.correlation)
 
 
 def _ms(value: float) -> str:

@@ -1,0 +1,184 @@
+"""The Topics and Pairs panels and the composer's protocol templates, against the real embedded
+server and a plain websockets server speaking JSON-RPC 2.0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from websockets.asyncio.server import serve
+
+from core.config import ConnectionConfig
+from core.decoders.api import Frame
+from core.decoders.mqtt import decoder as mqtt
+from core.events import Direction, Opcode
+from core.states import ConnState
+from tests.helpers_ui import dispose, make_bridge, until
+from ui.composer_panel import ComposerPanel
+from ui.pairs_panel import PairsPanel
+from ui.topics_panel import TopicsPanel
+
+
+@pytest.fixture
+def panels(qtbot):
+    """A bridge over a core thread, and the two panels side by side; all closed at the end."""
+    bridge = make_bridge()
+    topics, pairs = TopicsPanel(bridge), PairsPanel(bridge)
+    for panel in (topics, pairs):
+        panel.resize(640, 300)
+        panel.show()
+    yield bridge, topics, pairs
+    bridge.stop()
+    dispose(topics, pairs, bridge)
+
+
+async def open_conn(bridge, url: str, *panels):  # type: ignore[no-untyped-def]
+    conn = bridge.manager.add(ConnectionConfig(url=url, name="t"), connect=True)
+    for panel in panels:
+        panel.set_connections([conn.id])
+    await until(lambda: conn.state is ConnState.OPEN, 5, "open")
+    return conn
+
+
+def names(table) -> list[str]:  # type: ignore[no-untyped-def]
+    return [row[0] for row in table.rows]
+
+
+async def rpc_server(host: str = "127.0.0.1"):  # type: ignore[no-untyped-def]
+    """Answers every JSON-RPC call after 20 ms, except "slow", which it never answers."""
+
+    async def handler(ws):  # type: ignore[no-untyped-def]
+        async for text in ws:
+            call = json.loads(text)
+            if call.get("method") == "slow" or "id" not in call:
+                continue
+            await asyncio.sleep(0.02)
+            params = call.get("params") or []
+            await ws.send(json.dumps({"jsonrpc": "2.0", "result": sum(params), "id": call["id"]}))
+
+    return await serve(handler, host, 0)
+
+
+async def test_embedded_rooms_are_topics_and_requests_pair(panels, embedded_server) -> None:
+    bridge, topics, pairs = panels
+    srv = embedded_server(auth=False)
+    conn = await open_conn(bridge, srv.url, topics, pairs)
+    try:
+        for room in ("lobby", "ops"):
+            assert (await conn.request({"type": "join_room", "room": room})).message["type"] \
+                == "ack"
+        reply = await conn.request({"type": "list_rooms"})
+        assert reply.message["type"] == "rooms"
+        await until(lambda: {"rooms > lobby", "rooms > ops"} <= set(topics.model.path_texts()),
+                    5, "rooms as topics")
+        assert topics.protocol == "embedded"
+        assert "embedded" in topics.title.text()
+        await until(lambda: "list_rooms" in names(pairs.latency), 5, "list_rooms pair")
+        row = next(r for r in pairs.table.rows if r[1] == "list_rooms")
+        assert row[3].startswith("req:") and 0 <= float(row[2]) < 5_000
+        stats = pairs.pairs[conn.id].latency["list_rooms"].percentiles()
+        assert stats.count == 1 and stats.p50 > 0
+        before = topics.model.stats_at(("rooms", "ops")).count
+        task = topics.unsubscribe(("rooms", "ops"))  # the room protocol's leave_room
+        assert task is not None
+        await task
+        await until(lambda: topics.model.stats_at(("rooms", "ops")).count > before, 5, "left")
+        members = (await conn.request({"type": "list_rooms"})).message["rooms"]
+        assert all(r["name"] != "ops" or r["count"] == 0 for r in members), members
+        topics.grab().save("/tmp/topics.png")
+    finally:
+        await bridge.manager.close_all()
+
+
+async def test_jsonrpc_methods_pairs_and_unanswered(panels) -> None:
+    bridge, topics, pairs = panels
+    server = await rpc_server()
+    port = server.sockets[0].getsockname()[1]
+    conn = await open_conn(bridge, f"ws://127.0.0.1:{port}/rpc", topics, pairs)
+    try:
+        for ident in range(1, 6):
+            method = "add" if ident % 2 else "sum"
+            await conn.send(json.dumps({"jsonrpc": "2.0", "method": method,
+                                        "params": [ident, 1], "id": ident}))
+        await conn.send(json.dumps({"jsonrpc": "2.0", "method": "slow", "params": [], "id": 99}))
+        await until(lambda: len(pairs.table.rows) == 5, 5, "five pairs")
+        assert topics.protocol == "jsonrpc"
+        await until(lambda: {"methods > add", "methods > sum", "methods > slow"}
+                    <= set(topics.model.path_texts()), 5, "methods as topics")
+        assert topics.model.stats_at(("methods", "add")).count == 6  # 3 calls, 3 results
+        assert set(names(pairs.latency)) == {"add", "sum"}
+        assert all(float(row[2]) >= 15 for row in pairs.table.rows)  # the server waits 20 ms
+        await until(lambda: pairs.unanswered.rows and float(pairs.unanswered.rows[0][2]) >= 1.0,
+                    5, "the unanswered call aging")
+        assert pairs.unanswered.rows[0][:2] == ("slow", pairs.unanswered.rows[0][1])
+        assert "99" in pairs.unanswered.rows[0][1]
+        assert pairs.tabs.tabText(1) == "Unanswered (1)"
+        assert pairs.bars.opts["height"] is not None and sum(pairs.bars.opts["height"]) > 0
+        pairs.grab().save("/tmp/pairs.png")
+    finally:
+        await bridge.manager.close_all()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_composer_templates_mqtt_encodes_and_jsonrpc_call_is_answered(qtbot) -> None:
+    bridge = make_bridge()
+    composer = ComposerPanel(bridge)
+    composer.show()
+    server = await rpc_server()
+    port = server.sockets[0].getsockname()[1]
+    try:
+        templates = composer.protocol_templates
+        templates.rebuild()
+        others = templates.others
+        assert others is not None
+        titles = {menu.title() for menu in others.findChildren(type(others))}
+        assert {"MQTT 3.1.1 / 5.0", "JSON-RPC 2.0"} <= {t for t in titles if t}, titles
+        # MQTT PUBLISH: binary, loaded as hex; the project's MQTT decoder reads it back
+        assert templates.open(mqtt, "PUBLISH", {"topic": "room/1", "qos": "1",
+                                                "payload": "hi there"})
+        payload = bytes.fromhex(composer.editor.toPlainText())
+        assert composer.mode == "hex"
+        session = mqtt.session(mqtt_handshake())
+        (message,) = session.feed(Frame(Direction.OUT, Opcode.BINARY, payload))
+        assert (message.name, message.topic, message.fields["qos"]) == ("PUBLISH", "room/1", 1)
+        assert message.payload == "hi there" or message.payload == b"hi there"
+        # a wrong value is said in words, nothing loaded
+        composer.load("")
+        assert not templates.open(mqtt, "PUBLISH", {"topic": "a/#"})
+        assert "wildcard" in composer.status.text() and composer.editor.toPlainText() == ""
+        # JSON-RPC call: text, loaded and sent; the server answers it
+        conn = bridge.manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{port}", name="rpc"),
+                                  connect=True)
+        composer.set_connections([conn.id])
+        await until(lambda: conn.state is ConnState.OPEN, 5, "open")
+        rpc = next(d for d in templates_registry() if d.name == "jsonrpc")
+        assert templates.open(rpc, "call", {"method": "add", "params": "[40, 2]", "id": "7"})
+        assert json.loads(composer.editor.toPlainText()) == {
+            "jsonrpc": "2.0", "method": "add", "params": [40, 2], "id": 7}
+        replies: list[dict] = []
+        bridge.tick.connect(lambda batch: replies.extend(
+            json.loads(f.payload) for f in batch.frames
+            if f.direction is Direction.IN and f.is_data))
+        composer.send()
+        await until(lambda: replies, 5, "the reply")
+        assert replies[0] == {"jsonrpc": "2.0", "result": 42, "id": 7}
+    finally:
+        await bridge.manager.close_all()
+        server.close()
+        await server.wait_closed()
+        bridge.stop()
+        dispose(composer, bridge)
+
+
+def mqtt_handshake():  # type: ignore[no-untyped-def]
+    from core.decoders.api import Handshake
+
+    return Handshake("ws://127.0.0.1/mqtt", "mqtt")
+
+
+def templates_registry():  # type: ignore[no-untyped-def]
+    from ui.decoded_feed import registry
+
+    return registry().decoders
