@@ -7,8 +7,9 @@ frame, so a panel decodes the tick's frames of those connections itself, within 
 (no `ProtocolDetected`: a build without the protocol layer), the decoder is detected here from
 the handshake and the first frames, and every frame is decoded here, within the same budget.
 
-Every message, wherever it was decoded, goes through one Pairer per panel, so pairs and the
-unanswered requests come out the same for all protocols.
+Every message, wherever it was decoded, goes through one Pairer, so pairs and the unanswered
+requests come out the same for all protocols. The panels of one bridge share one feed
+(`shared_feed`): a tick is decoded once, whichever panel asks first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import dataclasses
 import functools
 import importlib.util
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +36,7 @@ from core.events import (
 )
 
 BUDGET_FRAMES = 2_000  # frames a panel decodes itself per tick, at most
-BUDGET_S = 0.005  # and for about this long
+BUDGET_S = 0.004  # and for about this long
 # With the core's protocol layer every open says its decoder (ProtocolDetected); without it, the
 # panels detect it themselves.
 CORE_LAYER = importlib.util.find_spec("core.decoders.layer") is not None
@@ -83,7 +85,7 @@ class FeedTick:
 
 
 class DecodedFeed:
-    """Per panel: turns ticks into decoded messages and pairs for every connection."""
+    """Turns ticks into decoded messages and pairs for every connection."""
 
     def __init__(self, budget_frames: int = BUDGET_FRAMES, budget_s: float = BUDGET_S) -> None:
         self.budget_frames = budget_frames
@@ -91,12 +93,16 @@ class DecodedFeed:
         self.pairer = Pairer(max_pending=5_000, max_bytes=4 * 2**20)
         self.skipped_total = 0
         self._conns: dict[int, _Conn] = {}
+        self._last: tuple[Any, FeedTick] | None = None  # the batch decoded last, and what it gave
 
     def protocol(self, conn_id: int | None) -> str | None:
         conn = self._conns.get(conn_id) if conn_id is not None else None
         return conn.protocol if conn else None
 
     def update(self, batch: Any) -> FeedTick:
+        """What the tick's batch brought; the same answer when asked again for the same batch."""
+        if self._last is not None and self._last[0] is batch:
+            return self._last[1]
         out = FeedTick()
         for info in batch.handshakes:
             self._opened(info)
@@ -115,6 +121,7 @@ class DecodedFeed:
                 if pair is not None:
                     out.pairs.append(pair)
         self.skipped_total += out.skipped
+        self._last = (batch, out)
         return out
 
     def _opened(self, info: HandshakeInfo) -> None:
@@ -177,3 +184,16 @@ class DecodedFeed:
             items = out.messages.setdefault(event.conn_id, [])
             for one in held:
                 items.extend((one.time, message) for message in conn.session.feed(one))
+
+
+_shared: weakref.WeakKeyDictionary[Any, DecodedFeed] = weakref.WeakKeyDictionary()
+
+
+def shared_feed(bridge: Any) -> DecodedFeed:
+    """The one feed of a bridge's panels (made with the first panel, which loads the decoders
+    then rather than in the first tick with a handshake)."""
+    feed = _shared.get(bridge)
+    if feed is None:
+        registry()
+        feed = _shared[bridge] = DecodedFeed()
+    return feed

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from core.events import ConnectionRemoved
 from ui.bridge import CoreBridge, TickBatch
-from ui.decoded_feed import DecodedFeed, other_events
+from ui.decoded_feed import other_events, shared_feed
 from ui.elided_label import ElidedLabel
 from ui.pairs_model import ConnPairs, LatencyTable, PairsTable, UnansweredTable
 
@@ -48,7 +48,7 @@ class PairsPanel(QWidget):
     def __init__(self, bridge: CoreBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
-        self.feed = DecodedFeed()
+        self.feed = shared_feed(bridge)
         self.conn_id: int | None = None
         self.pairs: dict[int, ConnPairs] = {}
         self.histogram_name: str | None = None

@@ -26,7 +26,7 @@ from core.connection import Connection
 from core.decoders.api import Outgoing
 from core.events import ConnectionRemoved
 from ui.bridge import CoreBridge, TickBatch
-from ui.decoded_feed import DecodedFeed, decoder_named, other_events
+from ui.decoded_feed import decoder_named, other_events, shared_feed
 from ui.elided_label import ElidedLabel
 from ui.topics_model import COL_COUNT, COL_RATE, COL_STATE, PATH_ROLE, ConnTopics, Path, TopicsModel
 
@@ -51,7 +51,7 @@ class TopicsPanel(QWidget):
     def __init__(self, bridge: CoreBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
-        self.feed = DecodedFeed()
+        self.feed = shared_feed(bridge)
         self.conn_id: int | None = None
         self.topics: dict[int, ConnTopics] = {}
         self._ids = itertools.count(1)
