@@ -59,7 +59,7 @@ class PairsPanel(QWidget):
         self.unanswered = UnansweredTable(self)
         self.pairs_view = _table(self.table)
         advance = self.fontMetrics().horizontalAdvance
-        for col, sample in enumerate(("00:00:00.000", "a name", "Latency ms")):
+        for col, sample in enumerate(("00:00:00.000", "list_rooms", "Latency ms")):
             self.pairs_view.horizontalHeader().resizeSection(col, advance(sample) + 10)
         self.latency_view = _table(self.latency)
         header = self.latency_view.horizontalHeader()  # a few rows: fitting them is cheap
@@ -72,7 +72,9 @@ class PairsPanel(QWidget):
         self.unanswered_view.horizontalHeader().resizeSection(1, 120)
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(80)
-        self.plot.setLabel("bottom", "latency", units="ms")
+        self.plot.setLabel("bottom", "latency ms")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plot.hideAxis("left")  # a few pixels high in the default layout: the shape says it
         self.plot.setMenuEnabled(False)
         self.bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush="#4a90d9")
         self.plot.addItem(self.bars)
@@ -87,7 +89,7 @@ class PairsPanel(QWidget):
         splitter.addWidget(self.pairs_view)
         splitter.addWidget(self.tabs)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([340, 300])
+        splitter.setSizes([360, 280])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)

@@ -65,9 +65,10 @@ class TopicsPanel(QWidget):
         self.view.customContextMenuRequested.connect(self._context_menu)
         header = self.view.header()
         header.setStretchLastSection(True)
-        header.resizeSection(0, 180)
-        for col, width in ((COL_COUNT, 56), (COL_RATE, 48), (COL_STATE, 84)):
-            header.resizeSection(col, width)
+        advance = self.fontMetrics().horizontalAdvance
+        header.resizeSection(0, advance("a topic name") + 40)
+        for col, sample in ((COL_COUNT, "00000"), (COL_RATE, "00.0"), (COL_STATE, "subscribed")):
+            header.resizeSection(col, advance(sample) + 14)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.model.rowsInserted.connect(self._expand)
         self.subscribe_button = QPushButton("Subscribe…")
