@@ -182,3 +182,103 @@ def templates_registry():  # type: ignore[no-untyped-def]
     from ui.decoded_feed import registry
 
     return registry().decoders
+
+
+def decode_all(decoder, frames, handshake=None):  # type: ignore[no-untyped-def]
+    """(time, message) of real frames fed in order to a real session of `decoder`."""
+    from core.decoders.api import Handshake
+
+    session = decoder.session(handshake or Handshake("ws://127.0.0.1/"))
+    return [(1000.0 + i, m) for i, (direction, opcode, payload) in enumerate(frames)
+            for m in session.feed(Frame(direction, opcode, payload))]
+
+
+def tree_of(items, max_topics: int = 5_000):  # type: ignore[no-untyped-def]
+    from ui.topics_model import ConnTopics, TopicsModel
+
+    store = ConnTopics(max_topics)
+    for when, message in items:
+        store.add(when, message)
+    model = TopicsModel()
+    model.show(store, 1005.0)
+    return store, model
+
+
+def test_topic_trees_of_mqtt_stomp_graphql_socketio(qtbot) -> None:
+    from core.decoders.graphql import decoder as graphql
+    from core.decoders.socketio import decoder as socketio
+    from core.decoders.stomp import decoder as stomp
+    from core.decoders.stomp_frames import encode_frame
+
+    out, inn = Direction.OUT, Direction.IN
+    sub = mqtt.encode("SUBSCRIBE", {"filter": "room/#", "qos": 1})[0].payload
+    pub = [mqtt.encode("PUBLISH", {"topic": t, "payload": "p", "retain": r})[0].payload
+           for t, r in (("room/1", "1"), ("room/2/x", "0"), ("room/1", "0"))]
+    store, model = tree_of(decode_all(mqtt, [(out, Opcode.BINARY, sub)]
+                                      + [(inn, Opcode.BINARY, p) for p in pub], mqtt_handshake()))
+    assert {"subscriptions > room/#", "topics > room > 1", "topics > room > 2 > x"} <= set(
+        model.path_texts())
+    assert store.topics[("topics", "room", "1")].count == 2
+    assert store.topics[("topics", "room", "1")].state == "retained"
+    assert store.topics[("subscriptions", "room/#")].key == "room/#"
+
+    frames = [stomp.encode("SUBSCRIBE with receipt", {"id": "s1", "destination": "/queue/a",
+                                                      "receipt": "r1"})[0].payload,
+              encode_frame("MESSAGE", [("destination", "/queue/a"), ("subscription", "s1"),
+                                       ("message-id", "7")], b"hello")]
+    store, model = tree_of(decode_all(stomp, [(out, Opcode.TEXT, frames[0]),
+                                              (inn, Opcode.TEXT, frames[1])]))
+    assert set(model.path_texts()) >= {"subscriptions > s1 → /queue/a", "destinations > /queue/a"}
+    assert store.topics[("subscriptions", "s1 → /queue/a")].key == "s1"
+
+    start = graphql.encode("subscribe", {"id": "9", "query": "subscription Clock { time }",
+                                         "operationName": "Clock"})[0].payload
+    done = json.dumps({"id": "9", "type": "complete"}).encode()
+    store, model = tree_of(decode_all(graphql, [(out, Opcode.TEXT, start),
+                                                (inn, Opcode.TEXT, done)]))
+    (path,) = [p for p in store.topics if p[0] == "operations"]
+    assert path == ("operations", "9 Clock") and store.topics[path].state == "complete"
+
+    emit = socketio.encode("emit", {"namespace": "/chat", "event": "say", "data": "{}"})[0]
+    store, model = tree_of(decode_all(socketio, [(inn, Opcode.TEXT, emit.payload)]))
+    assert "/chat > say" in model.path_texts()
+
+
+def test_topics_are_bounded_and_the_rest_counted(qtbot) -> None:
+    from core.decoders.jsonrpc import decoder as jsonrpc
+
+    calls = [(Direction.OUT, Opcode.TEXT, json.dumps(
+        {"jsonrpc": "2.0", "method": f"m{i % 5}", "id": i}).encode()) for i in range(20)]
+    store, model = tree_of(decode_all(jsonrpc, calls), max_topics=3)
+    assert len(store.topics) == 3 and store.more == 8 and len(store.more_topics) == 2
+    last = model.item(model.rowCount() - 1, 0).text()
+    assert last == "… 2 more topics"
+    assert len(store.topics[("methods", "m0")].last) <= 120
+
+
+def test_pair_tables_pass_the_model_tester(qtmodeltester) -> None:
+    from core.decoders.api import Kind, Message
+    from core.decoders.pairing import Pair
+    from ui.pairs_model import MAX_PAIRS, ConnPairs, LatencyTable, PairsTable
+
+    table, store = PairsTable(max_rows=20), ConnPairs()
+    qtmodeltester.check(table)
+    rows = []
+    for i in range(MAX_PAIRS + 10):
+        request = Message("jsonrpc", Kind.REQUEST, "call", name=f"m{i % 3}",
+                          correlation=f"rpc:{i}")
+        reply = Message("jsonrpc", Kind.RESPONSE, "result", correlation=f"rpc:{i}")
+        rows.append(store.add(Pair(1, request, reply, 0.001 * (i % 50)), 1000.0 + i))
+        if i < 30 or len(rows) == 50 or i == MAX_PAIRS + 9:  # ticks of one pair, and of more
+            # than the table holds
+            table.add(rows)
+            rows = []
+    assert table.rowCount() == 20 and table.rows[0][3] == f"rpc:{MAX_PAIRS + 9}"
+    assert len(store.rows) == MAX_PAIRS and store.rows[0].correlation == "rpc:10"
+    table.show(store)
+    assert table.rowCount() == 20 and table.rows[-1][3] == f"rpc:{MAX_PAIRS - 10}"
+    latency = LatencyTable()
+    qtmodeltester.check(latency)
+    latency.show(store)
+    assert [row[0] for row in latency.rows] == ["m0", "m1", "m2"]
+    assert sum(int(row[1]) for row in latency.rows) == MAX_PAIRS + 10

@@ -97,20 +97,25 @@ class PairsTable(_Table):
     columns = ("Time", "Name", "Latency ms", "Correlation")
     right = frozenset({2})
 
+    def __init__(self, parent: Any = None, max_rows: int = MAX_PAIRS) -> None:
+        super().__init__(parent)
+        self.max_rows = max_rows
+
     def show(self, pairs: ConnPairs | None) -> None:
-        self.set_rows([_pair_cells(row) for row in reversed(pairs.rows)] if pairs else [])
+        rows = list(pairs.rows)[-self.max_rows:] if pairs else []
+        self.set_rows([_pair_cells(row) for row in reversed(rows)])
 
     def add(self, rows: list[PairRow]) -> None:
-        """New pairs on top; the oldest beyond MAX_PAIRS go."""
+        """New pairs on top; the oldest beyond max_rows go."""
         if not rows:
             return
-        cells = [_pair_cells(row) for row in reversed(rows[-MAX_PAIRS:])]
+        cells = [_pair_cells(row) for row in reversed(rows[-self.max_rows:])]
         self.beginInsertRows(QModelIndex(), 0, len(cells) - 1)
         self.rows[:0] = cells
         self.endInsertRows()
-        if len(self.rows) > MAX_PAIRS:
-            self.beginRemoveRows(QModelIndex(), MAX_PAIRS, len(self.rows) - 1)
-            del self.rows[MAX_PAIRS:]
+        if len(self.rows) > self.max_rows:
+            self.beginRemoveRows(QModelIndex(), self.max_rows, len(self.rows) - 1)
+            del self.rows[self.max_rows:]
             self.endRemoveRows()
 
 
