@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.cli_protocol import DecodedOutput
 from core.cli_settings import CliError, connect_settings
 from core.config import ConnectionConfig
 from core.connection import Connection, RequestTimeout
 from core.events import ConnectionAdded, StateChanged
 from core.hub import EventHub
-from core.ndjson import event_to_json
 from core.recorder import Recorder
 from core.recording import HarError, Recording, export_recording_har, import_har
 from core.recording.replay import (
@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--retry", action="store_true", help="reconnect with backoff, forever")
     conn.add_argument("--duration", type=float, help="disconnect after this many seconds")
     conn.add_argument("--record", metavar="FILE", help="record the session to this SQLite file")
+    proto = conn.add_mutually_exclusive_group()
+    proto.add_argument("--decoder", metavar="NAME|auto|raw",
+                       help="application protocol (default auto: detected at open)")
+    proto.add_argument("--raw", action="store_true",
+                       help="no decoding and no protocol client: frames only")
+    conn.add_argument("--no-client", action="store_true",
+                      help="decode, but never answer for us (no pongs, CONNECT, ...)")
+    conn.add_argument("--protocol-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="protocol-client option, e.g. namespaces=/chat (repeat)")
     _add_recording_commands(sub)
     return parser
 
@@ -205,6 +214,7 @@ async def connect(
     if config is None:
         config, resolve = connect_settings(args)
     conn = Connection(config, hub, resolve=resolve)
+    decoded = DecodedOutput(conn)
     requests = []
     for text in args.request:
         try:
@@ -246,7 +256,7 @@ async def connect(
                 getter.cancel()
                 break
             event = getter.result()
-            out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+            _write_records(out, decoded, event)
             out.flush()
             if isinstance(event, StateChanged) and event.new is ConnState.CLOSED:
                 if event.error:
@@ -259,12 +269,17 @@ async def connect(
             task.cancel()
         await conn.disconnect()
         for event in stream.drain():
-            out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+            _write_records(out, decoded, event)
         stream.close()
         out.flush()
         if recorder is not None:
             recorder.close()
     return status
+
+
+def _write_records(out: TextIO, decoded: DecodedOutput, event: Any) -> None:
+    for record in decoded.records(event):
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 async def _request(conn: Connection, message: dict[str, Any]) -> None:

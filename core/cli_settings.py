@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.config import ConnectionConfig, ReconnectPolicy
+from core.decoders.layer import default_registry
+from core.decoders.registry import AUTO, RAW
 from core.workspace import (
     Environment,
     Resolver,
@@ -115,6 +117,25 @@ def _override(config: ConnectionConfig, args: argparse.Namespace) -> None:
         hb.app_template = args.app_ping
     if args.retry:
         config.reconnect.enabled = True
+    _override_protocol(config, args)
+
+
+def _override_protocol(config: ConnectionConfig, args: argparse.Namespace) -> None:
+    if args.raw:
+        config.decoder, config.protocol_client = RAW, False
+    elif args.decoder:
+        names = default_registry().names
+        if args.decoder not in (*names, AUTO, RAW):
+            known = ", ".join([*names, AUTO, RAW])
+            raise CliError(f"--decoder: no decoder named {args.decoder!r} (known: {known})")
+        config.decoder = args.decoder
+    if args.no_client:
+        config.protocol_client = False
+    for text in args.protocol_option:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--protocol-option {text!r}: expected KEY=VALUE")
+        config.protocol_options = {**config.protocol_options, key.strip(): value}
 
 
 def _header(text: str) -> tuple[str, str]:

@@ -47,6 +47,13 @@ class ConnectionConfig:
     queue_size: int = 1000
     request_timeout: float = 10.0
     on_open: list[str] = field(default_factory=list)  # sent first on every open (subscribe, auth)
+    # The application protocol (core.decoders): "auto" detects it at open, "raw" decodes nothing,
+    # else a decoder's name. The protocol client answers for us (Engine.IO pongs, CONNECT, ...):
+    # None turns it on when the protocol is sure (URL signature, subprotocol, or chosen).
+    decoder: str = "auto"
+    protocol_client: bool | None = None
+    # The session's options, {{variables}} resolved at each open: {"namespaces": "/chat"}, ...
+    protocol_options: dict[str, str] = field(default_factory=dict)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 

@@ -27,6 +27,8 @@ from core.backoff import backoff
 from core.closecodes import describe_close
 from core.codecs import encode_object, parse_object
 from core.config import ConnectionConfig
+from core.decoders.layer import Listener, ProtocolLayer, default_registry
+from core.decoders.registry import AUTO, RAW, Registry
 from core.errors import ErrorInfo, SettingsError, describe_error
 from core.events import (
     Direction,
@@ -52,7 +54,7 @@ MAX_PENDING_REQUESTS = 10_000
 _OPCODES = {WsOpcode(op.value): op for op in Opcode}
 # Hot-path constants (a module global is cheaper to read than an enum member).
 _WS_TEXT, _WS_BINARY = WsOpcode.TEXT, WsOpcode.BINARY
-_TEXT, _BINARY, _IN = Opcode.TEXT, Opcode.BINARY, Direction.IN
+_TEXT, _BINARY, _IN, _OUT = Opcode.TEXT, Opcode.BINARY, Direction.IN, Direction.OUT
 _now = time.time
 _ids = itertools.count(1)
 
@@ -84,12 +86,21 @@ class Connection:
         rng: random.Random | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         resolve: Callable[[str], str] | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.config = config
         # Applied on every attempt to the URL, header values, token and on-open messages
         # ({{variables}}), so a reconnect sends fresh values; may be replaced at any time.
         self.resolve = resolve
         self._on_open: list[str] = []  # this attempt's on-open messages, resolved
+        self._protocol_options: dict[str, str] = {}  # and protocol options
+        # Decoders (core/decoders/layer.py): a layer per open; `_feed` is its feed() while it
+        # wants every frame, else None (raw, lazy decoder): one attribute test per frame.
+        self.registry = registry
+        self.protocol: ProtocolLayer | None = None
+        self.decoder_override: str | None = None  # set_decoder(), kept across reconnects
+        self.decoded_listener: Listener | None = None  # sees every decoded message at once
+        self._feed: Callable[[Direction, Opcode, bytes, float], None] | None = None
         # The loop this connection lives on (the first one it is started on unless given).
         # Public methods called from any other thread hop to it: the app runs every
         # connection on a core thread while its widgets call these from the GUI thread.
@@ -256,6 +267,30 @@ class Connection:
                 entry[2] = self._epoch
         return message_id
 
+    def set_decoder(self, name: str) -> None:
+        """Override the detected protocol for this connection (any thread): a decoder's name,
+        "raw" or "auto". Applied at once when open (ProtocolDetected is published again) and
+        on every later open. ValueError in words for a name no decoder has."""
+        registry = self._registry()
+        if name not in (AUTO, RAW) and registry.get(name) is None:
+            known = ", ".join([*registry.names, AUTO, RAW])
+            raise ValueError(f"no decoder named {name!r} (known: {known})")
+        if (loop := self._foreign_loop()) is not None:
+            loop.call_soon_threadsafe(self._apply_decoder, name)
+            return
+        self._apply_decoder(name)
+
+    def _apply_decoder(self, name: str) -> None:
+        self.decoder_override = name
+        layer = self.protocol
+        if layer is not None and not layer.closed:
+            layer.override(name)
+
+    def _registry(self) -> Registry:
+        if self.registry is None:
+            self.registry = default_registry()
+        return self.registry
+
     def _foreign_loop(self) -> asyncio.AbstractEventLoop | None:
         """This connection's loop when the caller is not running on it, else None."""
         loop = self._loop
@@ -358,6 +393,7 @@ class Connection:
         except SettingsError as exc:  # a {{variable}} without a value: not retried
             return describe_error(exc, self.config.url)
         self._on_open = cfg.on_open
+        self._protocol_options = cfg.protocol_options
         masked = (cfg.token or "", *getattr(self.resolve, "secret_values", ()))
         url, headers = self._url_and_headers(cfg)
         ssl_context = self._ssl_context() if urlsplit(url).scheme == "wss" else None
@@ -405,6 +441,7 @@ class Connection:
             headers=[(name, resolve(value)) for name, value in cfg.headers],
             token=None if cfg.token is None else resolve(cfg.token),
             on_open=[resolve(text) for text in cfg.on_open],
+            protocol_options={k: resolve(v) for k, v in cfg.protocol_options.items()},
         )
 
     def _url_and_headers(
@@ -442,12 +479,18 @@ class Connection:
         self.opened_at = time.time()
         self._publish(handshake)
         self._set_state(ConnState.OPEN)
+        layer = self._open_layer(handshake)
         if isinstance(ws, TapConnection):
             ws.attach(self._on_frame, self._deliver, self.hub.backpressure, self.hub.priority)
         tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
         try:
+            # The protocol's own handshake (connection_init, CONNECT, "40") goes first.
+            await layer.write_pending(lambda payload, text: self._write(ws, payload, text))
+            tasks.append(asyncio.create_task(
+                layer.run(lambda payload, text: self._write(ws, payload, text)),
+                name=f"protocol-{self.id}"))
             for text in self._on_open:
                 await self._write(ws, text.encode(), True)
             await self._flush(ws)
@@ -458,11 +501,29 @@ class Connection:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._feed = None
+            layer.close()
             self._ws = None
             self._app_ping_at = None
         code = ws.close_code
         reason = ws.close_reason or ""
         return code, reason, self._explain_close(ws, code, reason)
+
+    def _open_layer(self, handshake: HandshakeInfo) -> ProtocolLayer:
+        cfg = self.config
+        layer = ProtocolLayer(
+            self.id, handshake, self._publish, registry=self._registry(),
+            decoder=self.decoder_override or cfg.decoder, client=cfg.protocol_client,
+            options=self._protocol_options, on_change=self._layer_changed,
+            listener=self.decoded_listener,
+        )
+        self.protocol = layer
+        layer.start()
+        return layer
+
+    def _layer_changed(self) -> None:
+        layer = self.protocol
+        self._feed = layer.feed if layer is not None and layer.fed else None
 
     def _explain_close(self, ws: ClientConnection, code: int | None, reason: str) -> str | None:
         if self._close_error:
@@ -526,10 +587,11 @@ class Connection:
         await ws.send(payload, text=is_text)
         now = time.time()
         self.metrics.record_out(len(payload), now)
-        self.hub.publish(
-            FrameEvent(self.id, now, Direction.OUT, Opcode.TEXT if is_text else Opcode.BINARY,
-                       payload)
-        )
+        op = _TEXT if is_text else _BINARY
+        self.hub.publish(FrameEvent(self.id, now, _OUT, op, payload))
+        feed = self._feed
+        if feed is not None:
+            feed(_OUT, op, payload, now)
 
     # ----- heartbeats -----------------------------------------------------------------------
 
@@ -644,7 +706,10 @@ class Connection:
                 self._fragments = None
                 self._deliver(self._fragment_op, b"".join(fragments))
         else:
-            self._publish_frame(Direction.IN, op, data)
+            now = time.time()
+            self.hub.publish(FrameEvent(self.id, now, Direction.IN, op, data))
+            if op is Opcode.CLOSE and (feed := self._feed) is not None:
+                feed(_IN, op, data, now)  # close codes mean something in some protocols
             if op is Opcode.PING:
                 self._publish_frame(Direction.OUT, Opcode.PONG, data)  # sent by the protocol
             elif op is Opcode.CLOSE and self.state is ConnState.OPEN:
@@ -660,6 +725,9 @@ class Connection:
         now = _now()
         self.metrics.record_in(len(data), now)
         self.hub.publish(FrameEvent(self.id, now, _IN, op, data))
+        feed = self._feed
+        if feed is not None:
+            feed(_IN, op, data, now)
         if (self._requests or self.unacked) and b"requestId" in data:
             self._match_request(op, data)
         if self._app_ping_at is not None and (op is _BINARY or self._app_marker in data):

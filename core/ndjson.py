@@ -13,6 +13,7 @@ from core.events import (
     HandshakeInfo,
     LatencySample,
     Opcode,
+    ProtocolDetected,
     QueueDropped,
     QueueFlushed,
     RequestFinished,
@@ -59,4 +60,8 @@ def event_to_json(event: Event) -> dict[str, Any]:
                 "response_headers": [list(pair) for pair in event.response_headers],
                 "subprotocol": event.subprotocol, "extensions": list(event.extensions),
                 "tls_version": event.tls_version, "peer_certificate": event.peer_certificate}
+    if isinstance(event, ProtocolDetected):
+        return {"event": "protocol", **base, "protocol": event.protocol, "title": event.title,
+                "score": event.score, "client": event.client, "overridden": event.overridden,
+                "note": event.note}
     return {"event": type(event).__name__, **base}

@@ -30,7 +30,10 @@ from core.events import (
     FrameEvent,
     HandshakeInfo,
     LatencySample,
+    MessagesDecoded,
     Opcode,
+    PairsMatched,
+    ProtocolDetected,
     QueueDropped,
     QueueFlushed,
     RequestFinished,
@@ -345,6 +348,8 @@ class Recorder:
             elif type(event) is LatencySample:  # one a second per connection: the cheap way
                 notes.append((event.time, event.conn_id, "rtt",
                               f'{{"kind": "{event.kind}", "rtt": {event.rtt!r}}}'))
+            elif type(event) is MessagesDecoded or type(event) is PairsMatched:
+                continue  # decoded again from the recorded frames when read
             else:
                 notes.append(_note(event))
         db = self._db
@@ -418,6 +423,10 @@ def _note(event: Event) -> tuple[float, int | None, str, str]:
                                    "error": event.error}
     elif isinstance(event, HandshakeInfo):
         return (event.time, event.conn_id, "handshake", handshake_to_json(event))
+    elif isinstance(event, ProtocolDetected):
+        kind, detail = "protocol", {"protocol": event.protocol, "title": event.title,
+                                    "client": event.client, "overridden": event.overridden,
+                                    "note": event.note}
     else:
         kind, detail = type(event).__name__, {}
     return (event.time, getattr(event, "conn_id", None), kind, json.dumps(detail))

@@ -118,6 +118,9 @@ class Decoder(Protocol):
     name: str  # short and stable: "socketio", "graphql-ws", "jsonrpc", "stomp", "mqtt", "json"
     title: str  # for people: "Socket.IO v5 / Engine.IO v4"
     subprotocols: tuple[str, ...]  # exact Sec-WebSocket-Protocol values this decoder speaks
+    # Optional (read with getattr, default False): `lazy = True` says each frame decodes alone
+    # and the session never speaks, so a running connection does not feed it every frame; the
+    # frames are decoded where they are shown (core/decoders/layer.py decode_frame).
 
     def score(self, handshake: Handshake, first: Sequence[Frame]) -> float:
         """How sure this decoder is that the connection speaks its protocol (tiers above)."""

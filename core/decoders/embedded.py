@@ -89,6 +89,7 @@ def decode(frame: Frame) -> Sequence[Message]:
 
 class EmbeddedDecoder:
     name = NAME
+    lazy = True  # one frame decodes alone: decoded where shown, not fed per frame (layer.py)
     title = "SocketScope room protocol"
     subprotocols: tuple[str, ...] = ()
 

@@ -8,6 +8,7 @@ new protocol's ping with pong.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,9 +191,16 @@ class GraphQLDecoder:
 
     def session(self, handshake: Handshake,
                 options: Mapping[str, Any] | None = None) -> GraphQLSession:
-        """`options`: "init_payload", the connection_init payload (a JSON value)."""
+        """`options`: "init_payload", the connection_init payload (a JSON value, or its JSON
+        text as a profile stores it); ValueError in words when that text is not JSON."""
         dialect = LEGACY_WS if handshake.subprotocol == LEGACY_WS else TRANSPORT_WS
-        return GraphQLSession(dialect, (options or {}).get("init_payload"))
+        payload = (options or {}).get("init_payload")
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload)
+            except ValueError as exc:
+                raise ValueError(f"init_payload is not JSON: {exc}") from None
+        return GraphQLSession(dialect, payload)
 
     def templates(self) -> Mapping[str, str]:
         sub = ('{"id": "{{id}}", "type": "%s", "payload": {"query": "{{query}}", '

@@ -111,6 +111,7 @@ class PlainJsonSession:
 
 class PlainJsonDecoder:
     name = NAME
+    lazy = True  # one frame decodes alone: decoded where shown, not fed per frame (layer.py)
     title = "JSON messages (type/event + id)"
     subprotocols: tuple[str, ...] = ()
 

@@ -250,8 +250,12 @@ class SocketIODecoder:
 
     def session(self, handshake: Handshake,
                 options: Mapping[str, Any] | None = None) -> SocketIOSession:
-        """`options`: "namespaces", the namespaces besides "/" the protocol client connects."""
-        return SocketIOSession(handshake, tuple((options or {}).get("namespaces", ())))
+        """`options`: "namespaces", the namespaces besides "/" the protocol client connects
+        (a list, or text separated by commas as a profile stores it: "/chat,/admin")."""
+        namespaces = (options or {}).get("namespaces", ())
+        if isinstance(namespaces, str):
+            namespaces = [part.strip() for part in namespaces.split(",")]
+        return SocketIOSession(handshake, tuple(namespaces))
 
     def templates(self) -> Mapping[str, str]:
         return {

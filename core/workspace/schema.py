@@ -97,6 +97,10 @@ def convert(value: Any, hint: Any, path: str, ignored: list[str]) -> Any:
         return [convert(v, args[0], f"{path}[{i}]", ignored) for i, v in enumerate(value)]
     if origin is tuple:
         return _pair(value, path)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise FieldError(path, f"expected a table, got {describe(value)}")
+        return {str(k): convert(v, args[1], f"{path}.{k}", ignored) for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
         return from_table(hint, value, path, ignored)
     return _scalar(value, hint, path)
