@@ -169,6 +169,10 @@ async def test_composer_templates_mqtt_encodes_and_jsonrpc_call_is_answered(qtbo
         composer.send()
         await until(lambda: replies, 5, "the reply")
         assert replies[0] == {"jsonrpc": "2.0", "result": 42, "id": 7}
+        # detected now: the connection's own protocol leads the menu
+        await until(lambda: templates.protocols.get(conn.id) == "jsonrpc", 5, "detected")
+        templates.rebuild()
+        assert {"call", "notification"} <= {a.text() for a in composer.template_menu.actions()}
     finally:
         await bridge.manager.close_all()
         server.close()
@@ -187,6 +191,34 @@ def templates_registry():  # type: ignore[no-untyped-def]
     from ui.decoded_feed import registry
 
     return registry().decoders
+
+
+async def test_socketio_namespaces_events_and_ack_pairs(panels) -> None:
+    from core.decoders.socketio import decoder as socketio
+    from tests.socketio_server import SocketIOServer
+
+    bridge, topics, pairs = panels
+    server = SocketIOServer(ping_interval=1.0, ping_timeout=1.0).start()
+    try:
+        conn = await open_conn(bridge, server.url, topics, pairs)
+        await until(lambda: topics.protocol == "socketio", 5, "detected")
+        await until(lambda: server.connects == 1, 5, "the default namespace connected")
+        for ack in (1, 2, 3):
+            (emit,) = socketio.encode("emit with ack", {"namespace": "/", "event": "echo",
+                                                        "data": json.dumps({"n": ack}),
+                                                        "ack": str(ack)})
+            await conn.send(emit.payload, text=emit.text)
+        await until(lambda: len(pairs.table.rows) == 3, 5, "three acks paired")
+        assert {row[1] for row in pairs.table.rows} == {"echo"}
+        assert sorted(row[3] for row in pairs.table.rows) == ["ack:/:1", "ack:/:2", "ack:/:3"]
+        assert "/ > echo" in topics.model.path_texts()
+        assert topics.model.stats_at(("/", "echo")).count == 6  # three emits, three acks
+        assert not topics.subscribe_button.isEnabled()  # Socket.IO has no subscribe
+        await asyncio.sleep(2.5)  # past the ping timeout: the protocol client answers pings
+        assert conn.state is ConnState.OPEN and server.disconnects == 0
+    finally:
+        await bridge.manager.close_all()
+        server.stop()
 
 
 def decode_all(decoder, frames, handshake=None):  # type: ignore[no-untyped-def]
@@ -341,9 +373,6 @@ def mqtt_broker(tmp_path):  # type: ignore[no-untyped-def]
 
 
 async def test_mqtt_topics_subscribe_from_the_tree_and_acks_pair(panels, mqtt_broker) -> None:
-    from core.decoders.mqtt_wire import encode_connect
-    from ui.decoded_feed import CORE_LAYER
-
     bridge, topics, pairs = panels
     conn = bridge.manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{mqtt_broker}/mqtt",
                                                name="mqtt", subprotocols=["mqtt"]), connect=True)
@@ -351,8 +380,6 @@ async def test_mqtt_topics_subscribe_from_the_tree_and_acks_pair(panels, mqtt_br
     pairs.set_connections([conn.id])
     try:
         await until(lambda: conn.state is ConnState.OPEN, 5, "open")
-        if not CORE_LAYER:  # else the protocol client sends CONNECT
-            await conn.send(encode_connect("socketscope-panels", 60), text=False)
         retained = mqtt.encode("PUBLISH", {"topic": "room/1", "qos": 1, "retain": "1",
                                            "payload": "kept", "packet_id": 100})[0]
         await conn.send(retained.payload, text=False)

@@ -2,10 +2,10 @@
 application messages decoded from its frames, paired by correlation.
 
 Decoders the core feeds publish `MessagesDecoded`; lazy ones (json, embedded) publish nothing per
-frame, so a panel decodes the tick's frames of those connections itself, within a budget per tick
-(frames and time; what is skipped is counted). When the core says nothing about a connection
-(no `ProtocolDetected`: a build without the protocol layer), the decoder is detected here from
-the handshake and the first frames, and every frame is decoded here, within the same budget.
+frame, so the panels decode the tick's frames of those connections here, within a budget per tick
+(frames and time; what is skipped is counted), with one session per connection (a lazy decoder's
+session is stateless: the same as `core.decoders.layer.decode_frame`, without a new session per
+frame).
 
 Every message, wherever it was decoded, goes through one Pairer, so pairs and the unanswered
 requests come out the same for all protocols. The panels of one bridge share one feed
@@ -15,8 +15,6 @@ requests come out the same for all protocols. The panels of one bridge share one
 from __future__ import annotations
 
 import dataclasses
-import functools
-import importlib.util
 import time
 import weakref
 from collections.abc import Iterator
@@ -25,8 +23,9 @@ from typing import Any
 
 from core.decoders.api import Decoder, Frame, Handshake, Message
 from core.decoders.guard import GuardedSession, open_session
+from core.decoders.layer import default_registry, is_lazy
 from core.decoders.pairing import Pair, Pairer
-from core.decoders.registry import Detector, Registry
+from core.decoders.registry import Registry
 from core.events import (
     ConnectionRemoved,
     FrameEvent,
@@ -37,16 +36,12 @@ from core.events import (
 
 BUDGET_FRAMES = 2_000  # frames a panel decodes itself per tick, at most
 BUDGET_S = 0.004  # and for about this long
-# With the core's protocol layer every open says its decoder (ProtocolDetected); without it, the
-# panels detect it themselves.
-CORE_LAYER = importlib.util.find_spec("core.decoders.layer") is not None
 KNOWN_FIELDS = frozenset({"time", "frames", "states", "latencies", "handshakes", "dropped"})
 
 
-@functools.cache
 def registry() -> Registry:
-    """The decoders of this process (entry points), loaded once."""
-    return Registry.from_entry_points()
+    """The decoders of this process (entry points), the same the connections use."""
+    return default_registry()
 
 
 def decoder_named(name: str | None) -> Decoder | None:
@@ -69,10 +64,7 @@ class _Conn:
 
     handshake: Handshake | None = None
     protocol: str | None = None  # the decoder's name; None: raw (or not yet known)
-    from_core: bool = False  # the core's protocol layer said which decoder
-    lazy: bool = False  # the core does not decode it: this panel does
-    detector: Detector | None = None
-    session: GuardedSession | None = None
+    session: GuardedSession | None = None  # for a lazy decoder: decoded here
 
 
 @dataclass(slots=True)
@@ -125,65 +117,37 @@ class DecodedFeed:
         return out
 
     def _opened(self, info: HandshakeInfo) -> None:
-        if info.status not in (None, 101):
-            return
-        conn = self._conns.setdefault(info.conn_id, _Conn())
-        conn.handshake = Handshake(info.url, info.subprotocol, info.request_headers,
-                                   info.response_headers)
-        if conn.from_core:  # a reopen: the core says again which decoder
-            conn.session = open_session(decoder_named(conn.protocol), conn.handshake) \
-                if conn.lazy and conn.protocol else None
-            return
-        conn.protocol, conn.session = None, None
-        if CORE_LAYER:
-            return  # its ProtocolDetected follows
-        conn.detector = Detector(registry().decoders, conn.handshake)
-        if conn.detector.start():
-            self._chosen(conn)
+        if info.status in (None, 101):  # its ProtocolDetected follows
+            conn = self._conns.setdefault(info.conn_id, _Conn())
+            conn.handshake = Handshake(info.url, info.subprotocol, info.request_headers,
+                                       info.response_headers)
 
     def _detected(self, event: ProtocolDetected) -> None:
         conn = self._conns.setdefault(event.conn_id, _Conn())
         decoder = decoder_named(event.protocol)
-        conn.from_core, conn.detector, conn.protocol = True, None, event.protocol
-        conn.lazy = bool(getattr(decoder, "lazy", False))
-        conn.session = None
-        if decoder is not None and conn.lazy:
-            conn.session = open_session(decoder, conn.handshake or Handshake(""))
-
-    def _chosen(self, conn: _Conn) -> list[Frame]:
-        """The detector decided: the session opens; the frames it held, to decode first."""
-        detector = conn.detector
-        assert detector is not None and conn.handshake is not None
-        conn.detector = None
-        decoder = detector.decoder
-        conn.protocol = decoder.name if decoder else None
-        conn.session = open_session(decoder, conn.handshake) if decoder else None
-        return detector.first
+        conn.protocol = event.protocol
+        conn.session = open_session(decoder, conn.handshake or Handshake("")) \
+            if decoder is not None and is_lazy(decoder) else None
 
     def _decode(self, frames: list[FrameEvent], out: FeedTick) -> None:
-        conns = self._conns
+        """The frames of connections with a lazy decoder, within the budget."""
+        sessions = {conn_id: conn.session for conn_id, conn in self._conns.items()
+                    if conn.session is not None}
+        if not sessions:
+            return
         deadline = time.perf_counter() + self.budget_s
         done = 0
         for index, event in enumerate(frames):
-            conn = conns.get(event.conn_id)
-            if conn is None or (conn.session is None and conn.detector is None):
+            session = sessions.get(event.conn_id)
+            if session is None:
                 continue
             if done >= self.budget_frames or (done % 64 == 0 and time.perf_counter() > deadline):
-                out.skipped += sum(1 for e in frames[index:] if e.conn_id in conns)
+                out.skipped += sum(1 for e in frames[index:] if e.conn_id in sessions)
                 return
             done += 1
             frame = Frame(event.direction, event.opcode, event.payload, event.time)
-            if conn.detector is not None:
-                if not conn.detector.offer(frame):
-                    continue
-                held = self._chosen(conn)
-            else:
-                held = [frame]
-            if conn.session is None:
-                continue
-            items = out.messages.setdefault(event.conn_id, [])
-            for one in held:
-                items.extend((one.time, message) for message in conn.session.feed(one))
+            out.messages.setdefault(event.conn_id, []).extend(
+                (event.time, message) for message in session.feed(frame))
 
 
 _shared: weakref.WeakKeyDictionary[Any, DecodedFeed] = weakref.WeakKeyDictionary()

@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.decoders.api import URL_SIGNATURE, Decoder, Handshake, Outgoing
-from core.decoders.registry import best
+from core.decoders.api import Decoder, Outgoing
 from core.events import ProtocolDetected
 from ui.decoded_feed import other_events, registry
 from ui.templates import DEFAULTS, placeholders
@@ -75,19 +74,13 @@ class ProtocolTemplates:
     def __init__(self, composer: ComposerPanel) -> None:
         self.composer = composer
         self.menu: QMenu = composer.template_menu
-        self.protocols: dict[int, str | None] = {}  # by connection, as detected
+        self.protocols: dict[int, str | None] = {}  # by connection, as detected (or chosen)
         self.added: list[Any] = []  # the menu entries added at the last opening
         self.others: QMenu | None = None
         self.menu.aboutToShow.connect(self.rebuild)
         composer.bridge.tick.connect(self._on_tick)
 
     def _on_tick(self, batch: TickBatch) -> None:
-        for info in batch.handshakes:  # an exact subprotocol or URL says it before any frame
-            handshake = Handshake(info.url, info.subprotocol, info.request_headers,
-                                  info.response_headers)
-            decoder, score = best(handshake, (), registry().decoders)
-            if decoder is not None and score >= URL_SIGNATURE:
-                self.protocols[info.conn_id] = decoder.name
         for event in other_events(batch):
             if type(event) is ProtocolDetected:
                 self.protocols[event.conn_id] = event.protocol
