@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -68,17 +69,24 @@ class TemplateDialog(QDialog):
         super().accept()
 
 
-class ProtocolTemplates:
-    """Adds the decoders' templates to the composer's Templates menu each time it opens."""
+class ProtocolTemplates(QObject):
+    """Adds the decoders' templates to the composer's Templates menu each time it opens (a child
+    of the composer: its tick connection goes with it)."""
 
     def __init__(self, composer: ComposerPanel) -> None:
-        self.composer = composer
+        super().__init__(composer)
         self.menu: QMenu = composer.template_menu
         self.protocols: dict[int, str | None] = {}  # by connection, as detected (or chosen)
         self.added: list[Any] = []  # the menu entries added at the last opening
         self.others: QMenu | None = None
         self.menu.aboutToShow.connect(self.rebuild)
         composer.bridge.tick.connect(self._on_tick)
+
+    @property
+    def composer(self) -> ComposerPanel:
+        """The parent (not held: a Python reference would keep its wrapper alive after it is
+        deleted)."""
+        return self.parent()  # type: ignore[return-value]
 
     def _on_tick(self, batch: TickBatch) -> None:
         for event in other_events(batch):
