@@ -221,6 +221,105 @@ async def test_socketio_namespaces_events_and_ack_pairs(panels) -> None:
         server.stop()
 
 
+async def recording_server(reply, subprotocols=None):  # type: ignore[no-untyped-def]
+    """A websockets server that keeps what it receives and answers through `reply(text)`
+    (a list of frames to send back)."""
+    received: list[str] = []
+
+    async def handler(ws):  # type: ignore[no-untyped-def]
+        async for data in ws:
+            text = data if isinstance(data, str) else data.decode()
+            received.append(text)
+            for answer in reply(text):
+                await ws.send(answer)
+
+    server = await serve(handler, "127.0.0.1", 0, subprotocols=subprotocols)
+    return server, received
+
+
+def stomp_reply(text: str) -> list[str]:
+    from core.decoders.stomp_frames import encode_frame
+
+    head = dict(line.split(":", 1) for line in text.split("\n\n")[0].splitlines()[1:])
+    if text.startswith("CONNECT"):
+        return [encode_frame("CONNECTED", [("version", "1.2")]).decode()]
+    if text.startswith("SUBSCRIBE"):
+        return [encode_frame("RECEIPT", [("receipt-id", head["receipt"])]).decode(),
+                encode_frame("MESSAGE", [("destination", head["destination"]),
+                                         ("subscription", head["id"]), ("message-id", "1")],
+                             b'{"hello": 1}').decode()]
+    return []
+
+
+async def test_stomp_subscribe_unsubscribe_from_the_tree(panels) -> None:
+    bridge, topics, pairs = panels
+    server, received = await recording_server(stomp_reply)
+    port = server.sockets[0].getsockname()[1]
+    conn = bridge.manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{port}/", name="stomp",
+                                               decoder="stomp"), connect=True)
+    topics.set_connections([conn.id])
+    pairs.set_connections([conn.id])
+    try:
+        await until(lambda: topics.protocol == "stomp", 5, "the chosen decoder")
+        assert topics.subscribe_button.isEnabled()
+        await topics.subscribe("/queue/a")
+        await until(lambda: "destinations > /queue/a" in topics.model.path_texts(), 5, "message")
+        (path,) = [p for p in topics.model.shown.topics if p[0] == "subscriptions"]
+        assert path[1].endswith("→ /queue/a")
+        await until(lambda: "SUBSCRIBE" in names(pairs.latency), 5, "paired with its RECEIPT")
+        await topics.unsubscribe(path)
+        sub_id = topics.model.stats_at(path).key
+        await until(lambda: any(t.startswith("UNSUBSCRIBE") and f"id:{sub_id}" in t
+                                for t in received), 5, "UNSUBSCRIBE at the server")
+        await until(lambda: topics.model.stats_at(path).state == "unsubscribed", 5, "state")
+    finally:
+        await bridge.manager.close_all()
+        server.close()
+        await server.wait_closed()
+
+
+def graphql_reply(text: str) -> list[str]:
+    message = json.loads(text)
+    if message["type"] == "connection_init":
+        return [json.dumps({"type": "connection_ack"})]
+    if message["type"] == "subscribe":
+        return [json.dumps({"id": message["id"], "type": "next", "payload": {"data": {"t": 1}}})]
+    return []
+
+
+async def test_graphql_operation_completed_from_the_tree(panels) -> None:
+    from core.decoders.graphql import decoder as graphql
+
+    bridge, topics, pairs = panels
+    server, received = await recording_server(graphql_reply, ["graphql-transport-ws"])
+    port = server.sockets[0].getsockname()[1]
+    conn = bridge.manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{port}/graphql", name="gql",
+                                               subprotocols=["graphql-transport-ws"]),
+                              connect=True)
+    topics.set_connections([conn.id])
+    pairs.set_connections([conn.id])
+    try:
+        await until(lambda: topics.protocol == "graphql", 5, "detected by its subprotocol")
+        await until(lambda: any("connection_init" in t for t in received), 5, "init")
+        (start,) = graphql.encode("subscribe", {"id": "op1", "operationName": "Clock",
+                                                "query": "subscription Clock { t }"})
+        await conn.send(start.payload, text=True)
+        path = ("operations", "op1 Clock")
+        await until(lambda: topics.model.stats_at(path) is not None
+                    and topics.model.stats_at(path).count == 2, 5, "subscribe and next")
+        assert topics.model.stats_at(path).state == "active"
+        await until(lambda: "Clock" in names(pairs.latency), 5, "paired with its first result")
+        assert topics.unsubscribe_button.text() == "Complete"
+        await topics.unsubscribe(path)
+        await until(lambda: {"id": "op1", "type": "complete"} in
+                    [json.loads(t) for t in received], 5, "complete at the server")
+        await until(lambda: topics.model.stats_at(path).state == "complete", 5, "state")
+    finally:
+        await bridge.manager.close_all()
+        server.close()
+        await server.wait_closed()
+
+
 def decode_all(decoder, frames, handshake=None):  # type: ignore[no-untyped-def]
     """(time, message) of real frames fed in order to a real session of `decoder`."""
     from core.decoders.api import Handshake
