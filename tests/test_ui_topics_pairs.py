@@ -390,6 +390,12 @@ def test_topics_are_bounded_and_the_rest_counted(qtbot) -> None:
     last = model.item(model.rowCount() - 1, 0).text()
     assert last == "… 2 more topics"
     assert len(store.topics[("methods", "m0")].last) <= 120
+    deep = mqtt.encode("PUBLISH", {"topic": "/".join(["level"] * 40) + "x" * 60_000})[0]
+    store, _ = tree_of(decode_all(mqtt, [(Direction.IN, Opcode.BINARY, deep.payload)],
+                                      mqtt_handshake()))
+    (path,) = store.topics
+    assert len(path) == 12 and max(map(len, path)) <= 120 and path[-1].endswith("…")
+    assert store.topics[path].key == ""  # too long to keep for subscribe / unsubscribe
 
 
 def test_pair_tables_pass_the_model_tester(qtmodeltester) -> None:

@@ -17,6 +17,7 @@ MAX_PAIRS = 2_000
 MAX_NAMES = 200
 MAX_UNANSWERED = 500
 RESERVOIR = 1_024
+MAX_TEXT = 120  # characters of a name or correlation kept per row
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 Index = QModelIndex | QPersistentModelIndex
 
@@ -38,8 +39,9 @@ class ConnPairs:
     total: int = 0
 
     def add(self, pair: Pair, when: float) -> PairRow:
-        name = label(pair.request)
-        row = PairRow(when, name, pair.request.correlation or "", pair.latency * 1000)
+        name = label(pair.request)[:MAX_TEXT]
+        row = PairRow(when, name, (pair.request.correlation or "")[:MAX_TEXT],
+                      pair.latency * 1000)
         self.rows.append(row)
         self.total += 1
         reservoir = self.latency.get(name)
@@ -135,9 +137,16 @@ class UnansweredTable(_Table):
     right = frozenset({2})
 
     def show(self, waiting: list[Unanswered]) -> None:
-        """Oldest first, at most MAX_UNANSWERED rows."""
-        self.set_rows([(label(w.request), w.request.correlation or "", f"{w.age:.1f}")
-                       for w in waiting[:MAX_UNANSWERED]])
+        """Oldest first, at most MAX_UNANSWERED rows; when only the ages changed (every tick),
+        only the age column is redrawn (selection and scroll stay)."""
+        rows = [(label(w.request)[:MAX_TEXT], (w.request.correlation or "")[:MAX_TEXT],
+                 f"{w.age:.1f}")
+                for w in waiting[:MAX_UNANSWERED]]
+        if [row[:2] for row in rows] != [row[:2] for row in self.rows]:
+            self.set_rows(rows)
+        elif rows:
+            self.rows = rows
+            self.dataChanged.emit(self.index(0, 2), self.index(len(rows) - 1, 2))
 
 
 def _pair_cells(row: PairRow) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from ui.elided_label import ElidedLabel
 from ui.pairs_model import ConnPairs, LatencyTable, PairsTable, UnansweredTable
 
 BINS = 20
-REFRESH_S = 1.0  # percentiles, histogram and ages are redrawn about this often
+REFRESH_S = 1.0  # percentiles and the histogram are redrawn about this often
 
 
 def _table(model: object) -> QTableView:
@@ -103,7 +103,8 @@ class PairsPanel(QWidget):
         self.conn_id = conn_id
         self.histogram_name = None
         self.table.show(self.pairs.get(conn_id) if conn_id is not None else None)
-        self._refresh(time.time())
+        now = time.time()
+        self._refresh(now, self._show_waiting(now))
 
     def _on_tick(self, batch: TickBatch) -> None:
         tick = self.feed.update(batch)
@@ -119,18 +120,23 @@ class PairsPanel(QWidget):
             if type(event) is ConnectionRemoved:
                 self.pairs.pop(event.conn_id, None)
         self.table.add(shown)
+        waiting = self._show_waiting(batch.time)
         if shown or batch.time - self._shown_at >= REFRESH_S:
-            self._refresh(batch.time)
+            self._refresh(batch.time, waiting)
 
-    def _refresh(self, now: float) -> None:
-        """Percentiles, the histogram, the waiting requests' ages and the title."""
-        self._shown_at = now
-        store = self.pairs.get(self.conn_id) if self.conn_id is not None else None
-        self.latency.show(store)
+    def _show_waiting(self, now: float) -> int:
+        """The waiting requests with their ages (every tick); how many there are."""
         waiting = self.feed.pairer.unanswered(now, self.conn_id) if self.conn_id is not None \
             else []
         self.unanswered.show(waiting)
         self.tabs.setTabText(1, f"Unanswered ({len(waiting)})")
+        return len(waiting)
+
+    def _refresh(self, now: float, waiting: int) -> None:
+        """Percentiles, the histogram and the title."""
+        self._shown_at = now
+        store = self.pairs.get(self.conn_id) if self.conn_id is not None else None
+        self.latency.show(store)
         if self.histogram_name is None and self.latency.rows:
             self.histogram_name = self.latency.rows[0][0]
         self._draw_histogram(store)
@@ -138,7 +144,7 @@ class PairsPanel(QWidget):
             self.title.setText("Pairs: select a connection")
             return
         parts = [f"Pairs ({self.feed.protocol(self.conn_id) or 'raw or not detected yet'})",
-                 f"{store.total if store else 0} matched", f"{len(waiting)} waiting"]
+                 f"{store.total if store else 0} matched", f"{waiting} waiting"]
         if self.feed.pairer.evicted:
             parts.append(f"{self.feed.pairer.evicted} waiting requests dropped (too many)")
         if self.feed.skipped_total:

@@ -20,6 +20,9 @@ from core.decoders.api import Kind, Message
 
 MAX_TOPICS = 5_000
 PREVIEW = 120  # characters of the last message kept per topic
+MAX_DEPTH = 12  # tree levels; deeper MQTT levels stay joined in the last one
+MAX_SEGMENT = 120  # characters of one level's name
+MAX_KEY = 1_024  # characters of a topic's key for the tree's actions; longer ones get none
 RATE_WINDOW = 10  # seconds the rate is averaged over
 COLUMNS = ("Topic", "Msgs", "/s", "State", "Last message")
 COL_TOPIC, COL_COUNT, COL_RATE, COL_STATE, COL_LAST = range(len(COLUMNS))
@@ -93,6 +96,17 @@ def _where(message: Message) -> tuple[Path, str, str] | None:
     return (("events", name), "", name) if name else None
 
 
+def bounded(path: Path) -> Path:
+    """A path at most MAX_DEPTH levels deep, each cut to MAX_SEGMENT characters (a topic can
+    be 64 KiB; 5,000 of them must not be)."""
+    if len(path) > MAX_DEPTH:
+        path = (*path[:MAX_DEPTH - 1], "/".join(path[MAX_DEPTH - 1:]))
+    if any(len(part) > MAX_SEGMENT for part in path):
+        path = tuple(part if len(part) <= MAX_SEGMENT else part[:MAX_SEGMENT - 1] + "…"
+                     for part in path)
+    return path
+
+
 class ConnTopics:
     """The topics of one connection (kept while it lives, whether shown or not)."""
 
@@ -110,6 +124,7 @@ class ConnTopics:
         if found is None:
             return
         path, state, key = found
+        path = bounded(path)
         stats = self.topics.get(path)
         if stats is None:
             if len(self.topics) >= self.max_topics:
@@ -117,7 +132,7 @@ class ConnTopics:
                 if len(self.more_topics) < self.max_topics:
                     self.more_topics.add(path)
                 return
-            stats = self.topics[path] = TopicStats(key=key)
+            stats = self.topics[path] = TopicStats(key=key if len(key) <= MAX_KEY else "")
         stats.hit(when, message.summary[:PREVIEW])
         if state:
             stats.state = state
