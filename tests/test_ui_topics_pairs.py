@@ -507,3 +507,23 @@ async def test_mqtt_topics_subscribe_from_the_tree_and_acks_pair(panels, mqtt_br
         assert conn.state is ConnState.OPEN
     finally:
         await bridge.manager.close_all()
+
+
+def test_template_dialog_has_one_field_per_placeholder_and_keeps_bad_input(qtbot) -> None:
+    from core.decoders.stomp import decoder as stomp
+    from ui.template_dialog import TemplateDialog
+    from ui.templates import placeholders
+
+    dialog = TemplateDialog(stomp, "SUBSCRIBE with receipt")
+    qtbot.addWidget(dialog)
+    assert list(dialog.fields) == placeholders(stomp.templates()["SUBSCRIBE with receipt"])
+    assert dialog.fields["destination"].text() == "/queue/test"  # a default to edit
+    dialog.fields["id"].setText("")
+    dialog.accept()
+    assert dialog.result() != dialog.DialogCode.Accepted and "id is missing" in dialog.error.text()
+    assert dialog.fields["destination"].text() == "/queue/test"  # nothing typed is lost
+    dialog.fields["id"].setText("s-9")
+    dialog.accept()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    (frame,) = dialog.frames
+    assert frame.payload.startswith(b"SUBSCRIBE\n") and b"id:s-9\n" in frame.payload
