@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# amqtt (the MQTT test broker) pins websockets 15, which ours excludes: it gets its own venv.
+AMQTT_VENV := .venv-amqtt
+AMQTT_STAMP := $(AMQTT_VENV)/.installed
 
 .PHONY: run test lint serve clean
 
@@ -19,7 +22,7 @@ run: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/python main.py serve $(ARGS)
 
-test: $(STAMP) tests/node/node_modules/.package-lock.json bench/node/node_modules/.package-lock.json
+test: $(STAMP) $(AMQTT_STAMP) tests/node/node_modules/.package-lock.json bench/node/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
@@ -27,7 +30,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(AMQTT_VENV)
+
+# The MQTT 3.1.1 broker of tests/servers/mqtt_broker.py, run as a subprocess by the MQTT stories.
+$(AMQTT_STAMP):
+	$(PYTHON) -m venv $(AMQTT_VENV)
+	$(AMQTT_VENV)/bin/pip install --quiet --upgrade pip
+	$(AMQTT_VENV)/bin/pip install --quiet 'amqtt>=0.11,<0.13'
+	touch $(AMQTT_STAMP)
 
 # The `ws` package for tests/node/check_protocol.mjs (the Node conformance test skips without node).
 tests/node/node_modules/.package-lock.json: tests/node/package.json

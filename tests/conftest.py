@@ -83,3 +83,14 @@ def no_quit_on_close(qapp):
     qapp.setQuitOnLastWindowClosed(False)
     yield
     qapp.setQuitOnLastWindowClosed(before)
+
+
+# The real protocol servers (Socket.IO, GraphQL, JSON-RPC, STOMP, MQTT) for the protocol stories.
+from tests.servers.fixtures import (  # noqa: E402, F401
+    amqtt_broker,
+    graphql_server,
+    jsonrpc_server,
+    mosquitto_broker,
+    socketio_server,
+    stomp_broker,
+)
