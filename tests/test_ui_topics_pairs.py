@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 from websockets.asyncio.server import serve
@@ -426,61 +421,11 @@ def test_pair_tables_pass_the_model_tester(qtmodeltester) -> None:
     assert sum(int(row[1]) for row in latency.rows) == MAX_PAIRS + 10
 
 
-def broker_command(name: str, port: int, base: Path) -> list[str] | None:
-    """How to start an MQTT-over-WebSocket broker on 127.0.0.1:port (None: not installed):
-    amqtt from the project's `.venv-amqtt` (tests/servers), or Debian's mosquitto."""
-    if name == "amqtt":
-        amqtt = Path(__file__).resolve().parent.parent / ".venv-amqtt" / "bin" / "amqtt"
-        (base / "amqtt.yaml").write_text(
-            f"listeners:\n  default:\n    type: ws\n    bind: 127.0.0.1:{port}\nplugins:\n"
-            "  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n")
-        return [str(amqtt), "-c", str(base / "amqtt.yaml")] if amqtt.exists() else None
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    (base / "mosquitto.conf").write_text(
-        f"listener {port} 127.0.0.1\nprotocol websockets\nallow_anonymous true\n"
-        "persistence false\n")
-    return [binary, "-c", str(base / "mosquitto.conf")] if Path(binary).exists() else None
-
-
-@pytest.fixture
-def mqtt_broker(tmp_path):  # type: ignore[no-untyped-def]
-    """A private MQTT broker with a WebSocket listener on 127.0.0.1; its port. Skipped when
-    none is installed or none can listen here (mosquitto's libwebsockets fails in some
-    sandboxes)."""
-    failed = []
-    for name in ("amqtt", "mosquitto"):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        command = broker_command(name, port, tmp_path)
-        if command is None:
-            failed.append(f"{name} is not installed")
-            continue
-        broker = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 15
-            while broker.poll() is None and time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), 0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            else:
-                failed.append(f"{name} did not listen (exit code {broker.poll()})")
-                continue
-            yield port
-            return
-        finally:
-            broker.terminate()
-            broker.wait(10)
-    pytest.skip("no MQTT broker: " + "; ".join(failed))
-
-
-async def test_mqtt_topics_subscribe_from_the_tree_and_acks_pair(panels, mqtt_broker) -> None:
+@pytest.mark.broker
+async def test_mqtt_topics_subscribe_from_the_tree_and_acks_pair(panels, mosquitto_broker) -> None:
     bridge, topics, pairs = panels
-    conn = bridge.manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{mqtt_broker}/mqtt",
-                                               name="mqtt", subprotocols=["mqtt"]), connect=True)
+    conn = bridge.manager.add(ConnectionConfig(url=mosquitto_broker.url, name="mqtt",
+                                               subprotocols=["mqtt"]), connect=True)
     topics.set_connections([conn.id])
     pairs.set_connections([conn.id])
     try:
