@@ -1,5 +1,6 @@
-"""The Topics and Pairs panels and the composer's protocol templates, against the real embedded
-server and a plain websockets server speaking JSON-RPC 2.0."""
+"""The Topics and Pairs panels against real servers: the embedded server (rooms, requestId pairs),
+websockets servers speaking JSON-RPC 2.0, STOMP and graphql-transport-ws, python-socketio under
+uvicorn and mosquitto; and the topic trees and pair tables on their own."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from core.decoders.mqtt import decoder as mqtt
 from core.events import Direction, Opcode
 from core.states import ConnState
 from tests.helpers_ui import dispose, make_bridge, until
-from ui.composer_panel import ComposerPanel
 from ui.pairs_panel import PairsPanel
 from ui.topics_panel import TopicsPanel
 
@@ -122,72 +122,6 @@ async def test_jsonrpc_methods_pairs_and_unanswered(panels) -> None:
         await server.wait_closed()
 
 
-async def test_composer_templates_mqtt_encodes_and_jsonrpc_call_is_answered(qtbot) -> None:
-    bridge = make_bridge()
-    composer = ComposerPanel(bridge)
-    composer.show()
-    server = await rpc_server()
-    port = server.sockets[0].getsockname()[1]
-    try:
-        templates = composer.protocol_templates
-        templates.rebuild()
-        others = templates.others
-        assert others is not None
-        titles = {menu.title() for menu in others.findChildren(type(others))}
-        assert {"MQTT 3.1.1 / 5.0", "JSON-RPC 2.0"} <= {t for t in titles if t}, titles
-        # MQTT PUBLISH: binary, loaded as hex; the project's MQTT decoder reads it back
-        assert templates.open(mqtt, "PUBLISH", {"topic": "room/1", "qos": "1",
-                                                "payload": "hi there"})
-        payload = bytes.fromhex(composer.editor.toPlainText())
-        assert composer.mode == "hex"
-        session = mqtt.session(mqtt_handshake())
-        (message,) = session.feed(Frame(Direction.OUT, Opcode.BINARY, payload))
-        assert (message.name, message.topic, message.fields["qos"]) == ("PUBLISH", "room/1", 1)
-        assert message.payload == "hi there" or message.payload == b"hi there"
-        # a wrong value is said in words, nothing loaded
-        composer.load("")
-        assert not templates.open(mqtt, "PUBLISH", {"topic": "a/#"})
-        assert "wildcard" in composer.status.text() and composer.editor.toPlainText() == ""
-        # JSON-RPC call: text, loaded and sent; the server answers it
-        conn = bridge.manager.add(ConnectionConfig(url=f"ws://127.0.0.1:{port}", name="rpc"),
-                                  connect=True)
-        composer.set_connections([conn.id])
-        await until(lambda: conn.state is ConnState.OPEN, 5, "open")
-        rpc = next(d for d in templates_registry() if d.name == "jsonrpc")
-        assert templates.open(rpc, "call", {"method": "add", "params": "[40, 2]", "id": "7"})
-        assert json.loads(composer.editor.toPlainText()) == {
-            "jsonrpc": "2.0", "method": "add", "params": [40, 2], "id": 7}
-        replies: list[dict] = []
-        bridge.tick.connect(lambda batch: replies.extend(
-            json.loads(f.payload) for f in batch.frames
-            if f.direction is Direction.IN and f.is_data))
-        composer.send()
-        await until(lambda: replies, 5, "the reply")
-        assert replies[0] == {"jsonrpc": "2.0", "result": 42, "id": 7}
-        # detected now: the connection's own protocol leads the menu
-        await until(lambda: templates.protocols.get(conn.id) == "jsonrpc", 5, "detected")
-        templates.rebuild()
-        assert {"call", "notification"} <= {a.text() for a in composer.template_menu.actions()}
-    finally:
-        await bridge.manager.close_all()
-        server.close()
-        await server.wait_closed()
-        bridge.stop()
-        dispose(composer, bridge)
-
-
-def mqtt_handshake():  # type: ignore[no-untyped-def]
-    from core.decoders.api import Handshake
-
-    return Handshake("ws://127.0.0.1/mqtt", "mqtt")
-
-
-def templates_registry():  # type: ignore[no-untyped-def]
-    from ui.decoded_feed import registry
-
-    return registry().decoders
-
-
 async def test_socketio_namespaces_events_and_ack_pairs(panels) -> None:
     from core.decoders.socketio import decoder as socketio
     from tests.socketio_server import SocketIOServer
@@ -214,6 +148,12 @@ async def test_socketio_namespaces_events_and_ack_pairs(panels) -> None:
     finally:
         await bridge.manager.close_all()
         server.stop()
+
+
+def mqtt_handshake():  # type: ignore[no-untyped-def]
+    from core.decoders.api import Handshake
+
+    return Handshake("ws://127.0.0.1/mqtt", "mqtt")
 
 
 async def recording_server(reply, subprotocols=None):  # type: ignore[no-untyped-def]
@@ -452,23 +392,3 @@ async def test_mqtt_topics_subscribe_from_the_tree_and_acks_pair(panels, mosquit
         assert conn.state is ConnState.OPEN
     finally:
         await bridge.manager.close_all()
-
-
-def test_template_dialog_has_one_field_per_placeholder_and_keeps_bad_input(qtbot) -> None:
-    from core.decoders.stomp import decoder as stomp
-    from ui.template_dialog import TemplateDialog
-    from ui.templates import placeholders
-
-    dialog = TemplateDialog(stomp, "SUBSCRIBE with receipt")
-    qtbot.addWidget(dialog)
-    assert list(dialog.fields) == placeholders(stomp.templates()["SUBSCRIBE with receipt"])
-    assert dialog.fields["destination"].text() == "/queue/test"  # a default to edit
-    dialog.fields["id"].setText("")
-    dialog.accept()
-    assert dialog.result() != dialog.DialogCode.Accepted and "id is missing" in dialog.error.text()
-    assert dialog.fields["destination"].text() == "/queue/test"  # nothing typed is lost
-    dialog.fields["id"].setText("s-9")
-    dialog.accept()
-    assert dialog.result() == dialog.DialogCode.Accepted
-    (frame,) = dialog.frames
-    assert frame.payload.startswith(b"SUBSCRIBE\n") and b"id:s-9\n" in frame.payload
