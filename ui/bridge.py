@@ -136,13 +136,13 @@ class CoreBridge(QObject):
                 latencies(event)
             elif type(event) is HandshakeInfo:
                 handshakes(event)
+            elif type(event) is MessagesDecoded:
+                batch.decoded.append(event)
+            elif type(event) is PairsMatched:
+                batch.pairs.append(event)
+            elif type(event) is ProtocolDetected:
+                batch.protocols.append(event)
             else:
-                if type(event) is MessagesDecoded:
-                    batch.decoded.append(event)
-                elif type(event) is PairsMatched:
-                    batch.pairs.append(event)
-                elif type(event) is ProtocolDetected:
-                    batch.protocols.append(event)
                 others(event)
         self.tick.emit(batch)
 
