@@ -20,7 +20,7 @@ from core.events import Direction, FrameEvent, Opcode
 from core.manager import ConnectionManager
 from core.states import ConnState
 from tests.helpers_ui import dispose, until
-from tests.socketio_server import SocketIOServer
+from tests.servers.socketio_server import running
 from ui.bridge import CoreBridge, TickBatch
 from ui.connections_panel import ConnectionsPanel
 from ui.frame_detail import TAB_DECODED
@@ -234,7 +234,7 @@ async def test_jsonrpc_call_and_result_with_their_id(env):
 
 async def test_socketio_ack_and_hidden_engineio_pings(env):
     manager, _, panel, _ = env
-    server = SocketIOServer(ping_interval=0.5, ping_timeout=2.0).start()
+    server = running(ping_interval=0.5, ping_timeout=2.0)
     try:
         conn = await opened(manager, server.url, "sio")
         await until(lambda: any(m.startswith("connect") for m in messages(panel)),

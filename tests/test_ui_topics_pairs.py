@@ -124,10 +124,10 @@ async def test_jsonrpc_methods_pairs_and_unanswered(panels) -> None:
 
 async def test_socketio_namespaces_events_and_ack_pairs(panels) -> None:
     from core.decoders.socketio import decoder as socketio
-    from tests.socketio_server import SocketIOServer
+    from tests.servers.socketio_server import running
 
     bridge, topics, pairs = panels
-    server = SocketIOServer(ping_interval=1.0, ping_timeout=1.0).start()
+    server = running(ping_interval=1.0, ping_timeout=1.0)
     try:
         conn = await open_conn(bridge, server.url, topics, pairs)
         await until(lambda: topics.protocol == "socketio", 5, "detected")
