@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.socketio_server import SocketIOServer
+from tests.servers.socketio_server import SocketIOServer, running
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def sio_server() -> Iterator[SocketIOServer]:
-    server = SocketIOServer(ping_interval=1.0, ping_timeout=1.0).start()
+    server = running(ping_interval=1.0, ping_timeout=1.0)
     yield server
     server.stop()
 

@@ -36,7 +36,7 @@ from core.events import (
 )
 from core.hub import EventHub
 from core.states import ConnState
-from tests.socketio_server import SocketIOServer
+from tests.servers.socketio_server import running
 
 NO_RETRY = ReconnectPolicy(enabled=False)
 
@@ -65,7 +65,7 @@ def messages(events: list[Event]) -> list[Message]:
 
 @pytest.fixture
 def sio_server():
-    server = SocketIOServer(ping_interval=1.0, ping_timeout=1.0).start()
+    server = running(ping_interval=1.0, ping_timeout=1.0)
     yield server
     server.stop()
 

@@ -87,3 +87,27 @@ def test_the_buffer_is_bounded_in_bytes_too(qtbot, monkeypatch) -> None:
         dispose(bridge)
     assert [[f.payload[0] for f in b.frames] for b in batches] == [[0, 1, 2], [5, 6], [7]]
     assert [b.dropped for b in batches] == [3, 0, 1]
+
+
+def test_decoder_events_land_in_their_own_lists_once(qtbot) -> None:
+    """ProtocolDetected, MessagesDecoded and PairsMatched each go to one list of the tick (the
+    panels read every list: an event in two would be counted twice)."""
+    from core.events import MessagesDecoded, PairsMatched, ProtocolDetected
+
+    manager = ConnectionManager()
+    bridge = CoreBridge(manager, interval_ms=3_600_000)
+    batches: list[TickBatch] = []
+    bridge.tick.connect(batches.append)
+    detected = ProtocolDetected(1, time.time(), "jsonrpc", "JSON-RPC 2.0", 20.0, False)
+    decoded = MessagesDecoded(1, time.time(), ())
+    pairs = PairsMatched(1, time.time(), ())
+    try:
+        for event in (detected, decoded, pairs):
+            manager.hub.publish(event)
+        bridge._drain()
+    finally:
+        bridge.stop()
+        dispose(bridge)
+    (batch,) = batches
+    assert (batch.protocols, batch.decoded, batch.pairs) == ([detected], [decoded], [pairs])
+    assert batch.others == []

@@ -18,6 +18,7 @@ from core.recorder import Recorder
 from core.states import ConnState
 from tests.helpers_ui import dispose, make_bridge, until
 from tests.rawws import frame, handshake, raw_server
+from ui.inspector_model import COL_PREVIEW
 from ui.main_window import MainWindow
 
 FLOOD = 60_000
@@ -122,7 +123,7 @@ async def test_hostile_content_is_plain_truncated_and_fast(qtbot) -> None:
             model = inspector.model  # type: ignore[attr-defined]
             frames = [r for r in range(model.rowCount())  # not the connection's events
                       if isinstance(model.frame(r), FrameEvent)]
-            previews = [model.data(model.index(r, 5)) for r in frames]
+            previews = [model.data(model.index(r, COL_PREVIEW)) for r in frames]
             assert all(len(p) <= 301 for p in previews)  # 300 characters and an ellipsis
             assert not any(c in p for p in previews for c in "\x1b\x00\u202e\u2066")
             assert "<U+202E>" in previews[2]

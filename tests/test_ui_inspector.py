@@ -26,6 +26,7 @@ from ui.inspector_model import (
     COL_PREVIEW,
     COL_TIME,
     EVENT_LABEL,
+    HEADERS,
     InspectorModel,
 )
 from ui.inspector_panel import InspectorPanel
@@ -504,7 +505,7 @@ def test_cells_are_painted_with_two_calls_into_python(qtbot) -> None:
              Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.DecorationRole,
              Qt.ItemDataRole.CheckStateRole]
     for row in range(0, len(frames), 7):
-        for col in range(6):
+        for col in range(len(HEADERS)):
             index = model.index(row, col)
             for role in roles:
                 item = QModelRoleData(role)
@@ -527,7 +528,7 @@ def test_cells_are_painted_with_two_calls_into_python(qtbot) -> None:
     assert model.data(model.index(3, 4), Qt.ItemDataRole.ToolTipRole).endswith(" bytes")
     assert model.data(model.index(3, 0), Qt.ItemDataRole.UserRole) is frames[3]
     assert model.index(len(frames), 0).isValid() is False
-    assert model.index(0, 6).isValid() is False
+    assert model.index(0, len(HEADERS)).isValid() is False
 
 
 def test_frame_table_paints_like_a_table_view_in_one_call(qtbot) -> None:
@@ -705,7 +706,7 @@ def test_previews_are_cut_to_what_the_column_shows(qtbot) -> None:
     bridge.tick.emit(TickBatch(time.time(), frames=[
         FrameEvent(1, time.time(), Direction.IN, Opcode.TEXT, long_text)]))
     model = panel.model
-    panel.resize(600, 400)
+    panel.resize(800, 400)  # the Message column takes 180 px
     panel.show()
     qtbot.waitExposed(panel)
     narrow = model.preview_chars

@@ -25,7 +25,7 @@ from ui.bridge import TickBatch
 from ui.conn_rows import ConnectionRow
 from ui.inspector_filter import FrameFilter
 from ui.inspector_menu import HAR, NDJSON
-from ui.inspector_model import COL_DIR, EVENT_LABEL, InspectorModel
+from ui.inspector_model import COL_DIR, COL_PREVIEW, EVENT_LABEL, InspectorModel
 from ui.inspector_panel import InspectorPanel
 from ui.payload_store import PREVIEW_BYTES, FramePreview, PayloadReader, Status
 
@@ -158,7 +158,7 @@ async def test_context_menu_copies_and_emits_full_frames(
     menu.menu.hide()
     menu.copy_row.trigger()
     cells = clipboard.text().split("\t")
-    assert cells[1:4] == ["echo", "↓ in", "text"] and cells[5] == "hello ✓"
+    assert cells[1:4] == ["echo", "↓ in", "text"] and cells[COL_PREVIEW] == "hello ✓"
     menu.copy_payload.trigger()
     assert clipboard.text() == "hello ✓"
     menu.copy_json.trigger()

@@ -11,6 +11,7 @@ from core.states import ConnState
 from tests.helpers_ui import dispose, until
 from ui.app import parse_args, show_window, start_session
 from ui.conn_rows import ConnectionRow
+from ui.inspector_model import COL_PREVIEW
 from ui.main_window import PANELS, MainWindow, _Pending
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +83,7 @@ async def test_the_session_fills_the_skeleton(qtbot, config_dir, no_quit_on_clos
         model = inspector.model
         frame_rows = [r for r in range(model.rowCount())
                       if not isinstance(model.frame(r), ConnectionRow)]  # not "connecting"...
-        first = model.data(model.index(frame_rows[0], 5))
+        first = model.data(model.index(frame_rows[0], COL_PREVIEW))
         assert '"type":"connected"' in first.replace(" ", "")
         charts = window.panels["charts"]
         await until(lambda: any(mark.opened for mark in charts.markers.get(conn.id)), 3,

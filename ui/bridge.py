@@ -16,7 +16,16 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.events import Event, FrameEvent, HandshakeInfo, LatencySample, StateChanged
+from core.events import (
+    Event,
+    FrameEvent,
+    HandshakeInfo,
+    LatencySample,
+    MessagesDecoded,
+    PairsMatched,
+    ProtocolDetected,
+    StateChanged,
+)
 from core.loopthread import LoopThread
 from core.manager import ConnectionManager
 from core.server import EmbeddedServer
@@ -46,6 +55,10 @@ class TickBatch:
     states: list[StateChanged] = field(default_factory=list)
     latencies: list[LatencySample] = field(default_factory=list)
     handshakes: list[HandshakeInfo] = field(default_factory=list)  # one per open or rejection
+    # the decoders' events (core.decoders via the connections); `others` carries them too
+    protocols: list[ProtocolDetected] = field(default_factory=list)
+    decoded: list[MessagesDecoded] = field(default_factory=list)
+    pairs: list[PairsMatched] = field(default_factory=list)
     others: list[Event] = field(default_factory=list)
     dropped: int = 0  # events the bridge buffer dropped since the previous tick
 
@@ -123,6 +136,12 @@ class CoreBridge(QObject):
                 latencies(event)
             elif type(event) is HandshakeInfo:
                 handshakes(event)
+            elif type(event) is MessagesDecoded:
+                batch.decoded.append(event)
+            elif type(event) is PairsMatched:
+                batch.pairs.append(event)
+            elif type(event) is ProtocolDetected:
+                batch.protocols.append(event)
             else:
                 others(event)
         self.tick.emit(batch)

@@ -57,6 +57,7 @@ from ui.composer_text import (
     wrap_envelope,
 )
 from ui.repeat_box import Collected, RepeatBox
+from ui.template_dialog import ProtocolTemplates
 from ui.templates import TEMPLATES
 
 __all__ = [
@@ -103,6 +104,7 @@ class ComposerPanel(QWidget):
         layout.addWidget(self.status)
         layout.addLayout(self._bottom)
         self._wire()
+        self.protocol_templates = ProtocolTemplates(self)
         bridge.tick.connect(self._on_tick)
         self.target.refresh()
         self.validate()

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from core.config import ConnectionConfig
 from ui.connection_advanced import AdvancedTab, seconds_spin
+from ui.connection_protocol import ProtocolTab
 
 ERROR_STYLE = "color: #c0392b; font-weight: bold;"
 SAVED_STYLE = "color: #1f8a4c;"
@@ -105,6 +106,8 @@ class ConnectionDialog(QDialog):
         tabs.addTab(self._behaviour_tab(), "Heartbeat && reconnect")
         self.advanced = AdvancedTab()
         tabs.addTab(self.advanced, "On open && limits")
+        self.protocol = ProtocolTab()
+        tabs.addTab(self.protocol, "Protocol")
         self.tabs = tabs
 
         self.buttons = QDialogButtonBox(
@@ -320,6 +323,7 @@ class ConnectionDialog(QDialog):
         self.max_delay_spin.setValue(rc.max_delay)
         self.max_attempts_spin.setValue(rc.max_attempts or 0)
         self.advanced.load(base)
+        self.protocol.load(base)
 
     def error(self) -> str | None:
         """What keeps the form from being accepted, or None."""
@@ -328,7 +332,7 @@ class ConnectionDialog(QDialog):
             return problem
         if self.max_delay_spin.value() < self.initial_spin.value():
             return "The max reconnect delay is shorter than the first delay"
-        return None
+        return self.protocol.error()
 
     def config(self) -> ConnectionConfig:
         """The configuration the form describes; raises ValueError when it is invalid."""
@@ -346,7 +350,7 @@ class ConnectionDialog(QDialog):
             app_reply_type=self.app_reply_edit.text().strip() or "pong",
         )
         attempts = self.max_attempts_spin.value()
-        base = self.advanced.apply(base)
+        base = self.protocol.apply(self.advanced.apply(base))
         reconnect = replace(
             base.reconnect,
             enabled=self.reconnect_group.isChecked(),

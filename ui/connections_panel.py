@@ -36,6 +36,7 @@ from ui.bridge import CoreBridge, TickBatch
 from ui.connection_columns import columns_menu, set_up_columns
 from ui.connection_dialog import ConnectionDialog
 from ui.connections_model import BADGE_COLOR_ROLE, Column, ConnectionsModel, display_name
+from ui.decoder_menu import DecoderMenu
 
 UNDO_S = 10.0  # how long the status bar offers to undo a removal
 
@@ -122,6 +123,7 @@ class ConnectionsPanel(QWidget):
         self.model.rowsInserted.connect(self._rows_inserted)
 
         self.actions_by_name = self._make_actions()
+        self.decoder_menu = DecoderMenu(bridge, self._selected, self)
         self.toolbar = QToolBar("Connection actions")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.toolbar.setObjectName("ConnectionsToolbar")
@@ -368,6 +370,8 @@ class ConnectionsPanel(QWidget):
         menu.addSeparator()
         for name in ("edit", "duplicate", "remove"):
             menu.addAction(acts[name])
+        menu.addSeparator()
+        menu.addMenu(self.decoder_menu)
 
     def _header_menu(self, pos: QPoint) -> None:
         menu = columns_menu(self.view.horizontalHeader(), self)

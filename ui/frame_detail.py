@@ -1,4 +1,5 @@
-"""The selected frame in full: pretty JSON, a tree, raw text and a hex dump, rendered on demand.
+"""The selected frame in full: pretty JSON, a tree, raw text, a hex dump and what the protocol
+decoder read in it, rendered on demand.
 
 Only the visible tab is rendered, when a frame is selected or the tab is opened; JSON is parsed
 once per frame. Binary payloads that are MessagePack maps or arrays are decoded and shown in the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
@@ -26,7 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.closecodes import describe_close
+from core.decoders.api import Message
 from core.events import FrameEvent, Opcode
+from ui.decoded_view import NO_FRAME as NO_DECODED
+from ui.decoded_view import RAW, DecodedView
 from ui.elided_label import ElidedLabel
 from ui.hex_view import HEX_LIMIT, HexView, monospace
 from ui.inspector_model import DIR_LABEL, clock, human_size
@@ -36,7 +41,8 @@ from ui.payload_store import is_preview
 TEXT_LIMIT = 1024 * 1024  # characters shown in the Text and JSON tabs
 PARSE_LIMIT = 8 * 1024 * 1024  # larger payloads are not parsed as JSON / MessagePack
 LINE_CHARS = 1000  # longer lines are shown split (Qt lays out very long lines slowly)
-TAB_JSON, TAB_TREE, TAB_TEXT, TAB_HEX = range(4)
+TAB_JSON, TAB_TREE, TAB_TEXT, TAB_HEX, TAB_DECODED = range(5)
+_ALL_TABS = frozenset(range(5))
 NO_FRAME = "Select a frame in the table above to see its JSON, tree, text and hex here."
 NOT_DECODED = "This frame is not JSON or MessagePack: see the Text or Hex tab."
 SPLIT_NOTE = f"lines over {LINE_CHARS:,} characters shown split (Copy payload is exact)"
@@ -154,6 +160,8 @@ class FrameDetail(QWidget):
         self._value: Any = None
         self._format = ""
         self._dirty: set[int] = set()
+        self._messages: tuple[Message, ...] | None = None  # None: the connection is raw
+        self._decoder_title = ""
 
         self.header = QLabel("Select a frame to see it in full")
         self.header.setTextFormat(Qt.TextFormat.PlainText)
@@ -187,6 +195,9 @@ class FrameDetail(QWidget):
         self.tabs = QTabWidget()
         for page, title in zip(self.pages, ("JSON", "Tree", "Text", "Hex"), strict=True):
             self.tabs.addTab(page, title)
+        self.decoded_view = DecodedView()
+        self.tabs.addTab(self.decoded_view, "Decoded")
+        self.tabs.setTabToolTip(TAB_DECODED, "What the connection's protocol decoder read")
         self.tabs.currentChanged.connect(self._render_current)
 
         # One line above the tabs: what the frame is, how it decoded, and the copy button; the
@@ -213,7 +224,9 @@ class FrameDetail(QWidget):
         if event is not None and event is self.current:
             return
         self.current = event
-        self._dirty = {TAB_JSON, TAB_TREE, TAB_TEXT, TAB_HEX}
+        self._dirty = set(_ALL_TABS)
+        if event is None:
+            self._messages = None
         whole = event is not None and not is_preview(event)
         self.copy_button.setEnabled(whole)
         self.copy_button.setToolTip(
@@ -227,9 +240,23 @@ class FrameDetail(QWidget):
             self.decoded.setText("")
         else:
             self._value, self._format, note = decode_payload(event)
+            if self._messages and not self._format:  # "not JSON" says little: what it is
+                note = f"{self._decoder_title}: see Decoded"
             self.header.setText(header_text(event, conn_name or f"#{event.conn_id}"))
             self.decoded.setText(note or _control_note(event))
         self._render_current()
+
+    def set_decoded(self, messages: Sequence[Message] | None, title: str = "") -> None:
+        """What the frame about to be shown (or shown) decodes to, and the decoder's title;
+        None when its connection shows raw frames."""
+        self._messages = None if messages is None else tuple(messages)
+        self._decoder_title = title
+        self._dirty.add(TAB_DECODED)
+        self._render_current()
+
+    @property
+    def messages(self) -> tuple[Message, ...] | None:
+        return self._messages
 
     @property
     def value(self) -> Any:
@@ -252,6 +279,14 @@ class FrameDetail(QWidget):
             return
         self._dirty.discard(tab)
         event = self.current
+        if tab == TAB_DECODED:
+            if event is None:
+                self.decoded_view.show_hint(NO_DECODED)
+            elif self._messages is None:
+                self.decoded_view.show_hint(RAW)
+            else:
+                self.decoded_view.show_messages(self._messages, self._decoder_title)
+            return
         page = self.pages[tab]
         if tab == TAB_JSON:
             self._render_json(page)

@@ -1,4 +1,5 @@
-"""What the inspector shows: a frame filter (connection, direction, text or regex, JSON type).
+"""What the inspector shows: a frame filter (connection, direction, text or regex, JSON type,
+and the decoded message's kind, name or topic, with heartbeats hidden or not).
 
 Plain Python, no Qt: the model runs `FrameFilter.predicate()` over the incoming batch on every
 tick and over all rows only when the filter itself changes (a QSortFilterProxyModel would call
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.codecs import message_type
+from core.decoders.api import Message
 from core.events import Direction, FrameEvent, Opcode
 from ui.conn_rows import ConnectionRow
 
@@ -58,6 +60,9 @@ class FrameFilter:
     case_sensitive: bool = False
     json_type: str | None = None
     conn_events: bool = True  # show connection events (opens, closes, retries, errors)
+    kind: str | None = None  # a decoded message of this core.decoders.api.Kind
+    name: str = ""  # in a decoded message's event/method name or topic (any case)
+    hide_heartbeats: bool = False  # protocol pings and pongs, WebSocket ones too
 
     @property
     def is_empty(self) -> bool:
@@ -67,7 +72,13 @@ class FrameFilter:
             and not self.text
             and self.json_type is None
             and self.conn_events
+            and not self.needs_decoding
         )
+
+    @property
+    def needs_decoding(self) -> bool:
+        """Whether rows must be decoded to be judged (the model then scans in turns)."""
+        return self.kind is not None or bool(self.name) or self.hide_heartbeats
 
     def compile_text(self) -> Callable[[str], bool] | None:
         """A matcher for the free text, or None when there is none; InvalidFilter on bad regex."""
@@ -86,9 +97,15 @@ class FrameFilter:
         folded = self.text.casefold()
         return lambda s: folded in s.casefold()
 
-    def predicate(self, type_of: Callable[[int], str | None]) -> Callable[[int, FrameEvent], bool]:
-        """`accept(seq, event)`; `type_of(seq)` gives the (cached) JSON type of a stored row."""
+    def predicate(
+        self,
+        type_of: Callable[[int], str | None],
+        messages_of: Callable[[int, FrameEvent], Sequence[Message]] | None = None,
+    ) -> Callable[[int, FrameEvent], bool]:
+        """`accept(seq, event)`; `type_of(seq)` gives the (cached) JSON type of a stored row,
+        `messages_of(seq, event)` what it decodes to (needed when `needs_decoding`)."""
         text = self.compile_text()
+        decoded = self._decoded_test(messages_of) if self.needs_decoding else None
         conn_ids = self.conn_ids
         direction = self.direction
         json_type = self.json_type
@@ -96,7 +113,8 @@ class FrameFilter:
         # JSON escapes spell it differently: such rows are rejected without parsing.
         type_json = json.dumps(json_type, ensure_ascii=False).encode() if json_type else b""
         type_raw = json_type.encode() if json_type else b""
-        conn_events = self.conn_events and json_type is None  # they have no JSON type
+        # they have no JSON type and decode to nothing
+        conn_events = self.conn_events and json_type is None and self.kind is None and not self.name
 
         def accept(seq: int, event: FrameEvent) -> bool:
             if conn_ids is not None and event.conn_id not in conn_ids:
@@ -114,6 +132,36 @@ class FrameFilter:
                     return False
                 if type_of(seq) != json_type:
                     return False
+            if decoded is not None and not decoded(seq, event):
+                return False
             return text is None or text(haystack(event))
+
+        return accept
+
+    def _decoded_test(
+        self, messages_of: Callable[[int, FrameEvent], Sequence[Message]] | None
+    ) -> Callable[[int, FrameEvent], bool]:
+        if messages_of is None:
+            raise ValueError("a filter on decoded messages needs messages_of")
+        kind, hide = self.kind, self.hide_heartbeats
+        name = self.name.casefold()
+        heartbeat_ops = (Opcode.PING, Opcode.PONG)
+
+        def matches(m: Message) -> bool:
+            if kind is not None and m.kind != kind:
+                return False
+            if name and name not in (m.name or "").casefold() and name not in (
+                m.topic or ""
+            ).casefold():
+                return False
+            return not (hide and m.heartbeat)
+
+        def accept(seq: int, event: FrameEvent) -> bool:
+            if hide and event.opcode in heartbeat_ops:
+                return False
+            messages = messages_of(seq, event)
+            if not messages:  # raw frames: only the heartbeat toggle has nothing to say
+                return kind is None and not name
+            return any(map(matches, messages))
 
         return accept

@@ -41,8 +41,10 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
 
 from core.codecs import preview
+from core.decoders.api import Message
 from core.events import Direction, FrameEvent, Opcode
 from ui.conn_rows import ConnectionRow
+from ui.decoded_cache import DecodedIndex
 from ui.inspector_filter import FrameFilter, frame_type
 from ui.payload_store import MAX_BYTES, PREVIEW_BYTES, FramePreview, MemoryReturner
 
@@ -54,8 +56,8 @@ _ROW_CACHE = 512  # rows whose cells are kept (those on screen, and some scrolle
 SHRINK_TO = 0.75  # a shrink cuts payloads until they fill this much of max_bytes (not every tick)
 _PAYLOAD = attrgetter("payload")
 
-COL_TIME, COL_CONN, COL_DIR, COL_TYPE, COL_SIZE, COL_PREVIEW = range(6)
-HEADERS = ("Time", "Connection", "Dir", "Type", "Size", "Preview")
+COL_TIME, COL_CONN, COL_DIR, COL_TYPE, COL_SIZE, COL_MESSAGE, COL_PREVIEW = range(7)
+HEADERS = ("Time", "Connection", "Dir", "Type", "Size", "Message", "Preview")
 _COLUMNS = len(HEADERS)
 DIR_LABEL = {Direction.OUT: "↑ out", Direction.IN: "↓ in"}
 DIR_COLOR = {Direction.OUT: QColor("#c7641a"), Direction.IN: QColor("#1f8a4c")}
@@ -102,8 +104,11 @@ class InspectorModel(QAbstractTableModel):
         trim_fraction: float = TRIM_FRACTION,
         parent: Any = None,
         max_bytes: int = MAX_BYTES,
+        decoded: DecodedIndex | None = None,
     ) -> None:
+        """`decoded` says what each row decodes to (the Message column, decoded filters)."""
         super().__init__(parent)
+        self.decoded = decoded or DecodedIndex()
         if max_rows <= 0:
             raise ValueError("max_rows must be positive")
         self.max_rows = max_rows
@@ -116,6 +121,8 @@ class InspectorModel(QAbstractTableModel):
         self._view: list[int] | None = None  # visible sequence numbers; None = all rows
         self._filter = FrameFilter()
         self._accept: Callable[[int, FrameEvent], bool] | None = None
+        self._scan_at: int | None = None  # a decoded filter's next row to look at (None: done)
+        self.scan_settle = 0.0  # seconds a row waits before a decoded filter judges it
         self._pending: list[FrameEvent] = []
         self._paused = False
         self._rows: dict[int, tuple[dict[int, Any], ...]] = {}  # seq -> cells; never reused
@@ -225,6 +232,9 @@ class InspectorModel(QAbstractTableModel):
             self._events.extend(frames)
             self._types.extend(repeat(_UNSET, n))
             self.endInsertRows()
+        elif self._scan_at is not None:  # judged in turns by scan_filter(), not at tick time
+            self._events.extend(frames)
+            self._types.extend(repeat(_UNSET, n))
         else:
             self._events.extend(frames)
             self._types.extend(repeat(_UNSET, n))
@@ -296,6 +306,8 @@ class InspectorModel(QAbstractTableModel):
         del self._types[:k]
         self._base = new_base
         self._type_scan = max(self._type_scan, new_base)
+        if self._scan_at is not None:
+            self._scan_at = max(self._scan_at, new_base)
         # cells of trimmed rows stay in the (bounded) cache: their seqs never come back
 
     def clear(self) -> None:
@@ -308,6 +320,9 @@ class InspectorModel(QAbstractTableModel):
         self._rows.clear()
         self._event_seqs.clear()
         self._type_scan = self._base
+        if self._scan_at is not None:
+            self._scan_at = self._base
+        self.decoded.forget()
         if self._view is not None:
             self._view = []
         self.known_types.clear()
@@ -352,17 +367,81 @@ class InspectorModel(QAbstractTableModel):
         return self._filter
 
     def set_filter(self, flt: FrameFilter) -> None:
-        """Re-filter every stored row; raises InvalidFilter (and keeps the old filter) on error."""
-        accept = None if flt.is_empty else flt.predicate(self.type_at_seq)
+        """Re-filter every stored row; raises InvalidFilter (and keeps the old filter) on error.
+        A filter on decoded messages starts empty and fills in turns (`scan_filter()`)."""
+        accept = None if flt.is_empty else flt.predicate(self.type_at_seq, self.decoded.messages)
         self.beginResetModel()
         self._filter = flt
         self._accept = accept
+        self._scan_at = self._base if flt.needs_decoding else None
         if accept is None:
             self._view = None
+        elif flt.needs_decoding:
+            self._view = []
         else:
             self._view = [s for s, ev in enumerate(self._events, self._base) if accept(s, ev)]
         self.endResetModel()
         self.counts_changed.emit()
+
+    @property
+    def scanning(self) -> bool:
+        """A filter on decoded messages has rows left to look at (call `scan_filter()`), the
+        ones younger than `scan_settle` left out."""
+        return self._scan_at is not None and self._scan_at < self._settled_end()
+
+    def _settled_end(self) -> int:
+        """The sequence number after the last row older than `scan_settle` seconds."""
+        base, events = self._base, self._events
+        end = base + len(events)
+        if self.scan_settle > 0:
+            cutoff = time.time() - self.scan_settle
+            while end > base and events[end - 1 - base].time > cutoff:
+                end -= 1
+        return end
+
+    def scan_filter(self, budget: float = 0.02) -> bool:
+        """Judge the rows a decoded filter has not looked at yet (decoding them), for at most
+        `budget` seconds; the accepted ones are appended in one insertion. Rows younger than
+        `scan_settle` seconds wait (their messages decoded in core may still be on the way).
+        True: more left (young ones too)."""
+        if self._scan_at is None or self._view is None or self._accept is None:
+            return False
+        accept, base, events = self._accept, self._base, self._events
+        end = self._settled_end()
+        seq = max(self._scan_at, base)
+        deadline = time.perf_counter() + budget
+        found: list[int] = []
+        while seq < end:
+            stop = min(end, seq + 256)
+            found += [s for s in range(seq, stop) if accept(s, events[s - base])]
+            seq = stop
+            if time.perf_counter() > deadline:
+                break
+        self._scan_at = seq
+        if found:
+            rows = len(self._view)
+            self.beginInsertRows(QModelIndex(), rows, rows + len(found) - 1)
+            self._view.extend(found)
+            self.endInsertRows()
+        self.counts_changed.emit()
+        return seq < base + len(events)
+
+    def messages_at_seq(self, seq: int) -> tuple[Message, ...]:
+        """What a stored row decodes to (decoded now if need be)."""
+        i = seq - self._base
+        if not 0 <= i < len(self._events):
+            return ()
+        return self.decoded.messages(seq, self._events[i])
+
+    def forget_rows(self, seqs: set[int]) -> None:
+        """Work out these rows' cells again (their decoded messages arrived)."""
+        shown = [row for row in map(self.row_of_seq, seqs) if row >= 0]
+        for seq in seqs:
+            self._rows.pop(seq, None)
+        if shown:
+            self.dataChanged.emit(
+                self.index(min(shown), COL_MESSAGE), self.index(max(shown), COL_MESSAGE)
+            )
 
     @property
     def total(self) -> int:
@@ -522,6 +601,7 @@ class InspectorModel(QAbstractTableModel):
             {_DISPLAY: DIR_LABEL[event.direction], _FOREGROUND: DIR_COLOR[event.direction]},
             {_DISPLAY: op.name.lower(), _FOREGROUND: fg},
             {_DISPLAY: human_size(event.size), _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
+            {_DISPLAY: self.decoded.summary(seq, event) if data else "", _FOREGROUND: fg},
             {_DISPLAY: text, _FOREGROUND: fg, _FONT: self._mono},
         )
         return self._keep_cells(seq, cells)
@@ -544,6 +624,7 @@ class InspectorModel(QAbstractTableModel):
             {_DISPLAY: EVENT_LABEL, _FOREGROUND: fg, _FONT: font},
             {_DISPLAY: row.kind, _FOREGROUND: fg, _FONT: font},
             {_DISPLAY: "", _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
+            {_DISPLAY: "", _FOREGROUND: fg},
             {_DISPLAY: row.summary, _FOREGROUND: fg, _FONT: font},
         )
 

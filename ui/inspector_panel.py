@@ -39,11 +39,13 @@ from ui.elided_label import ElidedLabel
 from ui.frame_detail import FrameDetail
 from ui.frame_table import FrameTable
 from ui.handshake_view import HandshakeView
+from ui.inspector_decoded import DecodedFeed, DecodedFilterBar
 from ui.inspector_filter import FrameFilter, InvalidFilter
 from ui.inspector_menu import RowMenu
 from ui.inspector_model import (
     COL_CONN,
     COL_DIR,
+    COL_MESSAGE,
     COL_PREVIEW,
     COL_SIZE,
     COL_TIME,
@@ -70,7 +72,9 @@ _TIME = attrgetter("time")
 _PAYLOAD = attrgetter("payload")
 _NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 
-_COLUMN_WIDTHS = {COL_TIME: 96, COL_CONN: 120, COL_DIR: 56, COL_TYPE: 56, COL_SIZE: 72}
+_COLUMN_WIDTHS = {
+    COL_TIME: 96, COL_CONN: 120, COL_DIR: 56, COL_TYPE: 56, COL_SIZE: 72, COL_MESSAGE: 180
+}
 
 
 
@@ -128,6 +132,7 @@ class InspectorPanel(QWidget):
         self.model = InspectorModel(
             namer(bridge.manager), max_rows=max_rows, max_bytes=max_bytes, parent=self
         )
+        self.decoded = DecodedFeed(self.model, self)
         self._recorder: RecordingFile | None = None
         self._recorder_set = False
         self.payloads = PayloadReader(functools.partial(_recorder_of, weakref.ref(self)))
@@ -194,6 +199,7 @@ class InspectorPanel(QWidget):
         ):
             bar.addWidget(w)
         bar.addWidget(self.counter)
+        self.decoded_bar = DecodedFilterBar()
 
         # --- table
         self.view = FrameTable(bridge.redrawn)
@@ -237,6 +243,7 @@ class InspectorPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
         layout.addLayout(bar)
+        layout.addWidget(self.decoded_bar)
         layout.addWidget(self.error_label)
         layout.addWidget(self.splitter, 1)
 
@@ -246,6 +253,8 @@ class InspectorPanel(QWidget):
         self._filter_timer.setInterval(FILTER_DELAY_MS)
         self._filter_timer.timeout.connect(self.apply_filter)
         self.search.textChanged.connect(self._filter_timer.start)
+        self.decoded_bar.edited.connect(self._filter_timer.start)
+        self.decoded_bar.changed.connect(self.apply_filter)
         self.regex_box.toggled.connect(self.apply_filter)
         self.case_box.toggled.connect(self.apply_filter)
         self.events_box.toggled.connect(self.apply_filter)
@@ -395,6 +404,9 @@ class InspectorPanel(QWidget):
             case_sensitive=self.case_box.isChecked(),
             json_type=self.type_combo.currentData(),
             conn_events=self.events_box.isChecked(),
+            kind=self.decoded_bar.kind,
+            name=self.decoded_bar.name,
+            hide_heartbeats=self.decoded_bar.hide_heartbeats,
         )
 
     def apply_filter(self, *_: Any) -> None:
@@ -414,6 +426,7 @@ class InspectorPanel(QWidget):
         if flt == self.model.filter:
             return
         self.model.set_filter(flt)
+        self.decoded.scan_now()
 
     def refresh_types(self) -> None:
         """Fill the JSON type combo with the types seen so far (called when it opens)."""
@@ -435,6 +448,7 @@ class InspectorPanel(QWidget):
     # ----- slots ----------------------------------------------------------------------------
 
     def _on_tick(self, batch: TickBatch) -> None:
+        self.decoded.take(batch)
         frames = batch.frames
         events = 0
         if batch.states or batch.others or batch.handshakes:
@@ -492,6 +506,7 @@ class InspectorPanel(QWidget):
         self.model.add_frames(frames, events, size)
         if at_bottom and not self.model.paused:
             self.view.scrollToBottom()
+        self.decoded.scan_soon()
 
     def _on_section_resized(self, section: int, _old: int, width: int) -> None:
         if section == COL_PREVIEW:
@@ -526,6 +541,9 @@ class InspectorPanel(QWidget):
             self.frame_selected.emit(None)
             return
         self.details.setCurrentWidget(self.detail)
+        title = self.decoded.title_of(item)
+        messages = self.model.messages_at_seq(self._last_seq) if title is not None else None
+        self.detail.set_decoded(messages, title or "")
         self._show_lookup(self.payloads.full(item))
         self._retry_until = time.monotonic() + WAIT_S
         self.frame_selected.emit(item)

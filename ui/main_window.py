@@ -56,14 +56,16 @@ PROBE_ENV = "SOCKETSCOPE_STARTUP_PROBE"  # "1": print `shown`, `painted`, `ready
 # default_layout(); `default_state()` makes it anew. If it cannot be restored (other docks, another
 # LAYOUT_VERSION), the window runs default_layout() instead.
 DEFAULT_STATE = (
-    b"AAAA/wAAAAH9AAAAAQAAAAIAAAUGAAADLPwBAAAAAfwAAAAAAAAFBgAAAL0A/////AIAAAAC/AAAAAAAAAHWAAAAXAD/"
+    b"AAAA/wAAAAH9AAAAAQAAAAIAAAUGAAADLPwBAAAAAfwAAAAAAAAFBgAAAPwA/////AIAAAAC/AAAAAAAAAHWAAAAXAD/"
     b"///8AQAAAAL8AAAAAAAAAZkAAAB7AP////wCAAAAAvsAAAAgAGQAbwBjAGsAXwBjAG8AbgBuAGUAYwB0AGkAbwBuAHMB"
-    b"AAAAAAAAAMgAAAAeAP////wAAAAAAAABCAAAADgBAAAZ+gAAAAACAAAAAvsAAAAUAGQAbwBjAGsAXwByAG8AbwBtAHMB"
+    b"AAAAAAAAAMgAAAAeAP////wAAAAAAAABCAAAADgBAAAZ+gAAAAACAAAAA/sAAAAUAGQAbwBjAGsAXwByAG8AbwBtAHMB"
     b"AAAAAP////8AAAAeAP////sAAAAgAGQAbwBjAGsAXwBjAG8AbABsAGUAYwB0AGkAbwBuAHMBAAAAAP////8AAAAeAP//"
-    b"//sAAAAcAGQAbwBjAGsAXwBpAG4AcwBwAGUAYwB0AG8AcgEAAAAAAAADZwAAADwA/////AAAAAAAAAFQAAAAOAD////8"
-    b"AQAAAAL8AAAAAAAAAgAAAAB7AP////oAAAAAAQAAAAL7AAAAGgBkAG8AYwBrAF8AYwBvAG0AcABvAHMAZQByAQAAAAD/"
-    b"////AAAAPAD////7AAAAFgBkAG8AYwBrAF8AcwBlAHIAdgBlAHIBAAAAAP////8AAAA8AP////sAAAAWAGQAbwBjAGsA"
-    b"XwBjAGgAYQByAHQAcwEAAAAAAAADAAAAADwA////AAAAAAAAAAAAAAAEAAAABAAAAAgAAAAI/AAAAAA="
+    b"//sAAAAWAGQAbwBjAGsAXwB0AG8AcABpAGMAcwEAAAAA/////wAAAB4A////+wAAABwAZABvAGMAawBfAGkAbgBzAHAA"
+    b"ZQBjAHQAbwByAQAAAAAAAANnAAAAPAD////8AAAAAAAAAVAAAAA4AP////wBAAAAAvwAAAAAAAACAAAAAHsA////+gAA"
+    b"AAABAAAAAvsAAAAaAGQAbwBjAGsAXwBjAG8AbQBwAG8AcwBlAHIBAAAAAP////8AAAA8AP////sAAAAWAGQAbwBjAGsA"
+    b"XwBzAGUAcgB2AGUAcgEAAAAA/////wAAADwA/////AAAAAAAAAMAAAAAewD////6AAAAAAEAAAAC+wAAABYAZABvAGMA"
+    b"awBfAGMAaABhAHIAdABzAQAAAAD/////AAAAPAD////7AAAAFABkAG8AYwBrAF8AcABhAGkAcgBzAQAAAAD/////AAAA"
+    b"PAD///8AAAAAAAAAAAAAAAQAAAAEAAAACAAAAAj8AAAAAA=="
 )
 
 
@@ -91,6 +93,8 @@ PANELS = (
     PanelSpec("charts", "Charts", "ui.charts_panel", "ChartsPanel"),
     PanelSpec("server", "Server", "ui.server_panel", "ServerPanel"),
     PanelSpec("collections", "Collections", "ui.collections_panel", "CollectionsPanel"),
+    PanelSpec("topics", "Topics", "ui.topics_panel", "TopicsPanel"),
+    PanelSpec("pairs", "Pairs", "ui.pairs_panel", "PairsPanel"),
 )
 
 
@@ -337,10 +341,13 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(d["rooms"], d["collections"])
         self.splitDockWidget(d["composer"], d["charts"], horizontal)
         self.tabifyDockWidget(d["composer"], d["server"])
+        self.tabifyDockWidget(d["rooms"], d["topics"])
+        self.tabifyDockWidget(d["charts"], d["pairs"])
         for dock in d.values():
             dock.show()
         d["composer"].raise_()
         d["rooms"].raise_()
+        d["charts"].raise_()
         self.default_sizes()
 
     def default_state(self) -> bytes:

@@ -1,8 +1,11 @@
-"""Ready-to-edit messages: one per client message of the room protocol (PROTOCOL.md)."""
+"""Ready-to-edit messages: one per client message of the room protocol (PROTOCOL.md); and the
+helpers for every decoder's templates (`Decoder.templates()`, text with {{placeholders}} that
+`Decoder.encode()` fills)."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,3 +65,19 @@ def template(name: str) -> Template:
         if t.name == name:
             return t
     raise KeyError(name)
+
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)\s*\}\}")
+# What a placeholder's field starts with (empty: the decoder's own default, or required).
+DEFAULTS = {
+    "qos": "0", "retain": "false", "id": "1", "ack": "1", "namespace": "/", "params": "[]",
+    "data": "{}", "variables": "{}", "content-type": "application/json", "topic": "test/topic",
+    "filter": "test/#", "destination": "/queue/test", "payload": "hello", "body": "{}",
+    "event": "message", "method": "ping", "room": "lobby", "receipt": "r-1",
+    "query": "subscription { time }",
+}
+
+
+def placeholders(text: str) -> list[str]:
+    """The {{names}} of a template, in order, each once."""
+    return list(dict.fromkeys(PLACEHOLDER.findall(text)))

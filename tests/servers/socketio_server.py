@@ -73,11 +73,21 @@ class SocketIOServer(Counts):
         self.thread = UvicornThread(make_app(ping_interval, ping_timeout, self),
                                     "python-socketio")
 
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.thread.port}/socket.io/?EIO=4&transport=websocket"
+
     def start(self) -> Endpoint:
         startup = self.thread.start()
-        url = f"ws://127.0.0.1:{self.thread.port}/socket.io/?EIO=4&transport=websocket"
-        return Endpoint(url, None, "python-socketio", startup,
+        return Endpoint(self.url, None, "python-socketio", startup,
                         {"ping_interval": self.ping_interval, "ping_timeout": self.ping_timeout})
 
     def stop(self) -> None:
         self.thread.stop()
+
+
+def running(ping_interval: float = 25.0, ping_timeout: float = 20.0) -> SocketIOServer:
+    """A started server (stop() it), for tests that want its counts beside the URL."""
+    server = SocketIOServer(ping_interval, ping_timeout)
+    server.start()
+    return server

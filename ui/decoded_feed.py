@@ -1,0 +1,163 @@
+"""What the protocol panels (Topics, Pairs) read from a tick: each connection's decoder and the
+application messages decoded from its frames, paired by correlation.
+
+Decoders the core feeds publish `MessagesDecoded`; lazy ones (json, embedded) publish nothing per
+frame, so the panels decode the tick's frames of those connections here, within a budget per tick
+(frames and time; what is skipped is counted), with one session per connection (a lazy decoder's
+session is stateless: the same as `core.decoders.layer.decode_frame`, without a new session per
+frame).
+
+Every message, wherever it was decoded, goes through one Pairer, so pairs and the unanswered
+requests come out the same for all protocols. The panels of one bridge share one feed
+(`shared_feed`): a tick is decoded once, whichever panel asks first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.decoders.api import Decoder, Frame, Handshake, Message
+from core.decoders.guard import GuardedSession, open_session
+from core.decoders.layer import default_registry, is_lazy
+from core.decoders.pairing import Pair, Pairer
+from core.decoders.registry import Registry
+from core.events import (
+    ConnectionRemoved,
+    FrameEvent,
+    HandshakeInfo,
+    MessagesDecoded,
+    ProtocolDetected,
+)
+
+BUDGET_FRAMES = 2_000  # frames a panel decodes itself per tick, at most
+BUDGET_S = 0.004  # and for about this long
+KNOWN_FIELDS = frozenset({"time", "frames", "states", "latencies", "handshakes", "dropped"})
+
+
+def registry() -> Registry:
+    """The decoders of this process (entry points), the same the connections use."""
+    return default_registry()
+
+
+def decoder_named(name: str | None) -> Decoder | None:
+    return registry().get(name) if name else None
+
+
+def other_events(batch: Any) -> Iterator[Any]:
+    """The tick's events besides frames, states, latencies and handshakes: `batch.others`, and
+    any list field a later TickBatch adds for them."""
+    for item in dataclasses.fields(batch):
+        if item.name not in KNOWN_FIELDS:
+            value = getattr(batch, item.name)
+            if isinstance(value, list):
+                yield from value
+
+
+@dataclass(slots=True)
+class _Conn:
+    """One connection as a panel sees it."""
+
+    handshake: Handshake | None = None
+    protocol: str | None = None  # the decoder's name; None: raw (or not yet known)
+    session: GuardedSession | None = None  # for a lazy decoder: decoded here
+
+
+@dataclass(slots=True)
+class FeedTick:
+    """What one tick brought: messages by connection (frame time, message), completed pairs."""
+
+    messages: dict[int, list[tuple[float, Message]]] = field(default_factory=dict)
+    pairs: list[Pair] = field(default_factory=list)
+    skipped: int = 0  # frames not decoded here this tick (over the budget)
+
+
+class DecodedFeed:
+    """Turns ticks into decoded messages and pairs for every connection."""
+
+    def __init__(self, budget_frames: int = BUDGET_FRAMES, budget_s: float = BUDGET_S) -> None:
+        self.budget_frames = budget_frames
+        self.budget_s = budget_s
+        self.pairer = Pairer(max_pending=5_000, max_bytes=4 * 2**20)
+        self.skipped_total = 0
+        self._conns: dict[int, _Conn] = {}
+        self._last: tuple[Any, FeedTick] | None = None  # the batch decoded last, and what it gave
+
+    def protocol(self, conn_id: int | None) -> str | None:
+        conn = self._conns.get(conn_id) if conn_id is not None else None
+        return conn.protocol if conn else None
+
+    def update(self, batch: Any) -> FeedTick:
+        """What the tick's batch brought; the same answer when asked again for the same batch."""
+        if self._last is not None and self._last[0] is batch:
+            return self._last[1]
+        out = FeedTick()
+        for info in batch.handshakes:
+            self._opened(info)
+        for event in other_events(batch):
+            if type(event) is ProtocolDetected:
+                self._detected(event)
+            elif type(event) is MessagesDecoded:
+                out.messages.setdefault(event.conn_id, []).extend(event.items)
+            elif type(event) is ConnectionRemoved:
+                self._conns.pop(event.conn_id, None)
+                self.pairer.forget(event.conn_id)
+        self._decode(batch.frames, out)
+        for conn_id, items in out.messages.items():
+            for when, message in items:
+                pair = self.pairer.add(conn_id, message, when)
+                if pair is not None:
+                    out.pairs.append(pair)
+        self.skipped_total += out.skipped
+        self._last = (batch, out)
+        return out
+
+    def _opened(self, info: HandshakeInfo) -> None:
+        if info.status in (None, 101):  # its ProtocolDetected follows
+            conn = self._conns.setdefault(info.conn_id, _Conn())
+            conn.handshake = Handshake(info.url, info.subprotocol, info.request_headers,
+                                       info.response_headers)
+
+    def _detected(self, event: ProtocolDetected) -> None:
+        conn = self._conns.setdefault(event.conn_id, _Conn())
+        decoder = decoder_named(event.protocol)
+        conn.protocol = event.protocol
+        conn.session = open_session(decoder, conn.handshake or Handshake("")) \
+            if decoder is not None and is_lazy(decoder) else None
+
+    def _decode(self, frames: list[FrameEvent], out: FeedTick) -> None:
+        """The frames of connections with a lazy decoder, within the budget."""
+        sessions = {conn_id: conn.session for conn_id, conn in self._conns.items()
+                    if conn.session is not None}
+        if not sessions:
+            return
+        deadline = time.perf_counter() + self.budget_s
+        done = 0
+        for index, event in enumerate(frames):
+            session = sessions.get(event.conn_id)
+            if session is None:
+                continue
+            if done >= self.budget_frames or (done % 64 == 0 and time.perf_counter() > deadline):
+                out.skipped += sum(1 for e in frames[index:] if e.conn_id in sessions)
+                return
+            done += 1
+            frame = Frame(event.direction, event.opcode, event.payload, event.time)
+            out.messages.setdefault(event.conn_id, []).extend(
+                (event.time, message) for message in session.feed(frame))
+
+
+_shared: weakref.WeakKeyDictionary[Any, DecodedFeed] = weakref.WeakKeyDictionary()
+
+
+def shared_feed(bridge: Any) -> DecodedFeed:
+    """The one feed of a bridge's panels (made with the first panel, which loads the decoders
+    then rather than in the first tick with a handshake)."""
+    feed = _shared.get(bridge)
+    if feed is None:
+        registry()
+        feed = _shared[bridge] = DecodedFeed()
+    return feed
