@@ -97,5 +97,16 @@ class Recorded:
         for out in decoder.encode(template, values):
             assert await self.conn.send(out.payload, text=out.text)
 
+    def browser_topics(self) -> dict[tuple[str, ...], str]:
+        """The Topics panel's tree (ui/topics_model.ConnTopics, fed what the bridge feeds it:
+        every MessagesDecoded item): path -> state."""
+        from ui.topics_model import ConnTopics
+
+        topics = ConnTopics()
+        for event in self.of(MessagesDecoded):
+            for when, message in event.items:
+                topics.add(when, message)
+        return {path: stats.state for path, stats in topics.topics.items()}
+
     def errors(self) -> list[Message]:
         return [m for m in self.messages if m.kind.name == "ERROR"]

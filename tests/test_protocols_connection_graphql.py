@@ -46,7 +46,8 @@ async def test_transport_ws_detected_kept_open_paired_and_templates_accepted(gra
                   if m.kind is Kind.EVENT and m.correlation == "op:s1"]
         assert values == [1, 2, 3]
         topics = {m.topic for m in rec.messages if m.correlation == "op:s1"}
-        assert topics == {"subscription Count"}  # what the Topics panel lists
+        assert topics == {"subscription Count"}
+        assert rec.browser_topics()[("operations", "s1 subscription Count")] == "complete"
 
         await rec.compose("subscribe", {"id": "s2",
                                         "query": "subscription Long { counter(n: 1000) }"})
@@ -100,4 +101,7 @@ async def test_legacy_graphql_ws_detected_kept_open_paired_and_templates_accepte
         assert rec.conn.state is ConnState.OPEN
         assert {m.topic for m in rec.messages if m.correlation == "op:2"} == {
             "subscription Long"}
+        browser = rec.browser_topics()
+        assert browser[("operations", "1 subscription Count")] == "complete"
+        assert ("operations", "2 subscription Long") in browser
     assert rec.errors() == []

@@ -38,7 +38,8 @@ async def test_jsonrpc_detected_stays_open_pairs_calls_and_accepts_templates(jso
                                 what="two tick notifications from the server")
         assert all(m.kind is Kind.EVENT and m.direction is Direction.IN for m in ticks)
         methods = {m.name for m in rec.messages}
-        assert {"add", "echo", "subscribe_ticks", "tick"} <= methods  # the Topics panel's
+        assert {"add", "echo", "subscribe_ticks", "tick"} <= methods
+        assert {("methods", name) for name in methods} <= set(rec.browser_topics())
         assert rec.conn.state is ConnState.OPEN
         assert [p.request.correlation for p in rec.pairs] == ["rpc:7", 'rpc:"t"']
     assert rec.errors() == []

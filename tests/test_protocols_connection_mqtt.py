@@ -73,7 +73,10 @@ async def test_mqtt_detected_kept_alive_acks_paired_templates_accepted(request, 
         await rec.pair("mqtt:102")
         assert rec.conn.state is ConnState.OPEN
         topics = {m.topic for m in rec.messages if m.name in ("PUBLISH", "SUBSCRIBE")}
-        assert topics == {f"{base}/#", f"{base}/temp"}  # what the Topics panel lists
+        assert topics == {f"{base}/#", f"{base}/temp"}
+        browser = rec.browser_topics()
+        assert ("topics", *base.split("/"), "temp") in browser
+        assert browser[("subscriptions", f"{base}/#")] == "unsubscribed"
     assert rec.errors() == []
 
 

@@ -65,6 +65,9 @@ async def test_stomp_detected_kept_alive_by_heart_beats_receipts_paired(stomp_br
         assert rec.conn.state is ConnState.OPEN
         assert {m.topic for m in rec.messages if m.direction is Direction.IN
                 and m.name == "MESSAGE"} == {queue}
+        browser = rec.browser_topics()
+        assert ("destinations", queue) in browser
+        assert browser[("subscriptions", f"sub-1 → {queue}")] == "unsubscribed"
     assert rec.errors() == []
 
 
