@@ -213,7 +213,8 @@ class Scheduler:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._schedules: dict[int, Schedule] = {}
-        self._unsubscribe = manager.hub.subscribe(self._on_event)
+        # the hub's observers run for every frame: this one only while a schedule runs
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(
         self,
@@ -251,6 +252,8 @@ class Scheduler:
                 tuple(prepared),
             )  # fmt: skip
             self._schedules[schedule.id] = schedule
+            if self._unsubscribe is None:
+                self._unsubscribe = self.manager.hub.subscribe(self._on_event)
         schedule.done.add_done_callback(lambda _: self._forget(schedule.id))
         if not _on_loop(loop, lambda: schedule._begin(self.manager.hub.publish, self._rng)):
             self._forget(schedule.id)
@@ -277,13 +280,21 @@ class Scheduler:
         return [s for s in found if conn_id is None or s.conn_id == conn_id]
 
     def close(self) -> None:
-        self._unsubscribe()
         for schedule in self.schedules():
             self.stop(schedule.id)
+        with self._lock:
+            self._stop_observing()
 
     def _forget(self, schedule_id: int) -> None:
         with self._lock:
             self._schedules.pop(schedule_id, None)
+            if not self._schedules:
+                self._stop_observing()
+
+    def _stop_observing(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
     def _on_event(self, event: Event) -> None:
         """Every event passes here (the hub's callbacks are O(1)); two kinds end schedules."""

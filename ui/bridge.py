@@ -63,6 +63,42 @@ class TickBatch:
     dropped: int = 0  # events the bridge buffer dropped since the previous tick
 
 
+class _Buffer:
+    """The events between two ticks, bounded in count and in payload bytes. A plain object, not
+    the QObject: its push runs for every frame on the core thread, where an attribute of a Qt
+    object costs several times one of a slotted Python object."""
+
+    __slots__ = ("_drain_mark", "_dropped", "_events", "_pushed_bytes")
+
+    def __init__(self) -> None:
+        self._events: deque[Event] = deque(maxlen=BUFFER_LIMIT)
+        self._dropped = 0  # counted by the publishing thread only; the tick reads the increase
+        # payload bytes accepted (written by the publishing thread only), and their count when
+        # the last tick began (by the GUI thread only): what the buffer holds is the difference
+        self._pushed_bytes = self._drain_mark = 0
+
+    def push(self, event: Event) -> None:
+        if type(event) is FrameEvent:
+            size = len(event.payload)
+            held = self._pushed_bytes - self._drain_mark
+            if held and held + size > BUFFER_BYTES:  # (one frame of any size always fits)
+                self._dropped += 1
+                return
+            self._pushed_bytes += size
+        events = self._events
+        if len(events) == BUFFER_LIMIT:
+            self._dropped += 1
+        events.append(event)
+
+    def take(self) -> tuple[list[Event], int]:
+        """The events so far (what arrives meanwhile waits for the next take), and the count of
+        all drops since the start."""
+        self._drain_mark = self._pushed_bytes  # before the pops: a later push counts till next
+        events = self._events
+        pop = events.popleft
+        return [pop() for _ in range(len(events))], self._dropped
+
+
 class CoreBridge(QObject):
     """Adapter between the asyncio core and the widgets; it owns no state of its own."""
 
@@ -83,38 +119,18 @@ class CoreBridge(QObject):
         self.server = server
         self.core = core
         self.dropped_total = 0
-        self._buf: deque[Event] = deque(maxlen=BUFFER_LIMIT)
+        self._buffer = _Buffer()
         self._turn_at = 0.0  # time.monotonic() of the last heavy redraw's turn
-        self._dropped = 0  # counted by the publishing thread only; the tick reads the increase
-        # payload bytes accepted (written by the publishing thread only), and their count when
-        # the last tick began (by the GUI thread only): what the buffer holds is the difference
-        self._pushed_bytes = self._drain_mark = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._unsubscribe = manager.hub.subscribe(self._push)
+        self._unsubscribe = manager.hub.subscribe(self._buffer.push)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._drain)
         self._timer.start()
 
-    def _push(self, event: Event) -> None:
-        if type(event) is FrameEvent:
-            size = len(event.payload)
-            held = self._pushed_bytes - self._drain_mark
-            if held and held + size > BUFFER_BYTES:  # (one frame of any size always fits)
-                self._dropped += 1
-                return
-            self._pushed_bytes += size
-        buf = self._buf
-        if len(buf) == BUFFER_LIMIT:
-            self._dropped += 1
-        buf.append(event)
-
     def _drain(self) -> None:
-        self._drain_mark = self._pushed_bytes  # before the pops: a later push counts till next
-        buf = self._buf
-        pop = buf.popleft
-        events = [pop() for _ in range(len(buf))]  # what arrives meanwhile waits for the next
-        dropped = self._dropped - self.dropped_total
+        events, dropped_so_far = self._buffer.take()
+        dropped = dropped_so_far - self.dropped_total
         self.dropped_total += dropped
         if list(map(type, events)).count(FrameEvent) == len(events):  # a flood: frames only
             self.tick.emit(TickBatch(time.time(), frames=events, dropped=dropped))

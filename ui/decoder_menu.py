@@ -46,8 +46,7 @@ class DecoderMenu(QMenu):
         self.selected = selected
         self.setToolTipsVisible(True)
         self.menuAction().setStatusTip("The protocol decoder of the selected connections")
-        self.aboutToShow.connect(self.refill)
-        self.refill()
+        self.aboutToShow.connect(self.refill)  # (not now: loading the decoders takes ~0.1 s)
 
     def refill(self) -> None:
         self.clear()

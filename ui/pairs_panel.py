@@ -49,6 +49,7 @@ class PairsPanel(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         self.feed = shared_feed(bridge)
+        self.feed.watch(self)
         self.conn_id: int | None = None
         self.pairs: dict[int, ConnPairs] = {}
         self.histogram_name: str | None = None

@@ -52,6 +52,7 @@ class TopicsPanel(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         self.feed = shared_feed(bridge)
+        self.feed.watch(self)
         self.conn_id: int | None = None
         self.topics: dict[int, ConnTopics] = {}
         self._ids = itertools.count(1)
