@@ -78,15 +78,22 @@ class SecretStore:
         keyring_backend: Any | None = None,
     ) -> None:
         self.ask = ask
-        if keyring_backend is None and use_keyring:
-            keyring_backend = system_keyring()
         self._keyring = keyring_backend
+        # the OS keyring is looked up at the first secret (its backends cost ~10 MiB and some
+        # time to load): a launch that never needs a secret never loads it
+        self._look_up = keyring_backend is None and use_keyring
+
+    @property
+    def _backend(self) -> Any | None:
+        if self._look_up:
+            self._look_up = False
+            self._keyring = system_keyring()
+        return self._keyring
 
     @property
     def backend(self) -> str:
-        if self._keyring is None:
-            return "memory"
-        return f"keyring ({type(self._keyring).__name__})"
+        backend = self._backend
+        return "memory" if backend is None else f"keyring ({type(backend).__name__})"
 
     def get(self, key: str) -> str | None:
         value = self._stored(key)
@@ -103,9 +110,10 @@ class SecretStore:
         return self._stored(key)
 
     def set(self, key: str, value: str) -> None:
-        if self._keyring is not None:
+        backend = self._backend
+        if backend is not None:
             try:
-                self._keyring.set_password(SERVICE, key, value)
+                backend.set_password(SERVICE, key, value)
                 return
             except Exception as exc:  # locked or refused: keep it for this launch at least
                 log.warning("keyring refused to store %s (%s): kept in memory", key, exc)
@@ -113,16 +121,18 @@ class SecretStore:
 
     def delete(self, key: str) -> None:
         _memory.pop(key, None)
-        if self._keyring is not None:
+        backend = self._backend
+        if backend is not None:
             try:
-                self._keyring.delete_password(SERVICE, key)
+                backend.delete_password(SERVICE, key)
             except Exception:  # absent, or the keyring refused: nothing more to do
                 log.debug("keyring had no %s to delete", key)
 
     def _stored(self, key: str) -> str | None:
-        if self._keyring is not None:
+        backend = self._backend
+        if backend is not None:
             try:
-                value = self._keyring.get_password(SERVICE, key)
+                value = backend.get_password(SERVICE, key)
             except Exception as exc:
                 log.warning("keyring could not read %s: %s", key, exc)
             else:
