@@ -87,3 +87,12 @@ async def test_headers_and_bearer_reach_the_server(qtbot, config_dir, no_quit_on
         assert headers["Authorization"] == "Bearer tok.en"
         assert headers["Origin"] == "http://o.test"
         assert headers["Sec-WebSocket-Protocol"] == "chat.v2"
+
+
+def test_show_names_a_panel_or_is_refused(capsys) -> None:
+    from ui.app import parse_args
+
+    assert parse_args(["--show", "topics", "--show", "pairs"]).show == ("topics", "pairs")
+    with pytest.raises(SystemExit):
+        parse_args(["--show", "nope"])
+    assert "no such panel" in capsys.readouterr().err

@@ -88,6 +88,12 @@ async def test_the_session_fills_the_skeleton(qtbot, config_dir, no_quit_on_clos
         charts = window.panels["charts"]
         await until(lambda: any(mark.opened for mark in charts.markers.get(conn.id)), 3,
                     "the open marker")
+        # panels built after the connection opened still know what it speaks (they saw no
+        # ProtocolDetected): the Topics/Pairs feed and the composer's templates
+        assert window.panels["topics"].feed.protocol(conn.id) == "embedded"
+        templates = window.panels["composer"].protocol_templates
+        assert templates.target_decoder() is not None
+        assert templates.target_decoder().name == "embedded"
     finally:
         window.hide()
         await window.shutdown()

@@ -202,6 +202,9 @@ async def start_session(window: MainWindow, options: Options) -> None:
         await asyncio.sleep(0)
         window.attach(window.bridge, [key])
     window.attach(window.bridge)  # any panel not named above
+    for key in options.show:
+        window.docks[key].show()
+        window.docks[key].raise_()
 
 
 def _preload(module: str) -> None:

@@ -44,6 +44,7 @@ class Options:
     insecure: bool = False
     profiles: tuple[str, ...] = ()  # saved connections to open, by name
     workspace: str | None = None  # None: the default workspace
+    show: tuple[str, ...] = ()  # panels brought to the front of their tab group at start
 
     @property
     def start_server(self) -> bool:
@@ -145,6 +146,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--size", type=_size, default=(1280, 800), metavar="WxH",
                    help="window size (default 1280x800)")
+    p.add_argument("--show", action="append", default=[], metavar="PANEL",
+                   help="bring this panel to the front of its tab group at start, e.g. topics, "
+                   "pairs, collections (repeatable)")
     p.add_argument("--no-demo", action="store_true",
                    help="do not start the embedded demo server when no URL is given")
     p.add_argument("--embedded", action="store_true",
@@ -199,6 +203,13 @@ def parse_args(argv: list[str]) -> Options:
     for name in ns.profile:
         if not name.strip():
             p.error("--profile needs the name of a saved connection")
+    if ns.show:  # (the window's module is not needed otherwise before the window shows)
+        from ui.main_window import PANELS
+
+        keys = [spec.key for spec in PANELS]
+        for key in ns.show:
+            if key not in keys:
+                p.error(f"--show {key!r}: no such panel (one of {', '.join(keys)})")
     if ns.after is not None and not ns.screenshot:
         p.error("--after only makes sense with --screenshot")
     if ns.embedded and ns.no_demo:
@@ -211,7 +222,7 @@ def parse_args(argv: list[str]) -> Options:
         headers=tuple(ns.header), subprotocols=tuple(ns.subprotocol),
         token=ns.bearer or ns.token, token_mode="bearer" if ns.bearer else "query",
         origin=ns.origin, cafile=ns.cafile, insecure=ns.insecure,
-        profiles=tuple(ns.profile), workspace=ns.workspace,
+        profiles=tuple(ns.profile), workspace=ns.workspace, show=tuple(ns.show),
     )
     server_flags = ns.embedded_path or ns.demo_bots is not None or ns.demo_rate is not None
     if server_flags and not options.start_server:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -95,6 +95,17 @@ class DecodedFeed:
         self._conns: dict[int, _Conn] = {}
         self._last: tuple[Any, FeedTick] | None = None  # the batch decoded last, and what it gave
 
+    def seed(self, connections: Iterable[Any]) -> None:
+        """What the connections already detected before this feed existed (panels built after
+        the first connections opened saw no ProtocolDetected): read once from each one's
+        current protocol layer."""
+        for conn in connections:
+            layer = conn.protocol
+            if layer is None or conn.id in self._conns:
+                continue
+            self._conns[conn.id] = _Conn(handshake=layer.handshake)
+            self._use(conn.id, layer.name)
+
     def watch(self, panel: Any) -> None:
         """A panel (a QWidget) that shows this feed: while none is visible, a flood's frames
         are not decoded here at all (counted as skipped)."""
@@ -136,9 +147,13 @@ class DecodedFeed:
                                        info.response_headers)
 
     def _detected(self, event: ProtocolDetected) -> None:
-        conn = self._conns.setdefault(event.conn_id, _Conn())
-        decoder = decoder_named(event.protocol)
-        conn.protocol = event.protocol
+        self._conns.setdefault(event.conn_id, _Conn())
+        self._use(event.conn_id, event.protocol)
+
+    def _use(self, conn_id: int, protocol: str | None) -> None:
+        conn = self._conns[conn_id]
+        decoder = decoder_named(protocol)
+        conn.protocol = protocol
         conn.session = open_session(decoder, conn.handshake or Handshake("")) \
             if decoder is not None and is_lazy(decoder) else None
 
@@ -180,4 +195,5 @@ def shared_feed(bridge: Any) -> DecodedFeed:
     if feed is None:
         registry()
         feed = _shared[bridge] = DecodedFeed()
+        feed.seed(bridge.manager.list())
     return feed

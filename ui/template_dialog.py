@@ -95,7 +95,11 @@ class ProtocolTemplates(QObject):
 
     def target_decoder(self) -> Decoder | None:
         targets = self.composer.targets()
-        name = self.protocols.get(targets[0].id) if targets else None
+        if not targets:
+            return None
+        name = self.protocols.get(targets[0].id)
+        if name is None and targets[0].protocol is not None:  # detected before the composer was
+            name = targets[0].protocol.name  # built: the connection's current layer says
         return registry().get(name) if name else None
 
     def rebuild(self) -> None:
