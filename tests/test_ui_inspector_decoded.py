@@ -362,3 +362,42 @@ def test_connection_dialog_protocol_tab(qtbot) -> None:
     qtbot.addWidget(other)
     assert other.protocol.decoder_combo.currentText() == "acme (not installed)"
     assert other.config().decoder == "acme"
+
+
+async def test_binary_no_decoder_explains_is_read_by_the_payload_codecs(env, embedded_server):
+    """A CBOR map echoed by the embedded /echo: the Decoded tab lists what MessagePack, CBOR and
+    protobuf make of it; the CBOR reading is the map that was sent."""
+    import cbor2
+
+    manager, _bridge, panel, _conns = env
+    srv = embedded_server(auth=False)
+    conn = await opened(manager, srv.url + "/echo", "echo")
+    sent = {"sensor": "t-1", "values": [1.5, 2.5], "ok": True}
+    await conn.send(cbor2.dumps(sent), text=False)
+    await until(lambda: frame_rows(panel, lambda f: f.direction.value == "in"
+                                   and f.opcode.name == "BINARY"), what="the echo")
+    select(panel, frame_rows(panel, lambda f: f.direction.value == "in"
+                             and f.opcode.name == "BINARY")[0])
+    panel.detail.tabs.setCurrentIndex(TAB_DECODED)
+    view = panel.detail.decoded_view
+    await until(lambda: "[CBOR]" in view.text.toPlainText(), what="the CBOR reading")
+    text = view.text.toPlainText()
+    assert '"sensor": "t-1"' in text and "MessagePack]" not in text  # not a MessagePack map
+    await conn.disconnect()
+
+
+def test_payload_readings_accept_only_whole_structured_values() -> None:
+    import cbor2
+    import msgpack
+    from google.protobuf import struct_pb2
+
+    from core.decoders.payloads import readings
+
+    value = {"a": [1, 2, {"b": "c"}]}
+    assert ("CBOR", value) in readings(cbor2.dumps(value))
+    assert ("MessagePack", value) in readings(msgpack.packb(value))
+    proto = struct_pb2.Value(string_value="hello").SerializeToString()
+    assert [codec for codec, _ in readings(proto)] == ["protobuf wire (no schema: field numbers)"]
+    assert readings(b"\x01") == [] and readings(msgpack.packb(7)) == []  # no lone scalars
+    trailing = [codec for codec, _ in readings(cbor2.dumps(value) + b"\x00junk")]
+    assert "CBOR" not in trailing  # one whole item or nothing

@@ -111,6 +111,22 @@ class DecodedView(QWidget):
         self.tree.clear()
         self.note.hide()
 
+    def show_readings(self, readings: Sequence[tuple[str, Any]], why: str) -> None:
+        """A binary payload no decoder explained, as each payload codec reads it."""
+        self.messages = ()
+        lines = [f"{why}", "", "As the payload codecs read it (several may accept the same "
+                 "bytes: judge which one the server meant):"]
+        for codec, value in readings:
+            lines += ["", f"[{codec}]"]
+            body = json.dumps(value, indent=2, ensure_ascii=False, default=_default)
+            lines += ["  " + line for line in body.splitlines()]
+        text = "\n".join(lines)
+        cut = len(text) > TEXT_LIMIT
+        self.text.setPlainText(text[:TEXT_LIMIT])
+        self.tree.set_value({codec: value for codec, value in readings})
+        self.note.setText(f"listing cut at {TEXT_LIMIT // 1024} KiB" if cut else "")
+        self.note.setVisible(cut)
+
     def show_messages(self, messages: Sequence[Message], title: str) -> None:
         if not messages:
             self.show_hint(NOTHING)

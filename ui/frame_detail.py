@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
 
 from core.closecodes import describe_close
 from core.decoders.api import Message
+from core.decoders.payloads import readings
 from core.events import FrameEvent, Opcode
 from ui.decoded_view import NO_FRAME as NO_DECODED
-from ui.decoded_view import RAW, DecodedView
+from ui.decoded_view import NOTHING, RAW, DecodedView
 from ui.elided_label import ElidedLabel
 from ui.hex_view import HEX_LIMIT, HexView, monospace
 from ui.inspector_model import DIR_LABEL, clock, human_size
@@ -282,6 +283,11 @@ class FrameDetail(QWidget):
         if tab == TAB_DECODED:
             if event is None:
                 self.decoded_view.show_hint(NO_DECODED)
+                return
+            found = readings(event.payload) if event.opcode is Opcode.BINARY and \
+                not self._messages and not is_preview(event) else []
+            if found:  # binary that no decoder explained: what MessagePack/CBOR/protobuf say
+                self.decoded_view.show_readings(found, RAW if self._messages is None else NOTHING)
             elif self._messages is None:
                 self.decoded_view.show_hint(RAW)
             else:
