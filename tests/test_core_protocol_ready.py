@@ -180,3 +180,58 @@ async def test_a_silent_handshake_releases_the_messages_after_open_timeout():
     [note] = [e for e in rec.of(ErrorEvent) if "not confirmed" in e.message]
     assert "1 s" in note.message
     assert any("did not confirm" in e.note for e in rec.of(ProtocolDetected))
+
+
+READY_CASES = [
+    ("stomp", "v12.stomp", {}, b"CONNECTED\nversion:1.2\n\n\x00", True),
+    ("stomp", "v12.stomp", {}, b"ERROR\nmessage:bad login\n\n\x00", False),
+    ("stomp", "v12.stomp", {}, b"\n", None),
+    ("mqtt", "mqtt", {}, b"\x20\x02\x00\x00", True),
+    ("mqtt", "mqtt", {}, b"\x20\x02\x00\x05", False),  # not authorised
+    ("mqtt", "mqtt", {}, b"\xd0\x00", None),  # PINGRESP
+    ("socketio", None, {}, b'40{"sid":"a"}', True),
+    ("socketio", None, {}, b'44{"message":"no"}', False),
+    ("socketio", None, {"namespaces": "/chat"}, b'40{"sid":"a"}', None),
+    ("socketio", None, {"namespaces": "/chat"}, b'40/chat,{"sid":"b"}', True),
+    ("socketio", None, {}, b"2", None),
+    ("graphql", TRANSPORT_WS, {}, b'{"type":"connection_ack"}', True),
+    ("graphql", "graphql-ws", {}, b'{"type":"connection_error","payload":{}}', False),
+    ("graphql", TRANSPORT_WS, {}, b'{"type":"ping"}', None),
+]
+
+
+@pytest.mark.parametrize(("name", "subprotocol", "options", "payload", "verdict"), READY_CASES)
+def test_each_session_says_when_its_handshake_is_done(name, subprotocol, options, payload,
+                                                      verdict):
+    from core.decoders.api import Frame, Handshake
+    from core.decoders.guard import open_session
+
+    decoder = default_registry().get(name)
+    assert decoder is not None
+    url = "ws://h/socket.io/?EIO=4&transport=websocket"
+    guard = open_session(decoder, Handshake(url, subprotocol), options or None)
+    assert guard.has_ready
+    guard.on_open()
+    op = Opcode.BINARY if name == "mqtt" else Opcode.TEXT
+    messages = guard.feed(Frame(Direction.IN, op, payload))
+    assert messages and not guard.off
+    assert [guard.ready(m) for m in messages][-1] is verdict
+    sent = guard.feed(Frame(Direction.OUT, op, payload))  # our own frames never decide
+    assert {guard.ready(m) for m in sent} == {None}
+
+
+def test_a_graphql_close_4401_refuses_and_a_raising_ready_switches_the_decoder_off():
+    from core.decoders.api import Frame, Handshake
+    from core.decoders.guard import open_session
+
+    guard = open_session(default_registry().get("graphql"), Handshake("ws://h/", TRANSPORT_WS))
+    [close] = guard.feed(Frame(Direction.IN, Opcode.CLOSE, b"\x11\x31Unauthorized"))
+    assert guard.ready(close) is False
+
+    class Broken:
+        def ready(self, message: Any) -> bool:
+            raise ValueError("boom")
+
+    broken = open_session(default_registry().get("graphql"), Handshake("ws://h/"))
+    broken.session = Broken()  # type: ignore[assignment]
+    assert broken.ready(close) is None and broken.off and "ready raised" in str(broken.off_reason)
