@@ -122,6 +122,9 @@ class Connection:
         self.unacked: dict[str, list[Any]] = {}
         self._epoch = 0  # one per open connection
         self._flushing = False
+        # While the protocol's handshake is not confirmed (ProtocolLayer.wait_ready) the user's
+        # messages wait in the offline queue, as while connecting.
+        self._held = False
         self._rng = rng or random.Random()
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -209,7 +212,7 @@ class Connection:
             payload, is_text = data.encode(), True if text is None else text
         else:
             payload, is_text = bytes(data), bool(text)
-        if self.state is not ConnState.OPEN or self.queue or self._ws is None:
+        if self.state is not ConnState.OPEN or self.queue or self._ws is None or self._held:
             self._enqueue(payload, is_text)
             return False
         try:
@@ -261,7 +264,7 @@ class Connection:
         entry = [encode_object(message, binary), not binary, -1]
         self.unacked[request_id] = entry
         ws = self._ws
-        if self.state is ConnState.OPEN and ws is not None and not self._flushing:
+        if self.state is ConnState.OPEN and ws is not None and not (self._flushing or self._held):
             with contextlib.suppress(ConnectionClosed):
                 await self._write(ws, entry[0], entry[1])
                 entry[2] = self._epoch
@@ -491,9 +494,12 @@ class Connection:
             tasks.append(asyncio.create_task(
                 layer.run(lambda payload, text: self._write(ws, payload, text)),
                 name=f"protocol-{self.id}"))
-            for text in self._on_open:
-                await self._write(ws, text.encode(), True)
-            await self._flush(ws)
+            if layer.holding:  # the user's messages once the server confirmed the handshake
+                self._held = True
+                tasks.append(asyncio.create_task(self._send_when_ready(ws, layer),
+                                                 name=f"on-open-{self.id}"))
+            else:
+                await self._send_on_open(ws)
             await ws.wait_closed()
         except ConnectionClosed:
             await ws.wait_closed()
@@ -501,6 +507,7 @@ class Connection:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._held = False
             self._feed = None
             layer.close()
             self._ws = None
@@ -541,6 +548,33 @@ class Connection:
         return f"Closed by the server: {describe_close(code)}{detail}"
 
     # ----- sending --------------------------------------------------------------------------
+
+    async def _send_on_open(self, ws: ClientConnection) -> None:
+        """The profile's on-open messages, then the unacked and offline-queued ones."""
+        for text in self._on_open:
+            await self._write(ws, text.encode(), True)
+        await self._flush(ws)
+
+    async def _send_when_ready(self, ws: ClientConnection, layer: ProtocolLayer) -> None:
+        """Holds the user's messages until the protocol's handshake is confirmed (the server
+        ignores or rejects them before), at most `open_timeout`; a refused handshake keeps
+        them queued (the server closes, the next open sends them)."""
+        confirmed = await layer.wait_ready(self.config.open_timeout)
+        if layer.refused is not None:
+            self._publish(ErrorEvent(
+                self.id, time.time(), f"The server refused the {layer.name} handshake "
+                f"({layer.refused}): on-open and queued messages were not sent", "protocol"))
+            return
+        if not confirmed:
+            self._publish(ErrorEvent(
+                self.id, time.time(), f"The {layer.name} handshake was not confirmed within "
+                f"{self.config.open_timeout:g} s: on-open and queued messages sent anyway",
+                "protocol"))
+        with contextlib.suppress(ConnectionClosed):
+            for text in self._on_open:  # still ahead of what the user sends meanwhile
+                await self._write(ws, text.encode(), True)
+            self._held = False
+            await self._flush(ws)
 
     def _enqueue(self, payload: bytes, is_text: bool) -> None:
         if len(self.queue) >= self.config.queue_size:

@@ -100,7 +100,15 @@ class Outgoing:
 class DecoderSession(Protocol):
     """One connection's decoding state. Every method must return quickly and never raise on bad
     input: a malformed frame decodes to a Message of kind ERROR (or nothing while buffering).
-    Buffers are bounded in bytes; what they drop is said in a Message."""
+    Buffers are bounded in bytes; what they drop is said in a Message.
+
+    Optional (read with getattr): `ready(message: Message) -> bool | None`, asked about each
+    received message until it answers: True when the message completes the protocol's
+    handshake (Socket.IO namespace connect, graphql `connection_ack`, STOMP CONNECTED, MQTT
+    CONNACK accepted), False when it refuses it (CONNACK failure, STOMP ERROR, graphql 4401),
+    None when it says neither. With the protocol client on, the user's on-open and queued
+    messages wait for True, since a server ignores or rejects them before (core/connection.py);
+    after False they stay queued. A session without it is ready at once."""
 
     def feed(self, frame: Frame) -> Sequence[Message]:
         """The messages completed by this frame (0, 1 or many)."""

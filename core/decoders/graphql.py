@@ -170,6 +170,19 @@ class GraphQLSession:
             init["payload"] = self.init_payload
         return (text_frame(init),)
 
+    def ready(self, message: Message) -> bool | None:
+        """`connection_ack` (both dialects) completes the handshake; `connection_error` or a
+        close with a 44xx code (4401 unauthorized, 4403 forbidden) refuses it."""
+        if message.direction is not Direction.IN or message.protocol != NAME:
+            return None
+        kind_name = message.fields.get("type")
+        if kind_name == "connection_ack":
+            return True
+        if kind_name == "connection_error" or (message.kind is Kind.ERROR
+                                               and message.name == "close"):
+            return False
+        return None
+
     def answer(self, message: Message) -> Sequence[Outgoing]:
         if (message.protocol == NAME and message.direction is Direction.IN
                 and message.fields.get("type") == "ping"):

@@ -66,6 +66,26 @@ class GuardedSession:
     def tick(self, now: float) -> Sequence[Outgoing]:
         return self._call("tick", Outgoing, self.session.tick, now) or ()
 
+    @property
+    def has_ready(self) -> bool:
+        """Whether the session says when its handshake is complete (DecoderSession.ready)."""
+        return callable(getattr(self.session, "ready", None))
+
+    def ready(self, message: Message) -> bool | None:
+        """The session's `ready(message)`: True, False or None; a session that raises or
+        answers something else is switched off (None)."""
+        if self.off:
+            return None
+        try:
+            verdict = self.session.ready(message)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.switch_off(f"ready raised {type(exc).__name__}: {exc}"[:300])
+            return None
+        if verdict is not None and not isinstance(verdict, bool):
+            self.switch_off(f"ready returned a {type(verdict).__name__}, not a bool")
+            return None
+        return verdict
+
     def take_notes(self) -> list[Message]:
         """The switch-off note when it happened outside feed() (it also rides on the next
         feed's result)."""

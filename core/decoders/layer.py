@@ -7,7 +7,8 @@ the decoder is switched off), and the decoded messages and pairs batched as `Mes
 and `PairsMatched`. A decoder marked `lazy` (stateless: one frame decodes alone, e.g. plain JSON)
 is not fed here at all, so the per-frame cost stays nil; whoever shows a frame decodes it with
 `decode_frame()`. With the protocol client on, the session's `on_open()`, `answer()` and `tick()`
-frames go into a bounded outbox that the connection's own write path drains.
+frames go into a bounded outbox that the connection's own write path drains, and a session with
+`ready()` holds the user's messages (`wait_ready()`) until the protocol's handshake completes.
 """
 
 from __future__ import annotations
@@ -115,6 +116,11 @@ class ProtocolLayer:
         self.fed = False
         self.closed = False
         self.dropped_out = 0  # protocol-client frames dropped because the outbox was full
+        # The user's messages wait while `holding`: until the session's ready() says True
+        # (`_released` set), or says False (`refused`: they stay held for this open).
+        self.holding = False
+        self.refused: str | None = None
+        self._released = asyncio.Event()
         self._detector: Detector | None = None
         self._overridden = False
         self._outbox: deque[Outgoing] = deque()
@@ -145,6 +151,7 @@ class ProtocolLayer:
                 self._decide(detector.decoder, detector.score, ())
             else:
                 self._detector = detector
+                self._release()  # the user's messages do not wait for detection
                 self._set_fed(True)
 
     def override(self, choice: str) -> None:
@@ -166,11 +173,15 @@ class ProtocolLayer:
         self.decoder, self.score = decoder, score
         self.client = decoder is not None and not is_lazy(decoder) and self._client_wanted(score)
         if decoder is None or is_lazy(decoder):
+            self._release()
             self._set_fed(False)
             title = why_raw if decoder is None else decoder.title
             self._announce(title)
             return
         self.guard = open_session(decoder, self.handshake, self.options or None)
+        self.holding = self.client and self.guard.has_ready and not self._released.is_set()
+        if not self.holding:
+            self._release()
         self._set_fed(True)
         self._announce(decoder.title)
         if self.client:
@@ -216,6 +227,8 @@ class ProtocolLayer:
                 self._take(frame.time, message, size)
                 if self.client and message.direction is Direction.IN:
                     self._queue(guard.answer(message))
+                    if self.holding:
+                        self._check_ready(guard, message)
             self._schedule()
         self._check_off()
 
@@ -238,6 +251,7 @@ class ProtocolLayer:
                 self._take(time.time(), note, 0)
             self.client = False
             self._outbox.clear()
+            self._release()
             self._set_fed(False)
             self._announce(self.decoder.title if self.decoder else "",
                            f"{guard.name} decoder switched off: {guard.off_reason}")
@@ -245,6 +259,38 @@ class ProtocolLayer:
         return True
 
     # ----- the protocol client ----------------------------------------------------------------
+
+    def _check_ready(self, guard: GuardedSession, message: Message) -> None:
+        verdict = guard.ready(message)
+        if verdict:
+            self._release()
+        elif verdict is False:
+            self.refused = message.summary
+            self._release()  # wakes wait_ready(), which sees the refusal
+            self._announce(self.decoder.title if self.decoder else "",
+                           f"the server refused the protocol handshake ({message.summary}): "
+                           "on-open and queued messages are kept")
+
+    def _release(self) -> None:
+        self.holding = False
+        self._released.set()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Waits until the user's messages may go: True once the protocol's handshake is
+        complete (or there is nothing to wait for), False when refused or after `timeout`
+        seconds (then with a note: the caller sends anyway)."""
+        if self.holding:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._released.wait()
+            except TimeoutError:
+                if self.holding:  # not refused meanwhile
+                    self._release()
+                    self._announce(self.decoder.title if self.decoder else "",
+                                   f"the protocol did not confirm its handshake within "
+                                   f"{timeout:g} s: on-open and queued messages sent anyway")
+                return False
+        return self.refused is None
 
     def _queue(self, frames: Sequence[Outgoing]) -> None:
         if not frames or not self.client:
@@ -316,6 +362,7 @@ class ProtocolLayer:
         self.closed = True
         self._outbox.clear()
         self._wake.set()
+        self.holding = False
         self._set_fed(False)
         self.flush()
 

@@ -189,6 +189,12 @@ class MqttSession:
                                    s.password)
         return (Outgoing(data, text=False),)
 
+    def ready(self, message: Message) -> bool | None:
+        """CONNACK completes the handshake when it accepts the connection, else refuses it."""
+        if message.direction is not Direction.IN or message.name != "CONNACK":
+            return None
+        return message.fields.get("reason_code") == 0
+
     def answer(self, message: Message) -> Sequence[Outgoing]:
         """The QoS handshakes a client owes: PUBACK or PUBREC for a QoS 1/2 PUBLISH received,
         PUBCOMP for a PUBREL, PUBREL for a PUBREC to our own QoS 2 PUBLISH (a broker stops

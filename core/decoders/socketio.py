@@ -220,6 +220,18 @@ class SocketIOSession:
                          for ns in spaces)
         return ()
 
+    def ready(self, message: Message) -> bool | None:
+        """The namespace the user's messages most likely go to is connected (the first one
+        named, else "/"); its connect error refuses the handshake."""
+        if message.direction is not Direction.IN or message.protocol != NAME:
+            return None
+        target = self.namespaces[0] if self.namespaces else "/"
+        if message.topic != target or message.fields.get("engineio") != "message":
+            return None
+        if message.name == "connect":
+            return True
+        return False if message.name == "connect_error" else None
+
     def tick(self, now: float) -> Sequence[Outgoing]:
         if self.eio != 3 or self.ping_interval is None:
             return ()

@@ -182,6 +182,14 @@ class StompSession:
         frame = encode_frame("CONNECT", headers, version=self.version, content_length=False)
         return (Outgoing(frame, text=True),)
 
+    def ready(self, message: Message) -> bool | None:
+        """CONNECTED completes the handshake; an ERROR before it refuses it."""
+        if message.direction is not Direction.IN or message.protocol != "stomp":
+            return None
+        if message.name == "CONNECTED":
+            return True
+        return False if message.name == "ERROR" else None
+
     def answer(self, message: Message) -> Sequence[Outgoing]:
         return ()
 
