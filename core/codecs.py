@@ -13,7 +13,8 @@ from core.events import Opcode
 PREVIEW_CHARS = 200
 # Controls shown as ␀…␡; bidirectional overrides and isolates (which can disguise text, e.g.
 # "file\u202egnp.exe") and zero-width characters shown by name instead of applied.
-_CONTROL: dict[int, int | str] = {c: 0x2400 + c for c in range(32)} | {0x7F: 0x2421}
+_CONTROL: dict[int, int | str] = {c: 0x2400 + c for c in range(32)}
+_CONTROL[0x7F] = 0x2421
 _CONTROL |= {c: f"<U+{c:04X}>" for c in (
     0x061C, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A, 0x202B, 0x202C,
     0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0xFEFF)}

@@ -80,8 +80,8 @@ def decode(frame: Frame) -> Sequence[Message]:
         parts.append(short(obj["data"]))
     if has_request:
         parts.append(f"req {request}")
-    fields = {key: obj[key] for key in ("clientId", "from", "targetId", "id", "timestamp")
-              if key in obj}
+    fields: dict[str, Any] = {key: obj[key] for key in
+                              ("clientId", "from", "targetId", "id", "timestamp") if key in obj}
     return (Message(NAME, kind, " ".join(parts), frame.direction, name, room,
                     f"req:{request}" if has_request else None,
                     kind_name in ("ping", "pong"), obj, fields),)

@@ -161,7 +161,9 @@ def open_session(decoder: Decoder, handshake: Handshake, options: Mapping[str, A
     are passed only when given, so decoders whose session() takes none keep working. A decoder
     that fails to open a session gives a guard already switched off, whose note says why."""
     try:
-        inner = decoder.session(handshake, options) if options else decoder.session(handshake)
+        # Decoder.session's `options` is an optional extension the protocol does not declare.
+        inner = (decoder.session(handshake, options)  # type: ignore[call-arg]
+                 if options else decoder.session(handshake))
     except Exception as exc:
         guarded = GuardedSession(decoder.name, _Silent(), budget)
         guarded.switch_off(f"session raised {type(exc).__name__}: {exc}"[:300])

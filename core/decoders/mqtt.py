@@ -176,7 +176,8 @@ class MqttSession:
                 known[alias] = f["topic"]
         elif alias is not None:
             f["topic"] = known.get(alias, f"<alias {alias}>")
-        return f["topic"]
+        topic: str = f["topic"]
+        return topic
 
     def on_open(self) -> Sequence[Outgoing]:
         s = self.settings

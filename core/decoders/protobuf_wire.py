@@ -62,9 +62,13 @@ class Field:
     def floating(self) -> float | None:
         """The double (I64) or float (I32) reading of a fixed value."""
         if self.wire_type is WireType.I64:
-            return struct.unpack("<d", int(self.value).to_bytes(8, "little"))[0]
+            assert isinstance(self.value, int)  # the parser reads fixed values as integers
+            number: float = struct.unpack("<d", int(self.value).to_bytes(8, "little"))[0]
+            return number
         if self.wire_type is WireType.I32:
-            return struct.unpack("<f", int(self.value).to_bytes(4, "little"))[0]
+            assert isinstance(self.value, int)
+            number = struct.unpack("<f", int(self.value).to_bytes(4, "little"))[0]
+            return number
         return None
 
 
