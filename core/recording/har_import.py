@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.config import ConnectionConfig
@@ -143,7 +143,8 @@ def _parse_entry(
     frames = _parse_messages(messages, f"{where}._webSocketMessages", conn_id, started, skipped)
     close = entry.get("_webSocketClose")
     code, reason, closed = _parse_close(close, f"{where}._webSocketClose")
-    name = entry.get("comment") if isinstance(entry.get("comment"), str) else ""
+    comment = entry.get("comment")
+    name = comment if isinstance(comment, str) else ""
     return HarConnection(
         conn_id, index, url, name, started,
         _parse_headers(request.get("headers"), f"{where}.request.headers"),
@@ -253,10 +254,10 @@ def _get(obj: Any, key: str, kind: type, where: str) -> Any:
     return value
 
 
-_KIND_NAMES = {dict: "an object", list: "a list", str: "a string"}
+_KIND_NAMES: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -270,7 +271,7 @@ def _kind(value: Any) -> str:
         return f"the string {json.dumps(shown)}"
     if isinstance(value, int | float):
         return f"the number {value!r}"
-    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
+    return _KIND_NAMES.get(type(value), type(value).__name__)  # str was answered above
 
 
 # ----- into a recording ----------------------------------------------------------------------

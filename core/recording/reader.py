@@ -85,7 +85,8 @@ class Recording:
         since: float | None = None,
         limit: int | None = None,
     ) -> Iterator[FrameEvent]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if conn_id is not None:
             where.append("conn_id = ?")
             args.append(conn_id)
@@ -146,8 +147,8 @@ class Recording:
         for conn in self.connections():
             out.write(json.dumps(event_to_json(conn), ensure_ascii=False) + "\n")
             lines += 1
-        events = heapq.merge(self.handshakes(), self.states(), self.frames(),
-                             key=lambda e: e.time)
+        events: Iterator[HandshakeInfo | StateChanged | FrameEvent] = heapq.merge(
+            self.handshakes(), self.states(), self.frames(), key=lambda e: e.time)
         for event in events:
             out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
             lines += 1

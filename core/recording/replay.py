@@ -117,7 +117,7 @@ def _recording_sources(path: Path, conn_id: int | None) -> list[ReplaySource]:
     try:
         with Recording(path) as rec:
             shakes = {h.conn_id: h for h in rec.handshakes()}
-            opened = {}
+            opened: dict[int, float] = {}
             for state in rec.states():
                 if state.new is ConnState.OPEN:
                     opened.setdefault(state.conn_id, state.time)

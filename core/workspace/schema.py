@@ -102,7 +102,8 @@ def convert(value: Any, hint: Any, path: str, ignored: list[str]) -> Any:
             raise FieldError(path, f"expected a table, got {describe(value)}")
         return {str(k): convert(v, args[1], f"{path}.{k}", ignored) for k, v in value.items()}
     if dataclasses.is_dataclass(hint):
-        return from_table(hint, value, path, ignored)
+        # a type hint that is a dataclass is the class, never an instance of it
+        return from_table(hint, value, path, ignored)  # type: ignore[arg-type]
     return _scalar(value, hint, path)
 
 

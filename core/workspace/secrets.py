@@ -132,7 +132,7 @@ class SecretStore:
         backend = self._backend
         if backend is not None:
             try:
-                value = backend.get_password(SERVICE, key)
+                value: str | None = backend.get_password(SERVICE, key)
             except Exception as exc:
                 log.warning("keyring could not read %s: %s", key, exc)
             else:
