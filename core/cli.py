@@ -291,7 +291,8 @@ def _read_stdin(loop: asyncio.AbstractEventLoop, conn: Connection) -> None:
     def pump() -> None:
         for line in sys.stdin:
             text = line.rstrip("\n")
-            loop.call_soon_threadsafe(lambda t=text: loop.create_task(conn.send(t)))
+            # the default binds this line's text (mypy cannot infer a lambda with a default)
+            loop.call_soon_threadsafe(lambda t=text: loop.create_task(conn.send(t)))  # type: ignore[misc]
 
     threading.Thread(target=pump, name="stdin", daemon=True).start()
 

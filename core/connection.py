@@ -12,7 +12,7 @@ import ssl
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -261,7 +261,7 @@ class Connection:
             del self.unacked[next(iter(self.unacked))]
             self.queue_dropped += 1
             self._publish(QueueDropped(self.id, time.time(), self.queue_dropped))
-        entry = [encode_object(message, binary), not binary, -1]
+        entry: list[Any] = [encode_object(message, binary), not binary, -1]
         self.unacked[request_id] = entry
         ws = self._ws
         if self.state is ConnState.OPEN and ws is not None and not (self._flushing or self._held):
@@ -659,7 +659,7 @@ class Connection:
             self.metrics.record_rtt(rtt, now, "ping")
             self._publish(LatencySample(self.id, now, rtt, "ping"))
 
-    async def _pong(self, waiter: asyncio.Future[float], timeout: float) -> float | None:
+    async def _pong(self, waiter: Awaitable[float], timeout: float) -> float | None:
         """The RTT of a pong; None when our reads paused meanwhile (the pong may have waited on
         our side: not the server's latency). TimeoutError: no pong for `timeout` while we were
         reading (a step aside for the GUI is too short to matter to that verdict)."""
@@ -786,7 +786,7 @@ class Connection:
         if entry is None or obj is None or entry[0].done():
             return
         future, sent_at = entry
-        future.set_result(Reply(request_id, obj, time.monotonic() - sent_at))  # type: ignore[arg-type]
+        future.set_result(Reply(request_id, obj, time.monotonic() - sent_at))
 
     def _fail(self, code: int, reason: str) -> None:
         ws = self._ws

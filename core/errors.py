@@ -183,7 +183,7 @@ def _host_port(url: str) -> str:
     return f"{parts.hostname}:{port}" if parts.hostname else (url or "the server")
 
 
-def _excerpt(body: bytes | None, limit: int = 120) -> str:
+def _excerpt(body: bytes | bytearray | None, limit: int = 120) -> str:
     """A short, printable quote of what the server said; never more than `limit` characters."""
     text = (body or b"").decode("utf-8", errors="replace").strip()
     text = "".join(c if c.isprintable() else " " for c in text)

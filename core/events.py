@@ -83,11 +83,12 @@ class FrameEvent:
         return json.loads(self.text)
 
 
-_set_conn_id = FrameEvent.conn_id.__set__  # type: ignore[attr-defined]
-_set_time = FrameEvent.time.__set__  # type: ignore[attr-defined]
-_set_direction = FrameEvent.direction.__set__  # type: ignore[attr-defined]
-_set_opcode = FrameEvent.opcode.__set__  # type: ignore[attr-defined]
-_set_payload = FrameEvent.payload.__set__  # type: ignore[attr-defined]
+# mypy types class access to a slot as the field's value, not as the slot's member descriptor.
+_set_conn_id = FrameEvent.conn_id.__set__  # type: ignore[attr-defined, misc]
+_set_time = FrameEvent.time.__set__  # type: ignore[attr-defined, misc]
+_set_direction = FrameEvent.direction.__set__  # type: ignore[attr-defined, misc]
+_set_opcode = FrameEvent.opcode.__set__  # type: ignore[attr-defined, misc]
+_set_payload = FrameEvent.payload.__set__  # type: ignore[attr-defined, misc]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ class RingBuffer:
     def __init__(self, capacity: int, columns: int, dtype: type = np.float64) -> None:
         if capacity <= 0:
             raise ValueError("capacity must be positive")
-        self._state = (np.zeros((2 * capacity, columns), dtype=dtype), 0, 0)  # data, next, count
+        # data, next, count
+        self._state: tuple[np.ndarray, int, int] = (
+            np.zeros((2 * capacity, columns), dtype=dtype), 0, 0)
         self.total = 0
 
     @property

@@ -158,21 +158,25 @@ class TapConnection(ClientConnection):
         pos = 0
         for _ in range(8):  # a frame is at most four reads: header, length, mask, payload
             reader = self.protocol.reader
-            inner = self.protocol.parser
+            # Typed as a plain Generator, which does not declare CPython's gi_* attributes.
+            inner: Any = self.protocol.parser
             while inner.gi_yieldfrom is not None:
                 inner = inner.gi_yieldfrom
             code = inner.gi_code
             if code is _AT_FRAME_START and not reader.buffer:
                 self._synced = self.protocol.state is OPEN and self.protocol.current_size is None
-                return pos if self._synced else self._rest_to_websockets(data, pos)
+                if self._synced:
+                    return pos
+                break
             if code is not _READ_EXACT:  # closing, or a websockets we do not know: leave it be
-                return self._rest_to_websockets(data, pos)
+                break
             need = inner.gi_frame.f_locals["n"] - len(reader.buffer)
             if pos + need > len(data):
-                return self._rest_to_websockets(data, pos)
+                break
             super().data_received(data[pos : pos + need])
             pos += need
-        return self._rest_to_websockets(data, pos)
+        self._rest_to_websockets(data, pos)
+        return None
 
     def _rest_to_websockets(self, data: bytes, pos: int) -> None:
         if pos < len(data):

@@ -25,6 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from .config import ServerConfig
 from .dedup import SeenIds
@@ -39,7 +40,7 @@ from .tokens import TokenError, verify_token, weak_secret
 __all__ = ["RoomServer"]
 
 PATHS = ("/", "/echo")
-SUBPROTOCOL = "msgpack"
+SUBPROTOCOL = Subprotocol("msgpack")
 SNAPSHOT_PERIOD = 0.1  # Seconds between snapshots published for other threads.
 SWEEP_PERIOD = 10.0  # Seconds between expiry sweeps of remembered message ids.
 MAX_NAME = 64
@@ -109,7 +110,9 @@ def _plain_rejection(conn: ServerConnection, _request: Request, response: Respon
     return plain
 
 
-def _select_subprotocol(_conn: ServerConnection, offered: Sequence[str]) -> str | None:
+def _select_subprotocol(
+    _conn: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
     return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
