@@ -24,6 +24,7 @@ serve: $(STAMP)
 
 test: $(STAMP) $(AMQTT_STAMP) tests/node/node_modules/.package-lock.json bench/node/node_modules/.package-lock.json
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
