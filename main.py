@@ -18,5 +18,10 @@ def main(argv: list[str]) -> int:
     return app_main(argv)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `socketscope` command that `pip install` makes (pyproject's project.scripts)."""
     sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    run()

