@@ -1,6 +1,6 @@
 """Ready-to-edit messages: one per client message of the room protocol (docs/protocol.md), kept in
-resources/templates/embedded.toml; and the helpers for every decoder's templates (`Decoder.templates()`, text with {{placeholders}} that
-`Decoder.encode()` fills)."""
+resources/templates/embedded.toml; and the helpers for every decoder's templates
+(`Decoder.templates()`, text with {{placeholders}} that `Decoder.encode()` fills)."""
 
 from __future__ import annotations
 
