@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -94,8 +95,15 @@ def system_scheme() -> str:
 
 
 def wanted_scheme() -> str:
+    """SOCKETSCOPE_THEME's scheme, else the system's (with one line on stderr for a value that
+    is none of light, dark, auto)."""
     forced = os.environ.get(ENV, "auto").strip().lower() or "auto"
-    return system_scheme() if forced == "auto" else forced
+    if forced in SCHEMES:
+        return forced
+    if forced != "auto":
+        print(f"{ENV}={forced!r} is not light, dark or auto: following the system",
+              file=sys.stderr)
+    return system_scheme()
 
 
 _current: Theme | None = None
@@ -130,11 +138,22 @@ def apply(app: QGuiApplication) -> Theme:
     app.setWindowIcon(app_icon())
     theme = current()
     if theme.scheme != system_scheme():
-        palette = QPalette(app.palette())
-        for role, value in palette_file()["qt"][theme.scheme].items():
-            palette.setColor(getattr(QPalette.ColorRole, _camel(role)), qcolor(value))
-        app.setPalette(palette)
+        app.setPalette(qt_palette(theme.scheme, app.palette()))
     return theme
+
+
+def qt_palette(scheme: str, base: QPalette) -> QPalette:
+    """`base` with palette.toml's [qt.<scheme>] roles (all colour groups), and its
+    `disabled_text` for the text roles of disabled widgets."""
+    palette = QPalette(base)
+    roles = dict(palette_file()["qt"][scheme])
+    disabled = qcolor(roles.pop("disabled_text"))
+    for role, value in roles.items():
+        palette.setColor(getattr(QPalette.ColorRole, _camel(role)), qcolor(value))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    return palette
 
 
 def _camel(snake: str) -> str:
