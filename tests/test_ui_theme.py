@@ -147,13 +147,16 @@ def test_the_app_icon_is_set(qapp, qtbot, config_dir, no_quit_on_close):
 def test_the_resources_ship_with_the_package():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     setuptools = project["tool"]["setuptools"]
-    assert "resources" in setuptools["packages"]["find"]["include"]
-    globs = setuptools["package-data"]["resources"]
-    files = [p.relative_to(ROOT / "resources").as_posix()
-             for p in (ROOT / "resources").rglob("*")
+    assert {"resources", "resources.*"} <= set(setuptools["packages"]["find"]["include"])
+    data = setuptools["package-data"]
+    files = [p.relative_to(ROOT).as_posix() for p in (ROOT / "resources").rglob("*")
              if p.is_file() and p.suffix != ".pyc" and p.name != "__init__.py"]
-    assert {"palette.toml", "icons/socketscope.svg", "templates/embedded.toml"} <= set(files)
-    assert [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)] == []
+    assert {"resources/palette.toml", "resources/icons/socketscope.svg",
+            "resources/templates/embedded.toml"} <= set(files)
+    unshipped = [f for f in files if not any(
+        fnmatch.fnmatch(Path(f).name, glob)
+        for glob in data.get(Path(f).parent.as_posix().replace("/", "."), []))]
+    assert unshipped == []
     assert [t.name for t in TEMPLATES][:2] == ["ping", "join_room"]
     assert TEMPLATES[3].message == {"type": "broadcast", "room": "lobby",
                                     "data": {"text": "hello, room"}}
