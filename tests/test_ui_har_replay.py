@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from core.events import Direction, Opcode
 from core.recording import read_har
 from tests.helpers_ui import dispose, until
-from ui.diff_panes import HIGHLIGHT, IGNORED_TEXT
+from ui import theme
 from ui.har_actions import export_recording, import_har_path
 from ui.recordings_window import RecordingsWindow
 from ui.replay_dialog import ReplayDialog
@@ -247,11 +247,11 @@ async def test_replay_against_a_changed_server_shows_the_change(browser, tmp_pat
     assert '"n": 20,' in dialog.panes.right.toPlainText()
     for pane in (dialog.panes.left, dialog.panes.right):
         marked = {s.cursor.block().text().strip() for s in pane.extraSelections()
-                  if s.format.background().color() == HIGHLIGHT}
+                  if s.format.background().color() == theme.color("diff_highlight")}
         assert marked == {'"n": 2,' if pane is dialog.panes.left else '"n": 20,',
                           "2" if pane is dialog.panes.left else '"x"'}
         greyed = [s.cursor.selectedText().strip() for s in pane.extraSelections()
-                  if s.format.foreground().color() == IGNORED_TEXT]
+                  if s.format.foreground().color() == theme.color("diff_ignored")]
         assert len(greyed) == 1 and greyed[0].startswith('"ts": ')
     shot = dialog.grab()
     assert not shot.isNull()

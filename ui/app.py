@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("SocketScope")
     app.setOrganizationName("SocketScope")
     app.setQuitOnLastWindowClosed(False)  # the coroutine below decides when the loop ends
+    from ui import theme
+
+    theme.apply(app)  # the app icon; the scheme's window colours if SOCKETSCOPE_THEME forces one
     _quiet_qt_noise()
     collector = _collect_garbage_on_gui_thread(app)
     try:
@@ -132,8 +135,10 @@ def _quiet_qt_noise() -> None:
 
 def _new_window(options: Options) -> MainWindow:
     from ui.main_window import MainWindow
+    from ui.theme import app_icon
 
     window = MainWindow(None, remember_layout=options.screenshot is None)
+    window.setWindowIcon(app_icon())
     if not window.layout_restored:
         window.resize(*options.size)
     return window

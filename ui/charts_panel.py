@@ -22,7 +22,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 # pyqtgraph must bind to PySide6 (the app's binding), whatever else is installed.
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPaintEvent, QShowEvent
+from PySide6.QtGui import QColor, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -36,6 +36,7 @@ from core.connection import Connection
 from core.events import StateChanged
 from core.metrics import T_BYTES_IN, T_BYTES_OUT, T_MSGS_IN, T_MSGS_OUT, T_SEC
 from core.states import ConnState
+from ui import theme
 from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
 from ui.chart_series import MarkerLog, grid_pairs, peak, since, with_gaps
 from ui.connections_model import display_name
@@ -57,21 +58,15 @@ LEGEND_OFFSET = (2, 1)
 AXIS_WIDTH = 50
 DOWNSAMPLE_PER_PIXEL = 1.0  # "All connections" draws at most this many
 
-BACKGROUND = "#1e1f22"
-AXIS = "#9aa0a6"
-GRID = "#2e3035"
-TEXT = "#e0e0e0"
-LABEL_STYLE = {"color": TEXT, "font-size": "8pt"}
-OPEN_COLOUR = "#4caf50"
-CLOSE_COLOUR = "#ef5350"
-# Readable on the dark background and distinct from the red/green markers.
-PALETTE = (
-    "#4fc3f7", "#ffb74d", "#ce93d8", "#fff176", "#80deea", "#f48fb1",
-    "#a1887f", "#90caf9", "#ffcc80", "#b0bec5", "#e6ee9c", "#bcaaa4",
-)  # fmt: skip
+# Colours: the theme's chart_* (resources/palette.toml): a dark plot area; the series'
+# colours readable on it and distinct from the red/green markers.
 
 
-def _pen(colour: str, dashed: bool) -> pg.QtGui.QPen:
+def _label_style() -> dict[str, str]:
+    return {"color": theme.current().css("chart_text"), "font-size": "8pt"}
+
+
+def _pen(colour: QColor, dashed: bool) -> pg.QtGui.QPen:
     if not dashed:
         return pg.mkPen(colour, width=1.5)
     pen = pg.mkPen(colour, width=1)  # a wide dashed pen is orders of magnitude slower in Qt
@@ -188,7 +183,7 @@ class ChartsPanel(QWidget):
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.graphics = ChartView(bridge.redrawn)
-        self.graphics.setBackground(BACKGROUND)
+        self.graphics.setBackground(theme.color("chart_background"))
         self.graphics.ci.setContentsMargins(2, 2, 6, 2)
         self.graphics.ci.setSpacing(6)  # a plot's top tick label clears the plot above
         # Short axis titles with their units: a rotated title must fit a plot ~70 px tall.
@@ -203,7 +198,7 @@ class ChartsPanel(QWidget):
         # Our own opaque grid: pyqtgraph's translucent grid costs ~5 ms a plot per repaint.
         self.grids: list[pg.PlotCurveItem] = []
         for plot in self.plots:
-            grid = pg.PlotCurveItem(pen=pg.mkPen(GRID), connect="pairs")
+            grid = pg.PlotCurveItem(pen=pg.mkPen(theme.color("chart_grid")), connect="pairs")
             grid.setZValue(-10)
             plot.addItem(grid, ignoreBounds=True)
             self.grids.append(grid)
@@ -213,7 +208,8 @@ class ChartsPanel(QWidget):
         self.open_lines: list[pg.PlotCurveItem] = []
         self.close_lines: list[pg.PlotCurveItem] = []
         for plot in self.plots:
-            for colour, store in ((OPEN_COLOUR, self.open_lines), (CLOSE_COLOUR, self.close_lines)):
+            for name, store in (("chart_open", self.open_lines), ("chart_close", self.close_lines)):
+                colour = theme.color(name)
                 line = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1.4), connect="pairs")
                 line.setZValue(-5)
                 plot.addItem(line, ignoreBounds=True)
@@ -335,13 +331,13 @@ class ChartsPanel(QWidget):
         })  # fmt: skip
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
-            axis.setPen(AXIS)
-            axis.setTextPen(TEXT)
+            axis.setPen(theme.color("chart_axis"))
+            axis.setTextPen(theme.color("chart_text"))
             # Units are in the titles (no "(x0.001)" added). With the prefix on, every range
             # change re-renders the title's HTML and re-lays the plot out: a second repaint.
             axis.enableAutoSIPrefix(False)
         left = plot.getAxis("left")
-        left.setLabel(title, **LABEL_STYLE)
+        left.setLabel(title, **_label_style())
         left.setWidth(AXIS_WIDTH)
         plot.setMouseEnabled(x=False, y=False)  # the panel drives both ranges every redraw
         plot.setMenuEnabled(False)
@@ -352,8 +348,8 @@ class ChartsPanel(QWidget):
         # Top left, in a band the y range leaves free above the data (_headroom), so it hides
         # none of them; translucent, should a curve still pass behind it.
         plot.addLegend(
-            offset=LEGEND_OFFSET, labelTextColor=TEXT, labelTextSize="8pt", colCount=4,
-            brush=pg.mkBrush(30, 31, 34, 150), verSpacing=-8, horSpacing=12,
+            offset=LEGEND_OFFSET, labelTextColor=theme.color("chart_text"), labelTextSize="8pt",
+            colCount=4, brush=pg.mkBrush(theme.color("chart_legend")), verSpacing=-8, horSpacing=12,
         )  # fmt: skip
         return plot
 
@@ -376,7 +372,7 @@ class ChartsPanel(QWidget):
             self.bytes_unit = unit
             axis = self.bytes_plot.getAxis("left")
             axis.setScale(scale)
-            axis.setLabel(unit, **LABEL_STYLE)
+            axis.setLabel(unit, **_label_style())
 
     def _marker_legend(self) -> None:
         legend = self.rtt_plot.legend
@@ -396,7 +392,8 @@ class ChartsPanel(QWidget):
                 self._curves[conn.id] = self._make_curves(conn)
 
     def _make_curves(self, conn: Connection) -> ConnCurves:
-        colour = PALETTE[(conn.id - 1) % len(PALETTE)]
+        series = theme.current().colors_of("chart_series")
+        colour = series[(conn.id - 1) % len(series)]
         label = _legend_name(conn)
 
         def samples(plot: pg.PlotItem, dashed: bool) -> pg.PlotDataItem:

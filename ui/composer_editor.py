@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QKeyEvent, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
+from ui import theme
 from ui.hex_view import monospace
-
-ERROR_COLOR = "#c01c28"
 
 
 class MessageEditor(QPlainTextEdit):
@@ -54,9 +53,9 @@ class MessageEditor(QPlainTextEdit):
         cursor.movePosition(QTextCursor.MoveOperation.Right, QTextCursor.MoveMode.KeepAnchor)
         selection = QTextEdit.ExtraSelection()
         fmt = QTextCharFormat()
-        fmt.setBackground(QColor(ERROR_COLOR).lighter(170))
+        fmt.setBackground(theme.color("editor_error_bg"))
         fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-        fmt.setUnderlineColor(QColor(ERROR_COLOR))
+        fmt.setUnderlineColor(theme.color("error_mark"))
         selection.format = fmt  # type: ignore[attr-defined]
         selection.cursor = cursor  # type: ignore[attr-defined]
         self.setExtraSelections([selection])

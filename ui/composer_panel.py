@@ -37,8 +37,9 @@ from core.connection import Connection, NotOpen, RequestTimeout
 from core.events import ConnectionRemoved, Opcode, QueueFlushed
 from core.schedule import Message, Scheduler
 from core.states import ConnState
+from ui import theme
 from ui.bridge import CoreBridge, TickBatch
-from ui.composer_editor import ERROR_COLOR, MessageEditor
+from ui.composer_editor import MessageEditor
 from ui.composer_history import HISTORY_LIMIT, SAVE_ACTIONS, HistoryList
 from ui.composer_targets import NARROW, TargetPicker
 from ui.composer_text import (
@@ -66,7 +67,6 @@ __all__ = [
 ]  # fmt: skip
 
 VALIDATE_DELAY_MS = 300
-OK_COLOR = "#1f8a4c"
 
 
 class ComposerPanel(QWidget):
@@ -284,7 +284,7 @@ class ComposerPanel(QWidget):
             self.check_label.setText("")
         else:
             self.check_label.setText(result.message)
-        self.check_label.setStyleSheet(f"color: {ERROR_COLOR if bad else OK_COLOR};")
+        self.check_label.setStyleSheet(theme.style("error_mark" if bad else "valid"))
         self.editor.mark_error(result.error_at)
         return result
 
@@ -458,7 +458,7 @@ class ComposerPanel(QWidget):
         self._queued_ids = set()
         self.status.setText(text)
         self.status.setVisible(bool(text))
-        self.status.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
+        self.status.setStyleSheet(theme.style("error_mark") if error else "")
         if text:
             self.sent.emit(text)
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import ConnectionConfig
+from ui import theme
 
 MAX_QUEUE = 1_000_000
 
@@ -76,7 +77,7 @@ class AdvancedTab(QWidget):
         rc.addRow("Give up after &host not found:", self.dns_errors_spin)
         hint = QLabel("The first and max delay and the attempts are on the Heartbeat tab.")
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: palette(placeholder-text);")
+        hint.setStyleSheet(theme.style("hint"))
         rc.addRow(hint)
         layout.addWidget(backoff)
 

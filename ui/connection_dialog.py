@@ -31,12 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import ConnectionConfig
+from ui import theme
 from ui.connection_advanced import AdvancedTab, seconds_spin
 from ui.connection_protocol import ProtocolTab
 
-ERROR_STYLE = "color: #c0392b; font-weight: bold;"
-SAVED_STYLE = "color: #1f8a4c;"
-HINT_STYLE = "color: palette(placeholder-text);"
 MAX_SIZE_KIB = 1024 * 1024  # 1 GiB: large but never unlimited
 
 
@@ -126,7 +124,7 @@ class ConnectionDialog(QDialog):
         self.save_profile_button.setEnabled(self._profile_sink() is not None)
 
         self.form_error = QLabel()
-        self.form_error.setStyleSheet(ERROR_STYLE)
+        self.form_error.setStyleSheet(theme.style("error"))
         self.form_error.setTextFormat(Qt.TextFormat.PlainText)
         self.form_error.setVisible(False)
         layout = QVBoxLayout(self)
@@ -148,7 +146,7 @@ class ConnectionDialog(QDialog):
         self.url_edit = QLineEdit()
         self.url_edit.setPlaceholderText("ws://host:port/path or wss://…")
         self.url_error = QLabel()
-        self.url_error.setStyleSheet(ERROR_STYLE)
+        self.url_error.setStyleSheet(theme.style("error"))
         self.url_error.setTextFormat(Qt.TextFormat.PlainText)
         self.url_error.setWordWrap(True)
         self.name_edit = QLineEdit()
@@ -215,7 +213,7 @@ class ConnectionDialog(QDialog):
             "can read and change this traffic. Use only for local testing."
         )
         self.insecure_warning.setWordWrap(True)
-        self.insecure_warning.setStyleSheet(ERROR_STYLE)
+        self.insecure_warning.setStyleSheet(theme.style("error"))
         self.insecure_warning.setVisible(False)
         form.addRow("", self.insecure_check)
         form.addRow("", self.insecure_warning)
@@ -410,7 +408,7 @@ class ConnectionDialog(QDialog):
         return True
 
     def _say(self, text: str, error: bool) -> None:
-        self.form_error.setStyleSheet(ERROR_STYLE if error else SAVED_STYLE)
+        self.form_error.setStyleSheet(theme.style("error" if error else "saved"))
         self.form_error.setText(text)
         self.form_error.setVisible(True)
 
@@ -420,7 +418,7 @@ class ConnectionDialog(QDialog):
         self.url_error.setVisible(bool(problem))
         # an empty field is not a mistake yet: its hint is grey until OK is pressed
         empty = not self.url_edit.text().strip()
-        self.url_error.setStyleSheet(HINT_STYLE if empty else ERROR_STYLE)
+        self.url_error.setStyleSheet(theme.style("hint" if empty else "error"))
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(problem is None)
         self.save_profile_button.setEnabled(problem is None and self._profile_sink() is not None)
@@ -430,7 +428,7 @@ class ConnectionDialog(QDialog):
         if problem:
             url_problem = validate_url(self.url_edit.text()) is not None
             label = self.url_error if url_problem else self.form_error
-            label.setStyleSheet(ERROR_STYLE)
+            label.setStyleSheet(theme.style("error"))
             label.setText(problem)
             label.setVisible(True)
             if url_problem:

@@ -26,7 +26,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
 
 from core.closecodes import describe_close
 from core.config import ConnectionConfig
@@ -35,17 +34,18 @@ from core.events import ConnectionAdded, ConnectionRemoved
 from core.manager import ConnectionManager
 from core.metrics import ConnectionMetrics
 from core.states import ConnState
+from ui import theme
 from ui.numbers import compact, count
 from ui.sweep import Sweep
 
 Index = QModelIndex | QPersistentModelIndex
 
-STATE_COLORS: dict[ConnState, str] = {
-    ConnState.CONNECTING: "#d99a00",  # amber
-    ConnState.OPEN: "#2e9d4c",  # green
-    ConnState.CLOSING: "#e06c00",  # orange
-    ConnState.CLOSED: "#8a8f98",  # grey
-    ConnState.WAITING: "#2f6fdb",  # blue
+STATE_COLORS: dict[ConnState, str] = {  # a state's colour in the theme (resources/palette.toml)
+    ConnState.CONNECTING: "state_connecting",
+    ConnState.OPEN: "state_open",
+    ConnState.CLOSING: "state_closing",
+    ConnState.CLOSED: "state_closed",
+    ConnState.WAITING: "state_waiting",
 }
 
 CONN_ID_ROLE = Qt.ItemDataRole.UserRole  # int: the connection id (every column)
@@ -538,16 +538,16 @@ class ConnectionsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == Column.STATE:
-                return QColor(STATE_COLORS[entry.state])
+                return theme.color(STATE_COLORS[entry.state])
             if col == Column.ERROR and entry.cells()[0][col]:
-                return QColor("#c0392b")
+                return theme.color("error_text")
             return None
         if role == CONN_ID_ROLE:
             return entry.conn_id
         if role == STATE_ROLE:
             return entry.state.value
         if role == BADGE_COLOR_ROLE and col == Column.STATE:
-            return QColor(STATE_COLORS[entry.state])
+            return theme.color(STATE_COLORS[entry.state])
         if role == SORT_ROLE:
             return entry.cells()[2][col]
         return None

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.config import ConnectionConfig
 from core.connection import Connection
 from core.states import ConnState
+from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 from ui.connection_columns import columns_menu, set_up_columns
 from ui.connection_dialog import ConnectionDialog
@@ -70,7 +71,7 @@ class _BadgeDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(color)
         painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
-        painter.setPen(QColor("white"))
+        painter.setPen(theme.color("badge_text"))
         font = option.font
         font.setBold(True)
         painter.setFont(font)
@@ -127,7 +128,7 @@ class ConnectionsPanel(QWidget):
         self.toolbar = QToolBar("Connection actions")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.toolbar.setObjectName("ConnectionsToolbar")
-        self.toolbar.setStyleSheet("QToolBar { spacing: 0px; } QToolButton { padding: 2px 4px; }")
+        self.toolbar.setStyleSheet(theme.style("connections_toolbar"))
         # Duplicate is in the context menu and the Connection menu: the bar fits a narrow dock.
         for name in ("new", "connect", "disconnect", "reconnect", "edit", "remove"):
             self.toolbar.addAction(self.actions_by_name[name])

@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QSplitter, QVBoxLayout, QWidget
 
 from core.decoders.api import Message
+from ui import theme
 from ui.hex_view import monospace
 from ui.json_tree import JsonTreeView
 
@@ -85,7 +86,7 @@ class DecodedView(QWidget):
         self.messages: tuple[Message, ...] = ()
         self.note = QLabel()
         self.note.setTextFormat(Qt.TextFormat.PlainText)
-        self.note.setStyleSheet("color: palette(placeholder-text);")
+        self.note.setStyleSheet(theme.style("hint"))
         self.note.hide()
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QTextCursor, QTextFormat
+from PySide6.QtGui import QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -23,13 +23,11 @@ from PySide6.QtWidgets import (
 
 from core.events import FrameEvent, Opcode
 from core.recording.diff import IgnoreRules, ReplyDiff
+from ui import theme
 from ui.hex_view import monospace
-from ui.replay_model import STATUS_COLORS, paths_text
+from ui.replay_model import paths_text
 
 RENDER_LIMIT = 256 * 1024  # bytes of a payload pretty-printed and shown
-HIGHLIGHT = QColor(STATUS_COLORS["changed"]).lighter(185)
-HIGHLIGHT_TEXT = QColor("#000000")
-IGNORED_TEXT = QColor("#8a8a8a")
 NO_ROW = "Select a reply in the table to compare it here."
 
 Spans = dict[str, tuple[int, int]]  # dotted path -> (first line, last line)
@@ -141,14 +139,15 @@ class DiffPanes(QWidget):
         ignored lines: grey text."""
         document = pane.document()
         band = [(line, None) for first, last in ranges for line in range(first, last + 1)]
-        texts = [(line, HIGHLIGHT_TEXT) for line, _ in band] + [
-            (line, IGNORED_TEXT) for first, last in ignored for line in range(first, last + 1)]
+        dark, grey = theme.color("diff_highlight_text"), theme.color("diff_ignored")
+        texts = [(line, dark) for line, _ in band] + [
+            (line, grey) for first, last in ignored for line in range(first, last + 1)]
         selections = []
         for line, color in band + texts:
             selection = QTextEdit.ExtraSelection()
             cursor = QTextCursor(document.findBlockByNumber(line))
             if color is None:  # the band: an empty cursor spans the line's full width
-                selection.format.setBackground(HIGHLIGHT)
+                selection.format.setBackground(theme.color("diff_highlight"))
                 selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
             else:
                 selection.format.setForeground(color)

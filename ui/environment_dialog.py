@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from core.workspace import Environment, SecretStore, Variable
 from core.workspace.secrets import variable_key
+from ui import theme
 
 KEPT = "•••••• kept; type to replace"
 HINT = ("Use {{name}} in URLs, headers, tokens and messages. Values may be ${env:NAME} (read from "
@@ -68,7 +69,7 @@ class EnvironmentDialog(QDialog):
         hint.setWordWrap(True)
         hint.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label = QLabel()
-        self.error_label.setStyleSheet("color: #c0392b; font-weight: bold;")
+        self.error_label.setStyleSheet(theme.style("error"))
         self.error_label.setVisible(False)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

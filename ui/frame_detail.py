@@ -31,6 +31,7 @@ from core.closecodes import describe_close
 from core.decoders.api import Message
 from core.decoders.payloads import readings
 from core.events import FrameEvent, Opcode
+from ui import theme
 from ui.decoded_view import NO_FRAME as NO_DECODED
 from ui.decoded_view import NOTHING, RAW, DecodedView
 from ui.elided_label import ElidedLabel
@@ -131,7 +132,7 @@ class _Page(QWidget):
         self.content = content
         self.note = QLabel()
         self.note.setTextFormat(Qt.TextFormat.PlainText)
-        self.note.setStyleSheet("color: palette(placeholder-text);")
+        self.note.setStyleSheet(theme.style("hint"))
         self.note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 0)
@@ -169,7 +170,7 @@ class FrameDetail(QWidget):
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.header.setMinimumWidth(60)  # a long connection name must not widen the window
         self.decoded = ElidedLabel(min_chars=6)
-        self.decoded.setStyleSheet("color: palette(placeholder-text);")
+        self.decoded.setStyleSheet(theme.style("hint"))
         self.copy_button = QPushButton("Copy payload")
         self.copy_button.setToolTip("Copy the payload: text as is, binary as hex")
         self.copy_button.setEnabled(False)

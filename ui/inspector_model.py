@@ -38,11 +38,12 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QPalette
 
 from core.codecs import preview
 from core.decoders.api import Message
 from core.events import Direction, FrameEvent, Opcode
+from ui import theme
 from ui.conn_rows import ConnectionRow
 from ui.decoded_cache import DecodedIndex
 from ui.inspector_filter import FrameFilter, frame_type
@@ -60,8 +61,6 @@ COL_TIME, COL_CONN, COL_DIR, COL_TYPE, COL_SIZE, COL_MESSAGE, COL_PREVIEW = rang
 HEADERS = ("Time", "Connection", "Dir", "Type", "Size", "Message", "Preview")
 _COLUMNS = len(HEADERS)
 DIR_LABEL = {Direction.OUT: "↑ out", Direction.IN: "↓ in"}
-DIR_COLOR = {Direction.OUT: QColor("#c7641a"), Direction.IN: QColor("#1f8a4c")}
-CONTROL_COLOR = QColor("#7a7a7a")
 EVENT_LABEL = "⇄ conn"  # the Dir column of a connection event
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
@@ -143,6 +142,9 @@ class InspectorModel(QAbstractTableModel):
         self.shrunk = 0  # frames cut to a preview to keep the byte bound
         self._memory = MemoryReturner()
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self._dir_color = {Direction.OUT: theme.color("dir_out"),
+                           Direction.IN: theme.color("dir_in")}
+        self._control_color = theme.color("control_frame")
         self._event_font = QFont()
         self._event_font.setItalic(True)
 
@@ -594,11 +596,11 @@ class InspectorModel(QAbstractTableModel):
             kind = self.type_at_seq(seq)
             if kind is not None:
                 text = f"[{preview(Opcode.TEXT, kind.encode(), 40)}] {text}"
-        fg = None if data else CONTROL_COLOR
+        fg = None if data else self._control_color
         cells = (
             {_DISPLAY: clock(event.time), _FOREGROUND: fg},
             {_DISPLAY: self.name_of(event.conn_id), _FOREGROUND: fg},
-            {_DISPLAY: DIR_LABEL[event.direction], _FOREGROUND: DIR_COLOR[event.direction]},
+            {_DISPLAY: DIR_LABEL[event.direction], _FOREGROUND: self._dir_color[event.direction]},
             {_DISPLAY: op.name.lower(), _FOREGROUND: fg},
             {_DISPLAY: human_size(event.size), _FOREGROUND: fg, _ALIGNMENT: _RIGHT},
             {_DISPLAY: self.decoded.summary(seq, event) if data else "", _FOREGROUND: fg},

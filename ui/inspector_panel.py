@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from core.events import Direction, FrameEvent
 from core.manager import ConnectionManager
+from ui import theme
 from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
 from ui.conn_rows import ConnectionRow, RowMaker
 from ui.elided_label import ElidedLabel
@@ -186,7 +187,7 @@ class InspectorPanel(QWidget):
         self.counter = ElidedLabel(min_chars=8)
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_label.setStyleSheet("color: #c01c28;")
+        self.error_label.setStyleSheet(theme.style("error_mark"))
         self.error_label.hide()
 
         bar = QHBoxLayout()
@@ -418,7 +419,7 @@ class InspectorPanel(QWidget):
         except InvalidFilter as exc:
             self.error_label.setText(str(exc))
             self.error_label.show()
-            self.search.setStyleSheet("QLineEdit { border: 1px solid #c01c28; }")
+            self.search.setStyleSheet(theme.style("bad_search"))
             return
         self.error_label.hide()
         self.error_label.setText("")
@@ -607,7 +608,7 @@ class InspectorPanel(QWidget):
         self.counter.setText(text)
         if model.paused != self._counter_paused:  # restyling re-polishes: only on a change
             self._counter_paused = model.paused
-            self.counter.setStyleSheet("color: #c7641a; font-weight: bold;" if model.paused else "")
+            self.counter.setStyleSheet(theme.style("paused_counter") if model.paused else "")
         self.counts_changed.emit(text)
 
     def _refresh_connections(self) -> None:

@@ -15,18 +15,13 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QFontDatabase, QPaintEvent
 from PySide6.QtWidgets import QHeaderView, QTreeView, QWidget
 
+from ui import theme
 from ui.hint_list import paint_hint
 
 MAX_NODES = 20_000
 MAX_CHILDREN = 1_000
 VALUE_CHARS = 200
 HEADERS = ("Key", "Value", "Type")
-_KIND_COLOR = {
-    "string": QColor("#1f6f3f"),
-    "number": QColor("#1a5fb4"),
-    "bool": QColor("#8a3ab9"),
-    "null": QColor("#7a7a7a"),
-}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -218,9 +213,18 @@ class JsonTreeModel(QAbstractItemModel):
             return f"<qt>{html.escape(text)}</qt>"
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
             if isinstance(node.value, _More):
-                return _KIND_COLOR["null"]
-            return _KIND_COLOR.get(kind_of(node.value))
+                return theme.color("json_null")
+            return _kind_color(kind_of(node.value))
         return None
+
+
+KIND_COLORS = {"string": "json_string", "number": "json_number", "bool": "json_bool",
+               "null": "json_null"}  # a value's kind -> its colour's name in the theme
+
+
+def _kind_color(kind: str) -> QColor | None:
+    name = KIND_COLORS.get(kind)
+    return theme.color(name) if name else None
 
 
 def _head(items: Any) -> list[Any]:

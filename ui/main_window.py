@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStatusBar, QWidget
 
+from ui import theme
 from ui.settings import app_settings
 
 if TYPE_CHECKING:  # the core (numpy, websockets, the server) is imported once the window shows
@@ -132,7 +133,7 @@ class _Placeholder(QLabel):
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setWordWrap(True)
-        self.setStyleSheet("color: #8a8f98;")
+        self.setStyleSheet(theme.style("unavailable"))
 
 
 class _Pending(QLabel):
@@ -140,7 +141,7 @@ class _Pending(QLabel):
 
     def __init__(self) -> None:
         super().__init__("Loading…")
-        self.setStyleSheet("color: #8a8f98; qproperty-alignment: AlignCenter;")  # no Qt enums
+        self.setStyleSheet(theme.style("pending"))  # no Qt enums
 
 
 class _FirstPaint(QObject):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import ConnectionRemoved
+from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 from ui.decoded_feed import other_events, shared_feed
 from ui.elided_label import ElidedLabel
@@ -77,7 +78,7 @@ class PairsPanel(QWidget):
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.hideAxis("left")  # a few pixels high in the default layout: the shape says it
         self.plot.setMenuEnabled(False)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush="#4a90d9")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush=theme.color("pairs_bar"))
         self.plot.addItem(self.bars)
         latency_box = QSplitter(Qt.Orientation.Vertical)
         latency_box.addWidget(self.latency_view)

@@ -34,9 +34,9 @@ from core.schedule import (
     Scheduler,
 )
 from core.states import ConnState
+from ui import theme
 from ui.composer_targets import NARROW
 
-ERROR_COLOR = "#c01c28"
 DEFAULT_INTERVAL_MS = 1000.0
 DEFAULT_COUNT = 10
 MAX_SHOWN = 8  # progress lines shown at once (the newest schedules)
@@ -221,7 +221,7 @@ class RepeatBox(QWidget):
         failed = any(e.error for e in self._latest.values() if not e.running)
         self.progress.setText("\n".join(lines))
         self.progress.setVisible(bool(lines))
-        self.progress.setStyleSheet(f"color: {ERROR_COLOR};" if failed else "")
+        self.progress.setStyleSheet(theme.style("error_mark") if failed else "")
         self.stop_button.setEnabled(bool(self._mine))
 
 

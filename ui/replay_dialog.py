@@ -47,9 +47,10 @@ from core.recording.replay import (
     load_sources,
     replay,
 )
+from ui import theme
 from ui.diff_panes import DiffPanes
 from ui.elided_label import ElidedLabel
-from ui.replay_model import COL_PATHS, COL_RECORDED, COL_REPLAYED, STATUS_COLORS, ReplayDiffModel
+from ui.replay_model import COL_PATHS, COL_RECORDED, COL_REPLAYED, ReplayDiffModel
 
 TIMING_CHOICES: tuple[tuple[str, Timing], ...] = (
     ("As fast as possible", "fast"),
@@ -57,7 +58,6 @@ TIMING_CHOICES: tuple[tuple[str, Timing], ...] = (
     ("Wait for each reply", "wait-reply"),
 )
 PROGRESS_MS = 100
-ERROR_COLOR = STATUS_COLORS["missing"]
 IGNORE_HELP = ("Fields left out of the comparison, separated by commas: a name (ts) matches that "
                "key at any depth, a dotted path (data.ts, items.*.id) matches from the top.")
 
@@ -276,8 +276,8 @@ class ReplayDialog(QDialog):
         self.status.setText(f"Done: {len(result.diffs)} replies compared. Select one to see "
                             "both sides.")
         self.summary.setText(summary_text(result))
-        color = STATUS_COLORS["same" if result.all_same else "changed"].name()
-        self.summary.setStyleSheet(f"color: {color}; font-weight: bold;")
+        self.summary.setStyleSheet(theme.style("replay_same" if result.all_same
+                                               else "replay_changed"))
         first = next((i for i, d in enumerate(result.diffs) if d.status != "same"), 0)
         if result.diffs:
             self.table.selectionModel().setCurrentIndex(
@@ -289,7 +289,7 @@ class ReplayDialog(QDialog):
     def _fail(self, error: str) -> None:
         self.error = error
         self.status.setText(error)
-        self.status.setStyleSheet(f"color: {ERROR_COLOR.name()};")
+        self.status.setStyleSheet(theme.style("replay_error"))
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("")

@@ -7,17 +7,12 @@ hold one-line previews cut at PREVIEW_CHARS, computed when shown.
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 
 from core.events import FrameEvent, Opcode
 from core.recording.diff import ReplyDiff, Status
+from ui import theme
 
-STATUS_COLORS: dict[Status, QColor] = {
-    "same": QColor("#1f8a4c"),
-    "changed": QColor("#c7641a"),
-    "missing": QColor("#c01c28"),
-    "extra": QColor("#2d6cc0"),
-}
 STATUSES: tuple[Status, ...] = ("same", "changed", "missing", "extra")
 COLUMNS = ("Status", "Conn", "After msg", "Recorded", "Replayed", "Differs at")
 COL_STATUS, COL_CONN, COL_AFTER, COL_RECORDED, COL_REPLAYED, COL_PATHS = range(len(COLUMNS))
@@ -82,7 +77,7 @@ class ReplayDiffModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(diff, column)
         if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS:
-            return STATUS_COLORS[diff.status]
+            return theme.color(f"diff_{diff.status}")
         if role == Qt.ItemDataRole.FontRole and column == COL_STATUS:
             return self._bold
         if role == Qt.ItemDataRole.ToolTipRole and column == COL_PATHS and diff.paths:

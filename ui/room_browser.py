@@ -43,6 +43,7 @@ from core.codecs import parse_object
 from core.connection import Connection, NotOpen, RequestTimeout
 from core.events import Direction, FrameEvent, Opcode
 from core.states import ConnState
+from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 from ui.connections_model import display_name
 from ui.elided_label import ElidedLabel
@@ -133,7 +134,7 @@ class RoomBrowser(QWidget):
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #d32f2f;")
+        self.error.setStyleSheet(theme.style("error_note"))
         self.error.hide()
 
         self.tree = QTreeView()

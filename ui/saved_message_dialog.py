@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.workspace import SavedMessage
+from ui import theme
 from ui.hex_view import monospace
 
 FORMATS = (("text", "Text"), ("json", "JSON"), ("hex", "Binary: hex"), ("base64", "Binary: base64"))
-ERROR_STYLE = "color: #c0392b; font-weight: bold;"
 
 
 def message_from_frame(payload: bytes, is_text: bool, name: str = "") -> SavedMessage:
@@ -91,7 +91,7 @@ class SavedMessageDialog(QDialog):
         self.body_edit.setPlaceholderText("{{variables}} are resolved when sent")
         self.error_label = QLabel()
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.setStyleSheet(theme.style("error"))
         self.error_label.setWordWrap(True)
         self.error_label.setVisible(False)
         buttons = QDialogButtonBox(

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.server import EmbeddedServer, ServerConfig, ServerStartError, make_token
+from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 
 SNAPSHOT_EVERY_S = 0.5  # clients and rooms refresh at most twice a second
@@ -305,10 +306,10 @@ class ServerPanel(QWidget):
             auth = "a token is required" if server.config.auth else "no token needed"
             self.status_label.setText(f"● Running at {server.url}")
             self.status_label.setToolTip(f"Clients connect to {server.url}/ ({auth})")
-            self.status_label.setStyleSheet("color: #2e9d4c; font-weight: bold;")
+            self.status_label.setStyleSheet(theme.style("server_running"))
         else:
             self.status_label.setText("○ Stopped")
-            self.status_label.setStyleSheet("color: #8a8f98; font-weight: bold;")
+            self.status_label.setStyleSheet(theme.style("server_stopped"))
         self._next_snapshot = 0.0
         self._refresh_snapshot()
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
 from core.connection import Connection
 from core.events import ConnectionRemoved, ErrorEvent
 from core.states import ConnState
+from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 from ui.connections_model import display_name
 from ui.elided_label import ElidedLabel
@@ -67,7 +68,7 @@ class StatusBar(QStatusBar):
         self._error_time = 0.0
         self.undo_button = QPushButton("Undo")
         self.undo_button.setFlat(True)
-        self.undo_button.setStyleSheet("QPushButton { padding: 0px 8px; font-weight: bold; }")
+        self.undo_button.setStyleSheet(theme.style("undo_button"))
         self.undo_button.hide()
         self.undo_button.clicked.connect(self._undo)
         self._undo_action: Callable[[], object] | None = None
@@ -78,7 +79,7 @@ class StatusBar(QStatusBar):
         self.rates_label = QLabel()
         self.dropped_label = QLabel()
         self.recording_label = QLabel("recording catching up: reads held")
-        self.recording_label.setStyleSheet("color: #d68910;")
+        self.recording_label.setStyleSheet(theme.style("recording"))
         self.recording_label.hide()
         self._holds_seen = 0
         for label, tip in (
@@ -201,7 +202,7 @@ class StatusBar(QStatusBar):
         self.connections_label.setText(f"{open_count}/{len(conns)} open")
         self.rates_label.setText(f"▼ {rate_in:.1f} msg/s  ▲ {rate_out:.1f} msg/s")
         self.dropped_label.setText(f"dropped: {dropped:,}")
-        style = "color: #c0392b;" if dropped else ""
+        style = theme.style("error_plain") if dropped else ""
         if self.dropped_label.styleSheet() != style:  # a new style sheet re-polishes the label
             self.dropped_label.setStyleSheet(style)
         held = self.bridge.manager.hub.backpressure  # holds are short: any since the last show

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core.decoders.api import Decoder, Outgoing
 from core.events import ProtocolDetected
+from ui import theme
 from ui.decoded_feed import other_events, registry
 from ui.templates import DEFAULTS, placeholders
 
@@ -47,7 +48,7 @@ class TemplateDialog(QDialog):
             form.addRow(f"{name}:", edit)
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c0392b;")
+        self.error.setStyleSheet(theme.style("error_plain"))
         self.error.hide()
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok

@@ -1,13 +1,16 @@
-"""Ready-to-edit messages: one per client message of the room protocol (PROTOCOL.md); and the
-helpers for every decoder's templates (`Decoder.templates()`, text with {{placeholders}} that
-`Decoder.encode()` fills)."""
+"""Ready-to-edit messages: one per client message of the room protocol (docs/protocol.md), kept in
+resources/templates/embedded.toml; and the helpers for every decoder's templates
+(`Decoder.templates()`, text with {{placeholders}} that `Decoder.encode()` fills)."""
 
 from __future__ import annotations
 
 import json
 import re
+import tomllib
 from dataclasses import dataclass
 from typing import Any
+
+from resources import resource
 
 
 @dataclass(frozen=True)
@@ -22,42 +25,15 @@ class Template:
         return json.dumps(self.message, indent=2, ensure_ascii=False)
 
 
-TEMPLATES: tuple[Template, ...] = (
-    Template("ping", "ping: application-level ping", {"type": "ping"}, "replies pong"),
-    Template(
-        "join_room",
-        "join_room: join (or create) a room",
-        {"type": "join_room", "room": "lobby"},
-        "others in the room get presence join",
-    ),
-    Template(
-        "leave_room",
-        "leave_room: leave a room",
-        {"type": "leave_room", "room": "lobby"},
-        "others in the room get presence leave",
-    ),
-    Template(
-        "broadcast",
-        "broadcast: message every other member of a room",
-        {"type": "broadcast", "room": "lobby", "data": {"text": "hello, room"}},
-        "the sender must be a member of the room",
-    ),
-    Template(
-        "private_message",
-        "private_message: message one client",
-        {"type": "private_message", "targetId": "CLIENT_ID", "data": {"text": "hi"}},
-        "targetId: a clientId from list_clients or a connected message",
-    ),
-    Template(
-        "list_rooms", "list_rooms: rooms and their members", {"type": "list_rooms"}, "replies rooms"
-    ),
-    Template(
-        "list_clients",
-        "list_clients: connected clients",
-        {"type": "list_clients"},
-        "replies clients",
-    ),
-)
+def _load() -> tuple[Template, ...]:
+    """resources/templates/embedded.toml, in its order."""
+    data = tomllib.loads(resource(TEMPLATES_FILE).read_text(encoding="utf-8"))
+    return tuple(Template(t["name"], t["title"], t["message"], t.get("hint", ""))
+                 for t in data["template"])
+
+
+TEMPLATES_FILE = "templates/embedded.toml"
+TEMPLATES: tuple[Template, ...] = _load()
 
 
 def template(name: str) -> Template:
