@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QBrush, QCursor, QFont, QFontMetrics, QPainter, QPaintEvent, QPalette
@@ -17,6 +17,7 @@ _MOUSE_OVER = QStyle.StateFlag.State_MouseOver
 _HAS_FOCUS = QStyle.StateFlag.State_HasFocus
 _ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate
 _HAS_DISPLAY = QStyleOptionViewItem.ViewItemFeature.HasDisplay
+_Features = QStyleOptionViewItem.ViewItemFeature
 _ROW_PANEL = QStyle.PrimitiveElement.PE_PanelItemViewRow
 _ITEM = QStyle.ControlElement.CE_ItemViewItem
 _DISPLAY_ROLE = Qt.ItemDataRole.DisplayRole.value
@@ -48,7 +49,6 @@ class FrameTable(QTableView):
         finally:
             if self._painted is not None:
                 self._painted()
-
     def _paint(self, event: QPaintEvent) -> None:
         model = self.model()
         vh, hh = self.verticalHeader(), self.horizontalHeader()
@@ -62,13 +62,22 @@ class FrameTable(QTableView):
         ):
             super().paintEvent(event)
             return
+        span = self._visible_span(model, event.rect())
+        if span is not None:
+            top, bottom, columns = span
+            self._paint_cells(model, map(vh.logicalIndex, range(top, bottom + 1)), columns)
+
+    def _visible_span(
+        self, model: InspectorModel, area: QRect
+    ) -> tuple[int, int, list[tuple[int, int, int]]] | None:
+        """The visual rows (top, bottom) and the columns (logical, x, width) `area` shows."""
+        vh, hh = self.verticalHeader(), self.horizontalHeader()
         rows, cols = model.rowCount(), hh.count()
         if not rows or not cols:
-            return
-        area = event.rect()
+            return None
         top = vh.visualIndexAt(area.top())
         if top < 0:
-            return  # below the last row
+            return None  # below the last row
         bottom = vh.visualIndexAt(area.bottom())
         bottom = rows - 1 if bottom < 0 else bottom
         left = max(0, hh.visualIndexAt(area.left()))
@@ -78,9 +87,13 @@ class FrameTable(QTableView):
             (c, self.columnViewportPosition(c), self.columnWidth(c))
             for c in map(hh.logicalIndex, range(left, right + 1))
         ]
+        return top, bottom, columns
 
-        viewport = self.viewport()
-        style = self.style()
+    def _base_option(
+        self,
+    ) -> tuple[QStyleOptionViewItem, _Features, _Features, dict[_Features, _Features]]:
+        """The view's item option every cell starts from; the features of even and odd rows, and
+        those features when a cell has text."""
         base = QStyleOptionViewItem()
         self.initViewItemOption(base)
         enabled = bool(base.state & _ENABLED)
@@ -88,11 +101,14 @@ class FrameTable(QTableView):
             palette = QPalette(base.palette)
             palette.setCurrentColorGroup(QPalette.ColorGroup.Normal)
             base.palette = palette
-        alternate = self.alternatingRowColors()
         even = base.features & ~_ALTERNATE
         odd = base.features | _ALTERNATE
         shown = {even: even | _HAS_DISPLAY, odd: odd | _HAS_DISPLAY}
-        selection = self.selectionModel()
+        return base, even, odd, shown
+
+    def _focus_and_hover(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """The (row, column) of the focused cell and of the one under the mouse, if any."""
+        viewport = self.viewport()
         current = self.currentIndex()
         focus = (self.hasFocus() or viewport.hasFocus()) and current.isValid()
         current_cell = (current.row(), current.column()) if focus else None
@@ -100,11 +116,21 @@ class FrameTable(QTableView):
         if viewport.testAttribute(Qt.WidgetAttribute.WA_Hover) and viewport.underMouse():
             under = self.indexAt(viewport.mapFromGlobal(QCursor.pos()))
             hover = (under.row(), under.column()) if under.isValid() else None
+        return current_cell, hover
+
+    def _paint_cells(
+        self, model: InspectorModel, rows: Iterable[int], columns: list[tuple[int, int, int]]
+    ) -> None:
+        """What QTableView and QStyledItemDelegate draw, cell by cell, with the same style calls."""
+        style = self.style()
+        base, even, odd, shown = self._base_option()
+        alternate = self.alternatingRowColors()
+        selection = self.selectionModel()
+        current_cell, hover = self._focus_and_hover()
         fonts: dict[int, tuple[QFont, QFontMetrics]] = {}
         palettes: dict[int, QPalette] = {}
-
-        painter = QPainter(viewport)
-        for row in map(vh.logicalIndex, range(top, bottom + 1)):
+        painter = QPainter(self.viewport())
+        for row in rows:
             cells = model.cells_at(row)
             y, h = self.rowViewportPosition(row), self.rowHeight(row)
             features = odd if alternate and row & 1 else even
