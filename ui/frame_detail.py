@@ -184,6 +184,25 @@ class FrameDetail(QWidget):
         self.notice.setFont(font)
         self.notice.hide()
 
+        self._build_tabs()
+
+        # One line above the tabs: what the frame is, how it decoded, and the copy button; the
+        # tabs get the height (the header's tooltip repeats a line cut short).
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.setSpacing(12)
+        top.addWidget(self.header)
+        top.addWidget(self.decoded, 1)
+        top.addWidget(self.copy_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.tabs, 1)
+        self.show_frame(None)
+
+    def _build_tabs(self) -> None:
+        """The JSON, Tree, Text, Hex and Decoded tabs."""
         self.json_edit = _text_edit()
         self.tree = JsonTreeView()
         self.text_edit = _text_edit()
@@ -201,21 +220,6 @@ class FrameDetail(QWidget):
         self.tabs.addTab(self.decoded_view, "Decoded")
         self.tabs.setTabToolTip(TAB_DECODED, "What the connection's protocol decoder read")
         self.tabs.currentChanged.connect(self._render_current)
-
-        # One line above the tabs: what the frame is, how it decoded, and the copy button; the
-        # tabs get the height (the header's tooltip repeats a line cut short).
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.setSpacing(12)
-        top.addWidget(self.header)
-        top.addWidget(self.decoded, 1)
-        top.addWidget(self.copy_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(top)
-        layout.addWidget(self.notice)
-        layout.addWidget(self.tabs, 1)
-        self.show_frame(None)
 
     # ----- public ---------------------------------------------------------------------------
 
