@@ -39,7 +39,7 @@ from core.states import ConnState
 from ui import theme
 from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
 from ui.chart_series import MarkerLog, grid_pairs, peak, since, with_gaps
-from ui.connections_model import display_name
+from ui.connection_text import display_name
 from ui.elided_label import ElidedLabel
 from ui.numbers import compact
 

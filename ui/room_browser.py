@@ -33,7 +33,7 @@ from core.connection import Connection, NotOpen, RequestTimeout
 from core.states import ConnState
 from ui import theme
 from ui.bridge import CoreBridge
-from ui.connections_model import display_name
+from ui.connection_text import display_name
 from ui.elided_label import ElidedLabel
 from ui.room_menu import room_menu
 from ui.room_scan import RoomScan
