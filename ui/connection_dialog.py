@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import replace
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -34,44 +33,9 @@ from core.config import ConnectionConfig
 from ui import theme
 from ui.connection_advanced import AdvancedTab, seconds_spin
 from ui.connection_protocol import ProtocolTab
+from ui.connection_url import split_token, validate_url
 
 MAX_SIZE_KIB = 1024 * 1024  # 1 GiB: large but never unlimited
-
-
-def validate_url(url: str) -> str | None:
-    """None when `url` is a usable ws:// or wss:// URL, else what is wrong, in words."""
-    url = url.strip()
-    if not url:
-        return "Enter a URL, e.g. ws://localhost:8765/"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        return f"Not a valid URL: {exc}"
-    if parts.scheme not in ("ws", "wss"):
-        shown = parts.scheme or "no scheme"
-        return f"The URL must start with ws:// or wss:// (got {shown})"
-    if not parts.hostname:
-        return "The URL has no host name"
-    if any(c.isspace() for c in url):
-        return "The URL contains spaces"
-    return None
-
-
-def split_token(url: str) -> tuple[str, str | None]:
-    """Move a `token` query parameter out of the URL: (URL without it, the token or None).
-
-    The connection puts the token back on the wire; kept apart, it is never shown in lists."""
-    try:
-        parts = urlsplit(url)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-    except ValueError:
-        return url, None
-    tokens = [v for k, v in query if k == "token"]
-    if not tokens:
-        return url, None
-    rest = [(k, v) for k, v in query if k != "token"]
-    return urlunsplit(parts._replace(query=urlencode(rest))), tokens[-1] or None
 
 
 SaveProfile = Callable[[ConnectionConfig], str]  # saves it, returns a line saying where
@@ -108,21 +72,7 @@ class ConnectionDialog(QDialog):
         tabs.addTab(self.protocol, "Protocol")
         self.tabs = tabs
 
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        self.save_profile_button = self.buttons.addButton(
-            "Save as &profile", QDialogButtonBox.ButtonRole.ActionRole
-        )
-        self.save_profile_button.setToolTip(
-            "Keep these settings in the workspace under the Name above (secrets go to the "
-            "keyring, not the file)"
-        )
-        self.save_profile_button.clicked.connect(self.save_as_profile)
-        self.save_profile_button.setEnabled(self._profile_sink() is not None)
-
+        self._build_buttons()
         self.form_error = QLabel()
         self.form_error.setStyleSheet(theme.style("error"))
         self.form_error.setTextFormat(Qt.TextFormat.PlainText)
@@ -137,6 +87,22 @@ class ConnectionDialog(QDialog):
         self.url_edit.textChanged.connect(self._check_url)
         self.insecure_check.toggled.connect(self.insecure_warning.setVisible)
         self._check_url()
+
+    def _build_buttons(self) -> None:
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.save_profile_button = self.buttons.addButton(
+            "Save as &profile", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.save_profile_button.setToolTip(
+            "Keep these settings in the workspace under the Name above (secrets go to the "
+            "keyring, not the file)"
+        )
+        self.save_profile_button.clicked.connect(self.save_as_profile)
+        self.save_profile_button.setEnabled(self._profile_sink() is not None)
 
     # ----- tabs ------------------------------------------------------------------------------
 
