@@ -35,6 +35,8 @@ from ui.connection_advanced import AdvancedTab, seconds_spin
 from ui.connection_protocol import ProtocolTab
 from ui.connection_url import split_token, validate_url
 
+__all__ = ["ConnectionDialog", "SaveProfile", "split_token", "validate_url"]  # as imported
+
 MAX_SIZE_KIB = 1024 * 1024  # 1 GiB: large but never unlimited
 
 
