@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -17,13 +16,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -34,6 +30,7 @@ from ui import theme
 from ui.connection_advanced import AdvancedTab, seconds_spin
 from ui.connection_protocol import ProtocolTab
 from ui.connection_url import split_token, validate_url
+from ui.headers_table import HeadersTable
 
 __all__ = ["ConnectionDialog", "SaveProfile", "split_token", "validate_url"]  # as imported
 
@@ -126,19 +123,11 @@ class ConnectionDialog(QDialog):
         form.addRow("&Name:", self.name_edit)
         form.addRow("&Subprotocols:", self.subprotocols_edit)
 
-        self.headers_table = QTableWidget(0, 2)
-        self.headers_table.setHorizontalHeaderLabels(["Header", "Value"])
-        self.headers_table.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.Interactive
-        )
-        self.headers_table.horizontalHeader().setStretchLastSection(True)
-        self.headers_table.setColumnWidth(0, 160)
-        self.headers_table.verticalHeader().setVisible(False)
-        self.headers_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.headers_table = HeadersTable()
         add = QPushButton("Add header")
         add.clicked.connect(lambda: self.add_header("", ""))
         remove = QPushButton("Remove")
-        remove.clicked.connect(self._remove_header)
+        remove.clicked.connect(self.headers_table.remove_selected)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
@@ -232,27 +221,10 @@ class ConnectionDialog(QDialog):
     # ----- headers ---------------------------------------------------------------------------
 
     def add_header(self, key: str, value: str) -> None:
-        row = self.headers_table.rowCount()
-        self.headers_table.insertRow(row)
-        self.headers_table.setItem(row, 0, QTableWidgetItem(key))
-        self.headers_table.setItem(row, 1, QTableWidgetItem(value))
-
-    def _remove_header(self) -> None:
-        rows = sorted({i.row() for i in self.headers_table.selectedIndexes()}, reverse=True)
-        if not rows and self.headers_table.rowCount():
-            rows = [self.headers_table.rowCount() - 1]
-        for row in rows:
-            self.headers_table.removeRow(row)
+        self.headers_table.add_header(key, value)
 
     def headers(self) -> list[tuple[str, str]]:
-        out = []
-        for row in range(self.headers_table.rowCount()):
-            key_item, value_item = self.headers_table.item(row, 0), self.headers_table.item(row, 1)
-            key = key_item.text().strip() if key_item else ""
-            value = value_item.text().strip() if value_item else ""
-            if key:
-                out.append((key, value))
-        return out
+        return self.headers_table.headers()
 
     def _pick_cafile(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
