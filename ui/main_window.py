@@ -128,6 +128,16 @@ class MainWindow(WindowMenus, WindowLayout, QMainWindow):
         self.workspace_controller: WorkspaceController | None = None  # set_workspace()
         self._remember_session = False
 
+        self._build_docks()
+        self._make_menus()
+        if bridge is not None:
+            self.attach(bridge)
+        if not self.restoreState(QByteArray.fromBase64(DEFAULT_STATE), LAYOUT_VERSION):
+            self.default_layout()
+        self.layout_restored = self.restore_layout() if remember_layout else False
+
+    def _build_docks(self) -> None:
+        """A dock per panel, each with a placeholder, and the plain status bar of the skeleton."""
         self.setDockNestingEnabled(True)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks
@@ -139,12 +149,6 @@ class MainWindow(WindowMenus, WindowLayout, QMainWindow):
         self.status: QStatusBar = QStatusBar(self)  # a StatusBar once there is a bridge
         self.status.showMessage("Starting…")
         self.setStatusBar(self.status)
-        self._make_menus()
-        if bridge is not None:
-            self.attach(bridge)
-        if not self.restoreState(QByteArray.fromBase64(DEFAULT_STATE), LAYOUT_VERSION):
-            self.default_layout()
-        self.layout_restored = self.restore_layout() if remember_layout else False
 
     # ----- panels and layout -------------------------------------------------------------------
 
