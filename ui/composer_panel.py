@@ -6,12 +6,12 @@ Text is sent as is (a JSON error is shown but does not block: servers may take a
 modes and must be valid to send. `{{variables}}` are resolved when sent, through the resolver
 the window gives (`set_resolver`), so the inspector shows what went out. Sends go through
 `bridge.run`, so a failure reaches the status bar; a send while the connection is down lands in
-its offline queue, and the panel says so until the queue is delivered.
+its offline queue, and the panel says so until the queue is delivered. The sending itself is
+ui/composer_send.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,15 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.codecs import preview
-from core.connection import Connection, NotOpen, RequestTimeout
-from core.events import ConnectionRemoved, Opcode, QueueFlushed
-from core.schedule import Message, Scheduler
-from core.states import ConnState
+from core.connection import Connection
+from core.events import ConnectionRemoved, QueueFlushed
+from core.schedule import Scheduler
 from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 from ui.composer_editor import MessageEditor
 from ui.composer_history import HISTORY_LIMIT, SAVE_ACTIONS, HistoryList
+from ui.composer_send import ComposerSend
 from ui.composer_targets import NARROW, TargetPicker
 from ui.composer_text import (
     MODE_BASE64,
@@ -49,12 +48,10 @@ from ui.composer_text import (
     MODE_TEXT,
     MODES,
     Checked,
-    ComposedMessage,
     Resolve,
     check,
     check_unresolved,
     pretty,
-    resolved,
     wrap_envelope,
 )
 from ui.repeat_box import Collected, RepeatBox
@@ -69,7 +66,7 @@ __all__ = [
 VALIDATE_DELAY_MS = 300
 
 
-class ComposerPanel(QWidget):
+class ComposerPanel(ComposerSend, QWidget):
     """Send to the selected connection(s) (`set_connections`), or to the one picked in the combo
     when none is selected."""
 
@@ -309,150 +306,15 @@ class ComposerPanel(QWidget):
         self.editor.setPlainText(text)
         self.validate()
 
-    def send(self) -> None:
-        """Send the editor content to every target (Ctrl+Enter)."""
-        result = self.validate()
-        if not result.ok:
-            self._say(f"not sent: {result.message}", error=True)
-            return
-        targets = self.targets()
-        if not targets:
-            self._say("not sent: no connection (add one in the connections panel)", error=True)
-            return
-        if (result := self._resolved()) is None:
-            return
-        self._remember(self.editor.toPlainText(), self.mode)
-        self.bridge.run(self._send(targets, result.payload, result.is_text), "send")
-
-    def send_request(self) -> None:
-        """Send a JSON object with a fresh requestId and show the reply and its round trip."""
-        if self.mode in (MODE_HEX, MODE_BASE64):
-            self._say("a request is a JSON object: switch to Text or MessagePack mode", error=True)
-            return
-        result = self.validate()
-        if not result.is_json or not isinstance(result.value, dict):
-            self._say("not sent: a request must be a JSON object", error=True)
-            return
-        targets = self.targets()
-        if not targets:
-            self._say("not sent: no connection (add one in the connections panel)", error=True)
-            return
-        if (result := self._resolved()) is None:
-            return
-        if not isinstance(result.value, dict):  # a variable's value broke the object
-            self._say("not sent: a request must be a JSON object", error=True)
-            return
-        self._remember(self.editor.toPlainText(), self.mode)
-        value = {k: v for k, v in result.value.items() if k != "requestId"}
-        self.bridge.run(self._requests(targets, value), "request")
-
     def set_collections(self, collections: Callable[[], Sequence[Collected]]) -> None:
         """Where the Repeat row finds collections to repeat (the workspace's)."""
         self.repeat_box.set_collections(collections)
-
-    def start_repeat(self) -> None:
-        """Repeat the editor content, or the collection chosen in the Repeat row, on every
-        target, as the Repeat row is set."""
-        try:
-            collection = self.repeat_box.chosen()
-        except ValueError as exc:
-            self._say(f"not started: {exc}", error=True)
-            return
-        if collection is not None:
-            self.repeat_messages(collection.messages, f"collection {collection.name}")
-            return
-        result = self.validate()
-        if not result.ok:
-            self._say(f"not started: {result.message}", error=True)
-            return
-        text, mode = self.editor.toPlainText(), self.mode
-        label = preview(Opcode.TEXT, " ".join(text.split()).encode(), 40)
-        if self.repeat_messages([ComposedMessage(text, mode)], label):
-            self._remember(text, mode)
-
-    def repeat_messages(self, messages: Sequence[Message], label: str) -> bool:
-        """Repeat `messages` (core.schedule.Message: SavedMessage, ComposedMessage), in order,
-        on every target as the Repeat row is set; False when none started."""
-        self.repeat_button.setChecked(True)
-        targets = self.targets()
-        if not targets:
-            self._say("not started: no connection (add one in the connections panel)", True)
-            return False
-        try:
-            count = self.repeat_box.pace().count
-            # The first round is built here, on the GUI thread: a variable that does not resolve
-            # is an error now, and a secret the resolver must ask for is asked from here.
-            first = messages[: min(len(messages), count or len(messages))]
-            prepared = [message.payload(self._resolve) for message in first]
-            problems = self.repeat_box.start(targets, messages, self._resolve, label, prepared)
-        except Exception as exc:  # ValueError in words: settings, a variable, bad hex...
-            self._say(f"not started: {exc}", error=True)
-            return False
-        self._say("\n".join(problems), error=bool(problems))
-        return len(problems) < len(targets)
 
     def stop_repeat(self) -> None:
         """Stop every repeat started here."""
         self.repeat_box.stop()
 
-    # ----- async work -----------------------------------------------------------------------
-
-    async def _send(self, targets: list[Connection], payload: bytes, is_text: bool) -> None:
-        lines = []
-        queued: set[int] = set()
-        for conn in targets:
-            if await conn.send(payload, text=is_text):
-                lines.append(f"sent {len(payload):,} bytes to {conn.config.label}")
-            else:
-                lines.append(_queued(conn))
-                queued.add(conn.id)
-        self._say("\n".join(lines), error=bool(queued))
-        self._queued_ids = queued  # after _say: the line now on show is about these
-        for conn in targets:  # delivered already, before this line was up to hear of it
-            if conn.id in queued and not conn.queue:
-                self._on_delivered(conn.id, removed=False)
-
-    async def _requests(self, targets: list[Connection], value: dict[str, Any]) -> None:
-        waiting = []
-        for conn in targets:
-            timeout = conn.config.request_timeout
-            if conn.state is ConnState.OPEN:
-                waiting.append(f"{conn.config.label}: waiting up to {timeout:g} s for the reply…")
-            else:
-                waiting.append(f"{_queued(conn, extra=1)}; waiting up to {timeout:g} s")
-        self._say("\n".join(waiting))
-        lines = await asyncio.gather(*(self._request(conn, value) for conn in targets))
-        self._say("\n".join(text for text, _ in lines), error=any(bad for _, bad in lines))
-
-    async def _request(self, conn: Connection, value: dict[str, Any]) -> tuple[str, bool]:
-        name = conn.config.label
-        try:
-            reply = await conn.request(value)
-        except RequestTimeout:
-            return f"{name}: no reply within {conn.config.request_timeout:g} s", True
-        except NotOpen as exc:
-            return f"{name}: {exc}", True
-        self.last_reply = reply
-        self.reply_received.emit(reply)
-        kind = reply.message.get("type")
-        kind_text = preview(Opcode.TEXT, str(kind).encode(), 40) if kind is not None else "?"
-        detail = ""
-        if kind == "error":
-            why = reply.message.get("error") or reply.message.get("message") or ""
-            detail = f": {preview(Opcode.TEXT, str(why).encode(), 120)}"
-        rtt_ms = reply.rtt * 1000
-        return f"{name}: reply {kind_text}{detail} in {rtt_ms:.1f} ms", kind == "error"
-
     # ----- helpers --------------------------------------------------------------------------
-
-    def _resolved(self) -> Checked | None:
-        """The editor content resolved and checked, ready to send; None (and why, in the
-        status line) when a variable does not resolve or its value breaks the message."""
-        result = resolved(self.editor.toPlainText(), self.mode, self._resolve)
-        if not result.ok:
-            self._say(f"not sent: {result.message}", error=True)
-            return None
-        return result
 
     def _say(self, text: str, error: bool = False) -> None:
         self._queued_ids = set()
@@ -495,9 +357,3 @@ class ComposerPanel(QWidget):
         except KeyError:
             return f"#{conn_id} (removed)"
 
-
-def _queued(conn: Connection, extra: int = 0) -> str:
-    count = len(conn.queue) + extra
-    return (
-        f"queued offline: will be sent when connection {conn.config.label} opens ({count} queued)"
-    )

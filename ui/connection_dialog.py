@@ -5,11 +5,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import replace
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -18,13 +16,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -34,44 +29,12 @@ from core.config import ConnectionConfig
 from ui import theme
 from ui.connection_advanced import AdvancedTab, seconds_spin
 from ui.connection_protocol import ProtocolTab
+from ui.connection_url import split_token, validate_url
+from ui.headers_table import HeadersTable
+
+__all__ = ["ConnectionDialog", "SaveProfile", "split_token", "validate_url"]  # as imported
 
 MAX_SIZE_KIB = 1024 * 1024  # 1 GiB: large but never unlimited
-
-
-def validate_url(url: str) -> str | None:
-    """None when `url` is a usable ws:// or wss:// URL, else what is wrong, in words."""
-    url = url.strip()
-    if not url:
-        return "Enter a URL, e.g. ws://localhost:8765/"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        return f"Not a valid URL: {exc}"
-    if parts.scheme not in ("ws", "wss"):
-        shown = parts.scheme or "no scheme"
-        return f"The URL must start with ws:// or wss:// (got {shown})"
-    if not parts.hostname:
-        return "The URL has no host name"
-    if any(c.isspace() for c in url):
-        return "The URL contains spaces"
-    return None
-
-
-def split_token(url: str) -> tuple[str, str | None]:
-    """Move a `token` query parameter out of the URL: (URL without it, the token or None).
-
-    The connection puts the token back on the wire; kept apart, it is never shown in lists."""
-    try:
-        parts = urlsplit(url)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-    except ValueError:
-        return url, None
-    tokens = [v for k, v in query if k == "token"]
-    if not tokens:
-        return url, None
-    rest = [(k, v) for k, v in query if k != "token"]
-    return urlunsplit(parts._replace(query=urlencode(rest))), tokens[-1] or None
 
 
 SaveProfile = Callable[[ConnectionConfig], str]  # saves it, returns a line saying where
@@ -108,21 +71,7 @@ class ConnectionDialog(QDialog):
         tabs.addTab(self.protocol, "Protocol")
         self.tabs = tabs
 
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        self.save_profile_button = self.buttons.addButton(
-            "Save as &profile", QDialogButtonBox.ButtonRole.ActionRole
-        )
-        self.save_profile_button.setToolTip(
-            "Keep these settings in the workspace under the Name above (secrets go to the "
-            "keyring, not the file)"
-        )
-        self.save_profile_button.clicked.connect(self.save_as_profile)
-        self.save_profile_button.setEnabled(self._profile_sink() is not None)
-
+        self._build_buttons()
         self.form_error = QLabel()
         self.form_error.setStyleSheet(theme.style("error"))
         self.form_error.setTextFormat(Qt.TextFormat.PlainText)
@@ -137,6 +86,22 @@ class ConnectionDialog(QDialog):
         self.url_edit.textChanged.connect(self._check_url)
         self.insecure_check.toggled.connect(self.insecure_warning.setVisible)
         self._check_url()
+
+    def _build_buttons(self) -> None:
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.save_profile_button = self.buttons.addButton(
+            "Save as &profile", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.save_profile_button.setToolTip(
+            "Keep these settings in the workspace under the Name above (secrets go to the "
+            "keyring, not the file)"
+        )
+        self.save_profile_button.clicked.connect(self.save_as_profile)
+        self.save_profile_button.setEnabled(self._profile_sink() is not None)
 
     # ----- tabs ------------------------------------------------------------------------------
 
@@ -158,19 +123,11 @@ class ConnectionDialog(QDialog):
         form.addRow("&Name:", self.name_edit)
         form.addRow("&Subprotocols:", self.subprotocols_edit)
 
-        self.headers_table = QTableWidget(0, 2)
-        self.headers_table.setHorizontalHeaderLabels(["Header", "Value"])
-        self.headers_table.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.Interactive
-        )
-        self.headers_table.horizontalHeader().setStretchLastSection(True)
-        self.headers_table.setColumnWidth(0, 160)
-        self.headers_table.verticalHeader().setVisible(False)
-        self.headers_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.headers_table = HeadersTable()
         add = QPushButton("Add header")
         add.clicked.connect(lambda: self.add_header("", ""))
         remove = QPushButton("Remove")
-        remove.clicked.connect(self._remove_header)
+        remove.clicked.connect(self.headers_table.remove_selected)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
@@ -264,27 +221,10 @@ class ConnectionDialog(QDialog):
     # ----- headers ---------------------------------------------------------------------------
 
     def add_header(self, key: str, value: str) -> None:
-        row = self.headers_table.rowCount()
-        self.headers_table.insertRow(row)
-        self.headers_table.setItem(row, 0, QTableWidgetItem(key))
-        self.headers_table.setItem(row, 1, QTableWidgetItem(value))
-
-    def _remove_header(self) -> None:
-        rows = sorted({i.row() for i in self.headers_table.selectedIndexes()}, reverse=True)
-        if not rows and self.headers_table.rowCount():
-            rows = [self.headers_table.rowCount() - 1]
-        for row in rows:
-            self.headers_table.removeRow(row)
+        self.headers_table.add_header(key, value)
 
     def headers(self) -> list[tuple[str, str]]:
-        out = []
-        for row in range(self.headers_table.rowCount()):
-            key_item, value_item = self.headers_table.item(row, 0), self.headers_table.item(row, 1)
-            key = key_item.text().strip() if key_item else ""
-            value = value_item.text().strip() if value_item else ""
-            if key:
-                out.append((key, value))
-        return out
+        return self.headers_table.headers()
 
     def _pick_cafile(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

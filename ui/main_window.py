@@ -15,26 +15,29 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStatusBar, QWidget
 
 from ui import theme
-from ui.settings import app_settings
+from ui.demo_connection import embedded_connection_config, join_rooms
+from ui.window_layout import DEFAULT_STATE, LAYOUT_VERSION, PANELS, PanelSpec, WindowLayout
+from ui.window_menus import WindowMenus
+
+__all__ = [  # with the names others import from here
+    "PANELS", "MainWindow", "embedded_connection_config", "join_rooms",
+]
 
 if TYPE_CHECKING:  # the core (numpy, websockets, the server) is imported once the window shows
     import asyncio
 
-    from PySide6.QtGui import QAction, QCloseEvent, QShowEvent
-    from PySide6.QtWidgets import QMenu, QMenuBar
+    from PySide6.QtGui import QCloseEvent, QShowEvent
 
     from core.config import ConnectionConfig
     from core.connection import Connection
     from core.events import StateChanged
     from core.recorder import Recorder
-    from core.server import EmbeddedServer
     from ui.bridge import CoreBridge, TickBatch
     from ui.connections_panel import ConnectionsPanel
     from ui.server_panel import ServerPanel
@@ -43,84 +46,13 @@ if TYPE_CHECKING:  # the core (numpy, websockets, the server) is imported once t
 
 log = logging.getLogger(__name__)
 
-LAYOUT_VERSION = 1
-# A saved layout is kept only in a window about as large as the one it was saved in (dock sizes
-# are saved in pixels): in one larger or smaller by more than this, the proportions are redone.
-LAYOUT_SIZE_SLACK = 0.1
-DEMO_ROOMS = ("lobby", "dev")
-DEMO_USER = "you"
 PROBE_ENV = "SOCKETSCOPE_STARTUP_PROBE"  # "1": print `shown`, `painted`, `ready`, `open` times
-# default_layout() as QMainWindow.saveState() writes it for a 1280x800 window (base64), restored
-# by a new window in its place: restoreState() needs no Qt enum, and the first use of one costs
-# ~30 ms (PySide6 makes all ~125 enums of the Qt namespace at once), which the start-up skeleton
-# can then spend after it is shown. tests/test_ui_startup.py checks that it still matches
-# default_layout(); `default_state()` makes it anew. If it cannot be restored (other docks, another
-# LAYOUT_VERSION), the window runs default_layout() instead.
-DEFAULT_STATE = (
-    b"AAAA/wAAAAH9AAAAAQAAAAIAAAUGAAADLPwBAAAAAfwAAAAAAAAFBgAAAPwA/////AIAAAAC/AAAAAAAAAHWAAAAXAD/"
-    b"///8AQAAAAL8AAAAAAAAAZkAAAB7AP////wCAAAAAvsAAAAgAGQAbwBjAGsAXwBjAG8AbgBuAGUAYwB0AGkAbwBuAHMB"
-    b"AAAAAAAAAMgAAAAeAP////wAAAAAAAABCAAAADgBAAAZ+gAAAAACAAAAA/sAAAAUAGQAbwBjAGsAXwByAG8AbwBtAHMB"
-    b"AAAAAP////8AAAAeAP////sAAAAgAGQAbwBjAGsAXwBjAG8AbABsAGUAYwB0AGkAbwBuAHMBAAAAAP////8AAAAeAP//"
-    b"//sAAAAWAGQAbwBjAGsAXwB0AG8AcABpAGMAcwEAAAAA/////wAAAB4A////+wAAABwAZABvAGMAawBfAGkAbgBzAHAA"
-    b"ZQBjAHQAbwByAQAAAAAAAANnAAAAPAD////8AAAAAAAAAVAAAAA4AP////wBAAAAAvwAAAAAAAACAAAAAHsA////+gAA"
-    b"AAABAAAAAvsAAAAaAGQAbwBjAGsAXwBjAG8AbQBwAG8AcwBlAHIBAAAAAP////8AAAA8AP////sAAAAWAGQAbwBjAGsA"
-    b"XwBzAGUAcgB2AGUAcgEAAAAA/////wAAADwA/////AAAAAAAAAMAAAAAewD////6AAAAAAEAAAAC+wAAABYAZABvAGMA"
-    b"awBfAGMAaABhAHIAdABzAQAAAAD/////AAAAPAD////7AAAAFABkAG8AYwBrAF8AcABhAGkAcgBzAQAAAAD/////AAAA"
-    b"PAD///8AAAAAAAAAAAAAAAQAAAAEAAAACAAAAAj8AAAAAA=="
-)
 
 
 def probe(what: str) -> None:
     """With SOCKETSCOPE_STARTUP_PROBE=1, print `WHAT <CLOCK_MONOTONIC>` (bench_startup.py)."""
     if os.environ.get(PROBE_ENV) == "1":
         print(f"{what} {time.monotonic():.6f}", file=sys.stdout, flush=True)
-
-
-@dataclass(frozen=True)
-class PanelSpec:
-    key: str  # object name of the dock, used by saveState
-    title: str
-    module: str
-    cls: str
-
-
-# Panels other helpers write are imported lazily: a missing or broken one becomes a placeholder
-# in its dock instead of taking the whole window down.
-PANELS = (
-    PanelSpec("connections", "Connections", "ui.connections_panel", "ConnectionsPanel"),
-    PanelSpec("rooms", "Rooms", "ui.room_browser", "RoomBrowser"),
-    PanelSpec("inspector", "Inspector", "ui.inspector_panel", "InspectorPanel"),
-    PanelSpec("composer", "Composer", "ui.composer_panel", "ComposerPanel"),
-    PanelSpec("charts", "Charts", "ui.charts_panel", "ChartsPanel"),
-    PanelSpec("server", "Server", "ui.server_panel", "ServerPanel"),
-    PanelSpec("collections", "Collections", "ui.collections_panel", "CollectionsPanel"),
-    PanelSpec("topics", "Topics", "ui.topics_panel", "TopicsPanel"),
-    PanelSpec("pairs", "Pairs", "ui.pairs_panel", "PairsPanel"),
-)
-
-
-def embedded_connection_config(server: EmbeddedServer, name: str = "demo (embedded)",
-                               user: str = DEMO_USER, path: str = "/") -> ConnectionConfig:
-    """A connection to the embedded server: its token, a 1 s heartbeat so the charts move."""
-    from core.config import ConnectionConfig, HeartbeatConfig
-    from core.server.tokens import make_token
-
-    cfg = server.config
-    return ConnectionConfig(
-        url=server.url + path,
-        name=name,
-        token=make_token(cfg.secret, user, None) if cfg.auth else None,
-        heartbeat=HeartbeatConfig(interval=1.0, timeout=5.0),
-    )
-
-
-def join_rooms(bridge: CoreBridge, conn: Connection, rooms: tuple[str, ...] = DEMO_ROOMS) -> None:
-    """Ask to join demo rooms; sent before the connection opens it waits in the offline queue."""
-    import json
-
-    for room in rooms:
-        message = json.dumps({"type": "join_room", "room": room})
-        bridge.run(conn.send(message), f"Join {room}")
 
 
 class _Placeholder(QLabel):
@@ -156,7 +88,7 @@ class _FirstPaint(QObject):
         return True
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowMenus, WindowLayout, QMainWindow):
     """Owns no core state: the bridge has the manager and the server; panels show them."""
 
     closed = Signal()
@@ -188,7 +120,7 @@ class MainWindow(QMainWindow):
         self._recordings: QWidget | None = None
         self._shown = False
         self._sizes_due = False  # default_sizes() once the window has painted
-        self._saved_size: QSize | None = None  # the window's size when its layout was saved
+        self._saved_size = None  # the window's size when its layout was saved
         self.is_ready = False  # every dock has its panel: `ready` was emitted
         self._probe_open = os.environ.get(PROBE_ENV) == "1"
         self._early_states: list[StateChanged] = []  # seen before the charts panel was built
@@ -196,6 +128,16 @@ class MainWindow(QMainWindow):
         self.workspace_controller: WorkspaceController | None = None  # set_workspace()
         self._remember_session = False
 
+        self._build_docks()
+        self._make_menus()
+        if bridge is not None:
+            self.attach(bridge)
+        if not self.restoreState(QByteArray.fromBase64(DEFAULT_STATE), LAYOUT_VERSION):
+            self.default_layout()
+        self.layout_restored = self.restore_layout() if remember_layout else False
+
+    def _build_docks(self) -> None:
+        """A dock per panel, each with a placeholder, and the plain status bar of the skeleton."""
         self.setDockNestingEnabled(True)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks
@@ -207,12 +149,6 @@ class MainWindow(QMainWindow):
         self.status: QStatusBar = QStatusBar(self)  # a StatusBar once there is a bridge
         self.status.showMessage("Starting…")
         self.setStatusBar(self.status)
-        self._make_menus()
-        if bridge is not None:
-            self.attach(bridge)
-        if not self.restoreState(QByteArray.fromBase64(DEFAULT_STATE), LAYOUT_VERSION):
-            self.default_layout()
-        self.layout_restored = self.restore_layout() if remember_layout else False
 
     # ----- panels and layout -------------------------------------------------------------------
 
@@ -321,61 +257,6 @@ class MainWindow(QMainWindow):
         probe("ready")
         self.ready.emit()
 
-    def default_layout(self) -> None:
-        """Top row: connections over rooms on the left, the inspector (largest) beside them.
-        Bottom row, full width: composer (server tabbed with it) and charts.
-
-        All docks share one dock area, split in nested rows and columns: with no central
-        widget, resizeDocks() only balances docks reliably within one area."""
-        from PySide6.QtCore import Qt
-
-        d = self.docks
-        top = Qt.DockWidgetArea.TopDockWidgetArea
-        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        for dock in d.values():
-            dock.setFloating(False)
-            self.removeDockWidget(dock)
-        self.addDockWidget(top, d["connections"])
-        self.splitDockWidget(d["connections"], d["composer"], vertical)
-        self.splitDockWidget(d["connections"], d["inspector"], horizontal)
-        self.splitDockWidget(d["connections"], d["rooms"], vertical)
-        self.tabifyDockWidget(d["rooms"], d["collections"])
-        self.splitDockWidget(d["composer"], d["charts"], horizontal)
-        self.tabifyDockWidget(d["composer"], d["server"])
-        self.tabifyDockWidget(d["rooms"], d["topics"])
-        self.tabifyDockWidget(d["charts"], d["pairs"])
-        for dock in d.values():
-            dock.show()
-        d["composer"].raise_()
-        d["rooms"].raise_()
-        d["charts"].raise_()
-        self.default_sizes()
-
-    def default_state(self) -> bytes:
-        """DEFAULT_STATE anew: default_layout() at 1280x800, saved and base64-encoded (the
-        window's own size and layout are changed)."""
-        self.resize(1280, 800)
-        self.default_layout()
-        return bytes(self.saveState(LAYOUT_VERSION).toBase64().data())
-
-    def default_sizes(self) -> None:
-        """Proportions of the default layout for the current window size: at 1280x800 the left
-        column is ~410 px (connections with State, Name, RTT, In and Out; member names in full)
-        and the charts get more of the bottom row than the composer."""
-        from PySide6.QtCore import Qt
-
-        d = self.docks
-        width, height = self.width(), self.height()
-        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        left = int(width * 0.32)
-        self.resizeDocks([d["connections"], d["inspector"]], [left, width - left], horizontal)
-        self.resizeDocks([d["inspector"], d["composer"]],
-                         [int(height * 0.58), int(height * 0.42)], vertical)
-        self.resizeDocks([d["connections"], d["rooms"]],
-                         [int(height * 0.25), int(height * 0.33)], vertical)
-        self.resizeDocks([d["composer"], d["charts"]],
-                         [int(width * 0.40), int(width * 0.60)], horizontal)
-
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._shown:
@@ -410,158 +291,7 @@ class MainWindow(QMainWindow):
             self.bridge.tick.disconnect(self._probe_tick)
             probe("open")
 
-    def reset_layout(self) -> None:
-        self.default_layout()
-
-    def restore_layout(self) -> bool:
-        settings = app_settings()
-        geometry = settings.value("window/geometry")
-        state = settings.value("window/state")
-        size = settings.value("window/size")
-        restored = False
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            restored = self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            restored = self.restoreState(state, LAYOUT_VERSION) and restored
-        self._saved_size = size if isinstance(size, QSize) and restored else None
-        return restored
-
-    def _layout_fits(self) -> bool:
-        """The restored layout suits this window: it was saved at about this size. A layout
-        squeezed into a small window must not come back to squeeze a larger one."""
-        saved = self._saved_size
-        if not self.layout_restored or saved is None:
-            return False
-        return (abs(self.width() - saved.width()) <= saved.width() * LAYOUT_SIZE_SLACK
-                and abs(self.height() - saved.height()) <= saved.height() * LAYOUT_SIZE_SLACK)
-
-    def save_layout(self) -> None:
-        settings = app_settings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        settings.setValue("window/size", self.size())
-        settings.sync()
-
-    # ----- menus -------------------------------------------------------------------------------
-
-    def _make_menus(self) -> None:
-        """The menu bar with its menus, empty: `_fill_menus()` adds their actions just after the
-        first paint (or with the panels, whichever comes first)."""
-        bar = self.menuBar()
-        self.file_menu = bar.addMenu("&File")
-        self.connection_menu = bar.addMenu("&Connection")  # the connections panel's actions
-        self._make_workspace_menus(bar)
-        self.server_menu = bar.addMenu("&Server")
-        self.view_menu = bar.addMenu("&View")
-        self.help_menu = bar.addMenu("&Help")
-        self._needs_panels: tuple[QAction, ...] = ()
-        self._menus_filled = False
-
-    def _fill_menus(self) -> None:
-        """Every action is there from the start; those that need the panels are enabled once
-        every panel is built."""
-        from PySide6.QtGui import QAction, QKeySequence
-
-        from ui.file_actions import add_recording_actions
-
-        if self._menus_filled:
-            return
-        self._menus_filled = True
-        file_menu = self.file_menu
-        new = QAction("&New connection…", self)
-        new.setShortcut(QKeySequence.StandardKey.New)
-        new.triggered.connect(lambda: self.connections.new_connection())
-        embedded = QAction("Connect to &embedded server", self)
-        embedded.setStatusTip("Start the local test server if needed and connect to it")
-        embedded.triggered.connect(lambda: self.connect_embedded())
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        recordings = QAction("&Recordings…", self)
-        recordings.setStatusTip("Browse and export recorded sessions")
-        recordings.triggered.connect(self.show_recordings)
-        file_menu.addAction(new)
-        file_menu.addAction(embedded)
-        file_menu.addSeparator()
-        self._add_workspace_actions(file_menu)
-        file_menu.addSeparator()
-        file_menu.addAction(recordings)
-        add_recording_actions(self, file_menu)
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-        self.embedded_action = embedded
-
-        if "connections" in self.panels:
-            self._connection_menu()
-
-        server_menu = self.server_menu
-        toggle = QAction("&Start/stop embedded server", self)
-        toggle.triggered.connect(lambda: self.server_panel.toggle())
-        copy = QAction("&Copy token", self)
-        copy.triggered.connect(lambda: self.server_panel.copy_token())
-        server_menu.addAction(toggle)
-        server_menu.addAction(copy)
-        self._needs_panels = (new, embedded, toggle, copy)
-        for action in self._needs_panels:
-            action.setEnabled(self.is_ready)
-
-        view_menu = self.view_menu
-        for spec in PANELS:
-            view_menu.addAction(self.docks[spec.key].toggleViewAction())
-        view_menu.addSeparator()
-        reset = QAction("&Reset layout", self)
-        reset.triggered.connect(self.reset_layout)
-        view_menu.addAction(reset)
-
-        about = QAction("&About SocketScope", self)
-        about.triggered.connect(self._about)
-        self.help_menu.addAction(about)
-
-    def _connection_menu(self) -> None:
-        add_actions_to = getattr(self.connections, "add_actions_to", None)
-        if add_actions_to is None or not self._menus_filled:  # no panel, or added with the others
-            return
-        add_actions_to(self.connection_menu)
-        self.connection_menu.addSeparator()
-        self.connection_menu.addMenu(self.profiles_menu)
-
-    def _about(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
-
-        QMessageBox.about(
-            self,
-            "About SocketScope",
-            "SocketScope: inspect, compose and load-watch WebSocket connections.\n"
-            "Comes with an embedded test server (rooms, auth, demo bots).",
-        )
-
     # ----- workspace ---------------------------------------------------------------------------
-
-    def _make_workspace_menus(self, bar: QMenuBar) -> None:
-        """Connection > Profiles and the Environment menu (Qt only: part of the skeleton)."""
-        from ui.workspace_menus import EnvironmentMenu, ProfilesMenu
-
-        self.profiles_menu = ProfilesMenu(lambda: self.workspace_controller, self)
-        self.environment_menu = EnvironmentMenu(lambda: self.workspace_controller, self)
-        bar.addMenu(self.environment_menu)
-
-    def _add_workspace_actions(self, menu: QMenu) -> None:
-        from PySide6.QtGui import QAction
-
-        def call(method: str) -> None:
-            if self.workspace_controller is not None:
-                getattr(self.workspace_controller, method)()
-
-        for text, method, tip in (
-            ("&Open workspace…", "choose_file", "Load profiles, collections and environments "
-             "from another workspace file"),
-            ("Save workspace &as…", "choose_save_as", "Write this workspace to another file, "
-             "which it then uses"),
-        ):
-            action = QAction(text, self)
-            action.setStatusTip(tip)
-            action.triggered.connect(lambda _=False, m=method: call(m))
-            menu.addAction(action)
 
     def set_workspace(self, session: WorkspaceSession, remember_session: bool = True) -> None:
         """Use this workspace (profiles, collections, environments); with `remember_session`,

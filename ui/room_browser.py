@@ -6,26 +6,16 @@ events in the connection's traffic, plus a periodic refresh. For any other serve
 inferred from observed messages that carry a `room` field. Frames are parsed lazily: only those
 whose payload contains the few marker words below.
 
-A tick never visits every frame in Python: payloads are joined into one bytes object and searched
-for the markers in C, and only the frames with a hit are looked at. A greeting is looked for only
-in the first message a connection receives after it opens; room events only while the shown
-connection speaks the protocol (or a `list_rooms` reply is awaited); inference looks at a bounded
-sample of each tick's frames (room names repeat).
+The reading of traffic is ui/room_scan.py's; the parsing, ui/room_traffic.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-from bisect import bisect_left
-from dataclasses import dataclass, field
-from itertools import accumulate, count
-from operator import add, attrgetter
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -39,69 +29,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.codecs import parse_object
 from core.connection import Connection, NotOpen, RequestTimeout
-from core.events import Direction, FrameEvent, Opcode
 from core.states import ConnState
 from ui import theme
-from ui.bridge import CoreBridge, TickBatch
-from ui.connections_model import display_name
+from ui.bridge import CoreBridge
+from ui.connection_text import display_name
 from ui.elided_label import ElidedLabel
+from ui.room_menu import room_menu
+from ui.room_scan import RoomScan
+from ui.room_traffic import ConnRooms, Joined, member_count, message_data, valid_room
 from ui.rooms_model import COL_ID, COL_MEMBERS, COL_NAME, RoomsModel
 
 REFRESH_MS = 5_000  # periodic list_rooms while a protocol connection is shown
 RECHECK_MS = 1_500  # second list_rooms after a greeting
 REQUEST_TIMEOUT = 5.0
-INFER_BUDGET = 500  # frames parsed per tick to infer rooms (room names repeat; skipping is fine)
-MAX_INFERRED_ROOMS = 1_000
-MAX_INFERRED_MEMBERS = 500
-INFER_SCAN_FRAMES = 500  # frames (spread over the tick's batch) searched for a `room` field
-INFER_SCAN_BYTES = 64 * 1024  # and about this many of their payload bytes
-GREETING_MAX = 512  # a `connected` greeting is small; bigger frames are not scanned for it
-GREETING_WINDOW = 5.0  # s after a connection opens (arrival times) that its first message may come
-ID_FIELDS = ("clientId", "from", "userId", "sender", "user")
-NAME_FIELDS = ("name", "username", "user", "nick")
 
 NO_PROTOCOL = "This server does not speak the SocketScope room protocol; no rooms seen in traffic."
 INFERRED = (
     'Rooms inferred from traffic (messages carrying a "room" field). This server does not '
     "speak the SocketScope room protocol, so members and joins are not reported."
 )
+_Joined = Joined  # the name the tests know it by
 
 
-def valid_room(name: str) -> bool:
-    return 0 < len(name) <= 64 and name.isprintable()
-
-
-def message_data(text: str) -> Any:
-    """What the user typed: a JSON value when it parses as one, else the plain string."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-@dataclass(slots=True)
-class InferredRoom:
-    seen: int = 0
-    members: dict[str, str] = field(default_factory=dict)  # clientId -> name
-    shown_members: int = 0  # how many of `members` the model already has
-
-
-@dataclass(slots=True)
-class ConnRooms:
-    """What the browser knows about one connection's server, kept for every connection."""
-
-    protocol: bool | None = None  # None: not known yet
-    answered: bool = False  # a `rooms` reply came: only then is the list polled
-    silent: bool = False  # a `list_rooms` went unanswered: nothing is asked again unbidden
-    own_rooms: set[str] = field(default_factory=set)  # joined, by the server's reply
-    client_id: str | None = None
-    inferred: dict[str, InferredRoom] = field(default_factory=dict)
-    dirty: set[str] = field(default_factory=set)  # inferred rooms changed since last shown
-
-
-class RoomBrowser(QWidget):
+class RoomBrowser(RoomScan, QWidget):
     """Rooms -> members tree of the first selected connection, with join/leave/broadcast/PM."""
 
     def __init__(self, bridge: CoreBridge, parent: QWidget | None = None) -> None:
@@ -116,6 +67,14 @@ class RoomBrowser(QWidget):
         self._inflight_key: tuple[int, str | None] | None = None
         self._error = ""
 
+        self._build_header()
+        self._build_tree()
+        self._build_layout()
+        self._build_timers()
+        bridge.tick.connect(self._on_tick)
+        self._update_header()
+
+    def _build_header(self) -> None:
         self.title = ElidedLabel("Rooms", min_chars=4)  # a long name is cut with "…"
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         font = self.title.font()
@@ -137,6 +96,7 @@ class RoomBrowser(QWidget):
         self.error.setStyleSheet(theme.style("error_note"))
         self.error.hide()
 
+    def _build_tree(self) -> None:
         self.tree = QTreeView()
         self.tree.setModel(self.model)
         self.tree.setUniformRowHeights(True)
@@ -152,6 +112,7 @@ class RoomBrowser(QWidget):
         header.resizeSection(COL_MEMBERS, 64)
         self.model.rowsInserted.connect(self._expand_new_rooms)
 
+    def _build_layout(self) -> None:
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.refresh_button)
@@ -163,6 +124,7 @@ class RoomBrowser(QWidget):
         layout.addWidget(self.error)
         layout.addWidget(self.tree, 1)
 
+    def _build_timers(self) -> None:
         self.poll_timer = QTimer(self)  # list_rooms, for servers that answered one
         self.poll_timer.setInterval(REFRESH_MS)
         self.poll_timer.timeout.connect(self._periodic)
@@ -171,8 +133,6 @@ class RoomBrowser(QWidget):
         self._recheck.setSingleShot(True)
         self._recheck.setInterval(RECHECK_MS)
         self._recheck.timeout.connect(self._periodic)
-        bridge.tick.connect(self._on_tick)
-        self._update_header()
 
     # ----- selection -----------------------------------------------------------------------
 
@@ -344,7 +304,7 @@ class RoomBrowser(QWidget):
         else:
             info.own_rooms.add(room)
             name = reply.get("name")
-            count = _member_count(reply.get("members"))
+            count = member_count(reply.get("members"))
             self.model.joined(room, info.client_id,
                               name if isinstance(name, str) else info.client_id, count)
         self._update_header()
@@ -375,195 +335,7 @@ class RoomBrowser(QWidget):
                 and self._open_connection() is not None):
             self.refresh()
 
-    # ----- traffic -------------------------------------------------------------------------
-
-    def _on_tick(self, batch: TickBatch) -> None:
-        current = self.conn_id
-        for event in batch.states:
-            if event.new is ConnState.OPEN:  # (re)connected: a protocol server greets now
-                self._greeting_until[event.conn_id] = event.time + GREETING_WINDOW
-        if batch.frames:
-            self._scan(batch.frames)
-        for event in batch.states:
-            if event.conn_id == current:
-                self._update_header()
-                break
-        if current is not None:
-            info = self._info.get(current)
-            if info is not None and not info.protocol and info.dirty:
-                self._show_inferred(info)
-
-    def _scan(self, frames: list[FrameEvent]) -> None:
-        """Greetings, room events and inferred rooms of one tick's frames, in three passes; each
-        searches joined payloads in C and handles only the frames with a hit."""
-        payloads: list[bytes] | None = None
-        # 1. greetings: a protocol server's first message on a new connection
-        waiting = self._greeting_until
-        if waiting:
-            first = frames[0].time  # a batch is in arrival order
-            for conn_id in [c for c, until in waiting.items() if until < first]:
-                del waiting[conn_id]
-        if waiting:
-            ids = list(map(_conn_id, frames))
-            first_of = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))
-            for conn_id in [c for c in waiting if c in first_of]:
-                self._first_message(conn_id, frames, ids, first_of[conn_id])
-        # 2. presence and rooms replies of the connection shown, while it speaks the protocol
-        current = self.conn_id
-        info = self._info.get(current) if current is not None else None
-        if info is not None and (info.protocol or self._awaiting_rooms(current)):
-            if payloads is None:
-                payloads = list(map(_payload, frames))
-            joined = _Joined(payloads)
-            found = set(joined.hits(b"presence", len(frames)))
-            found.update(joined.hits(b"rooms", len(frames)))
-            for i in sorted(found):
-                frame = frames[i]
-                if (
-                    frame.conn_id == current
-                    and frame.direction is Direction.IN
-                    and _is_data(frame)
-                    and info.protocol is not False
-                ):
-                    self._room_event(frame, info)
-        # 3. rooms inferred from a `room` field (servers without the protocol): all of a small
-        # batch; of a big one (a flood) every k-th frame from a random first one, k a prime (so
-        # that a room that comes every other message is not missed), at most INFER_SCAN_BYTES
-        sample = frames
-        if len(frames) > INFER_SCAN_FRAMES:
-            step = _prime_at_least(max(3, -(-len(frames) // INFER_SCAN_FRAMES)))
-            sample = frames[self._random.randrange(step) :: step]
-        scan = list(map(_payload, sample)) if sample is not frames or payloads is None else payloads
-        sizes = list(accumulate(map(len, scan)))
-        if sizes[-1] > INFER_SCAN_BYTES:  # from a random point on, wrapping around
-            start = self._random.randrange(len(sample))
-            sample = sample[start:] + sample[:start]
-            scan = scan[start:] + scan[:start]
-            sizes = list(accumulate(map(len, scan)))
-            scan = scan[: bisect_left(sizes, INFER_SCAN_BYTES) + 1]
-        budget = INFER_BUDGET
-        for i in _Joined(scan).hits(b"room", INFER_BUDGET):
-            frame = sample[i]
-            if not _is_data(frame):
-                continue
-            conn_info = self._info_for(frame.conn_id)
-            if not conn_info.protocol and budget > 0:
-                budget -= 1
-                self._infer(frame, conn_info)
-
-    def _first_message(
-        self, conn_id: int, frames: list[FrameEvent], ids: list[int], i: int
-    ) -> None:
-        """Look at the first incoming data frame of a connection that just opened: a greeting,
-        or no greeting will come. Without one in this batch, keep waiting."""
-        for _ in range(64):  # sent frames, pings and pongs may come first
-            frame = frames[i]
-            if frame.direction is Direction.IN and _is_data(frame):
-                del self._greeting_until[conn_id]
-                payload = frame.payload
-                if len(payload) <= GREETING_MAX and b"connected" in payload:
-                    self._greeting(frame, self._info_for(conn_id))
-                return
-            try:
-                i = ids.index(conn_id, i + 1)
-            except ValueError:
-                return
-
-    def _awaiting_rooms(self, conn_id: int) -> bool:
-        """A `list_rooms` of this connection is in flight (its reply may say it is a protocol
-        server)."""
-        task = self._inflight
-        key = self._inflight_key
-        return task is not None and not task.done() and key is not None and key[0] == conn_id
-
-    def _greeting(self, frame: FrameEvent, info: ConnRooms) -> bool:
-        """True when the frame is a PROTOCOL.md greeting (and was taken as one)."""
-        obj = parse_object(frame.opcode, frame.payload)
-        if not obj or obj.get("type") != "connected":
-            return False
-        client_id = obj.get("clientId")
-        if not isinstance(client_id, str | int):
-            return False
-        info.protocol = True
-        info.client_id = str(client_id)
-        if frame.conn_id == self.conn_id:
-            self.model.set_self_id(info.client_id)
-            self._update_header()
-            if not info.silent:
-                self.refresh()
-            # After a reconnect the server may not have dropped our previous incarnation yet,
-            # and nobody sends us its presence leave: look again shortly.
-            self._recheck.start()
-        return True
-
-    def _room_event(self, frame: FrameEvent, info: ConnRooms) -> None:
-        obj = parse_object(frame.opcode, frame.payload)
-        if not obj:
-            return
-        kind = obj.get("type")
-        if kind == "presence":
-            room, client_id = obj.get("room"), obj.get("clientId")
-            if not isinstance(room, str) or not isinstance(client_id, str | int):
-                return
-            if obj.get("event") == "join":
-                name = obj.get("name")
-                self.model.member_joined(
-                    room, str(client_id), name if isinstance(name, str) else str(client_id)
-                )
-            elif obj.get("event") == "leave":
-                self.model.member_left(room, str(client_id))
-            self._update_header()
-        elif kind == "rooms" and isinstance(obj.get("rooms"), list):
-            info.answered = True
-            if not info.protocol:
-                info.protocol = True
-                self.model.clear()  # inferred rooms give way to the server's own list
-            rooms, counts = _parse_rooms(obj["rooms"])
-            self.model.set_rooms(rooms, counts)
-            me = info.client_id
-            for room in info.own_rooms & counts.keys() if me else ():  # counted, not listed:
-                self.model.member_joined(room, me, me, counted=False)  # we are one of them
-            self._update_header()
-
-    def _infer(self, frame: FrameEvent, info: ConnRooms) -> None:
-        obj = parse_object(frame.opcode, frame.payload)
-        room = obj.get("room") if obj else None
-        if not isinstance(room, str) or not valid_room(room):
-            return
-        entry = info.inferred.get(room)
-        if entry is None:
-            if len(info.inferred) >= MAX_INFERRED_ROOMS:
-                return
-            entry = info.inferred[room] = InferredRoom()
-        entry.seen += 1
-        assert obj is not None
-        sender = next((obj[k] for k in ID_FIELDS if isinstance(obj.get(k), str | int)), None)
-        if sender is not None and len(entry.members) < MAX_INFERRED_MEMBERS:
-            sender = str(sender)
-            if sender not in entry.members:
-                name = next((obj[k] for k in NAME_FIELDS if isinstance(obj.get(k), str)), sender)
-                entry.members[sender] = name
-        info.dirty.add(room)
-
-    def _show_inferred(self, info: ConnRooms) -> None:
-        had_rooms = self.model.rowCount() > 0
-        for room in sorted(info.dirty):
-            entry = info.inferred.get(room)
-            if entry is None:
-                continue
-            members = list(entry.members.items())
-            self.model.note_inferred(room, entry.seen, members)
-        info.dirty.clear()
-        if had_rooms != (self.model.rowCount() > 0):
-            self._update_header()
-
     # ----- view helpers --------------------------------------------------------------------
-
-    def _info_for(self, conn_id: int) -> ConnRooms:
-        info = self._info.get(conn_id)
-        if info is None:
-            info = self._info[conn_id] = ConnRooms()
-        return info
 
     def _open_connection(self, report: bool = False) -> Connection | None:
         conn = self.connection()
@@ -628,117 +400,4 @@ class RoomBrowser(QWidget):
 
     def build_menu(self, index: QModelIndex) -> QMenu:
         """The context menu for a room row, a member row or empty space."""
-        room = self.model.room_at(index)
-        member = self.model.member_at(index)
-        info = self.info()
-        protocol = bool(info and info.protocol)
-        menu = QMenu(self)
-        if room is not None:
-            joined = self.model.is_member(room.name, info.client_id if info else None)
-            shown = room.name.replace("&", "&&")  # not a mnemonic
-            join = menu.addAction(f"Join room {shown}")
-            join.setEnabled(protocol and not joined)
-            join.triggered.connect(lambda: self.join_room(room.name))
-            leave = menu.addAction(f"Leave room {shown}")
-            leave.setEnabled(protocol and joined)
-            leave.triggered.connect(lambda: self.leave_room(room.name))
-            hint = "" if joined or not protocol else " (join first)"
-            cast = menu.addAction(f"Broadcast to room…{hint}")
-            cast.setEnabled(protocol and joined)
-            cast.triggered.connect(lambda: self.broadcast_to_room(room.name))
-        if member is not None:
-            menu.addSeparator()
-            pm = menu.addAction(f"Private message to {member.name.replace('&', '&&')}…")
-            pm.setEnabled(protocol and member.client_id != (info.client_id if info else None))
-            pm.triggered.connect(lambda: self.private_message(member.client_id))
-            copy = QAction("Copy client ID", menu)
-            copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(member.client_id))
-            menu.addAction(copy)
-        if room is None:
-            menu.addAction("Join room…").triggered.connect(lambda: self.join_room())
-            menu.actions()[-1].setEnabled(protocol)
-        menu.addSeparator()
-        menu.addAction("Refresh").triggered.connect(lambda: self.refresh())
-        return menu
-
-
-_payload = attrgetter("payload")
-_conn_id = attrgetter("conn_id")
-
-
-def _prime_at_least(n: int) -> int:
-    while any(n % d == 0 for d in range(2, int(n**0.5) + 1)):
-        n += 1
-    return n
-
-
-def _is_data(frame: FrameEvent) -> bool:
-    op = frame.opcode
-    return op is Opcode.TEXT or op is Opcode.BINARY
-
-
-class _Joined:
-    """Payloads joined into one bytes object, to find which of them hold a marker at C speed:
-    Python runs only for the hits. No marker holds a NUL byte, so a hit never spans two."""
-
-    def __init__(self, payloads: list[bytes]) -> None:
-        self.payloads = payloads
-        self._blob: bytes | None = None
-        self._ends: list[int] | None = None
-
-    def hits(self, marker: bytes, limit: int) -> list[int]:
-        """Indices of the payloads that contain `marker`, ascending, at most `limit`."""
-        if not self.payloads or limit <= 0:
-            return []
-        if self._blob is None:
-            self._blob = b"\0".join(self.payloads)
-        blob = self._blob
-        pos = blob.find(marker)
-        if pos < 0:
-            return []
-        if self._ends is None:  # where payload i ends in the blob (the separator after it)
-            self._ends = list(map(add, accumulate(map(len, self.payloads)), count()))
-        ends = self._ends
-        out: list[int] = []
-        while pos >= 0 and len(out) < limit:
-            i = bisect_left(ends, pos)
-            out.append(i)
-            pos = blob.find(marker, ends[i] + 1)
-        return out
-
-
-COUNT_FIELDS = ("members", "memberCount", "count", "size")  # a room's size when not a list
-
-
-def _member_count(value: Any) -> int | None:
-    """A member count as a server gives it: a number, or a list of members."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return max(value, 0)
-    return len(value) if isinstance(value, list) else None
-
-
-def _parse_rooms(
-    rooms: list[Any],
-) -> tuple[list[tuple[str, list[tuple[str, str]]]], dict[str, int]]:
-    """The `rooms` array of a reply, defensively (malformed entries are skipped): each room
-    with its members, and the counts of rooms given with a number instead of a list."""
-    out: list[tuple[str, list[tuple[str, str]]]] = []
-    counts: dict[str, int] = {}
-    for room in rooms:
-        if not isinstance(room, dict) or not isinstance(room.get("name"), str):
-            continue
-        members = []
-        raw = room.get("members")
-        if not isinstance(raw, list):  # a number, under one name or another
-            for key in COUNT_FIELDS:
-                value = room.get(key)
-                if isinstance(value, int) and not isinstance(value, bool):
-                    counts[room["name"]] = max(value, 0)
-                    break
-        for member in raw if isinstance(raw, list) else []:
-            if isinstance(member, dict) and isinstance(member.get("clientId"), str | int):
-                client_id = str(member["clientId"])
-                name = member.get("name")
-                members.append((client_id, name if isinstance(name, str) else client_id))
-        out.append((room["name"], members))
-    return out, counts
+        return room_menu(self, index)
