@@ -6,17 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.atomic_file import replaced
 from core.cli_protocol import DecodedOutput
 from core.cli_settings import CliError, connect_settings
 from core.config import ConnectionConfig
@@ -315,16 +314,8 @@ def export(args: argparse.Namespace) -> int:
                 _export_to(rec, args, sys.stdout)
                 return 0
             target = Path(args.output)
-            fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    count = _export_to(rec, args, out)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(temp, target)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            with replaced(target) as out:
+                count = _export_to(rec, args, out)
     except (OSError, sqlite3.DatabaseError) as exc:
         return _fail(f"cannot export {args.recording}: {exc}")
     print(f"wrote {count} {'entries' if args.format == 'har' else 'lines'} to {target}",

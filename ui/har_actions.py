@@ -8,10 +8,8 @@ are written beside their target and renamed when complete, so a failure leaves n
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 from typing import Literal
@@ -19,6 +17,7 @@ from typing import Literal
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from core.atomic_file import replaced
 from core.paths import recordings_dir
 from core.recording import HarError, ImportResult, Recording, export_recording_har, import_har
 
@@ -75,18 +74,8 @@ def export_recording(recording_path: str | Path, target: str | Path, fmt: Format
     """Write the recording as HAR (entries) or NDJSON (lines) to `target`, atomically; returns
     the count. Raises OSError or sqlite3.DatabaseError; the target is then left as it was."""
     target = Path(target)
-    with Recording(recording_path) as rec:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                count = export_recording_har(rec, out) if fmt == "har" else rec.export_ndjson(out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    return count
+    with Recording(recording_path) as rec, replaced(target) as out:
+        return export_recording_har(rec, out) if fmt == "har" else rec.export_ndjson(out)
 
 
 def format_of(path: str | Path, chosen_filter: str = "") -> Format:

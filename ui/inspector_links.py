@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from core.atomic_file import replaced
 from core.events import ConnectionAdded, FrameEvent, HandshakeInfo, Opcode
 from core.ndjson import event_to_json
 from core.recording import Recording, export_events_har
@@ -79,18 +80,15 @@ def export_frames(window: MainWindow, frames: list[FrameEvent], fmt: str, path: 
     """Write the frames as HAR (with their connections' handshakes, when recorded) or NDJSON,
     to a temporary file renamed at the end; returns what to tell the user."""
     conn_ids = {f.conn_id for f in frames}
-    tmp = path.with_name(f".{path.name}.part")
     try:
-        with tmp.open("w", encoding="utf-8") as out:
+        with replaced(path) as out:
             if fmt == "har":
                 export_events_har(out, _connections(window, conn_ids), frames,
                                   handshakes=_handshakes(window, conn_ids))
             else:
                 for frame in frames:
                     out.write(json.dumps(event_to_json(frame), ensure_ascii=False) + "\n")
-        tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         return f"Export failed: cannot write {path} ({exc.strerror or exc})"
     return f"Exported {len(frames)} frames to {path}"
 

@@ -19,6 +19,7 @@ from core.decoders.api import (
 from core.decoders.jsonbits import (
     NOT_JSON,
     Recent,
+    StatelessSession,
     first_objects,
     parse,
     short,
@@ -67,13 +68,14 @@ def name_kind(name: str | None) -> Kind | None:
     return None
 
 
-class PlainJsonSession:
+class PlainJsonSession(StatelessSession):
     """Remembers the ids it saw go out, so an incoming message with one of them is a reply."""
 
     def __init__(self) -> None:
+        super().__init__(self._decode_frame)
         self.sent = Recent(MAX_REMEMBERED)
 
-    def feed(self, frame: Frame) -> Sequence[Message]:
+    def _decode_frame(self, frame: Frame) -> Sequence[Message]:
         value = parse(frame)
         if value is NOT_JSON or not isinstance(value, dict):
             return ()
@@ -98,15 +100,6 @@ class PlainJsonSession:
         parts.append(short(obj))
         return Message(NAME, kind, " ".join(parts), direction, name, topic, correlation,
                        heartbeat, obj)
-
-    def on_open(self) -> Sequence[Outgoing]:
-        return ()
-
-    def answer(self, message: Message) -> Sequence[Outgoing]:
-        return ()
-
-    def tick(self, now: float) -> Sequence[Outgoing]:
-        return ()
 
 
 class PlainJsonDecoder:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 import tomllib
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import tomli_w
 
+from core.atomic_file import replaced_bytes
 from core.paths import config_dir
 from core.workspace.model import Collection, Environment, SessionState, Variable, Workspace
 from core.workspace.profiles import profile_from_table, profile_to_table, public_url
@@ -78,17 +78,8 @@ def save_workspace(
 def write_atomic(path: Path, data: bytes) -> None:
     target = Path(os.path.realpath(path))  # through a symlink, not over it
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    with replaced_bytes(target) as f:
+        f.write(data)
     _fsync_dir(target.parent)
     _remove_stale_temps(target)
 
