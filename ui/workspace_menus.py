@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 if TYPE_CHECKING:
     from ui.workspace_controller import WorkspaceController
+    from ui.workspace_session import WorkspaceSession
 
 Controller = Callable[[], "WorkspaceController | None"]
 
@@ -21,12 +22,12 @@ def _note(menu: QMenu, text: str) -> None:
     action.setEnabled(False)
 
 
-class ProfilesMenu(QMenu):
-    """One action per saved profile: it adds the connection and connects it."""
+class _WorkspaceMenu(QMenu):
+    """Rebuilt from the workspace each time it opens (`fill`), or says the workspace is still
+    loading."""
 
-    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
-        super().__init__("&Profiles", parent)
-        self.setObjectName("ProfilesMenu")
+    def __init__(self, title: str, controller: Controller, parent: QWidget | None) -> None:
+        super().__init__(title, parent)
         self._controller = controller
         self.aboutToShow.connect(self.rebuild)
 
@@ -36,7 +37,21 @@ class ProfilesMenu(QMenu):
         if controller is None or controller.session is None:
             _note(self, "The workspace is loading…")
             return
-        profiles = controller.session.workspace.profiles
+        self.fill(controller, controller.session)
+
+    def fill(self, controller: WorkspaceController, session: WorkspaceSession) -> None:
+        raise NotImplementedError
+
+
+class ProfilesMenu(_WorkspaceMenu):
+    """One action per saved profile: it adds the connection and connects it."""
+
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        super().__init__("&Profiles", controller, parent)
+        self.setObjectName("ProfilesMenu")
+
+    def fill(self, controller: WorkspaceController, session: WorkspaceSession) -> None:
+        profiles = session.workspace.profiles
         if not profiles:
             _note(self, "No saved profiles: use “Save as profile” in the connection dialog")
             return
@@ -64,22 +79,15 @@ class ProfilesMenu(QMenu):
         return next((a for a in self.actions() if a.text() == name), None)
 
 
-class EnvironmentMenu(QMenu):
+class EnvironmentMenu(_WorkspaceMenu):
     """The active environment (one of a group, or none) and the editor."""
 
     def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
-        super().__init__("E&nvironment", parent)
+        super().__init__("E&nvironment", controller, parent)
         self.setObjectName("EnvironmentMenu")
-        self._controller = controller
-        self.aboutToShow.connect(self.rebuild)
 
-    def rebuild(self) -> None:
-        self.clear()
-        controller = self._controller()
-        if controller is None or controller.session is None:
-            _note(self, "The workspace is loading…")
-            return
-        workspace = controller.session.workspace
+    def fill(self, controller: WorkspaceController, session: WorkspaceSession) -> None:
+        workspace = session.workspace
         group = QActionGroup(self)
         for name in ["", *(env.name for env in workspace.environments)]:
             action = self.addAction(name or "No environment")
