@@ -87,6 +87,9 @@ class ConnectionsModel(QAbstractTableModel):
         self._row_by_id: dict[int, int] = {}
         self._sweep = Sweep(SWEEP_S)  # the round that re-reads off-screen rows
         self.rows_read = 0  # how many times a row was re-read from its connection (for tests)
+        # painted for every visible row on every repaint: made once, not parsed per call
+        self._state_color = {state: theme.color(name) for state, name in STATE_COLORS.items()}
+        self._error_color = theme.color("error_text")
         self.refresh()
 
     # ----- updates ---------------------------------------------------------------------------
@@ -258,16 +261,16 @@ class ConnectionsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == Column.STATE:
-                return theme.color(STATE_COLORS[entry.state])
+                return self._state_color[entry.state]
             if col == Column.ERROR and entry.cells()[0][col]:
-                return theme.color("error_text")
+                return self._error_color
             return None
         if role == CONN_ID_ROLE:
             return entry.conn_id
         if role == STATE_ROLE:
             return entry.state.value
         if role == BADGE_COLOR_ROLE and col == Column.STATE:
-            return theme.color(STATE_COLORS[entry.state])
+            return self._state_color[entry.state]
         if role == SORT_ROLE:
             return entry.cells()[2][col]
         return None
