@@ -59,7 +59,8 @@ async def test_composer_templates_mqtt_encodes_and_jsonrpc_call_is_answered(qtbo
         await until(lambda: replies, 5, "the reply")
         assert replies[0] == {"jsonrpc": "2.0", "result": 42, "id": 7}
         # detected now: the connection's own protocol leads the menu
-        await until(lambda: templates.protocols.get(conn.id) == "jsonrpc", 5, "detected")
+        await until(lambda: getattr(templates.target_decoder(), "name", None) == "jsonrpc", 5,
+                    "detected")
         templates.rebuild()
         assert {"call", "notification"} <= {a.text() for a in composer.template_menu.actions()}
     finally:

@@ -21,13 +21,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.decoders.api import Decoder, Outgoing
-from core.events import ProtocolDetected
 from ui import theme
-from ui.decoded_feed import other_events, registry
+from ui.decoded_feed import registry
 from ui.templates import DEFAULTS, placeholders
 
 if TYPE_CHECKING:
-    from ui.bridge import TickBatch
     from ui.composer_panel import ComposerPanel
 
 
@@ -77,11 +75,9 @@ class ProtocolTemplates(QObject):
     def __init__(self, composer: ComposerPanel) -> None:
         super().__init__(composer)
         self.menu: QMenu = composer.template_menu
-        self.protocols: dict[int, str | None] = {}  # by connection, as detected (or chosen)
         self.added: list[Any] = []  # the menu entries added at the last opening
         self.others: QMenu | None = None
         self.menu.aboutToShow.connect(self.rebuild)
-        composer.bridge.tick.connect(self._on_tick)
 
     @property
     def composer(self) -> ComposerPanel:
@@ -89,18 +85,12 @@ class ProtocolTemplates(QObject):
         deleted)."""
         return self.parent()  # type: ignore[return-value]
 
-    def _on_tick(self, batch: TickBatch) -> None:
-        for event in other_events(batch):
-            if type(event) is ProtocolDetected:
-                self.protocols[event.conn_id] = event.protocol
-
     def target_decoder(self) -> Decoder | None:
+        """The decoder of the first target as its protocol layer has it now (detected or chosen
+        by the user; kept after a close), asked when the menu opens."""
         targets = self.composer.targets()
-        if not targets:
-            return None
-        name = self.protocols.get(targets[0].id)
-        if name is None and targets[0].protocol is not None:  # detected before the composer was
-            name = targets[0].protocol.name  # built: the connection's current layer says
+        layer = targets[0].protocol if targets else None
+        name = layer.name if layer is not None else None
         return registry().get(name) if name else None
 
     def rebuild(self) -> None:
