@@ -50,14 +50,6 @@ ATTR_FUNCS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
 # guard and the charts move to public APIs). Empty this set once they are merged; a stale entry
 # fails test_pending_entries_still_occur so the set only ever shrinks.
 PENDING = frozenset({
-    ("core/tap.py", "__code__"),
-    ("core/tap.py", "gi_yieldfrom"),
-    ("core/tap.py", "gi_code"),
-    ("core/tap.py", "gi_frame"),
-    ("core/tap.py", "f_locals"),
-    ("core/tap.py", "max_size"),
-    ("core/rxstamp.py", "_sock"),
-    ("core/rxstamp.py", "_read_ready__data_received"),
     ("core/server/guard.py", "send_frame"),
     ("core/server/guard.py", "writes"),
     ("core/server/guard.py", "recv_messages"),
