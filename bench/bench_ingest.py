@@ -173,7 +173,7 @@ async def app(port: int, count: int, timeout: float) -> dict[str, object]:
     rss_end = rss_mb()
     rec_stats = session.recorder.stats() if session.recorder else None
     queued_end = rec_stats.queued if rec_stats else 0
-    received, shown, dropped = model.received, model.rowCount(), model.dropped
+    received, shown, dropped = model.received, model.frames_shown, model.dropped
     bridge_dropped = bridge.dropped_total
     # Stop the traffic, then the recording must hold every frame event the hub carried.
     async with asyncio.timeout(15):
