@@ -23,6 +23,8 @@ import websocket
 from locust import User, task
 from locust.env import Environment
 
+from core.load.match import matches  # inlined by locustfile.py
+
 METHOD = "WS"
 
 
@@ -166,19 +168,6 @@ class ScenarioUser(User):
                 started = self.waiting.pop(0) if self.waiting else None
             if started is not None:
                 self.fire("reply", started, len(data))
-
-
-def matches(obj: dict[str, Any], wanted: dict[str, str]) -> bool:
-    """Every dotted path of `wanted` has that value (text, or the value's JSON)."""
-    for path, value in wanted.items():
-        node: Any = obj
-        for key in path.split("."):
-            if not isinstance(node, dict) or key not in node:
-                return False
-            node = node[key]
-        if node != value and (isinstance(node, str) or json.dumps(node) != value):
-            return False
-    return True
 
 
 def _sslopt(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -117,3 +117,12 @@ class Histogram:
             if self.total - seen <= wanted:
                 return float(key)
         return float(min(self.counts))
+
+
+def stats_from_json(doc: dict[str, Any]) -> LoadStats:
+    """The inverse of LoadStats.to_json (the local runner's child writes NDJSON lines)."""
+    fields = {f.name for f in dataclasses.fields(LoadStats)}
+    values = {k: v for k, v in doc.items() if k in fields}
+    for name in NAMES:
+        values[name] = Counts(**values[name])
+    return LoadStats(**values)
