@@ -217,9 +217,13 @@ def main() -> int:
     """`python -m core.load.local_run`: the plan as JSON on stdin, NDJSON stats on stdout."""
     try:
         plan = LoadPlan.from_json(sys.stdin.read())
-        LocalLoad(plan)  # its checks, before any client starts
     except (ValueError, TypeError, KeyError) as exc:
         print(f"error: not a load plan: {exc}", file=sys.stderr)
+        return 2
+    try:
+        LocalLoad(plan)  # its checks, before any client starts
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(_child(plan))
 

@@ -27,7 +27,7 @@ from core.load.stats import LoadStats, RateMeter, from_locust
 
 START_TIMEOUT = 60.0  # for the master's web API and every worker to report in
 SETTLE_TIMEOUT = 20.0  # after /stop, for the workers' last reports
-STEADY = 4.0  # figures unchanged this long after stopping are final (workers report every 3 s)
+STEADY = 6.0  # unchanged this long after stopping: final (reports every 3 s, API cache 2 s)
 # LOCUST_PYTHON: an interpreter with locust and websocket-client, when ours has neither.
 PYTHON_ENV = "LOCUST_PYTHON"
 
