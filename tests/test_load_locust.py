@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import time
+import venv
 from pathlib import Path
 
 import psutil
@@ -17,7 +18,7 @@ import pytest
 from core.cli import build_parser
 from core.cli_load import load
 from core.load import make_plan
-from core.load.locust_run import LocustOptions, run_locust
+from core.load.locust_run import LocustError, LocustOptions, run_locust
 from core.load.scenario import Expectation, Scenario, SendPattern
 from core.load.stats import Histogram, LoadStats, from_locust
 from core.server import make_token
@@ -124,3 +125,16 @@ within = 0.5
     assert (theirs.reply.requests, theirs.reply.failures) == (
         final["reply"]["requests"], final["reply"]["failures"])
     assert (results / "locustfile.py").exists() and (results / "master.log").exists()
+
+
+def test_a_python_without_locust_is_one_clear_error(tmp_path: Path) -> None:
+    """LOCUST_PYTHON (or our own interpreter) without locust: the master's failure is reported
+    with its log's error line, and nothing is left running."""
+    venv.create(tmp_path / "bare", with_pip=False)
+    scenario = Scenario(name="x", url="ws://127.0.0.1:9/",
+                        send=SendPattern(messages=['{"type":"ping"}']))
+    options = LocustOptions(workers=1, out_dir=tmp_path / "out",
+                            python=str(tmp_path / "bare" / "bin" / "python"))
+    with pytest.raises(LocustError, match="No module named locust"):
+        run_locust(make_plan(scenario, None, duration=1), options, lambda _: None)
+    assert not children()

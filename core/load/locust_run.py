@@ -62,7 +62,7 @@ class LocustCluster:
         self.locustfile = self.out / "locustfile.py"
         self.web_port = free_port()
         self.master_port = options.master_port or free_port()
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.api = f"http://127.0.0.1:{self.web_port}"
 
     # ---- processes ---------------------------------------------------------------------------
@@ -94,13 +94,13 @@ class LocustCluster:
         command = [self.options.python, "-m", "locust", "-f", str(self.locustfile),
                    "--loglevel", "INFO", *args]
         with log.open("wb") as f:
-            self.processes.append(subprocess.Popen(
+            self.processes[name] = subprocess.Popen(
                 command, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.out))
+                cwd=self.out)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM to the master first: it writes its JSON results and tells the workers."""
-        for process in self.processes:
+        for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -114,23 +114,23 @@ class LocustCluster:
         """What to run on another machine (with locust and websocket-client): the locustfile
         comes from the master. The master must listen on an address that machine reaches."""
         where = host or self.options.bind_host
+        if where in ("0.0.0.0", "*", "::"):
+            where = socket.gethostname()
         return shlex.join(["python", "-m", "locust", "-f", "-", "--worker",
                            "--master-host", where, "--master-port", str(self.master_port)])
 
-    def _check_alive(self) -> None:
-        for process in self.processes:
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
             if process.poll() is not None:
-                name = Path(process.args[-1] if isinstance(process.args, list) else "?")
-                raise LocustError(f"a Locust process ended early (exit {process.returncode}):"
-                                  f" {self._log_tail()} (logs in {self.out}; {name})")
+                raise LocustError(f"the Locust {name} ended early (exit {process.returncode}): "
+                                  f"{self._last_error(name)} (logs in {self.out})")
 
-    def _log_tail(self) -> str:
-        for log in sorted(self.out.glob("*.log")):
-            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-            errors = [ln for ln in lines if "Error" in ln or "error" in ln]
-            if errors:
-                return f"{log.name}: {errors[-1].strip()[:300]}"
-        return "see the logs"
+    def _last_error(self, name: str) -> str:
+        lines = [ln.strip() for ln in
+                 (self.out / f"{name}.log").read_text(errors="replace").splitlines()
+                 if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln.lower()] or lines
+        return errors[-1][:300] if errors else "it wrote nothing"
 
     # ---- the web API -------------------------------------------------------------------------
 
@@ -145,7 +145,7 @@ class LocustCluster:
         deadline = time.monotonic() + timeout
         seen = 0
         while time.monotonic() < deadline:
-            self._check_alive()
+            self.check_alive()
             with contextlib.suppress(OSError, ValueError):
                 seen = int(self.request("/stats/requests").get("worker_count", 0))
                 if seen >= expected:
@@ -154,9 +154,8 @@ class LocustCluster:
         raise LocustError(f"only {seen} of {expected} Locust workers reported in "
                           f"within {timeout:g} s (logs in {self.out})")
 
-    def stats(self, t: float) -> tuple[LoadStats, dict[str, Any]]:
-        report = self.request("/stats/requests")
-        return from_locust(report, t), report
+    def stats(self, t: float) -> LoadStats:
+        return from_locust(self.request("/stats/requests"), t)
 
 
 def run_locust(
@@ -176,11 +175,10 @@ def run_locust(
             raise LocustError(f"Locust did not start the run: {reply.get('message')}")
         started = time.monotonic()
         for t in _ticks(started, plan.duration, interval):
-            cluster._check_alive()
-            on_stats(meter.update(cluster.stats(t)[0]))
+            cluster.check_alive()
+            on_stats(meter.update(cluster.stats(t)))
         cluster.request("/stop", {})
-        final = _settle(cluster, started, meter, on_stats, interval)
-        return final
+        return _settle(cluster, started, meter, on_stats, interval)
 
 
 def _ticks(started: float, duration: float, interval: float) -> Iterator[float]:
@@ -204,7 +202,7 @@ def _settle(cluster: LocustCluster, started: float, meter: RateMeter,
     steady_since = time.monotonic()
     while True:
         time.sleep(interval)
-        stats = meter.update(cluster.stats(time.monotonic() - started)[0])
+        stats = meter.update(cluster.stats(time.monotonic() - started))
         figures = (stats.state, stats.connect, stats.send, stats.reply)
         now = time.monotonic()
         if figures != last:
