@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -233,13 +234,25 @@ class LocalRunError(RuntimeError):
 
 
 def run_local(plan: LoadPlan, on_stats: Callable[[LoadStats], None],
-              python: str = sys.executable) -> LoadStats:
+              python: str = sys.executable, stop: threading.Event | None = None) -> LoadStats:
     """Runs the plan in a child process and hands each second's stats to `on_stats` (on this
-    thread); the child is always stopped, also when `on_stats` raises (Ctrl-C)."""
+    thread); `stop` ends the run early (the child still reports its final figures). The child
+    is always stopped, also when `on_stats` raises (Ctrl-C)."""
     with tempfile.TemporaryFile("w+") as errors:
-        return _watch(subprocess.Popen(
+        child = subprocess.Popen(
             [python, "-m", "core.load.local_run"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=errors, text=True, cwd=_root()), plan, on_stats, errors)
+            stdout=subprocess.PIPE, stderr=errors, text=True, cwd=_root())
+        if stop is not None:
+            threading.Thread(target=_stop_on, args=(stop, child), daemon=True).start()
+        return _watch(child, plan, on_stats, errors)
+
+
+def _stop_on(stop: threading.Event, child: subprocess.Popen[str]) -> None:
+    while child.poll() is None:
+        if stop.wait(0.2):
+            with contextlib.suppress(OSError):
+                child.send_signal(signal.SIGINT)  # the child's graceful stop
+            return
 
 
 def _watch(child: subprocess.Popen[str], plan: LoadPlan, on_stats: Callable[[LoadStats], None],

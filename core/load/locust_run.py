@@ -12,6 +12,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -140,11 +141,14 @@ class LocustCluster:
             doc: dict[str, Any] = json.loads(reply.read())
             return doc
 
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+    def wait_ready(self, timeout: float = START_TIMEOUT,
+                   stop: threading.Event | None = None) -> None:
         expected = self.options.workers + self.options.extra_workers
         deadline = time.monotonic() + timeout
         seen = 0
         while time.monotonic() < deadline:
+            if stop is not None and stop.is_set():
+                raise LocustError("stopped before the workers were ready")
             self.check_alive()
             with contextlib.suppress(OSError, ValueError):
                 seen = int(self.request("/stats/requests").get("worker_count", 0))
@@ -161,11 +165,13 @@ class LocustCluster:
 def run_locust(
     plan: LoadPlan, options: LocustOptions, on_stats: Callable[[LoadStats], None],
     on_ready: Callable[[LocustCluster], None] | None = None, interval: float = 1.0,
+    stop: threading.Event | None = None,
 ) -> LoadStats:
-    """Starts the cluster, swarms, polls every `interval`, stops after the plan's duration and
-    returns the final figures (those Locust's JSON results also hold)."""
+    """Starts the cluster, swarms, polls every `interval`, stops after the plan's duration (or
+    once `stop` is set) and returns the final figures (those Locust's JSON results also hold)."""
+    stop = stop or threading.Event()
     with LocustCluster(plan, options) as cluster:
-        cluster.wait_ready()
+        cluster.wait_ready(stop=stop)
         if on_ready is not None:
             on_ready(cluster)
         meter = RateMeter()
@@ -174,22 +180,24 @@ def run_locust(
         if not reply.get("success"):
             raise LocustError(f"Locust did not start the run: {reply.get('message')}")
         started = time.monotonic()
-        for t in _ticks(started, plan.duration, interval):
+        for t in _ticks(started, plan.duration, interval, stop):
             cluster.check_alive()
             on_stats(meter.update(cluster.stats(t)))
         cluster.request("/stop", {})
         return _settle(cluster, started, meter, on_stats, interval)
 
 
-def _ticks(started: float, duration: float, interval: float) -> Iterator[float]:
+def _ticks(started: float, duration: float, interval: float,
+           stop: threading.Event) -> Iterator[float]:
     tick = started
     while True:
         tick += interval
         now = time.monotonic()
         if tick - started > duration:
-            time.sleep(max(0.0, started + duration - now))
+            stop.wait(max(0.0, started + duration - now))
             return
-        time.sleep(max(0.0, tick - now))
+        if stop.wait(max(0.0, tick - now)):
+            return
         yield time.monotonic() - started
 
 
