@@ -78,8 +78,11 @@ def test_plans_refuse_what_cannot_run(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="nothing to send"):
         make_plan(scenario, None)
     scenario.profile, scenario.url = "nope", ""
-    with pytest.raises(ScenarioError, match="no profile 'nope'"):
+    with pytest.raises(ScenarioError, match=r"^scenario 'chat': no profile 'nope'$"):
         make_plan(scenario, None)
+    scenario.profile, scenario.url = "", "ws://{{missing}}/"
+    with pytest.raises(ScenarioError, match=r"^scenario 'chat': .*missing"):
+        make_plan(scenario, None, Resolver().resolve)
     with pytest.raises(ScenarioError, match="no scenario file or workspace scenario named 'x'"):
         find_scenario("x", None)
     with pytest.raises(ScenarioError, match="cannot read it"):

@@ -87,8 +87,11 @@ class ScenarioUser(User):
         ws.settimeout(None)
         self.ws = ws
         threading.Thread(target=self.receive, args=(ws,), daemon=True).start()
-        for text in cfg.get("on_open", []):
-            ws.send(text)
+        try:  # part of opening, as for the core's Connection: no samples of their own
+            for text in cfg.get("on_open", []):
+                ws.send(text)
+        except Exception:
+            self.ws = None  # connect again on the next step
 
     def send(self, message: dict[str, Any]) -> None:
         ws = self.ws

@@ -79,6 +79,8 @@ def make_plan(
         config = _resolved(scenario.connection_config(ws), res)
         config.on_open = config.on_open + [res(t) for t in scenario.on_open]
         messages = _messages(scenario, ws, res)
+    except ScenarioError:
+        raise
     except ValueError as exc:  # an unresolved variable, a bad JSON body
         raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
     url, headers = url_and_headers(config)
