@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import itertools
-import os
 import random
-import ssl
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame
@@ -27,14 +23,13 @@ from core.codecs import encode_object, parse_object
 from core.config import ConnectionConfig
 from core.decoders.layer import Listener, ProtocolLayer, default_registry
 from core.decoders.registry import AUTO, RAW, Registry
-from core.dial import DialSettings, dial
+from core.dial import dial, dial_settings, resolved
 from core.errors import ErrorInfo, SettingsError, describe_error
 from core.events import (
     Direction,
     ErrorEvent,
     FrameEvent,
     HandshakeInfo,
-    LatencySample,
     Opcode,
     QueueDropped,
     QueueFlushed,
@@ -42,6 +37,7 @@ from core.events import (
     StateChanged,
 )
 from core.handshake import handshake_info
+from core.heartbeat import Heartbeat
 from core.hub import EventHub
 from core.loopthread import hop
 from core.metrics import ConnectionMetrics
@@ -133,9 +129,7 @@ class Connection:
         self._fragments: list[bytes] | None = None
         self._fragment_op = Opcode.TEXT
         self._requests: dict[str, tuple[asyncio.Future[Reply], float]] = {}
-        self._app_ping_at: float | None = None
-        self._app_ping_mark = (0, 0)  # _pause_mark() when that ping was sent
-        self._app_marker = b""
+        self.heartbeat = Heartbeat(self)
         self._state_waiters: list[tuple[ConnState, asyncio.Future[None]]] = []
 
     # ----- public API -----------------------------------------------------------------------
@@ -163,7 +157,7 @@ class Connection:
         ws = self.wire
         if ws is not None and self.state is ConnState.OPEN:
             self._set_state(ConnState.CLOSING)
-            self._publish_frame(Direction.OUT, Opcode.CLOSE, _close_payload(code, reason))
+            self.publish_frame(Direction.OUT, Opcode.CLOSE, _close_payload(code, reason))
             await ws.close(code, reason)
         task = self._task
         if task is not None and not task.done():
@@ -182,8 +176,7 @@ class Connection:
         if self.state is ConnState.WAITING:
             self._retry_now.set()
         elif self.state is ConnState.OPEN and self.wire is not None:
-            self._close_error = "Reconnect requested by the user"
-            self.wire.abort()
+            self.abort("Reconnect requested by the user")
         elif self._task is None or self._task.done():
             self.connect()
 
@@ -391,19 +384,13 @@ class Connection:
         """The open connection and its handshake, or what went wrong in words. A rejected
         handshake (HTTP 401 ...) is published too: its status and headers tell why."""
         try:
-            cfg = self._resolved()
+            cfg = resolved(self.config, self.resolve)
         except SettingsError as exc:  # a {{variable}} without a value: not retried
             return describe_error(exc, self.config.url)
         self._on_open = cfg.on_open
         self._protocol_options = cfg.protocol_options
         masked = (cfg.token or "", *getattr(self.resolve, "secret_values", ()))
-        url, headers = self._url_and_headers(cfg)
-        settings = DialSettings(
-            headers=headers, subprotocols=cfg.subprotocols, origin=cfg.origin,
-            compression=cfg.compression, max_size=cfg.max_size,
-            open_timeout=cfg.open_timeout, close_timeout=cfg.close_timeout,
-            ssl=self._ssl_context() if urlsplit(url).scheme == "wss" else None,
-        )
+        url, settings = dial_settings(cfg)
         made: list[Wire] = []  # one per attempt of a redirect chain
         try:
             wire = await dial(url, settings, made.append)
@@ -415,42 +402,6 @@ class Connection:
             return describe_error(exc, cfg.url, bool(cfg.token), reached=reached)
         return wire, handshake_info(self.id, url, wire, masked)
 
-    def _resolved(self) -> ConnectionConfig:
-        """The settings for this attempt, with the variables resolved afresh."""
-        cfg, resolve = self.config, self.resolve
-        if resolve is None:
-            return cfg
-        return dataclasses.replace(
-            cfg,
-            url=resolve(cfg.url),
-            headers=[(name, resolve(value)) for name, value in cfg.headers],
-            token=None if cfg.token is None else resolve(cfg.token),
-            on_open=[resolve(text) for text in cfg.on_open],
-            protocol_options={k: resolve(v) for k, v in cfg.protocol_options.items()},
-        )
-
-    def _url_and_headers(
-        self, cfg: ConnectionConfig | None = None
-    ) -> tuple[str, list[tuple[str, str]]]:
-        cfg = cfg or self.config
-        headers = list(cfg.headers)
-        url = cfg.url
-        if cfg.token and cfg.token_mode == "bearer":
-            headers.append(("Authorization", f"Bearer {cfg.token}"))
-        elif cfg.token:
-            parts = urlsplit(url)
-            query = [(k, v) for k, v in parse_qsl(parts.query) if k != "token"]
-            query.append(("token", cfg.token))
-            url = urlunsplit(parts._replace(query=urlencode(query)))
-        return url, headers
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.config.cafile)
-        if self.config.insecure:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
     async def _serve(
         self, ws: Wire, handshake: HandshakeInfo
     ) -> tuple[int | None, str, str | None]:
@@ -460,15 +411,12 @@ class Connection:
         self._close_error = None
         self._fragments = None
         self._epoch += 1
-        self._app_marker = self.config.heartbeat.app_reply_type.encode()  # config may be edited
         self.opened_at = time.time()
         self._publish(handshake)
         self._set_state(ConnState.OPEN)
         layer = self._open_layer(handshake)
         ws.attach(self._on_frame, self._deliver, self.hub.backpressure, self.hub.priority)
-        tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]
-        if self.config.heartbeat.app_template:
-            tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
+        tasks = self.heartbeat.start(ws)
         try:
             # The protocol's own handshake (connection_init, CONNECT, "40") goes first.
             await layer.write_pending(lambda payload, text: self._write(ws, payload, text))
@@ -492,7 +440,7 @@ class Connection:
             self._feed = None
             layer.close()
             self.wire = None
-            self._app_ping_at = None
+            self.heartbeat.app_ping_at = None
         code = ws.close_code
         reason = ws.close_reason or ""
         return code, reason, self._explain_close(ws, code, reason)
@@ -608,82 +556,6 @@ class Connection:
         if feed is not None:
             feed(_OUT, op, payload, now)
 
-    # ----- heartbeats -----------------------------------------------------------------------
-
-    async def _heartbeat(self, ws: Wire) -> None:
-        hb = self.config.heartbeat
-        if hb.interval <= 0:
-            return
-        while True:
-            await asyncio.sleep(hb.interval)
-            data = os.urandom(4)
-            try:
-                waiter = ws.ping(data)
-            except ConnectionClosed:
-                return
-            self._publish_frame(Direction.OUT, Opcode.PING, data)
-            try:
-                rtt = await self._pong(waiter, hb.timeout)
-            except TimeoutError:
-                self._close_error = (
-                    f"No pong within {hb.timeout:g} s: the server stopped answering pings"
-                )
-                ws.abort()
-                return
-            except ConnectionClosed:
-                return
-            if rtt is None:
-                continue
-            now = time.time()
-            self.metrics.record_rtt(rtt, now, "ping")
-            self._publish(LatencySample(self.id, now, rtt, "ping"))
-
-    async def _pong(self, waiter: Awaitable[float], timeout: float) -> float | None:
-        """The RTT of a pong; None when our reads paused meanwhile (the pong may have waited on
-        our side: not the server's latency). TimeoutError: no pong for `timeout` while we were
-        reading (a step aside for the GUI is too short to matter to that verdict)."""
-        mark = self._pause_mark()
-        try:
-            async with asyncio.timeout(timeout):
-                rtt = await waiter
-        except TimeoutError:
-            if not self.hub.backpressure.held_since(mark[0]):
-                raise
-            return None
-        return None if self._paused_since(mark) else rtt
-
-    def _pause_mark(self) -> tuple[int, int]:
-        return self.hub.backpressure.holds, self.hub.priority.claims
-
-    def _paused_since(self, mark: tuple[int, int]) -> bool:
-        """Whether the reads were held for the recorder, or stepped aside for the GUI, at any
-        moment since `mark` was taken."""
-        return (self.hub.backpressure.held_since(mark[0])
-                or self.hub.priority.claimed_since(mark[1]))
-
-    async def _app_heartbeat(self) -> None:
-        hb = self.config.heartbeat
-        interval = hb.interval if hb.interval > 0 else 5.0
-        while True:
-            await asyncio.sleep(interval)
-            self._app_ping_at = time.monotonic()
-            self._app_ping_mark = self._pause_mark()
-            await self.send(hb.app_template or "", text=True)
-            await asyncio.sleep(min(hb.timeout, interval))
-            if self._app_ping_at is None:
-                continue
-            self._app_ping_at = None
-            if not self.hub.backpressure.held_since(self._app_ping_mark[0]):  # else: no verdict,
-                self._publish(  # we did not read all the while
-                    ErrorEvent(
-                        self.id,
-                        time.time(),
-                        f"No {hb.app_reply_type!r} reply to the app-level heartbeat "
-                        f"within {min(hb.timeout, interval):g} s",
-                        "heartbeat",
-                    )
-                )
-
     # ----- receiving (called synchronously as frames are parsed) ----------------------------
 
     def _on_frame(self, frame: Frame) -> None:
@@ -724,7 +596,7 @@ class Connection:
             if op is Opcode.CLOSE and (feed := self._feed) is not None:
                 feed(_IN, op, data, now)  # close codes mean something in some protocols
             if op is Opcode.PING:
-                self._publish_frame(Direction.OUT, Opcode.PONG, data)  # sent by the protocol
+                self.publish_frame(Direction.OUT, Opcode.PONG, data)  # sent by the protocol
             elif op is Opcode.CLOSE and self.state is ConnState.OPEN:
                 self._set_state(ConnState.CLOSING)
 
@@ -743,17 +615,9 @@ class Connection:
             feed(_IN, op, data, now)
         if (self._requests or self.unacked) and b"requestId" in data:
             self._match_request(op, data)
-        if self._app_ping_at is not None and (op is _BINARY or self._app_marker in data):
-            obj = parse_object(op, data)
-            if obj is not None and obj.get("type") == self.config.heartbeat.app_reply_type:
-                wire = self.wire
-                read_at = wire.read_at if wire is not None else time.monotonic()
-                rtt = read_at - self._app_ping_at
-                self._app_ping_at = None
-                if self._paused_since(self._app_ping_mark):
-                    return  # the reply may have waited on our side: not the server's latency
-                self.metrics.record_rtt(rtt, now, "app")
-                self._publish(LatencySample(self.id, now, rtt, "app"))
+        heartbeat = self.heartbeat
+        if heartbeat.app_ping_at is not None and (wire := self.wire) is not None:
+            heartbeat.on_message(op, data, now, wire.read_at)
 
     def _match_request(self, op: Opcode, data: bytes) -> None:
         obj = parse_object(op, data)
@@ -773,6 +637,12 @@ class Connection:
         self._publish(ErrorEvent(self.id, time.time(), self._close_error, "protocol"))
         if ws is not None:
             ws.fail(code, reason)
+
+    def abort(self, error: str) -> None:
+        """Drop the open connection at once, with `error` as the reason it closed."""
+        self._close_error = error
+        if self.wire is not None:
+            self.wire.abort()
 
     def _fail_requests(self, why: str) -> None:
         for future, _ in list(self._requests.values()):
@@ -801,7 +671,7 @@ class Connection:
             if wanted is new and not future.done():
                 future.set_result(None)
 
-    def _publish_frame(self, direction: Direction, op: Opcode, data: bytes) -> None:
+    def publish_frame(self, direction: Direction, op: Opcode, data: bytes) -> None:
         self.hub.publish(FrameEvent(self.id, time.time(), direction, op, data))
 
     def _publish(self, event: Any) -> None:

@@ -9,10 +9,11 @@ wss:// to ws://, credentials dropped when the origin changes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidStatus, SecurityError
@@ -20,6 +21,7 @@ from websockets.extensions.permessage_deflate import enable_client_permessage_de
 from websockets.typing import Origin, Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
 
+from core.config import ConnectionConfig
 from core.wire import Wire
 
 MAX_REDIRECTS = 10
@@ -38,6 +40,48 @@ class DialSettings:
     close_timeout: float = 10.0
     ssl: ssl.SSLContext | None = None
     user_agent: str = "SocketScope/0.1"
+
+
+def resolved(cfg: ConnectionConfig, resolve: Callable[[str], str] | None) -> ConnectionConfig:
+    """The settings for one attempt, with the {{variables}} resolved afresh (SettingsError for
+    one without a value)."""
+    if resolve is None:
+        return cfg
+    return dataclasses.replace(
+        cfg,
+        url=resolve(cfg.url),
+        headers=[(name, resolve(value)) for name, value in cfg.headers],
+        token=None if cfg.token is None else resolve(cfg.token),
+        on_open=[resolve(text) for text in cfg.on_open],
+        protocol_options={k: resolve(v) for k, v in cfg.protocol_options.items()},
+    )
+
+
+def dial_settings(cfg: ConnectionConfig) -> tuple[str, DialSettings]:
+    """The URL to dial (with the token in its query unless sent as a bearer header) and how."""
+    headers = list(cfg.headers)
+    url = cfg.url
+    if cfg.token and cfg.token_mode == "bearer":
+        headers.append(("Authorization", f"Bearer {cfg.token}"))
+    elif cfg.token:
+        parts = urlsplit(url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "token"]
+        query.append(("token", cfg.token))
+        url = urlunsplit(parts._replace(query=urlencode(query)))
+    return url, DialSettings(
+        headers=headers, subprotocols=cfg.subprotocols, origin=cfg.origin,
+        compression=cfg.compression, max_size=cfg.max_size,
+        open_timeout=cfg.open_timeout, close_timeout=cfg.close_timeout,
+        ssl=_ssl_context(cfg) if urlsplit(url).scheme == "wss" else None,
+    )
+
+
+def _ssl_context(cfg: ConnectionConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=cfg.cafile)
+    if cfg.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 async def dial(
