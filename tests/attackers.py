@@ -690,9 +690,9 @@ async def _serve_child(spec: dict[str, Any]) -> None:
             before = loop.time()
             await asyncio.sleep(0.002)
             lags.append(loop.time() - before - 0.002)
-            if server._server is not None:
-                for conn in server._server.connections:
-                    size = conn.transport.get_write_buffer_size()
+            for wire in server.connections:
+                if wire.transport is not None:
+                    size = wire.transport.get_write_buffer_size()
                     peak_buffer[0] = max(peak_buffer[0], size)
 
     sampler = loop.create_task(sample()) if options.get("sample") else None
@@ -722,7 +722,7 @@ async def _serve_child(spec: dict[str, Any]) -> None:
         elif kind == "probe":
             await asyncio.sleep(cmd.get("settle", 0.0))
             gc.collect()
-            wire = server._server.connections if server._server is not None else set()
+            wire = server.connections
             traced = tracemalloc.get_traced_memory() if tracemalloc.is_tracing() else (0, 0)
             out(
                 {
@@ -738,7 +738,7 @@ async def _serve_child(spec: dict[str, Any]) -> None:
                     "members": len(server.rooms.clients),
                     "rooms": {name: len(m) for name, m in server.rooms.rooms.items()},
                     "admitted": len(server._admitted),
-                    "per_ip": sum(server._per_ip.values()),
+                    "per_ip": sum(server.gate.per_ip.values()),
                     "seen_ids": len(server.hub.seen),
                     "stats": vars(server.stats),
                     "errors": capture.errors,

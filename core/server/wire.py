@@ -36,6 +36,7 @@ __all__ = ["Handler", "Wire"]
 SLICE = 1024  # Bytes parsed at a time: at most ~170 empty frames, 2 ms or so.
 TURN_BYTES = 64 * 1024  # Then the connection yields the loop ...
 TURN_EVENTS = 16  # ... or after this many frames (and the slice that made them).
+MAX_FRAGMENTS = 4096  # Pieces of one message (websockets' asyncio server has the same cap).
 FEED, DISCARD, STOP = "feed", "discard", "stop"  # What becomes of bytes read.
 
 
@@ -82,7 +83,8 @@ class Wire(asyncio.Protocol):
         self._we_closed = False
         self._peer_closed = False
         self._echo: tuple[bytes, bytes] | None = None  # (echo of the peer's close, code only)
-        self._parts: list[bytes] = []
+        self._parts = bytearray()  # The fragments of a message so far.
+        self._fragments = 0
         self._text = False
         self._ping: bytes | None = None
         self._eof = False  # The peer ended its stream; parse what is left, then close.
@@ -236,7 +238,7 @@ class Wire(asyncio.Protocol):
 
     def _process(self, events: list[Any]) -> None:
         for event in events:
-            if self._mode == STOP:
+            if self._mode != FEED:
                 return
             if isinstance(event, Request):
                 self._handshake(event)
@@ -264,23 +266,43 @@ class Wire(asyncio.Protocol):
                     )
 
     def _fragment(self, frame: Frame) -> None:
-        """Assemble a message (the parser bounds its size) and hand it on if the rate allows."""
+        """Assemble a message (the parser bounds its size, MAX_FRAGMENTS its pieces) and hand it
+        on if the rate allows; text that is not UTF-8 fails the connection with 1007."""
         if frame.opcode is not Opcode.CONT:
             self._text = frame.opcode is Opcode.TEXT
-        if not frame.fin:
-            self._parts.append(bytes(frame.data))
-            return
-        data: bytes = bytes(frame.data)
-        if self._parts:
-            data = b"".join([*self._parts, data])
-            self._parts = []
+        if not frame.fin or self._fragments:
+            self._fragments += 1
+            self._parts += frame.data
+            if self._fragments > MAX_FRAGMENTS:
+                self._fail(1009, "too many fragments")
+                return
+            if not frame.fin:
+                return
+            data, self._parts, self._fragments = bytes(self._parts), bytearray(), 0
+        else:
+            data = bytes(frame.data)
+        if self._text:
+            try:
+                message: str | bytes = str(data, "utf-8")
+            except UnicodeDecodeError as exc:
+                self._fail(1007, f"{exc.reason} at position {exc.start}")
+                return
+        else:
+            message = data
         verdict = self.meter.spend(self.label) if self.metered else OK
         if verdict == OK:
-            self.handler.received(self, str(data, "utf-8") if self._text else data)
+            self.handler.received(self, message)
         elif verdict == ABUSED:
             self.fail_abuse()
         else:
             self.handler.refused(self)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """A message we refuse to assemble: fail the connection, then discard what follows."""
+        self._we_closed = True
+        self.protocol.fail(code, reason)
+        self._stop_reading(DISCARD)
+        self._flush()
 
     def _spend_control(self) -> None:
         if self.meter.spend(self.label) == ABUSED:
@@ -327,7 +349,7 @@ class Wire(asyncio.Protocol):
         connection, then it is aborted."""
         self._mode = mode
         self._inbox.clear()
-        self._parts = []
+        self._parts = bytearray()
         if self._pump_handle is not None:
             self._pump_handle.cancel()
             self._pump_handle = None
