@@ -28,6 +28,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from .assembly import Assembler, TooManyFragments
 from .events import WARNING
 from .guard import ABUSED, OK, Limits, Meter
 
@@ -36,7 +37,6 @@ __all__ = ["Handler", "Wire"]
 SLICE = 1024  # Bytes parsed at a time: at most ~170 empty frames, 2 ms or so.
 TURN_BYTES = 64 * 1024  # Then the connection yields the loop ...
 TURN_EVENTS = 16  # ... or after this many frames (and the slice that made them).
-MAX_FRAGMENTS = 4096  # Pieces of one message (websockets' asyncio server has the same cap).
 FEED, DISCARD, STOP = "feed", "discard", "stop"  # What becomes of bytes read.
 
 
@@ -83,9 +83,7 @@ class Wire(asyncio.Protocol):
         self._we_closed = False
         self._peer_closed = False
         self._echo: tuple[bytes, bytes] | None = None  # (echo of the peer's close, code only)
-        self._parts = bytearray()  # The fragments of a message so far.
-        self._fragments = 0
-        self._text = False
+        self._assembler = Assembler()
         self._ping: bytes | None = None
         self._eof = False  # The peer ended its stream; parse what is left, then close.
 
@@ -266,29 +264,18 @@ class Wire(asyncio.Protocol):
                     )
 
     def _fragment(self, frame: Frame) -> None:
-        """Assemble a message (the parser bounds its size, MAX_FRAGMENTS its pieces) and hand it
-        on if the rate allows; text that is not UTF-8 fails the connection with 1007."""
-        if frame.opcode is not Opcode.CONT:
-            self._text = frame.opcode is Opcode.TEXT
-        if not frame.fin or self._fragments:
-            self._fragments += 1
-            self._parts += frame.data
-            if self._fragments > MAX_FRAGMENTS:
-                self._fail(1009, "too many fragments")
-                return
-            if not frame.fin:
-                return
-            data, self._parts, self._fragments = bytes(self._parts), bytearray(), 0
-        else:
-            data = bytes(frame.data)
-        if self._text:
-            try:
-                message: str | bytes = str(data, "utf-8")
-            except UnicodeDecodeError as exc:
-                self._fail(1007, f"{exc.reason} at position {exc.start}")
-                return
-        else:
-            message = data
+        """Hand a complete message on if the rate allows; text that is not UTF-8 fails the
+        connection with 1007, a message in too many pieces with 1009."""
+        try:
+            message = self._assembler.add(frame)
+        except TooManyFragments:
+            self._fail(1009, "too many fragments")
+            return
+        except UnicodeDecodeError as exc:
+            self._fail(1007, f"{exc.reason} at position {exc.start}")
+            return
+        if message is None:
+            return
         verdict = self.meter.spend(self.label) if self.metered else OK
         if verdict == OK:
             self.handler.received(self, message)
@@ -349,7 +336,7 @@ class Wire(asyncio.Protocol):
         connection, then it is aborted."""
         self._mode = mode
         self._inbox.clear()
-        self._parts = bytearray()
+        self._assembler.clear()
         if self._pump_handle is not None:
             self._pump_handle.cancel()
             self._pump_handle = None
