@@ -95,14 +95,15 @@ class Gate:
         self, protocol: ServerProtocol, request: Request, peer: Any
     ) -> tuple[Response, Admission | None]:
         """The response to send, and the admission when it is a 101."""
-        admission, response = self._check(protocol, request, peer)
-        if response is None:
-            response = protocol.accept(request)
-            if response.status_code != 101:
-                response, admission = _plain(protocol, response), None
+        admission, refusal = self._check(protocol, request, peer)
+        response = refusal or protocol.accept(request)
+        admitted = refusal is None and response.status_code == 101
+        if refusal is None and not admitted:
+            response = _plain(protocol, response)
         response.headers["Server"] = SERVER_HEADER
-        if admission is not None:
-            self.per_ip[admission.ip] += 1
+        if not admitted:
+            return response, None
+        self.per_ip[admission.ip] += 1
         return response, admission
 
     def release(self, admission: Admission) -> None:
