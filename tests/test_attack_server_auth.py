@@ -18,7 +18,8 @@ from collections.abc import Iterator
 import pytest
 
 from core.server import EmbeddedServer, ServerConfig, make_token
-from tests.attackers import SECRET, report, upgrade_request
+from tests.attackers import SECRET, report
+from tests.rawws import upgrade_request
 
 GOOD_ORIGIN = "https://good.example"
 UNAUTHORIZED = b"401 Unauthorized: a valid token is required\n"

@@ -10,17 +10,8 @@ import time
 
 import msgpack
 
-from tests.attackers import (
-    BINARY,
-    CLOSE,
-    ChildServer,
-    FrameCounter,
-    RawPeer,
-    client_frame,
-    close_payload,
-    report,
-    token,
-)
+from tests.attackers import ChildServer, FrameCounter, RawPeer, report, token
+from tests.rawws import BINARY, CLOSE, client_frame, close_payload
 
 KiB = 1024
 

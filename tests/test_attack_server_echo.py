@@ -12,17 +12,8 @@ from typing import Any
 
 import msgpack
 
-from tests.attackers import (
-    BINARY,
-    CLOSE,
-    TEXT,
-    ChildServer,
-    RawPeer,
-    client_frame,
-    close_payload,
-    report,
-    upgrade_request,
-)
+from tests.attackers import ChildServer, RawPeer, report
+from tests.rawws import BINARY, CLOSE, TEXT, client_frame, close_payload, upgrade_request
 
 SCRIPT = "<script>alert(1)</script>"
 ANSI = "\x1b[2J\x1b[31mred\x1b[0m\x9b31m\x07"

@@ -12,19 +12,16 @@ from __future__ import annotations
 import json
 
 from tests.attackers import (
-    PING,
-    TEXT,
     AttackProcess,
     Chat,
     ChildServer,
     RawPeer,
-    client_frame,
     compare,
     flood,
     interleaved,
-    latency_bar,
     report,
 )
+from tests.rawws import PING, TEXT, client_frame
 
 KEY = b"\x11\x22\x33\x44"  # A fixed mask key lets one frame be repeated byte for byte.
 
@@ -33,7 +30,6 @@ def _text(obj: object) -> bytes:
     return client_frame(TEXT, json.dumps(obj).encode(), key=KEY)
 
 
-@latency_bar
 async def test_per_ip_cap_refuses_extra_connections_before_the_upgrade() -> None:
     cap = 8
     async with ChildServer(max_conns_per_ip=cap) as server:
@@ -73,7 +69,6 @@ async def test_per_ip_cap_refuses_extra_connections_before_the_upgrade() -> None
     compare("per-IP cap", base, attacked, factor=3.0, floor_ms=10.0)
 
 
-@latency_bar
 async def test_message_flooder_is_throttled_then_closed_1008() -> None:
     rate, burst, abuse = 100.0, 200, 200
     async with ChildServer(rate=rate, burst=burst, abuse_limit=abuse) as server:
@@ -118,7 +113,6 @@ async def test_message_flooder_is_throttled_then_closed_1008() -> None:
     compare("message flood", base, attacked, factor=3.0, floor_ms=10.0)
 
 
-@latency_bar
 async def test_ping_flooder_spends_the_rate_limit_and_is_closed_1008() -> None:
     empty_ping = client_frame(PING, b"", key=KEY)
     async with ChildServer() as server:  # Default limits: 100/s, burst 200, abuse 200.
@@ -167,7 +161,6 @@ async def test_ping_flooder_that_never_reads_cannot_grow_the_server_buffer() -> 
     assert probe["errors"] == [] and probe["exceptions"] == []
 
 
-@latency_bar
 async def test_slow_consumer_is_dropped_with_a_bounded_queue() -> None:
     max_write_buffer = 256 * 1024
     pad = 32 * 1024  # ~6 MB/s to each reader: the kernel's socket buffers (4 MiB) fill fast.

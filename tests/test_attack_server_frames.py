@@ -13,7 +13,6 @@ from tests.attackers import (
     ChildServer,
     compare,
     interleaved,
-    latency_bar,
     malformed,
     report,
 )
@@ -24,7 +23,6 @@ PER_ROUND = 520  # 2,080 attacker connections, one bad frame (or bad ending) eac
 CONCURRENCY = 2
 
 
-@latency_bar
 async def test_malformed_frame_storm() -> None:
     async with ChildServer(max_size=MAX_SIZE, max_conns_per_ip=1000) as server:
         async with Chat(server.url) as chat, AttackProcess() as attackers:

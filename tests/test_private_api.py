@@ -50,12 +50,6 @@ ATTR_FUNCS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
 # guard and the charts move to public APIs). Empty this set once they are merged; a stale entry
 # fails test_pending_entries_still_occur so the set only ever shrinks.
 PENDING = frozenset({
-    ("core/server/guard.py", "send_frame"),
-    ("core/server/guard.py", "writes"),
-    ("core/server/guard.py", "recv_messages"),
-    ("core/server/guard.py", "resume"),
-    ("core/server/guard.py", "max_size"),
-    ("core/server/guard.py", "parser_exc"),
     ("ui/chart_items.py", "opts"),
 })
 

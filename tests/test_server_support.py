@@ -7,11 +7,8 @@ instead of hanging the suite.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
-import os
-import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from core.server import RoomServer, ServerConfig, make_token
+from tests.rawws import upgrade_request
 
 SECRET = "test-secret-that-is-at-least-32-bytes-long"
 WAIT = 3.0  # Upper bound for anything that should happen "now".
@@ -133,20 +131,6 @@ async def closed_code(ws: ClientConnection, timeout: float = WAIT) -> int | None
 # -- a raw client, for peers that misbehave on purpose -----------------------------------------
 
 
-def masked_frame(opcode: int, payload: bytes) -> bytes:
-    """A client-to-server frame (clients must mask)."""
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([0x80 | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 1 << 16:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
 async def raw_upgrade(
     port: int, path: str, rcvbuf: int | None = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
@@ -161,14 +145,7 @@ async def raw_upgrade(
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
         reader, writer = await asyncio.open_connection(sock=sock)
-    key = base64.b64encode(os.urandom(16))
-    writer.write(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n".encode()
-        + b"Sec-WebSocket-Key: "
-        + key
-        + b"\r\n\r\n"
-    )
+    writer.write(upgrade_request(port, path))
     await writer.drain()
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
     return reader, writer, head

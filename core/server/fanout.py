@@ -1,7 +1,7 @@
 """Sending one message to many members without letting a slow one stall the rest.
 
 The message is encoded once per frame type (JSON text, MessagePack binary) and queued to each
-connection without waiting (`GuardedConnection.queue()`: what one turn of the loop queues to a
+connection without waiting (`Wire.queue()`: what one turn of the loop queues to a
 connection leaves in one write). A member whose unsent bytes exceed `max_write_buffer` is aborted
 instead of buffering without bound.
 """
@@ -31,7 +31,7 @@ def encode(obj: dict[str, Any], binary: bool) -> str | bytes:
 
 
 class Fanout:
-    """Delivers to members: bots through their inbox, connections through `broadcast()`."""
+    """Delivers to members: bots through their inbox, connections through `Wire.queue()`."""
 
     def __init__(self, stats: Stats, log: ServerLog, max_write_buffer: int) -> None:
         self._stats = stats

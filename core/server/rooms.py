@@ -26,7 +26,7 @@ class Member:
     client_id: str
     name: str
     dedup_key: str  # Token subject when auth is on, else the client id.
-    conn: Any = None  # websockets ServerConnection; None for a bot.
+    conn: Any = None  # The connection's `Wire`; None for a bot.
     msgpack: bool = False  # Negotiated the "msgpack" subprotocol: binary frames.
     inbox: Callable[[dict[str, Any]], None] | None = None  # A bot's ear; must not send inline.
     rooms: dict[str, None] = field(default_factory=dict)  # Ordered set.
