@@ -22,13 +22,16 @@ from core.events import (
     HandshakeInfo,
     LatencySample,
     MessagesDecoded,
+    MetricsSnapshot,
     PairsMatched,
     ProtocolDetected,
     StateChanged,
 )
+from core.facade import Commands
 from core.loopthread import LoopThread
 from core.manager import ConnectionManager
 from core.server import EmbeddedServer
+from ui.series import SeriesStore
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class TickBatch:
     protocols: list[ProtocolDetected] = field(default_factory=list)
     decoded: list[MessagesDecoded] = field(default_factory=list)
     pairs: list[PairsMatched] = field(default_factory=list)
+    metrics: list[MetricsSnapshot] = field(default_factory=list)  # a few a second a connection
     others: list[Event] = field(default_factory=list)
     dropped: int = 0  # events the bridge buffer dropped since the previous tick
 
@@ -100,7 +104,9 @@ class _Buffer:
 
 
 class CoreBridge(QObject):
-    """Adapter between the asyncio core and the widgets; it owns no state of its own."""
+    """Adapter between the asyncio core and the widgets. Its one state is `series`, the UI's own
+    copy of the figures it was sent (ui.series), fed before each tick is handed out: the charts,
+    the connections table and the status bar read that, never the core's buffers."""
 
     tick = Signal(object)  # TickBatch, exactly once per tick
     message = Signal(str)  # a line for the status bar (errors of UI-started actions)
@@ -116,10 +122,12 @@ class CoreBridge(QObject):
         """`core` is the thread the manager's connections run on; `stop()` ends it."""
         super().__init__(parent)
         self.manager = manager
+        self.commands = Commands(manager)  # what widgets act through
         self.server = server
         self.core = core
         self.dropped_total = 0
         self._buffer = _Buffer()
+        self.series = SeriesStore()
         self._turn_at = 0.0  # time.monotonic() of the last heavy redraw's turn
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe = manager.hub.subscribe(self._buffer.push)
@@ -127,12 +135,14 @@ class CoreBridge(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._drain)
         self._timer.start()
+        self._stop_metrics = manager.publish_metrics()
 
     def _drain(self) -> None:
         events, dropped_so_far = self._buffer.take()
         dropped = dropped_so_far - self.dropped_total
         self.dropped_total += dropped
         if list(map(type, events)).count(FrameEvent) == len(events):  # a flood: frames only
+            self.series.feed((), (), (), ())
             self.tick.emit(TickBatch(time.time(), frames=events, dropped=dropped))
             return
         batch = TickBatch(time.time(), dropped=dropped)
@@ -156,11 +166,19 @@ class CoreBridge(QObject):
                 batch.decoded.append(event)
             elif type(event) is PairsMatched:
                 batch.pairs.append(event)
+            elif type(event) is MetricsSnapshot:
+                batch.metrics.append(event)
             elif type(event) is ProtocolDetected:
                 batch.protocols.append(event)
             else:
                 others(event)
+        self.feed_series(batch)
         self.tick.emit(batch)
+
+    def feed_series(self, batch: TickBatch) -> None:
+        """Bring `series` up to date with a batch (the tick does; tests handing a panel their
+        own batches call it first)."""
+        self.series.feed(batch.latencies, batch.states, batch.metrics, batch.others)
 
     def take_turn(self) -> float:
         """A panel about to redraw heavily during a flood asks for its turn: 0 (taken), or the
@@ -196,6 +214,7 @@ class CoreBridge(QObject):
     def stop(self) -> None:
         """Call after the connections are closed: it ends the core thread too."""
         self._timer.stop()
+        self._stop_metrics()
         self._unsubscribe()
         for task in list(self._tasks):
             task.cancel()
