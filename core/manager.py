@@ -68,10 +68,10 @@ class ConnectionManager:
 
     def publish_metrics(self, interval: float = METRICS_S) -> Callable[[], None]:
         """Publish a MetricsSnapshot of each connection every `interval` s, on the manager's loop
-        (else the current one), where the metrics are written: no other thread reads them.
-        A connection whose figures did not change since its last snapshot gets none. Returns
-        the function (for any thread) that stops it."""
-        loop = self.loop or asyncio.get_event_loop()
+        (else the running one: RuntimeError without), where the metrics are written: no other
+        thread reads them. A connection whose figures did not change since its last snapshot
+        gets none. Returns the function (for any thread) that stops it."""
+        loop = self.loop or asyncio.get_running_loop()
         sent: dict[int, tuple[float, tuple[object, ...]]] = {}  # newest second, figures
         stopped = False
 

@@ -7,10 +7,11 @@ the buffer is a deque, whose append and popleft are atomic, so nothing here take
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,9 +136,13 @@ class CoreBridge(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._drain)
         self._timer.start()
-        self._stop_metrics = manager.publish_metrics()
+        # started by the first tick: on the loop the GUI runs (the manager's, when it has none)
+        self._stop_metrics: Callable[[], None] | None = None
 
     def _drain(self) -> None:
+        if self._stop_metrics is None:
+            with contextlib.suppress(RuntimeError):  # no loop runs yet: the next tick tries
+                self._stop_metrics = self.manager.publish_metrics()
         events, dropped_so_far = self._buffer.take()
         dropped = dropped_so_far - self.dropped_total
         self.dropped_total += dropped
@@ -214,7 +219,8 @@ class CoreBridge(QObject):
     def stop(self) -> None:
         """Call after the connections are closed: it ends the core thread too."""
         self._timer.stop()
-        self._stop_metrics()
+        if self._stop_metrics is not None:
+            self._stop_metrics()
         self._unsubscribe()
         for task in list(self._tasks):
             task.cancel()

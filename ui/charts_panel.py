@@ -344,6 +344,7 @@ class ChartsPanel(QWidget):
         snap = self.bridge.series.latest(conns[0])
         if snap is None:
             self.summary.setText("No figures yet.")
+            self._summary_ids = []  # the next redraw looks again
             return
         self._summarize(snap)
 
