@@ -11,19 +11,301 @@ connection's settings are replaced whole (`edit()`), never changed in place.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from core.backpressure import Backpressure
 from core.config import ConnectionConfig
-from core.connection import Connection, NotOpen, Reply, RequestTimeout
-from core.decoders.layer import default_registry
-from core.decoders.registry import AUTO, RAW
 from core.loopthread import hop
-from core.manager import ConnectionManager
 from core.states import ConnState
 
-__all__ = ["AUTO", "RAW", "Commands", "NotOpen", "Reply", "RequestTimeout", "decoder_choices"]
+if TYPE_CHECKING:
+    from core.atomic_file import (
+        replaced,
+    )
+    from core.backpressure import Backpressure
+    from core.connection import (
+        Connection,
+        NotOpen,
+        Reply,
+        RequestTimeout,
+    )
+    from core.decoders.guard import (
+        GuardedSession,
+        open_session,
+    )
+    from core.decoders.layer import (
+        decode_frame,
+        default_registry,
+        is_lazy,
+    )
+    from core.decoders.pairing import (
+        OTHER,
+        Pair,
+        Pairer,
+        Percentiles,
+        Reservoir,
+        Unanswered,
+    )
+    from core.decoders.pairing import label as pair_label
+    from core.decoders.payloads import (
+        readings,
+    )
+    from core.decoders.registry import (
+        AUTO,
+        RAW,
+        Registry,
+    )
+    from core.events import Event
+    from core.loopthread import (
+        LoopThread,
+    )
+    from core.manager import (
+        ConnectionManager,
+    )
+    from core.ndjson import (
+        event_to_json,
+    )
+    from core.paths import (
+        APP_NAME,
+        CONFIG_ENV,
+        config_dir,
+        new_recording_path,
+        recordings_dir,
+    )
+    from core.recorder import (
+        Recorder,
+    )
+    from core.recording import (
+        HarError,
+        ImportResult,
+        Recording,
+        RecordingInfo,
+        export_events_har,
+        export_recording_har,
+        import_har,
+        list_recordings,
+        profile_from_har,
+    )
+    from core.recording.diff import (
+        IgnoreRules,
+        ReplyDiff,
+        Status,
+        summarize,
+    )
+    from core.recording.replay import (
+        DEFAULT_MAX_GAP,
+        DEFAULT_REPLY_TIMEOUT,
+        ReplayError,
+        ReplayOptions,
+        ReplayResult,
+        Timing,
+        load_sources,
+        replay,
+    )
+    from core.schedule import (
+        MAX_COUNT,
+        MAX_INTERVAL,
+        MAX_JITTER,
+        MIN_INTERVAL,
+        Pace,
+        Resolve,
+        Scheduler,
+    )
+    from core.schedule import Message as ScheduledMessage
+    from core.server import (
+        EmbeddedServer,
+        ServerConfig,
+        ServerStartError,
+        make_token,
+    )
+    from core.workspace import (
+        Collection,
+        Environment,
+        Resolver,
+        SavedMessage,
+        SecretStore,
+        UnresolvedVariable,
+        Variable,
+        Workspace,
+        default_workspace_path,
+        load_workspace,
+        save_workspace,
+    )
+    from core.workspace.secrets import (
+        variable_key,
+    )
+
+# What the UI may use of the rest of the core, by name: (module, name there). Imported when first
+# asked for (PEP 562), so that importing this module stays cheap (the window's skeleton shows
+# before numpy, websockets and the server are loaded).
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "Connection": ("core.connection", "Connection"),
+    "NotOpen": ("core.connection", "NotOpen"),
+    "Reply": ("core.connection", "Reply"),
+    "RequestTimeout": ("core.connection", "RequestTimeout"),
+    "AUTO": ("core.decoders.registry", "AUTO"),
+    "RAW": ("core.decoders.registry", "RAW"),
+    "Registry": ("core.decoders.registry", "Registry"),
+    "decode_frame": ("core.decoders.layer", "decode_frame"),
+    "default_registry": ("core.decoders.layer", "default_registry"),
+    "is_lazy": ("core.decoders.layer", "is_lazy"),
+    "GuardedSession": ("core.decoders.guard", "GuardedSession"),
+    "open_session": ("core.decoders.guard", "open_session"),
+    "OTHER": ("core.decoders.pairing", "OTHER"),
+    "Pair": ("core.decoders.pairing", "Pair"),
+    "Pairer": ("core.decoders.pairing", "Pairer"),
+    "Percentiles": ("core.decoders.pairing", "Percentiles"),
+    "Reservoir": ("core.decoders.pairing", "Reservoir"),
+    "Unanswered": ("core.decoders.pairing", "Unanswered"),
+    "readings": ("core.decoders.payloads", "readings"),
+    "MAX_COUNT": ("core.schedule", "MAX_COUNT"),
+    "MAX_INTERVAL": ("core.schedule", "MAX_INTERVAL"),
+    "MAX_JITTER": ("core.schedule", "MAX_JITTER"),
+    "MIN_INTERVAL": ("core.schedule", "MIN_INTERVAL"),
+    "Pace": ("core.schedule", "Pace"),
+    "Resolve": ("core.schedule", "Resolve"),
+    "Scheduler": ("core.schedule", "Scheduler"),
+    "ConnectionManager": ("core.manager", "ConnectionManager"),
+    "Recorder": ("core.recorder", "Recorder"),
+    "LoopThread": ("core.loopthread", "LoopThread"),
+    "EmbeddedServer": ("core.server", "EmbeddedServer"),
+    "ServerConfig": ("core.server", "ServerConfig"),
+    "ServerStartError": ("core.server", "ServerStartError"),
+    "make_token": ("core.server", "make_token"),
+    "APP_NAME": ("core.paths", "APP_NAME"),
+    "CONFIG_ENV": ("core.paths", "CONFIG_ENV"),
+    "config_dir": ("core.paths", "config_dir"),
+    "new_recording_path": ("core.paths", "new_recording_path"),
+    "recordings_dir": ("core.paths", "recordings_dir"),
+    "Collection": ("core.workspace", "Collection"),
+    "Environment": ("core.workspace", "Environment"),
+    "Resolver": ("core.workspace", "Resolver"),
+    "SavedMessage": ("core.workspace", "SavedMessage"),
+    "SecretStore": ("core.workspace", "SecretStore"),
+    "UnresolvedVariable": ("core.workspace", "UnresolvedVariable"),
+    "Variable": ("core.workspace", "Variable"),
+    "Workspace": ("core.workspace", "Workspace"),
+    "default_workspace_path": ("core.workspace", "default_workspace_path"),
+    "load_workspace": ("core.workspace", "load_workspace"),
+    "save_workspace": ("core.workspace", "save_workspace"),
+    "variable_key": ("core.workspace.secrets", "variable_key"),
+    "HarError": ("core.recording", "HarError"),
+    "ImportResult": ("core.recording", "ImportResult"),
+    "Recording": ("core.recording", "Recording"),
+    "RecordingInfo": ("core.recording", "RecordingInfo"),
+    "export_events_har": ("core.recording", "export_events_har"),
+    "export_recording_har": ("core.recording", "export_recording_har"),
+    "import_har": ("core.recording", "import_har"),
+    "list_recordings": ("core.recording", "list_recordings"),
+    "profile_from_har": ("core.recording", "profile_from_har"),
+    "IgnoreRules": ("core.recording.diff", "IgnoreRules"),
+    "ReplyDiff": ("core.recording.diff", "ReplyDiff"),
+    "Status": ("core.recording.diff", "Status"),
+    "summarize": ("core.recording.diff", "summarize"),
+    "DEFAULT_MAX_GAP": ("core.recording.replay", "DEFAULT_MAX_GAP"),
+    "DEFAULT_REPLY_TIMEOUT": ("core.recording.replay", "DEFAULT_REPLY_TIMEOUT"),
+    "ReplayError": ("core.recording.replay", "ReplayError"),
+    "ReplayOptions": ("core.recording.replay", "ReplayOptions"),
+    "ReplayResult": ("core.recording.replay", "ReplayResult"),
+    "Timing": ("core.recording.replay", "Timing"),
+    "load_sources": ("core.recording.replay", "load_sources"),
+    "replay": ("core.recording.replay", "replay"),
+    "replaced": ("core.atomic_file", "replaced"),
+    "event_to_json": ("core.ndjson", "event_to_json"),
+    "ScheduledMessage": ("core.schedule", "Message"),
+    "pair_label": ("core.decoders.pairing", "label"),
+}
+
+__all__ = [  # noqa: RUF022 (sorted by hand is the same)
+    "APP_NAME",
+    "CONFIG_ENV",
+    "config_dir",
+    "AUTO",
+    "Collection",
+    "Commands",
+    "Connection",
+    "ConnectionManager",
+    "DEFAULT_MAX_GAP",
+    "DEFAULT_REPLY_TIMEOUT",
+    "EmbeddedServer",
+    "Environment",
+    "GuardedSession",
+    "HarError",
+    "IgnoreRules",
+    "ImportResult",
+    "LoopThread",
+    "MAX_COUNT",
+    "MAX_INTERVAL",
+    "MAX_JITTER",
+    "MIN_INTERVAL",
+    "NotOpen",
+    "OTHER",
+    "Pace",
+    "Pair",
+    "Pairer",
+    "Percentiles",
+    "RAW",
+    "Recorder",
+    "Recording",
+    "RecordingInfo",
+    "Registry",
+    "ReplayError",
+    "ReplayOptions",
+    "ReplayResult",
+    "Reply",
+    "ReplyDiff",
+    "RequestTimeout",
+    "Reservoir",
+    "Resolve",
+    "Resolver",
+    "SavedMessage",
+    "ScheduledMessage",
+    "Scheduler",
+    "SecretStore",
+    "ServerConfig",
+    "ServerStartError",
+    "Status",
+    "Timing",
+    "Unanswered",
+    "UnresolvedVariable",
+    "Variable",
+    "Workspace",
+    "decode_frame",
+    "decoder_choices",
+    "default_registry",
+    "default_workspace_path",
+    "event_to_json",
+    "export_events_har",
+    "export_recording_har",
+    "import_har",
+    "is_lazy",
+    "list_recordings",
+    "load_sources",
+    "load_workspace",
+    "make_token",
+    "new_recording_path",
+    "open_session",
+    "pair_label",
+    "profile_from_har",
+    "readings",
+    "recordings_dir",
+    "replaced",
+    "replay",
+    "save_workspace",
+    "summarize",
+    "variable_key",
+]
+
+
+def __getattr__(name: str) -> Any:
+    where = _EXPORTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(where[0]), where[1])
+    globals()[name] = value
+    return value
+
 
 T = TypeVar("T")
 
@@ -55,6 +337,10 @@ class Commands:
         """Whether the recorder holds the reads (any thread may ask)."""
         return self._manager.hub.backpressure
 
+    def publish(self, event: Event) -> None:
+        """Publish an event as the core would: a view of a recording replays its frames so."""
+        self._manager.hub.publish(event)
+
     # ----- the manager --------------------------------------------------------------------------
 
     def add(self, config: ConnectionConfig, connect: bool = False,
@@ -74,6 +360,12 @@ class Commands:
 
     async def close_all(self) -> None:
         await self._core(self._manager.close_all())
+
+    def scheduler(self) -> Scheduler:
+        """A new set of repeats on these connections (close() it when done)."""
+        from core.schedule import Scheduler
+
+        return Scheduler(self._manager)
 
     # ----- one connection -----------------------------------------------------------------------
 
@@ -96,6 +388,15 @@ class Commands:
         """NotOpen or RequestTimeout in words when there is no reply."""
         return await self._core(self._manager.get(conn_id).request(message, timeout))
 
+    async def queued(self, conn_id: int) -> int:
+        """How many messages wait in its offline queue now."""
+        conn = self._manager.get(conn_id)
+
+        async def count() -> int:
+            return len(conn.queue)
+
+        return await self._core(count())
+
     async def send_acked(self, conn_id: int, message: dict[str, Any]) -> str:
         return await self._core(self._manager.get(conn_id).send_acked(message))
 
@@ -107,7 +408,7 @@ class Commands:
 
     def decoder(self, conn_id: int) -> str:
         """The decoder a connection is set to: the last set_decoder(), else its config's."""
-        return self._decoders.get(conn_id) or self.config(conn_id).decoder or AUTO
+        return self._decoders.get(conn_id) or self.config(conn_id).decoder or "auto"
 
     async def edit(self, conn_id: int, config: ConnectionConfig) -> None:
         """Use new settings: an active connection is closed and opened again with them."""
@@ -154,6 +455,9 @@ class Commands:
 
 def decoder_choices() -> list[tuple[str, str]]:
     """(name, label) of every choice: Automatic, Raw, then each decoder installed by title."""
+    from core.decoders.layer import default_registry
+    from core.decoders.registry import AUTO, RAW
+
     decoders = sorted(default_registry().decoders, key=lambda d: d.title.casefold())
     return [(AUTO, "Automatic"), (RAW, "Raw (no decoder)"),
             *((d.name, d.title) for d in decoders)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 
 import pytest
@@ -101,7 +100,7 @@ async def test_server_restart_shows_waiting_then_open(qtbot, embedded_server):
     panel = ConnectionsPanel(bridge)
     model = panel.model
     try:
-        conn = add(bridge, panel, 
+        conn = add(bridge, panel,
             ConnectionConfig(srv.url + "/", name="survivor", reconnect=quick_reconnect(),
                              heartbeat=HeartbeatConfig(interval=0.2, timeout=5.0))
         )
@@ -132,7 +131,7 @@ async def test_failure_in_words_and_actions(qtbot):
     model = panel.model
     try:
         # Nothing listens on port 9 of 127.0.0.1; no retry: the error shows at once.
-        conn = add(bridge, panel, 
+        conn = add(bridge, panel,
             ConnectionConfig("ws://127.0.0.1:9/", reconnect=ReconnectPolicy(enabled=False))
         )
         assert conn is not None

@@ -44,9 +44,7 @@ if TYPE_CHECKING:  # Qt is imported only once a display is known to exist
     from PySide6.QtCore import QObject, QTimer
 
     from core.events import FrameEvent
-    from core.manager import ConnectionManager
-    from core.recorder import Recorder
-    from core.server import ServerConfig
+    from core.facade import ConnectionManager, Recorder, ServerConfig
     from ui.main_window import MainWindow
 
 NO_DISPLAY = (
@@ -226,9 +224,7 @@ def _open_session(
 ) -> None:
     """The core thread, the connection manager, the embedded server, the recorder and the
     bridge; `panels` (default: every one) built on it; then the connections added and opened."""
-    from core.loopthread import LoopThread
-    from core.manager import ConnectionManager
-    from core.server import EmbeddedServer, ServerStartError
+    from core.facade import ConnectionManager, EmbeddedServer, LoopThread, ServerStartError
     from ui.bridge import CoreBridge
     from ui.main_window import embedded_connection_config, join_rooms
     from ui.workspace_session import WorkspaceSession
@@ -284,8 +280,7 @@ def _open_session(
 def _start_recorder(options: Options, manager: ConnectionManager) -> tuple[Recorder | None, str]:
     """Every session is recorded unless asked otherwise; a recorder that cannot start is
     reported, and the app runs on without it."""
-    from core.paths import new_recording_path
-    from core.recorder import Recorder
+    from core.facade import Recorder, new_recording_path
 
     if options.no_record:
         return None, ""
@@ -297,7 +292,7 @@ def _start_recorder(options: Options, manager: ConnectionManager) -> tuple[Recor
 
 
 def demo_server_config(bots: int = DEMO_BOTS, rate: float = DEMO_RATE) -> ServerConfig:
-    from core.server import ServerConfig
+    from core.facade import ServerConfig
     from ui.server_panel import new_secret
 
     return ServerConfig(

@@ -28,10 +28,8 @@ from core.events import (
     ProtocolDetected,
     StateChanged,
 )
-from core.facade import Commands
-from core.loopthread import LoopThread
-from core.manager import ConnectionManager
-from core.server import EmbeddedServer
+from core.facade import Commands, ConnectionManager, EmbeddedServer, LoopThread
+from core.states import ConnState
 from ui.series import SeriesStore
 
 log = logging.getLogger(__name__)
@@ -183,7 +181,26 @@ class CoreBridge(QObject):
     def feed_series(self, batch: TickBatch) -> None:
         """Bring `series` up to date with a batch (the tick does; tests handing a panel their
         own batches call it first)."""
-        self.series.feed(batch.latencies, batch.states, batch.metrics, batch.others)
+        self.series.feed(batch.latencies, batch.states, batch.metrics, batch.others,
+                         batch.handshakes, batch.protocols)
+
+    def state_of(self, conn_id: int) -> ConnState:
+        """A connection's state as the ticks so far told it (CLOSED before any news)."""
+        snap = self.series.latest(conn_id)
+        return ConnState.CLOSED if snap is None else snap.state
+
+    def protocol_of(self, conn_id: int) -> str | None:
+        """The decoder a connection uses as the ticks so far told it (None: raw, or unknown)."""
+        entry = self.series.get(conn_id)
+        detected = None if entry is None else entry.protocol
+        return None if detected is None else detected.protocol
+
+    def label_of(self, conn_id: int) -> str:
+        """A connection's label (its name, else its URL); "#id" once it is removed."""
+        try:
+            return self.commands.config(conn_id).label
+        except KeyError:
+            return f"#{conn_id}"
 
     def take_turn(self) -> float:
         """A panel about to redraw heavily during a flood asks for its turn: 0 (taken), or the

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from core.recording import HarError, profile_from_har
+from core.facade import HarError, profile_from_har
 from ui.har_actions import show_error
 
 if TYPE_CHECKING:

@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from core.atomic_file import replaced
 from core.events import ConnectionAdded, FrameEvent, HandshakeInfo, Opcode
-from core.ndjson import event_to_json
-from core.recording import Recording, export_events_har
+from core.facade import Recording, event_to_json, export_events_har, replaced
 from ui.connections_model import display_name
 
 if TYPE_CHECKING:

@@ -25,9 +25,14 @@ from PySide6.QtWidgets import (
 
 from core.config import ConnectionConfig
 from core.events import FrameEvent
-from core.manager import ConnectionManager
-from core.paths import recordings_dir
-from core.recording import HarError, Recording, RecordingInfo, list_recordings
+from core.facade import (
+    ConnectionManager,
+    HarError,
+    Recording,
+    RecordingInfo,
+    list_recordings,
+    recordings_dir,
+)
 from ui.bridge import CoreBridge
 from ui.elided_label import ElidedLabel
 from ui.har_actions import (
@@ -128,10 +133,10 @@ class RecordingsWindow(QMainWindow):
         except Exception as exc:  # a damaged or foreign file: say so, keep the window
             show_error(self, "Cannot open recording", f"{path}:\n{exc}")
             return
-        manager = ConnectionManager()
+        self._bridge = CoreBridge(ConnectionManager(), parent=self)  # idle: nothing connects
         for conn in recording.connections():
-            manager.add(ConnectionConfig(conn.url, name=conn.name), conn_id=conn.conn_id)
-        self._bridge = CoreBridge(manager, parent=self)
+            self._bridge.commands.add(ConnectionConfig(conn.url, name=conn.name),
+                                      conn_id=conn.conn_id)
         self._inspector = InspectorPanel(self._bridge, self._right)
         self._inspector.set_recorder(recording)  # large payloads are read back from it
         self._right_layout.addWidget(self._inspector, 1)
@@ -154,7 +159,7 @@ class RecordingsWindow(QMainWindow):
             self._feeder.stop()
             return
         batch = list(itertools.islice(self._frames, CHUNK))
-        publish = self._bridge.manager.hub.publish
+        publish = self._bridge.commands.publish
         for frame in batch:
             publish(frame)
         self.loaded += len(batch)

@@ -17,8 +17,10 @@ from core.events import (
     ConnectionAdded,
     ConnectionRemoved,
     Event,
+    HandshakeInfo,
     LatencySample,
     MetricsSnapshot,
+    ProtocolDetected,
     StateChanged,
 )
 from core.states import ConnState
@@ -75,9 +77,11 @@ class Series:
 class ConnSeries:
     """One connection: its RTT samples, its seconds of throughput and its latest figures."""
 
-    __slots__ = ("app_rtt", "latest", "rtt", "throughput")
+    __slots__ = ("app_rtt", "handshake", "latest", "protocol", "rtt", "throughput")
 
     def __init__(self) -> None:
+        self.handshake: HandshakeInfo | None = None  # of the last open
+        self.protocol: ProtocolDetected | None = None  # the decoder last detected or chosen
         self.rtt = Series(RTT_LIMIT, 2)  # (time, seconds)
         self.app_rtt = Series(RTT_LIMIT, 2)
         self.throughput = Series(SECONDS_LIMIT, 5)
@@ -108,9 +112,16 @@ class SeriesStore:
         return entry
 
     def feed(self, latencies: Iterable[LatencySample], states: Iterable[StateChanged],
-             snapshots: Iterable[MetricsSnapshot], others: Iterable[Event]) -> None:
+             snapshots: Iterable[MetricsSnapshot], others: Iterable[Event],
+             handshakes: Iterable[HandshakeInfo] = (),
+             protocols: Iterable[ProtocolDetected] = ()) -> None:
         """One tick's events, in the order they were published within each kind."""
         self.updated = updated = set()
+        for info in handshakes:
+            if info.status in (None, 101):
+                self._entry(info.conn_id).handshake = info
+        for detected in protocols:
+            self._entry(detected.conn_id).protocol = detected
         rtt: dict[int, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {}
         for sample in latencies:
             pings, apps = rtt.setdefault(sample.conn_id, ([], []))

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.server import EmbeddedServer, ServerConfig, ServerStartError, make_token
+from core.facade import EmbeddedServer, ServerConfig, ServerStartError, make_token
 from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 
