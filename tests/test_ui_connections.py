@@ -238,7 +238,7 @@ def idle_panel(qtbot, qtmodeltester):  # type: ignore[no-untyped-def]
 def tick(bridge, panel, t, conns=(), states=()):  # type: ignore[no-untyped-def]
     """Hand the panel a tick at time t with snapshots of `conns` taken now (as the manager
     publishes them) and these state changes; the bridge's series first, as its timer does."""
-    batch = TickBatch(t, states=list(states), metrics=[snapshot(c, t, t - 2) for c in conns])
+    batch = TickBatch(t, states=list(states), snapshots=[snapshot(c, t, t - 2) for c in conns])
     bridge.feed_series(batch)
     panel._on_tick(batch)
 
@@ -399,7 +399,7 @@ async def test_many_live_connections_states_at_once_values_soon(
 
 def news(bridge, conns, t):  # type: ignore[no-untyped-def]
     """Snapshots of these connections into the bridge's series, as a tick brings them."""
-    batch = TickBatch(t, metrics=[snapshot(c, t, t - 2) for c in conns])
+    batch = TickBatch(t, snapshots=[snapshot(c, t, t - 2) for c in conns])
     bridge.feed_series(batch)
     return batch
 

@@ -331,15 +331,17 @@ async def run(options: Options, window: MainWindow | None = None) -> int:
 
 def panels_ready(window: MainWindow) -> bool:
     """Connections open, frames in, RTT points: what a screenshot should show."""
-    conns = window.bridge.manager.list()
+    bridge = window.bridge
+    conns = bridge.commands.ids()
     if not conns:
         return True
     from core.states import ConnState
 
-    if any(c.state is not ConnState.OPEN for c in conns):
+    if any(bridge.state_of(c) is not ConnState.OPEN for c in conns):
         return False
-    frames = sum(c.metrics.msgs_in for c in conns)
-    rtts = max(len(c.metrics.rtt) for c in conns)
+    latest = [bridge.series.latest(c) for c in conns]
+    frames = sum(snap.msgs_in for snap in latest if snap is not None)
+    rtts = max(len(entry.rtt) if (entry := bridge.series.get(c)) else 0 for c in conns)
     return frames >= MIN_FRAMES and rtts >= MIN_RTT_SAMPLES
 
 

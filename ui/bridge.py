@@ -61,7 +61,7 @@ class TickBatch:
     protocols: list[ProtocolDetected] = field(default_factory=list)
     decoded: list[MessagesDecoded] = field(default_factory=list)
     pairs: list[PairsMatched] = field(default_factory=list)
-    metrics: list[MetricsSnapshot] = field(default_factory=list)  # a few a second a connection
+    snapshots: list[MetricsSnapshot] = field(default_factory=list)  # a few a second each
     others: list[Event] = field(default_factory=list)
     dropped: int = 0  # events the bridge buffer dropped since the previous tick
 
@@ -170,7 +170,7 @@ class CoreBridge(QObject):
             elif type(event) is PairsMatched:
                 batch.pairs.append(event)
             elif type(event) is MetricsSnapshot:
-                batch.metrics.append(event)
+                batch.snapshots.append(event)
             elif type(event) is ProtocolDetected:
                 batch.protocols.append(event)
             else:
@@ -181,7 +181,7 @@ class CoreBridge(QObject):
     def feed_series(self, batch: TickBatch) -> None:
         """Bring `series` up to date with a batch (the tick does; tests handing a panel their
         own batches call it first)."""
-        self.series.feed(batch.latencies, batch.states, batch.metrics, batch.others,
+        self.series.feed(batch.latencies, batch.states, batch.snapshots, batch.others,
                          batch.handshakes, batch.protocols)
 
     def state_of(self, conn_id: int) -> ConnState:

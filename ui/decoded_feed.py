@@ -48,7 +48,8 @@ BUDGET_S = 0.004  # and for about this long
 # a tick took ingest from ~0.9x to ~0.75x the bare client at 64 B); the rest is counted.
 FLOOD_BUDGET_FRAMES = 200
 FLOOD_BUDGET_S = 0.001
-KNOWN_FIELDS = frozenset({"time", "frames", "states", "latencies", "handshakes", "dropped"})
+KNOWN_FIELDS = frozenset({"time", "frames", "states", "latencies", "handshakes", "snapshots",
+                          "dropped"})
 
 
 def registry() -> Registry:

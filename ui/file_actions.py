@@ -61,5 +61,5 @@ def replay(window: MainWindow) -> None:
     from ui.replay_dialog import replay_file_dialog
 
     selected = window.connections.selected_ids() if "connections" in window.panels else []
-    url = window.bridge.manager.get(selected[0]).config.url if selected else ""
+    url = window.bridge.commands.config(selected[0]).url if selected else ""
     replay_file_dialog(window, url)
