@@ -10,292 +10,59 @@ connection's settings are replaced whole (`edit()`), never changed in place.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.config import ConnectionConfig
-from core.loopthread import hop
 from core.states import ConnState
 
+# Cheap to import (no asyncio, numpy or websockets: the window's skeleton imports it to name
+# the app's paths); what it lends the UI is imported when first asked for.
 if TYPE_CHECKING:
-    from core.atomic_file import (
-        replaced,
-    )
+    import asyncio
+
     from core.backpressure import Backpressure
-    from core.connection import (
-        Connection,
-        NotOpen,
-        Reply,
-        RequestTimeout,
-    )
-    from core.decoders.guard import (
-        GuardedSession,
-        open_session,
-    )
-    from core.decoders.layer import (
-        decode_frame,
-        default_registry,
-        is_lazy,
-    )
-    from core.decoders.pairing import (
-        OTHER,
-        Pair,
-        Pairer,
-        Percentiles,
-        Reservoir,
-        Unanswered,
-    )
-    from core.decoders.pairing import label as pair_label
-    from core.decoders.payloads import (
-        readings,
-    )
-    from core.decoders.registry import (
-        AUTO,
-        RAW,
-        Registry,
-    )
+    from core.connection import Connection, Reply
     from core.events import Event
-    from core.loopthread import (
-        LoopThread,
-    )
-    from core.manager import (
-        ConnectionManager,
-    )
-    from core.ndjson import (
-        event_to_json,
-    )
-    from core.paths import (
-        APP_NAME,
-        CONFIG_ENV,
-        config_dir,
-        new_recording_path,
-        recordings_dir,
-    )
-    from core.recorder import (
-        Recorder,
-    )
-    from core.recording import (
-        HarError,
-        ImportResult,
-        Recording,
-        RecordingInfo,
-        export_events_har,
-        export_recording_har,
-        import_har,
-        list_recordings,
-        profile_from_har,
-    )
-    from core.recording.diff import (
-        IgnoreRules,
-        ReplyDiff,
-        Status,
-        summarize,
-    )
-    from core.recording.replay import (
-        DEFAULT_MAX_GAP,
-        DEFAULT_REPLY_TIMEOUT,
-        ReplayError,
-        ReplayOptions,
-        ReplayResult,
-        Timing,
-        load_sources,
-        replay,
-    )
-    from core.schedule import (
-        MAX_COUNT,
-        MAX_INTERVAL,
-        MAX_JITTER,
-        MIN_INTERVAL,
-        Pace,
-        Resolve,
-        Scheduler,
-    )
-    from core.schedule import Message as ScheduledMessage
-    from core.server import (
-        EmbeddedServer,
-        ServerConfig,
-        ServerStartError,
-        make_token,
-    )
-    from core.workspace import (
-        Collection,
-        Environment,
-        Resolver,
-        SavedMessage,
-        SecretStore,
-        UnresolvedVariable,
-        Variable,
-        Workspace,
-        default_workspace_path,
-        load_workspace,
-        save_workspace,
-    )
-    from core.workspace.secrets import (
-        variable_key,
-    )
+    from core.manager import ConnectionManager
+    from core.schedule import Scheduler
 
-# What the UI may use of the rest of the core, by name: (module, name there). Imported when first
-# asked for (PEP 562), so that importing this module stays cheap (the window's skeleton shows
-# before numpy, websockets and the server are loaded).
-_EXPORTS: dict[str, tuple[str, str]] = {
-    "Connection": ("core.connection", "Connection"),
-    "NotOpen": ("core.connection", "NotOpen"),
-    "Reply": ("core.connection", "Reply"),
-    "RequestTimeout": ("core.connection", "RequestTimeout"),
-    "AUTO": ("core.decoders.registry", "AUTO"),
-    "RAW": ("core.decoders.registry", "RAW"),
-    "Registry": ("core.decoders.registry", "Registry"),
-    "decode_frame": ("core.decoders.layer", "decode_frame"),
-    "default_registry": ("core.decoders.layer", "default_registry"),
-    "is_lazy": ("core.decoders.layer", "is_lazy"),
-    "GuardedSession": ("core.decoders.guard", "GuardedSession"),
-    "open_session": ("core.decoders.guard", "open_session"),
-    "OTHER": ("core.decoders.pairing", "OTHER"),
-    "Pair": ("core.decoders.pairing", "Pair"),
-    "Pairer": ("core.decoders.pairing", "Pairer"),
-    "Percentiles": ("core.decoders.pairing", "Percentiles"),
-    "Reservoir": ("core.decoders.pairing", "Reservoir"),
-    "Unanswered": ("core.decoders.pairing", "Unanswered"),
-    "readings": ("core.decoders.payloads", "readings"),
-    "MAX_COUNT": ("core.schedule", "MAX_COUNT"),
-    "MAX_INTERVAL": ("core.schedule", "MAX_INTERVAL"),
-    "MAX_JITTER": ("core.schedule", "MAX_JITTER"),
-    "MIN_INTERVAL": ("core.schedule", "MIN_INTERVAL"),
-    "Pace": ("core.schedule", "Pace"),
-    "Resolve": ("core.schedule", "Resolve"),
-    "Scheduler": ("core.schedule", "Scheduler"),
-    "ConnectionManager": ("core.manager", "ConnectionManager"),
-    "Recorder": ("core.recorder", "Recorder"),
-    "LoopThread": ("core.loopthread", "LoopThread"),
-    "EmbeddedServer": ("core.server", "EmbeddedServer"),
-    "ServerConfig": ("core.server", "ServerConfig"),
-    "ServerStartError": ("core.server", "ServerStartError"),
-    "make_token": ("core.server", "make_token"),
-    "APP_NAME": ("core.paths", "APP_NAME"),
-    "CONFIG_ENV": ("core.paths", "CONFIG_ENV"),
-    "config_dir": ("core.paths", "config_dir"),
-    "new_recording_path": ("core.paths", "new_recording_path"),
-    "recordings_dir": ("core.paths", "recordings_dir"),
-    "Collection": ("core.workspace", "Collection"),
-    "Environment": ("core.workspace", "Environment"),
-    "Resolver": ("core.workspace", "Resolver"),
-    "SavedMessage": ("core.workspace", "SavedMessage"),
-    "SecretStore": ("core.workspace", "SecretStore"),
-    "UnresolvedVariable": ("core.workspace", "UnresolvedVariable"),
-    "Variable": ("core.workspace", "Variable"),
-    "Workspace": ("core.workspace", "Workspace"),
-    "default_workspace_path": ("core.workspace", "default_workspace_path"),
-    "load_workspace": ("core.workspace", "load_workspace"),
-    "save_workspace": ("core.workspace", "save_workspace"),
-    "variable_key": ("core.workspace.secrets", "variable_key"),
-    "HarError": ("core.recording", "HarError"),
-    "ImportResult": ("core.recording", "ImportResult"),
-    "Recording": ("core.recording", "Recording"),
-    "RecordingInfo": ("core.recording", "RecordingInfo"),
-    "export_events_har": ("core.recording", "export_events_har"),
-    "export_recording_har": ("core.recording", "export_recording_har"),
-    "import_har": ("core.recording", "import_har"),
-    "list_recordings": ("core.recording", "list_recordings"),
-    "profile_from_har": ("core.recording", "profile_from_har"),
-    "IgnoreRules": ("core.recording.diff", "IgnoreRules"),
-    "ReplyDiff": ("core.recording.diff", "ReplyDiff"),
-    "Status": ("core.recording.diff", "Status"),
-    "summarize": ("core.recording.diff", "summarize"),
-    "DEFAULT_MAX_GAP": ("core.recording.replay", "DEFAULT_MAX_GAP"),
-    "DEFAULT_REPLY_TIMEOUT": ("core.recording.replay", "DEFAULT_REPLY_TIMEOUT"),
-    "ReplayError": ("core.recording.replay", "ReplayError"),
-    "ReplayOptions": ("core.recording.replay", "ReplayOptions"),
-    "ReplayResult": ("core.recording.replay", "ReplayResult"),
-    "Timing": ("core.recording.replay", "Timing"),
-    "load_sources": ("core.recording.replay", "load_sources"),
-    "replay": ("core.recording.replay", "replay"),
-    "replaced": ("core.atomic_file", "replaced"),
-    "event_to_json": ("core.ndjson", "event_to_json"),
-    "ScheduledMessage": ("core.schedule", "Message"),
-    "pair_label": ("core.decoders.pairing", "label"),
+# What the UI may use of the rest of the core, by module. Imported when first asked for (PEP
+# 562): the window's skeleton imports this module (for the app's paths) before asyncio, numpy,
+# websockets or the server are loaded.
+_LENT = {
+    "core.atomic_file": "replaced",
+    "core.connection": "Connection NotOpen Reply RequestTimeout",
+    "core.decoders.guard": "GuardedSession open_session",
+    "core.decoders.layer": "decode_frame default_registry is_lazy",
+    "core.decoders.pairing": "OTHER Pair Pairer Percentiles Reservoir Unanswered",
+    "core.decoders.payloads": "readings",
+    "core.decoders.registry": "AUTO RAW Registry",
+    "core.loopthread": "LoopThread hop",
+    "core.manager": "ConnectionManager",
+    "core.ndjson": "event_to_json",
+    "core.paths": "APP_NAME CONFIG_ENV config_dir new_recording_path recordings_dir",
+    "core.recorder": "Recorder",
+    "core.recording": "HarError ImportResult Recording RecordingInfo export_events_har "
+                      "export_recording_har import_har list_recordings profile_from_har",
+    "core.recording.diff": "IgnoreRules ReplyDiff Status summarize",
+    "core.recording.replay": "DEFAULT_MAX_GAP DEFAULT_REPLY_TIMEOUT ReplayError ReplayOptions "
+                             "ReplayResult Timing load_sources replay",
+    "core.schedule": "MAX_COUNT MAX_INTERVAL MAX_JITTER MIN_INTERVAL Pace Resolve Scheduler",
+    "core.server": "EmbeddedServer ServerConfig ServerStartError make_token",
+    "core.workspace": "Collection Environment Resolver SavedMessage SecretStore "
+                      "UnresolvedVariable Variable Workspace default_workspace_path "
+                      "load_workspace save_workspace",
+    "core.workspace.secrets": "variable_key",
 }
+_EXPORTS: dict[str, tuple[str, str]] = {
+    name: (module, name) for module, names in _LENT.items() for name in names.split()
+}
+_EXPORTS["ScheduledMessage"] = ("core.schedule", "Message")  # plainer names than the modules'
+_EXPORTS["pair_label"] = ("core.decoders.pairing", "label")
 
-__all__ = [  # noqa: RUF022 (sorted by hand is the same)
-    "APP_NAME",
-    "CONFIG_ENV",
-    "config_dir",
-    "AUTO",
-    "Collection",
-    "Commands",
-    "Connection",
-    "ConnectionManager",
-    "DEFAULT_MAX_GAP",
-    "DEFAULT_REPLY_TIMEOUT",
-    "EmbeddedServer",
-    "Environment",
-    "GuardedSession",
-    "HarError",
-    "IgnoreRules",
-    "ImportResult",
-    "LoopThread",
-    "MAX_COUNT",
-    "MAX_INTERVAL",
-    "MAX_JITTER",
-    "MIN_INTERVAL",
-    "NotOpen",
-    "OTHER",
-    "Pace",
-    "Pair",
-    "Pairer",
-    "Percentiles",
-    "RAW",
-    "Recorder",
-    "Recording",
-    "RecordingInfo",
-    "Registry",
-    "ReplayError",
-    "ReplayOptions",
-    "ReplayResult",
-    "Reply",
-    "ReplyDiff",
-    "RequestTimeout",
-    "Reservoir",
-    "Resolve",
-    "Resolver",
-    "SavedMessage",
-    "ScheduledMessage",
-    "Scheduler",
-    "SecretStore",
-    "ServerConfig",
-    "ServerStartError",
-    "Status",
-    "Timing",
-    "Unanswered",
-    "UnresolvedVariable",
-    "Variable",
-    "Workspace",
-    "decode_frame",
-    "decoder_choices",
-    "default_registry",
-    "default_workspace_path",
-    "event_to_json",
-    "export_events_har",
-    "export_recording_har",
-    "import_har",
-    "is_lazy",
-    "list_recordings",
-    "load_sources",
-    "load_workspace",
-    "make_token",
-    "new_recording_path",
-    "open_session",
-    "pair_label",
-    "profile_from_har",
-    "readings",
-    "recordings_dir",
-    "replaced",
-    "replay",
-    "save_workspace",
-    "summarize",
-    "variable_key",
-]
+__all__ = ["Commands", "decoder_choices", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
@@ -428,6 +195,8 @@ class Commands:
 
     def _loop(self) -> asyncio.AbstractEventLoop | None:
         """The core's loop when the caller runs elsewhere, else None (run here)."""
+        import asyncio
+
         loop = self._manager.loop
         if loop is None:
             return None
@@ -445,6 +214,8 @@ class Commands:
             loop.call_soon_threadsafe(fn)
 
     async def _core(self, coro: Coroutine[Any, Any, T]) -> T:
+        from core.loopthread import hop
+
         loop = self._loop()
         return await (coro if loop is None else hop(loop, coro))
 
