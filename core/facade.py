@@ -126,7 +126,10 @@ class Commands:
         await self._manager.remove(conn_id)  # closed already: only the bookkeeping is left
 
     async def close_all(self) -> None:
-        await self._core(self._manager.close_all())
+        """Close every connection for good (at once when there is none)."""
+        import asyncio
+
+        await asyncio.gather(*(self.disconnect(conn_id) for conn_id in self.ids()))
 
     def scheduler(self) -> Scheduler:
         """A new set of repeats on these connections (close() it when done)."""
