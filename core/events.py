@@ -222,9 +222,10 @@ class ScheduleChanged:
 @dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
     """Everything the connections table, the status bar and the charts show of one connection,
-    published by the manager on the core thread a few times a second (core.manager.METRICS_S).
-    The UI keeps its own series from these and from LatencySample: it never reads the core's
-    buffers, which the core thread writes meanwhile."""
+    taken by the manager on the core thread a few times a second (core.manager.METRICS_S) and
+    handed to the view that asked (`ConnectionManager.publish_metrics`), not to the hub: the
+    recorder keeps the events these are derived from. The UI keeps its own series from these
+    and from LatencySample: it never reads the core's buffers, which the core thread writes."""
 
     conn_id: int
     time: float

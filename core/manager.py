@@ -66,18 +66,22 @@ class ConnectionManager:
     async def close_all(self) -> None:
         await asyncio.gather(*(c.disconnect() for c in self._connections.values()))
 
-    def publish_metrics(self, interval: float = METRICS_S) -> Callable[[], None]:
-        """Publish a MetricsSnapshot of each connection every `interval` s, on the manager's loop
-        (else the running one: RuntimeError without), where the metrics are written: no other
-        thread reads them. A connection whose figures did not change since its last snapshot
-        gets none. Returns the function (for any thread) that stops it."""
+    def publish_metrics(
+        self, sink: Callable[[MetricsSnapshot], None], interval: float = METRICS_S
+    ) -> Callable[[], None]:
+        """Hand `sink` a MetricsSnapshot of each connection every `interval` s, on the manager's
+        loop (else the running one: RuntimeError without), where the metrics are written: no
+        other thread reads them. A connection whose figures did not change since its last
+        snapshot gets none. Not through the hub: they are derived figures for a view (the
+        recorder keeps the events they come from). Returns the function (for any thread) that
+        stops it."""
         loop = self.loop or asyncio.get_running_loop()
         sent: dict[int, tuple[float, tuple[object, ...]]] = {}  # newest second, figures
         stopped = False
 
         def tick() -> None:
             if not stopped:
-                self._publish_snapshots(sent)
+                self._publish_snapshots(sent, sink)
                 loop.call_later(interval, tick)
 
         def stop() -> None:
@@ -87,7 +91,8 @@ class ConnectionManager:
         loop.call_soon_threadsafe(tick)
         return stop
 
-    def _publish_snapshots(self, sent: dict[int, tuple[float, tuple[object, ...]]]) -> None:
+    def _publish_snapshots(self, sent: dict[int, tuple[float, tuple[object, ...]]],
+                           sink: Callable[[MetricsSnapshot], None]) -> None:
         now = time.time()
         conns = list(self._connections.values())  # the GUI thread may add one meanwhile
         for gone in sent.keys() - {c.id for c in conns}:
@@ -101,7 +106,7 @@ class ConnectionManager:
             if key == last_key and not snap.seconds:
                 continue
             sent[conn.id] = (snap.seconds[-1][0] if snap.seconds else last_sec, key)
-            self.hub.publish(snap)
+            sink(snap)
 
     def __len__(self) -> int:
         return len(self._connections)

@@ -140,7 +140,7 @@ class CoreBridge(QObject):
     def _drain(self) -> None:
         if self._stop_metrics is None:
             with contextlib.suppress(RuntimeError):  # no loop runs yet: the next tick tries
-                self._stop_metrics = self.manager.publish_metrics()
+                self._stop_metrics = self.manager.publish_metrics(self._buffer.push)
         events, dropped_so_far = self._buffer.take()
         dropped = dropped_so_far - self.dropped_total
         self.dropped_total += dropped
