@@ -130,7 +130,7 @@ async def test_snapshots_feed_the_ui_series_from_the_core_thread(qtbot, embedded
         idle_id = bridge.commands.add(ConnectionConfig("ws://127.0.0.1:9/", name="idle"))
         await shown(bridge, conn_id, ConnState.OPEN)
         for i in range(5):
-            assert await bridge.commands.send(conn_id, '{"n": %d}' % i)
+            assert await bridge.commands.send(conn_id, f'{{"n": {i}}}')
         series = bridge.series
         await until(lambda: (s := series.latest(conn_id)) is not None and s.msgs_in >= 5
                     and s.msgs_out >= 5, 5, "the echoes counted")
