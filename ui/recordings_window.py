@@ -67,7 +67,26 @@ class RecordingsWindow(QMainWindow):
         self._feeder = QTimer(self)
         self._feeder.setInterval(0)
         self._feeder.timeout.connect(self._feed)
+        left = self._build_list()
 
+        self.status = ElidedLabel("Open a recording to browse its frames with the inspector's "
+                                  "filters.", min_chars=20)
+        self._right = QWidget()
+        self._right_layout = QVBoxLayout(self._right)
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        for button in self._recording_buttons:
+            top.addWidget(button)
+        self._right_layout.addLayout(top)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self._right)
+        splitter.setSizes([320, 880])
+        self.setCentralWidget(splitter)
+        self.refresh()
+
+    def _build_list(self) -> QWidget:
+        """The recordings and what to do with them."""
         self.list = QListWidget()
         self.list.itemActivated.connect(lambda item: self.open(item.data(Qt.ItemDataRole.UserRole)))
         open_button = QPushButton("Open")
@@ -99,22 +118,7 @@ class RecordingsWindow(QMainWindow):
         left_layout.addWidget(QLabel("Recorded sessions (newest first)"))
         left_layout.addWidget(self.list)
         left_layout.addLayout(buttons)
-
-        self.status = ElidedLabel("Open a recording to browse its frames with the inspector's "
-                                  "filters.", min_chars=20)
-        self._right = QWidget()
-        self._right_layout = QVBoxLayout(self._right)
-        top = QHBoxLayout()
-        top.addWidget(self.status, 1)
-        for button in self._recording_buttons:
-            top.addWidget(button)
-        self._right_layout.addLayout(top)
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(self._right)
-        splitter.setSizes([320, 880])
-        self.setCentralWidget(splitter)
-        self.refresh()
+        return left
 
     def refresh(self) -> None:
         self.list.clear()

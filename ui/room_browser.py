@@ -37,7 +37,7 @@ from ui.connection_text import display_name
 from ui.elided_label import ElidedLabel
 from ui.room_menu import room_menu
 from ui.room_scan import RoomScan
-from ui.room_traffic import ConnRooms, Joined, member_count, message_data, valid_room
+from ui.room_traffic import ConnRooms, Joined, message_data, valid_room
 from ui.rooms_model import COL_ID, COL_MEMBERS, COL_NAME, RoomsModel
 
 REFRESH_MS = 5_000  # periodic list_rooms while a protocol connection is shown
@@ -284,27 +284,6 @@ class RoomBrowser(RoomScan, QWidget):
             self._own_move(message["type"], message["room"], reply)
             self.refresh()  # we get no presence event for our own join or leave
         return True
-
-    def _own_move(self, kind: str, room: str, reply: dict[str, Any]) -> None:
-        """Show our own join or leave as the server's reply says, at once: a server may
-        answer `members: 1` and list rooms differently (or not at all)."""
-        info = self._info_for(self.conn_id) if self.conn_id is not None else None
-        if info is None:
-            return
-        if info.client_id is None:  # no greeting told us who we are: the reply may
-            client_id = reply.get("clientId")
-            info.client_id = str(client_id) if isinstance(client_id, str | int) else "you"
-            self.model.set_self_id(info.client_id)
-        if kind == "leave_room":
-            info.own_rooms.discard(room)
-            self.model.member_left(room, info.client_id)
-        else:
-            info.own_rooms.add(room)
-            name = reply.get("name")
-            count = member_count(reply.get("members"))
-            self.model.joined(room, info.client_id,
-                              name if isinstance(name, str) else info.client_id, count)
-        self._update_header()
 
     async def _request(
         self, conn: int, message: dict[str, Any], what: str

@@ -71,13 +71,26 @@ class StatusBar(QStatusBar):
         self._undo_timer = QTimer(self)
         self._undo_timer.setSingleShot(True)
         self._undo_timer.timeout.connect(self.withdraw_undo)
+        self._holds_seen = 0
+        self._build_figures()
+        self.addWidget(self.message_label, 1)
+        self.addWidget(self.undo_button)
+        self.addPermanentWidget(self.recording_label)
+        self.addPermanentWidget(self.connections_label)
+        self.addPermanentWidget(self.rates_label)
+        self.addPermanentWidget(self.dropped_label)
+
+        bridge.tick.connect(self._on_tick)
+        bridge.message.connect(self.show_message)
+        self.refresh()
+
+    def _build_figures(self) -> None:
         self.connections_label = QLabel()
         self.rates_label = QLabel()
         self.dropped_label = QLabel()
         self.recording_label = QLabel("recording catching up: reads held")
         self.recording_label.setStyleSheet(theme.style("recording"))
         self.recording_label.hide()
-        self._holds_seen = 0
         for label, tip in (
             (self.recording_label, "The recording fell behind the traffic: SocketScope stopped "
                                    "reading the sockets for a moment, so that every frame is "
@@ -99,16 +112,6 @@ class StatusBar(QStatusBar):
         self.dropped_label.setMinimumWidth(wide("dropped: 999,999"))
         for label in (self.rates_label, self.connections_label, self.dropped_label):
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.addWidget(self.message_label, 1)
-        self.addWidget(self.undo_button)
-        self.addPermanentWidget(self.recording_label)
-        self.addPermanentWidget(self.connections_label)
-        self.addPermanentWidget(self.rates_label)
-        self.addPermanentWidget(self.dropped_label)
-
-        bridge.tick.connect(self._on_tick)
-        bridge.message.connect(self.show_message)
-        self.refresh()
 
     def show_message(self, text: str) -> None:
         """A line that is no connection's error (it stays until the next one)."""
