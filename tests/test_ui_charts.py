@@ -48,7 +48,7 @@ def setup(qtbot):
 
 
 def test_series_are_bounded_and_never_write_over_a_view_handed_out() -> None:
-    series = Series(limit=4000, columns=2)
+    series = Series(limit=4000, columns=2, horizon=1e9)
     series.extend([(float(t), 1.0) for t in range(3000)])
     tail = series.since(2500.0)
     assert tail[0, 0] == 2500.0 and len(tail) == 500
@@ -64,6 +64,9 @@ def test_series_are_bounded_and_never_write_over_a_view_handed_out() -> None:
     assert np.all(np.diff(whole[:, 0]) == 1.0)
     series.extend(np.zeros((0, 2)))
     assert len(series) == 4000
+    recent = Series(limit=4000, columns=2, horizon=100.0)  # rows older than the window go
+    recent.extend([(float(t), 1.0) for t in range(1000)])
+    assert len(recent) == 101 and recent.view()[0, 0] == 899.0
 
     rows = np.column_stack((np.arange(10_000.0), np.sin(np.arange(10_000.0) / 50.0)))
     rows[5_003, 1] = 9.0  # a spike: decimation keeps every bin's extremes

@@ -25,22 +25,29 @@ from core.events import (
 )
 from core.states import ConnState
 
-RTT_LIMIT = 20_000  # RTT samples kept per connection and kind (as many as the core keeps)
-SECONDS_LIMIT = 1_024  # seconds of throughput kept: the longest chart window (900 s) and more
+# What the charts can show: the longest window (15 min) and a minute, of RTT samples at up to 10
+# a second and of seconds. A Series holds at most 2x its limit of rows, and only as many as came
+# within HORIZON_S: at most 2 x (2 x 10,000 x 2 + 1,024 x 5) x 8 B = 0.7 MB a connection,
+# ~60 kB at one ping a second.
+HORIZON_S = 960.0
+RTT_LIMIT = 10_000  # RTT samples kept per connection and kind
+SECONDS_LIMIT = 1_024  # seconds of throughput kept
 START_ROWS = 64
 # Throughput columns: second (epoch), msgs in, bytes in, msgs out, bytes out.
 T_SEC, T_MSGS_IN, T_BYTES_IN, T_MSGS_OUT, T_BYTES_OUT = range(5)
 
 
 class Series:
-    """Rows of floats, oldest first, the newest `limit` of them kept: at most `2 * limit` rows
-    of memory. `view()` is contiguous; an array handed out is never written again (when the
-    space runs out the kept rows move to a new array), so a curve may hold on to it."""
+    """Rows of floats, oldest first (by column 0, a time), the newest `limit` of them within
+    `horizon` of the newest kept: at most `2 * limit` rows of memory. `view()` is contiguous;
+    an array handed out is never written again (when the space runs out the kept rows move to
+    a new array), so a curve may hold on to it."""
 
-    __slots__ = ("_data", "_end", "_start", "limit")
+    __slots__ = ("_data", "_end", "_start", "horizon", "limit")
 
-    def __init__(self, limit: int, columns: int) -> None:
+    def __init__(self, limit: int, columns: int, horizon: float = HORIZON_S) -> None:
         self.limit = limit
+        self.horizon = horizon
         self._data = np.zeros((min(START_ROWS, limit), columns))
         self._start = self._end = 0
 
@@ -59,6 +66,10 @@ class Series:
         self._end += n
         if len(self) > self.limit:
             self._start = self._end - self.limit
+        view = self.view()
+        oldest = view[-1, 0] - self.horizon
+        if view[0, 0] < oldest:
+            self._start += bisect.bisect_left(view[:, 0], oldest)
 
     def view(self) -> np.ndarray:
         return self._data[self._start : self._end]
