@@ -8,6 +8,7 @@ import time
 import ui.bridge
 from core.events import (
     ConnectionAdded,
+    ConnectionRemoved,
     Direction,
     FrameEvent,
     HandshakeInfo,
@@ -152,3 +153,30 @@ async def test_snapshots_feed_the_ui_series_from_the_core_thread(qtbot, embedded
         await bridge.commands.close_all()
         bridge.stop()
         dispose(bridge)
+
+
+def test_series_apply_state_changes_newer_than_the_snapshot_only() -> None:
+    from core.events import MetricsSnapshot
+    from ui.series import SeriesStore
+
+    def snap(t: float, state: ConnState, seconds=()) -> MetricsSnapshot:  # type: ignore[no-untyped-def]
+        return MetricsSnapshot(1, t, state, 1, "a", "ws://h/", None, t - 5, None, None, "",
+                               None, 3, 30, 1, 10, (1.0, 10.0, 0.5, 5.0), 0.002, None, 0.002,
+                               None, 0, seconds)
+
+    store = SeriesStore()
+    store.feed((), (), [snap(100.0, ConnState.OPEN, ((98.0, 1, 10, 0, 0), (99.0, 2, 20, 1, 10)))],
+               [ConnectionAdded(1, 90.0, "ws://h/", "a")])
+    assert store.updated == {1} and len(store.get(1).throughput) == 2
+    older = StateChanged(1, 99.5, ConnState.CONNECTING, ConnState.OPEN, 1)
+    store.feed((), [older], (), ())  # published before the snapshot: it changes nothing
+    assert store.latest(1).state is ConnState.OPEN and store.latest(1).opened_at == 95.0
+    dropped = StateChanged(1, 101.0, ConnState.OPEN, ConnState.WAITING, 2, retry_in=1.5,
+                           close_code=1006, error="connection lost")
+    store.feed([LatencySample(1, 100.5, 0.003, "ping")], [dropped], (), ())
+    latest = store.latest(1)
+    assert (latest.state, latest.attempt, latest.retry_at, latest.close_code, latest.last_error) \
+        == (ConnState.WAITING, 2, 102.5, 1006, "connection lost")
+    assert store.get(1).rtt.view().tolist() == [[100.5, 0.003]]
+    store.feed((), (), (), [ConnectionRemoved(1, 102.0)])
+    assert store.get(1) is None
