@@ -219,6 +219,41 @@ class ScheduleChanged:
     label: str = ""  # what it sends, in words
 
 
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """Everything the connections table, the status bar and the charts show of one connection,
+    taken by the manager on the core thread a few times a second (core.manager.METRICS_S) and
+    handed to the view that asked (`ConnectionManager.publish_metrics`), not to the hub: the
+    recorder keeps the events these are derived from. The UI keeps its own series from these
+    and from LatencySample: it never reads the core's buffers, which the core thread writes."""
+
+    conn_id: int
+    time: float
+    state: ConnState
+    attempt: int
+    name: str  # the config's, "" when unnamed
+    url: str  # as configured ({{variables}} unresolved), token and all: mask it to show it
+    subprotocol: str | None
+    opened_at: float | None  # wall time of the last open
+    retry_at: float | None  # wall time of the next attempt while waiting
+    close_code: int | None
+    close_reason: str
+    last_error: str | None
+    msgs_in: int  # totals since the connection was made
+    bytes_in: int
+    msgs_out: int
+    bytes_out: int
+    rates: tuple[float, float, float, float]  # msgs/s in, bytes/s in, msgs/s out, bytes/s out
+    rtt: float | None  # the last protocol-ping RTT, seconds
+    app_rtt: float | None  # the last application-heartbeat RTT
+    rtt_mean: float | None  # mean of the last 100 protocol-ping RTTs
+    app_rtt_mean: float | None
+    queued: int  # messages in the offline queue
+    # the finished seconds since the previous snapshot (silent ones as zeros), oldest first:
+    # (epoch second, msgs in, bytes in, msgs out, bytes out)
+    seconds: tuple[tuple[float, float, float, float, float], ...] = ()
+
+
 Event = (
     ConnectionAdded
     | ConnectionRemoved
@@ -234,4 +269,5 @@ Event = (
     | QueueFlushed
     | RequestFinished
     | ScheduleChanged
+    | MetricsSnapshot
 )

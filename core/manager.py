@@ -9,8 +9,11 @@ from collections.abc import Callable
 
 from core.config import ConnectionConfig
 from core.connection import Connection
-from core.events import ConnectionAdded, ConnectionRemoved
+from core.events import ConnectionAdded, ConnectionRemoved, MetricsSnapshot
 from core.hub import EventHub
+
+METRICS_S = 0.25  # how often the manager publishes a MetricsSnapshot of each connection
+HISTORY_S = 900  # seconds of throughput a connection's first snapshot carries (the longest chart)
 
 
 class ConnectionManager:
@@ -63,8 +66,66 @@ class ConnectionManager:
     async def close_all(self) -> None:
         await asyncio.gather(*(c.disconnect() for c in self._connections.values()))
 
+    def publish_metrics(
+        self, sink: Callable[[MetricsSnapshot], None], interval: float = METRICS_S
+    ) -> Callable[[], None]:
+        """Hand `sink` a MetricsSnapshot of each connection every `interval` s, on the manager's
+        loop (else the running one: RuntimeError without), where the metrics are written: no
+        other thread reads them. A connection whose figures did not change since its last
+        snapshot gets none. Not through the hub: they are derived figures for a view (the
+        recorder keeps the events they come from). Returns the function (for any thread) that
+        stops it."""
+        loop = self.loop or asyncio.get_running_loop()
+        sent: dict[int, tuple[float, tuple[object, ...]]] = {}  # newest second, figures
+        stopped = False
+
+        def tick() -> None:
+            if not stopped:
+                self._publish_snapshots(sent, sink)
+                loop.call_later(interval, tick)
+
+        def stop() -> None:
+            nonlocal stopped
+            stopped = True
+
+        loop.call_soon_threadsafe(tick)
+        return stop
+
+    def _publish_snapshots(self, sent: dict[int, tuple[float, tuple[object, ...]]],
+                           sink: Callable[[MetricsSnapshot], None]) -> None:
+        now = time.time()
+        conns = list(self._connections.values())  # the GUI thread may add one meanwhile
+        for gone in sent.keys() - {c.id for c in conns}:
+            del sent[gone]
+        for conn in conns:
+            last_sec, last_key = sent.get(conn.id, (now - HISTORY_S - 1, ()))
+            snap = snapshot(conn, now, last_sec + 1)
+            key = (snap.state, snap.attempt, snap.retry_at, snap.msgs_in, snap.msgs_out,
+                   snap.rtt, snap.app_rtt, snap.queued, snap.last_error, snap.close_code,
+                   snap.rtt_mean, snap.app_rtt_mean, snap.name, snap.url, snap.subprotocol)
+            if key == last_key and not snap.seconds:
+                continue
+            sent[conn.id] = (snap.seconds[-1][0] if snap.seconds else last_sec, key)
+            sink(snap)
+
     def __len__(self) -> int:
         return len(self._connections)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.list())
+
+
+def snapshot(conn: Connection, now: float, since: float) -> MetricsSnapshot:
+    """The connection's figures as of `now`, with its finished seconds from `since` on. Call it
+    on the connection's loop (its metrics are written there)."""
+    m = conn.metrics
+    totals = m.totals()
+    seconds = m.seconds(since, now)
+    cfg = conn.config
+    return MetricsSnapshot(
+        conn.id, now, conn.state, conn.attempt, cfg.name, cfg.url, conn.subprotocol,
+        conn.opened_at, conn.retry_at, conn.close_code, conn.close_reason, conn.last_error,
+        totals.msgs_in, totals.bytes_in, totals.msgs_out, totals.bytes_out, m.rate(now),
+        m.last_rtt("ping"), m.last_rtt("app"), m.mean_rtt("ping"), m.mean_rtt("app"),
+        len(conn.queue), tuple((a, b, c, d, e) for a, b, c, d, e in seconds.tolist()),
+    )

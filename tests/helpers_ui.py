@@ -16,6 +16,12 @@ async def until(predicate: Callable[[], object], timeout: float = 5.0, what: str
         await asyncio.sleep(0.05)
 
 
+async def shown(bridge, conn_id: int, state: object, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """Until the UI knows the connection's state (a tick told it): widgets act on what they
+    were told, not on the core's objects."""
+    await until(lambda: bridge.state_of(conn_id) is state, timeout, f"the UI shows {state}")
+
+
 def make_bridge(server: object = None):  # type: ignore[no-untyped-def]
     """A CoreBridge over a fresh ConnectionManager whose connections run on a core thread, as
     in the app (and optionally an EmbeddedServer); `bridge.stop()` ends that thread."""

@@ -54,8 +54,9 @@ async def test_connect_to_embedded_server_action(qtbot, config_dir):
     bridge = make_bridge()
     window = MainWindow(bridge, remember_layout=False)
     try:
-        conn = window.connect_embedded()  # starts the server first, then connects
-        assert conn is not None and bridge.server is not None
+        conn_id = window.connect_embedded()  # starts the server first, then connects
+        assert conn_id is not None and bridge.server is not None
+        conn = bridge.commands.connection(conn_id)
         await conn.wait_for_state(ConnState.OPEN, 5)
         await until(lambda: window.server_panel.clients == 1, 5, "one client")
     finally:

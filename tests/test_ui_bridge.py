@@ -8,6 +8,7 @@ import time
 import ui.bridge
 from core.events import (
     ConnectionAdded,
+    ConnectionRemoved,
     Direction,
     FrameEvent,
     HandshakeInfo,
@@ -111,3 +112,71 @@ def test_decoder_events_land_in_their_own_lists_once(qtbot) -> None:
     (batch,) = batches
     assert (batch.protocols, batch.decoded, batch.pairs) == ([detected], [decoded], [pairs])
     assert batch.others == []
+
+
+async def test_snapshots_feed_the_ui_series_from_the_core_thread(qtbot, embedded_server) -> None:
+    """A real connection on the core thread: the bridge's series get its figures from the
+    snapshots the manager takes there, and a connection with nothing new gets none."""
+    from core.config import ConnectionConfig, HeartbeatConfig
+    from tests.helpers_ui import make_bridge, shown, until
+
+    srv = embedded_server(auth=False)
+    bridge = make_bridge()
+    batches: list[TickBatch] = []
+    bridge.tick.connect(batches.append)
+    try:
+        conn_id = bridge.commands.add(ConnectionConfig(
+            srv.url + "/echo", name="fed", heartbeat=HeartbeatConfig(interval=0.1, timeout=2)),
+            connect=True)
+        idle_id = bridge.commands.add(ConnectionConfig("ws://127.0.0.1:9/", name="idle"))
+        await shown(bridge, conn_id, ConnState.OPEN)
+        for i in range(5):
+            assert await bridge.commands.send(conn_id, f'{{"n": {i}}}')
+        series = bridge.series
+        await until(lambda: (s := series.latest(conn_id)) is not None and s.msgs_in >= 5
+                    and s.msgs_out >= 5, 5, "the echoes counted")
+        await until(lambda: len(series.get(conn_id).rtt) >= 3, 5, "RTT samples")
+        await until(lambda: series.get(conn_id).throughput.view()[:, 1].sum() >= 5, 5,
+                    "the finished seconds")
+        snap = series.latest(conn_id)
+        assert snap is not None and snap.name == "fed" and snap.state is ConnState.OPEN
+        assert snap.opened_at is not None and snap.rtt is not None and snap.queued == 0
+        rows = series.get(conn_id).throughput.view()
+        assert list(rows[:, 0]) == sorted(set(rows[:, 0]))  # each second once, in order
+        # the idle connection: one snapshot when first seen, then none while nothing changes
+        await until(lambda: series.latest(idle_id) is not None, 5, "the idle one's figures")
+        counted = len(batches)
+        await until(lambda: len(batches) >= counted + 20, 5, "a second of ticks")
+        assert not any(s.conn_id == idle_id for b in batches[counted:] for s in b.snapshots)
+        assert any(s.conn_id == conn_id for b in batches[counted:] for s in b.snapshots)
+    finally:
+        await bridge.commands.close_all()
+        bridge.stop()
+        dispose(bridge)
+
+
+def test_series_apply_state_changes_newer_than_the_snapshot_only() -> None:
+    from core.events import MetricsSnapshot
+    from ui.series import SeriesStore
+
+    def snap(t: float, state: ConnState, seconds=()) -> MetricsSnapshot:  # type: ignore[no-untyped-def]
+        return MetricsSnapshot(1, t, state, 1, "a", "ws://h/", None, t - 5, None, None, "",
+                               None, 3, 30, 1, 10, (1.0, 10.0, 0.5, 5.0), 0.002, None, 0.002,
+                               None, 0, seconds)
+
+    store = SeriesStore()
+    store.feed((), (), [snap(100.0, ConnState.OPEN, ((98.0, 1, 10, 0, 0), (99.0, 2, 20, 1, 10)))],
+               [ConnectionAdded(1, 90.0, "ws://h/", "a")])
+    assert store.updated == {1} and len(store.get(1).throughput) == 2
+    older = StateChanged(1, 99.5, ConnState.CONNECTING, ConnState.OPEN, 1)
+    store.feed((), [older], (), ())  # published before the snapshot: it changes nothing
+    assert store.latest(1).state is ConnState.OPEN and store.latest(1).opened_at == 95.0
+    dropped = StateChanged(1, 101.0, ConnState.OPEN, ConnState.WAITING, 2, retry_in=1.5,
+                           close_code=1006, error="connection lost")
+    store.feed([LatencySample(1, 100.5, 0.003, "ping")], [dropped], (), ())
+    latest = store.latest(1)
+    assert (latest.state, latest.attempt, latest.retry_at, latest.close_code, latest.last_error) \
+        == (ConnState.WAITING, 2, 102.5, 1006, "connection lost")
+    assert store.get(1).rtt.view().tolist() == [[100.5, 0.003]]
+    store.feed((), (), (), [ConnectionRemoved(1, 102.0)])
+    assert store.get(1) is None

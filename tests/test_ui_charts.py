@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -15,12 +16,11 @@ import ui.bridge
 from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
 from core.events import Direction, FrameEvent, Opcode
 from core.manager import ConnectionManager
-from core.metrics import T_BYTES_IN, T_MSGS_IN, T_MSGS_OUT
-from core.ringbuffer import RingBuffer
 from core.states import ConnState
 from ui.bridge import CoreBridge, TickBatch
-from ui.chart_series import OVERWRITE_MARGIN, MarkerLog, since
+from ui.chart_series import MarkerLog, decimate
 from ui.charts_panel import FLOOD_FRAMES, FLOOD_REDRAW_TICKS, REDRAW_TICKS, ChartsPanel
+from ui.series import T_BYTES_IN, T_MSGS_IN, T_MSGS_OUT, T_SEC, Series
 
 FAST = ReconnectPolicy(initial=0.05, max_delay=0.3, jitter=0.1, stable_after=0.5)
 HEARTBEAT = HeartbeatConfig(interval=0.1, timeout=2.0, app_template='{"type":"ping"}')
@@ -47,21 +47,33 @@ def setup(qtbot):
             shiboken6.delete(obj)
 
 
-def test_since_is_a_view_unless_the_oldest_rows_may_be_overwritten() -> None:
-    ring = RingBuffer(4000, 2)
-    for t in range(3000):
-        ring.append((float(t), 1.0))
-    tail = since(ring, 2500.0)
+def test_series_are_bounded_and_never_write_over_a_view_handed_out() -> None:
+    series = Series(limit=4000, columns=2, horizon=1e9)
+    series.extend([(float(t), 1.0) for t in range(3000)])
+    tail = series.since(2500.0)
     assert tail[0, 0] == 2500.0 and len(tail) == 500
-    assert np.shares_memory(tail, ring.view())
-    for t in range(3000, 5000):
-        ring.append((float(t), 2.0))  # full now: the oldest rows are next to go
-    whole = since(ring, 0.0)
-    assert not np.shares_memory(whole, ring.view())
-    # a copy without its oldest row, which an append under way on the core thread may be writing
-    assert whole[0, 0] == 1001.0 and whole[-1, 0] == 4999.0 and len(whole) == 3999
-    recent = since(ring, 5000.0 - (4000 - OVERWRITE_MARGIN - 10))
-    assert np.shares_memory(recent, ring.view())
+    assert np.shares_memory(tail, series.view())  # a view, no copy
+    held = series.view()
+    kept = held.copy()
+    for start in range(3000, 20_000, 1000):  # full many times over
+        series.extend([(float(t), 2.0) for t in range(start, start + 1000)])
+        assert len(series) <= 4000
+    np.testing.assert_array_equal(held, kept)  # what a curve holds stays as it was given
+    whole = series.view()
+    assert len(whole) == 4000 and whole[0, 0] == 16_000.0 and whole[-1, 0] == 19_999.0
+    assert np.all(np.diff(whole[:, 0]) == 1.0)
+    series.extend(np.zeros((0, 2)))
+    assert len(series) == 4000
+    recent = Series(limit=4000, columns=2, horizon=100.0)  # rows older than the window go
+    recent.extend([(float(t), 1.0) for t in range(1000)])
+    assert len(recent) == 101 and recent.view()[0, 0] == 899.0
+
+    rows = np.column_stack((np.arange(10_000.0), np.sin(np.arange(10_000.0) / 50.0)))
+    rows[5_003, 1] = 9.0  # a spike: decimation keeps every bin's extremes
+    few = decimate(rows, 500)
+    assert len(few) <= 1_000 + 20 and np.all(np.diff(few[:, 0]) >= 0)
+    assert few[:, 1].max() == 9.0 and few[:, 1].min() == rows[:, 1].min()
+    assert decimate(rows[:50], 500) is not None and len(decimate(rows[:50], 500)) == 50
     marks = MarkerLog(limit=3)
     for t, opened in ((1.0, True), (2.0, False), (3.0, True), (4.0, False)):
         marks.add(7, t, opened)
@@ -71,7 +83,8 @@ def test_since_is_a_view_unless_the_oldest_rows_may_be_overwritten() -> None:
 
 
 async def test_rtt_and_throughput_curves_follow_the_metrics(setup, embedded_server) -> None:
-    manager, _bridge, panel = setup
+    """The charts draw the UI's own series, which the events keep equal to the core's figures."""
+    manager, bridge, panel = setup
     srv = embedded_server(auth=False, demo_bots=3, demo_rate=5)
     conn = manager.add(ConnectionConfig(srv.url, name="charted", heartbeat=HEARTBEAT), connect=True)
     panel.set_connections([conn.id])
@@ -83,20 +96,28 @@ async def test_rtt_and_throughput_curves_follow_the_metrics(setup, embedded_serv
         m = conn.metrics
         await until(lambda: len(m.rtt) >= 3 and len(m.app_rtt) >= 2)
         await until(lambda: (m.throughput.view()[:, T_MSGS_IN] > 0).sum() >= 2, timeout=6)
+        series = bridge.series.get(conn.id)
+        assert series is not None
+        await until(lambda: len(series.rtt) >= 3 and len(series.app_rtt) >= 2)
+        await until(lambda: (series.throughput.view()[:, T_MSGS_IN] > 0).sum() >= 2)
 
-        panel.refresh()  # no await between this and the checks: the rings cannot move
+        panel.refresh()  # no await between this and the checks: the series cannot move
         curves = panel.curves(conn.id)
         assert curves is not None
         x, y = curves.ping.getData()
         assert len(x) >= 3
-        np.testing.assert_array_equal(x, m.rtt.view()[:, 0])
-        np.testing.assert_array_equal(y, m.rtt.view()[:, 1])
+        np.testing.assert_array_equal(x, series.rtt.view()[:, 0])
+        np.testing.assert_array_equal(y, series.rtt.view()[:, 1])
         x, _y = curves.app.getData()
-        np.testing.assert_array_equal(x, m.app_rtt.view()[:, 0])
-        rows = m.throughput.view()
+        np.testing.assert_array_equal(x, series.app_rtt.view()[:, 0])
+        rows = series.throughput.view()
         x, y = curves.msgs_in.getData()
         np.testing.assert_array_equal(x, rows[:, 0])
         np.testing.assert_array_equal(y, rows[:, T_MSGS_IN])
+        # ... and the series hold what the core counted: every sample, every finished second
+        np.testing.assert_array_equal(series.rtt.view(), m.rtt.view()[: len(series.rtt)])
+        core_rows = m.seconds(rows[0, T_SEC], time.time())[: len(rows)]
+        np.testing.assert_array_equal(rows, core_rows)
         assert y.sum() > 0
         assert curves.msgs_out.getData()[1].sum() > 0
         assert np.array_equal(curves.msgs_out.getData()[1], rows[:, T_MSGS_OUT])
@@ -275,10 +296,11 @@ async def test_rtt_line_breaks_at_an_outage_and_legends_use_the_table_name(
     conn = manager.add(ConnectionConfig(srv.url + "/", heartbeat=HEARTBEAT, reconnect=FAST),
                        connect=True)  # opened from a URL: no name
     panel.set_connections([conn.id])
-    table = ConnectionsModel(manager)
+    table = ConnectionsModel(_bridge.commands, _bridge.series)
     try:
         await conn.wait_for_state(ConnState.OPEN, 5)
-        m = conn.metrics
+        await until(lambda: _bridge.series.get(conn.id) is not None)
+        m = _bridge.series.get(conn.id)
         await until(lambda: len(m.rtt) >= 3)
         conn.reconnect_now()  # an outage: dropped, then reopened by the policy
         await conn.wait_for_state(ConnState.WAITING, 5)
@@ -298,7 +320,7 @@ async def test_rtt_line_breaks_at_an_outage_and_legends_use_the_table_name(
         assert x[gaps[0] - 1] < closed_at < x[gaps[0] + 1]  # samples on both sides
         assert np.all(np.diff(x) >= 0)
         finite = ~np.isnan(y)
-        np.testing.assert_array_equal(x[finite], m.rtt.view()[:, 0])  # nothing else changed
+        np.testing.assert_array_equal(x[finite], _bridge.series.get(conn.id).rtt.view()[:, 0])
         assert curves.ping.opts["connect"] == "finite"
 
         # the legend calls it what the connections table calls it
@@ -308,7 +330,7 @@ async def test_rtt_line_breaks_at_an_outage_and_legends_use_the_table_name(
         legend = [label.text for _sample, label in panel.rtt_plot.legend.items]
         assert f"{name} ping" in legend
         assert not any(text.startswith("#") for text in legend)
-        conn.config.name = "renamed"  # a rename shows in the legend too
+        conn.config = dataclasses.replace(conn.config, name="renamed")  # the legend follows
         panel.refresh()
         legend = [label.text for _sample, label in panel.rtt_plot.legend.items]
         assert "renamed ping" in legend and f"{name} ping" not in legend

@@ -17,6 +17,7 @@ from core.config import ConnectionConfig, HeartbeatConfig
 from core.events import Direction
 from core.manager import ConnectionManager
 from core.states import ConnState
+from tests.helpers_ui import shown
 from ui.bridge import CoreBridge
 from ui.composer_panel import (
     HISTORY_LIMIT,
@@ -123,7 +124,9 @@ async def test_broadcast_from_composer_reaches_the_other_connection(env, embedde
     b = manager.add(config(srv.url, "B"), connect=True)
     try:
         await a.wait_for_state(ConnState.OPEN, 5)
+        await shown(composer.bridge, a.id, ConnState.OPEN)
         await b.wait_for_state(ConnState.OPEN, 5)
+        await shown(composer.bridge, b.id, ConnState.OPEN)
         for conn in (a, b):
             reply = await conn.request({"type": "join_room", "room": "ops"})
             assert reply.message["type"] == "ack"
@@ -164,6 +167,7 @@ async def test_request_shows_reply_and_round_trip(env, embedded_server) -> None:
     conn = manager.add(config(srv.url, "req"), connect=True)
     try:
         await conn.wait_for_state(ConnState.OPEN, 5)
+        await shown(composer.bridge, conn.id, ConnState.OPEN)
         composer.set_connections([])  # none selected: the combo picks the target
         assert not composer.target_combo.isHidden()
         assert composer.target_combo.currentData() == conn.id
@@ -189,6 +193,7 @@ async def test_request_without_reply_times_out(env, embedded_server) -> None:
     conn = manager.add(config(srv.url + "/echo", "mirror", request_timeout=0.3), connect=True)
     try:
         await conn.wait_for_state(ConnState.OPEN, 5)
+        await shown(composer.bridge, conn.id, ConnState.OPEN)
         composer.set_connections([conn.id])
         await manager.disconnect(conn.id)  # the request waits in the offline queue, unanswered
         composer.load('{"type": "ping"}')

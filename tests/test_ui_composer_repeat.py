@@ -14,7 +14,7 @@ from core.connection import Connection
 from core.events import Direction, Event, FrameEvent
 from core.states import ConnState
 from core.workspace import Collection, Environment, Resolver, SavedMessage, Variable
-from tests.helpers_ui import dispose, make_bridge, until
+from tests.helpers_ui import dispose, make_bridge, shown, until
 from ui.composer_panel import MODE_HEX, MODE_TEXT, ComposerPanel
 
 
@@ -44,6 +44,7 @@ async def echo_connection(bridge, server, connect: bool = True) -> Connection:  
     conn = bridge.manager.add(config, connect=connect)
     if connect:
         await conn.wait_for_state(ConnState.OPEN, 5)
+        await shown(bridge, conn.id, ConnState.OPEN)
     return conn
 
 

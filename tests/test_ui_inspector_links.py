@@ -28,8 +28,9 @@ async def test_resend_compose_and_export_from_inspector_rows(
     try:
         cfg = ConnectionConfig(url=srv.url + "/echo", name="echo",
                                heartbeat=HeartbeatConfig(interval=0))
-        conn = window.connections.add_connection(cfg)
-        assert conn is not None
+        conn_id = window.connections.add_connection(cfg)
+        assert conn_id is not None
+        conn = bridge.commands.connection(conn_id)
         await until(lambda: conn.state is ConnState.OPEN, 5, "open")
         await bridge.run(conn.send(b"\x00\x01binary\xff", text=False))
         await bridge.run(conn.send('{"hello":"wörld"}'))

@@ -30,12 +30,13 @@ async def busy_window(embedded_server, size: tuple[int, int]) -> MainWindow:
     window = MainWindow(bridge, remember_layout=False)
     window.resize(*size)
     window.show()
-    conn = window.connections.add_connection(embedded_connection_config(srv))
-    assert conn is not None
-    join_rooms(bridge, conn)
-    long_named = window.connections.add_connection(
+    conn_id = window.connections.add_connection(embedded_connection_config(srv))
+    assert conn_id is not None
+    join_rooms(bridge, conn_id)
+    long_id = window.connections.add_connection(
         embedded_connection_config(srv, name=LONG_NAME), select=False)
-    assert long_named is not None
+    assert long_id is not None
+    conn, long_named = bridge.commands.connection(conn_id), bridge.commands.connection(long_id)
     await until(lambda: conn.state is ConnState.OPEN and long_named.state is ConnState.OPEN, 5)
     inspector = window.panels["inspector"]
     await until(lambda: inspector.model.rowCount() > 5, 5, "frames")

@@ -167,8 +167,9 @@ async def test_saved_message_variables_are_resolved_when_sent(
             # the secret variable in an ordinary header: sent, but masked in what is recorded
             controller.save_profile(ConnectionConfig(server.url + "/keyed", name="keyed",
                                                      headers=[("X-Api", "k={{apiKey}}")]))
-            keyed = window.open_profile("keyed")
-            assert keyed is not None
+            keyed_id = window.open_profile("keyed")
+            assert keyed_id is not None
+            keyed = window.bridge.commands.connection(keyed_id)
             await until(lambda: "/keyed" in server.paths, 5, "the keyed connection")
             assert server.headers[server.paths.index("/keyed")]["X-Api"] == f"k={API_KEY}"
             await until(lambda: keyed.state is ConnState.OPEN, 5, "open")

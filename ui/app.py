@@ -44,9 +44,7 @@ if TYPE_CHECKING:  # Qt is imported only once a display is known to exist
     from PySide6.QtCore import QObject, QTimer
 
     from core.events import FrameEvent
-    from core.manager import ConnectionManager
-    from core.recorder import Recorder
-    from core.server import ServerConfig
+    from core.facade import ConnectionManager, Recorder, ServerConfig
     from ui.main_window import MainWindow
 
 NO_DISPLAY = (
@@ -226,9 +224,7 @@ def _open_session(
 ) -> None:
     """The core thread, the connection manager, the embedded server, the recorder and the
     bridge; `panels` (default: every one) built on it; then the connections added and opened."""
-    from core.loopthread import LoopThread
-    from core.manager import ConnectionManager
-    from core.server import EmbeddedServer, ServerStartError
+    from core.facade import ConnectionManager, EmbeddedServer, LoopThread, ServerStartError
     from ui.bridge import CoreBridge
     from ui.main_window import embedded_connection_config, join_rooms
     from ui.workspace_session import WorkspaceSession
@@ -284,8 +280,7 @@ def _open_session(
 def _start_recorder(options: Options, manager: ConnectionManager) -> tuple[Recorder | None, str]:
     """Every session is recorded unless asked otherwise; a recorder that cannot start is
     reported, and the app runs on without it."""
-    from core.paths import new_recording_path
-    from core.recorder import Recorder
+    from core.facade import Recorder, new_recording_path
 
     if options.no_record:
         return None, ""
@@ -297,7 +292,7 @@ def _start_recorder(options: Options, manager: ConnectionManager) -> tuple[Recor
 
 
 def demo_server_config(bots: int = DEMO_BOTS, rate: float = DEMO_RATE) -> ServerConfig:
-    from core.server import ServerConfig
+    from core.facade import ServerConfig
     from ui.server_panel import new_secret
 
     return ServerConfig(
@@ -336,15 +331,17 @@ async def run(options: Options, window: MainWindow | None = None) -> int:
 
 def panels_ready(window: MainWindow) -> bool:
     """Connections open, frames in, RTT points: what a screenshot should show."""
-    conns = window.bridge.manager.list()
+    bridge = window.bridge
+    conns = bridge.commands.ids()
     if not conns:
         return True
     from core.states import ConnState
 
-    if any(c.state is not ConnState.OPEN for c in conns):
+    if any(bridge.state_of(c) is not ConnState.OPEN for c in conns):
         return False
-    frames = sum(c.metrics.msgs_in for c in conns)
-    rtts = max(len(c.metrics.rtt) for c in conns)
+    latest = [bridge.series.latest(c) for c in conns]
+    frames = sum(snap.msgs_in for snap in latest if snap is not None)
+    rtts = max(len(entry.rtt) if (entry := bridge.series.get(c)) else 0 for c in conns)
     return frames >= MIN_FRAMES and rtts >= MIN_RTT_SAMPLES
 
 

@@ -7,10 +7,11 @@ the buffer is a deque, whose append and popleft are atomic, so nothing here take
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,13 +23,14 @@ from core.events import (
     HandshakeInfo,
     LatencySample,
     MessagesDecoded,
+    MetricsSnapshot,
     PairsMatched,
     ProtocolDetected,
     StateChanged,
 )
-from core.loopthread import LoopThread
-from core.manager import ConnectionManager
-from core.server import EmbeddedServer
+from core.facade import Commands, ConnectionManager, EmbeddedServer, LoopThread
+from core.states import ConnState
+from ui.series import SeriesStore
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class TickBatch:
     protocols: list[ProtocolDetected] = field(default_factory=list)
     decoded: list[MessagesDecoded] = field(default_factory=list)
     pairs: list[PairsMatched] = field(default_factory=list)
+    snapshots: list[MetricsSnapshot] = field(default_factory=list)  # a few a second each
     others: list[Event] = field(default_factory=list)
     dropped: int = 0  # events the bridge buffer dropped since the previous tick
 
@@ -100,7 +103,9 @@ class _Buffer:
 
 
 class CoreBridge(QObject):
-    """Adapter between the asyncio core and the widgets; it owns no state of its own."""
+    """Adapter between the asyncio core and the widgets. Its one state is `series`, the UI's own
+    copy of the figures it was sent (ui.series), fed before each tick is handed out: the charts,
+    the connections table and the status bar read that, never the core's buffers."""
 
     tick = Signal(object)  # TickBatch, exactly once per tick
     message = Signal(str)  # a line for the status bar (errors of UI-started actions)
@@ -116,10 +121,12 @@ class CoreBridge(QObject):
         """`core` is the thread the manager's connections run on; `stop()` ends it."""
         super().__init__(parent)
         self.manager = manager
+        self.commands = Commands(manager)  # what widgets act through
         self.server = server
         self.core = core
         self.dropped_total = 0
         self._buffer = _Buffer()
+        self.series = SeriesStore()
         self._turn_at = 0.0  # time.monotonic() of the last heavy redraw's turn
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe = manager.hub.subscribe(self._buffer.push)
@@ -127,12 +134,18 @@ class CoreBridge(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._drain)
         self._timer.start()
+        # started by the first tick: on the loop the GUI runs (the manager's, when it has none)
+        self._stop_metrics: Callable[[], None] | None = None
 
     def _drain(self) -> None:
+        if self._stop_metrics is None:
+            with contextlib.suppress(RuntimeError):  # no loop runs yet: the next tick tries
+                self._stop_metrics = self.manager.publish_metrics(self._buffer.push)
         events, dropped_so_far = self._buffer.take()
         dropped = dropped_so_far - self.dropped_total
         self.dropped_total += dropped
         if list(map(type, events)).count(FrameEvent) == len(events):  # a flood: frames only
+            self.series.feed((), (), (), ())
             self.tick.emit(TickBatch(time.time(), frames=events, dropped=dropped))
             return
         batch = TickBatch(time.time(), dropped=dropped)
@@ -156,11 +169,38 @@ class CoreBridge(QObject):
                 batch.decoded.append(event)
             elif type(event) is PairsMatched:
                 batch.pairs.append(event)
+            elif type(event) is MetricsSnapshot:
+                batch.snapshots.append(event)
             elif type(event) is ProtocolDetected:
                 batch.protocols.append(event)
             else:
                 others(event)
+        self.feed_series(batch)
         self.tick.emit(batch)
+
+    def feed_series(self, batch: TickBatch) -> None:
+        """Bring `series` up to date with a batch (the tick does; tests handing a panel their
+        own batches call it first)."""
+        self.series.feed(batch.latencies, batch.states, batch.snapshots, batch.others,
+                         batch.handshakes, batch.protocols)
+
+    def state_of(self, conn_id: int) -> ConnState:
+        """A connection's state as the ticks so far told it (CLOSED before any news)."""
+        snap = self.series.latest(conn_id)
+        return ConnState.CLOSED if snap is None else snap.state
+
+    def protocol_of(self, conn_id: int) -> str | None:
+        """The decoder a connection uses as the ticks so far told it (None: raw, or unknown)."""
+        entry = self.series.get(conn_id)
+        detected = None if entry is None else entry.protocol
+        return None if detected is None else detected.protocol
+
+    def label_of(self, conn_id: int) -> str:
+        """A connection's label (its name, else its URL); "#id" once it is removed."""
+        try:
+            return self.commands.config(conn_id).label
+        except KeyError:
+            return f"#{conn_id}"
 
     def take_turn(self) -> float:
         """A panel about to redraw heavily during a flood asks for its turn: 0 (taken), or the
@@ -196,6 +236,8 @@ class CoreBridge(QObject):
     def stop(self) -> None:
         """Call after the connections are closed: it ends the core thread too."""
         self._timer.stop()
+        if self._stop_metrics is not None:
+            self._stop_metrics()
         self._unsubscribe()
         for task in list(self._tasks):
             task.cancel()

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPaintEvent
 
-from core.connection import Connection
+from core.config import ConnectionConfig
 from ui import theme
 from ui.connection_text import display_name
 from ui.numbers import compact
@@ -24,7 +24,6 @@ from ui.numbers import compact
 HEADROOM = 1.15  # least y range over the largest value; more when a legend needs its band
 LEGEND_OFFSET = (2, 1)
 AXIS_WIDTH = 50
-DOWNSAMPLE_PER_PIXEL = 1.0  # "All connections" draws at most this many
 
 # Colours: the theme's chart_* (resources/palette.toml): a dark plot area; the series'
 # colours readable on it and distinct from the red/green markers.
@@ -157,22 +156,19 @@ def headroom(plot: pg.PlotItem) -> float:
 
 
 def make_curves(
-    conn: Connection, rtt_plot: pg.PlotItem, msgs_plot: pg.PlotItem, bytes_plot: pg.PlotItem
+    conn_id: int, label: str, rtt_plot: pg.PlotItem, msgs_plot: pg.PlotItem,
+    bytes_plot: pg.PlotItem,
 ) -> ConnCurves:
     """A connection's six curves, added to the three plots."""
     series = theme.current().colors_of("chart_series")
-    colour = series[(conn.id - 1) % len(series)]
-    label = legend_name(conn)
+    colour = series[(conn_id - 1) % len(series)]
 
     def samples(plot: pg.PlotItem, dashed: bool) -> pg.PlotDataItem:
-        """RTT samples: up to 20,000 in the window, clipped and downsampled to the view."""
+        """RTT samples: up to 20,000 in the window, clipped to the view; the panel decimates
+        them to about one min/max pair per pixel (ui.chart_series.decimate) before setData."""
         # connect="finite": the NaN points with_gaps() puts at outages break the line
         item = pg.PlotDataItem(pen=curve_pen(colour, dashed), connect="finite")
         item.setClipToView(True)
-        item.setDownsampling(auto=True, method="peak")
-        # Peak mode keeps each bin's min and max: one bin per pixel loses nothing visible
-        # (the default draws ~5 samples per pixel, 5x the path length for no gain).
-        item.opts["autoDownsampleFactor"] = DOWNSAMPLE_PER_PIXEL
         plot.addItem(item)
         return item
 
@@ -206,9 +202,9 @@ class CompactAxis(pg.AxisItem):
         ]
 
 
-def legend_name(conn: Connection) -> str:
+def legend_name(config: ConnectionConfig) -> str:
     """The connections table's name for it, cut to 20 characters."""
-    label = display_name(conn.config)
+    label = display_name(config)
     return label if len(label) <= 20 else label[:20] + "…"
 
 

@@ -1,35 +1,32 @@
-"""Windowed slices of the metrics ring buffers for the charts, without copying (no Qt here).
-
-A `RingBuffer.view()` is oldest-to-newest and contiguous. The slice of rows newer than the window
-start is found by bisection (O(log n), no copy) and stays valid while the charts hold it, except
-when the ring is full and the slice reaches its oldest rows: the core thread's next appends
-overwrite those, so that slice alone is copied, as a `snapshot()`.
-"""
+"""The charts' arithmetic on the UI's own series (ui.series): peaks, decimation, gaps at
+outages, open/close markers and grid lines (no Qt here)."""
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.ringbuffer import RingBuffer
 
-OVERWRITE_MARGIN = 1024  # appends that may land between two redraws, with room to spare
-EMPTY = np.zeros((0, 5))
-
-
-def since(ring: RingBuffer, t0: float) -> np.ndarray:
-    """Rows whose time (column 0) is >= t0; a view into the ring unless it must be a copy."""
-    view = ring.view()
-    if not len(view):
-        return view
-    start = bisect.bisect_left(view[:, 0], t0) if view[0, 0] < t0 else 0
-    if len(view) == ring.capacity and start < OVERWRITE_MARGIN:
-        return ring.snapshot(start)  # its first rows are the next to be overwritten
-    return view[start:]
+def decimate(rows: np.ndarray, bins: int) -> np.ndarray:
+    """At most about 2 * `bins` of the (time, value) rows: each run of rows becomes its
+    smallest and largest value, in time order (peak decimation: no spike is lost)."""
+    n = len(rows)
+    if bins <= 0 or n <= 2 * bins:
+        return rows
+    per = -(-n // bins)
+    whole = n // per * per
+    runs = rows[:whole].reshape(-1, per, rows.shape[1])
+    values = runs[:, :, 1]
+    low, high = values.argmin(axis=1), values.argmax(axis=1)
+    at = np.arange(len(runs))
+    first = runs[at, np.minimum(low, high)]
+    second = runs[at, np.maximum(low, high)]
+    out = np.empty((2 * len(runs), rows.shape[1]))
+    out[0::2], out[1::2] = first, second
+    return np.concatenate((out, rows[whole:]))
 
 
 def peak(*columns: np.ndarray) -> float:

@@ -1,11 +1,12 @@
 """Live charts: round-trip time, messages/s and bytes/s per connection, over a sliding window.
 
-Data come straight from each connection's metrics ring buffers (windowed views, no copies). The
-panel redraws every few bridge ticks while visible (200 ms-1 s by window, 500 ms at least during a
-flood); each curve gets only the window's rows, clips to the view and peak-downsamples, and the x
-range is set to the window explicitly (x auto-range stays off so clipping works). Open/close
-moments from StateChanged events are drawn as vertical lines: green when a connection opened, red
-when it closed.
+Data come from the UI's own series (ui.series, fed at the bridge's tick from LatencySample and
+MetricsSnapshot events; windowed views, no copies), never from the core's buffers. The panel
+redraws every few bridge ticks while visible (200 ms-1 s by window, 500 ms at least during a
+flood); each curve gets only the window's rows (RTT samples peak-decimated to about a pair per
+pixel) and clips to the view, and the x range is set to the window explicitly (x auto-range
+stays off so clipping works). Open/close moments from StateChanged events are drawn as vertical
+lines: green when a connection opened, red when it closed.
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.connection import Connection
-from core.events import StateChanged
-from core.metrics import T_BYTES_IN, T_BYTES_OUT, T_MSGS_IN, T_MSGS_OUT, T_SEC
+from core.events import MetricsSnapshot, StateChanged
 from core.states import ConnState
 from ui import theme
 from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
@@ -46,9 +45,10 @@ from ui.chart_items import (
     make_curves,
     make_plot,
 )
-from ui.chart_series import MarkerLog, grid_pairs, peak, since, with_gaps
+from ui.chart_series import MarkerLog, decimate, grid_pairs, peak, with_gaps
 from ui.connection_text import display_name
 from ui.elided_label import ElidedLabel
+from ui.series import T_BYTES_IN, T_BYTES_OUT, T_MSGS_IN, T_MSGS_OUT, T_SEC
 
 __all__ = [  # with the names the tests import from here
     "FLOOD_FRAMES", "FLOOD_REDRAW_TICKS", "REDRAW_TICKS", "ChartsPanel", "CompactAxis",
@@ -182,22 +182,16 @@ class ChartsPanel(QWidget):
     def curves(self, conn_id: int) -> ConnCurves | None:
         return self._curves.get(conn_id)
 
-    def shown_connections(self) -> list[Connection]:
-        manager = self.bridge.manager
-        if self.scope == "all":
-            conns = manager.list()
-        else:
-            conns = []
-            for conn_id in self.selected:
-                try:
-                    conns.append(manager.get(conn_id))
-                except KeyError:
-                    continue
-        return conns[:MAX_CURVE_CONNECTIONS]
+    def shown_connections(self) -> list[int]:
+        ids = self.bridge.commands.ids()
+        if self.scope != "all":
+            known = set(ids)
+            ids = [conn_id for conn_id in self.selected if conn_id in known]
+        return ids[:MAX_CURVE_CONNECTIONS]
 
     def refresh(self, only: int | None = None) -> None:
-        """Redraw the curves from the metrics rings (the windowed rows only): every plot, or
-        only plot `only` (0 RTT, 1 messages, 2 bytes), whose repaint then covers its own area."""
+        """Redraw the curves from the series (the windowed rows only): every plot, or only
+        plot `only` (0 RTT, 1 messages, 2 bytes), whose repaint then covers its own area."""
         started = time.perf_counter()
         now = time.time()
         t0 = now - self.window_s
@@ -205,14 +199,17 @@ class ChartsPanel(QWidget):
         self._sync_curves(conns)
         data = []
         tops = [0.001, 1.0, 100.0]  # least y range: 1 ms, 1 msgs/s, 100 B/s
-        for conn in conns:
-            metrics = conn.metrics
-            ping = since(metrics.rtt, t0)
-            app = since(metrics.app_rtt, t0)
-            rows = metrics.seconds(t0 - 1, now)  # silent seconds as zeros
+        bins = max(100, int(self.rtt_plot.vb.width()))
+        for conn_id in conns:
+            series = self.bridge.series.get(conn_id)
+            if series is None:
+                continue
+            ping = decimate(series.rtt.since(t0), bins)
+            app = decimate(series.app_rtt.since(t0), bins)
+            rows = series.throughput.since(t0 - 1)  # silent seconds come as zeros
             x = rows[:, T_SEC]
-            breaks = self.markers.closes(conn.id, t0)  # no RTT line across an outage
-            data.append((self._curves[conn.id], (
+            breaks = self.markers.closes(conn_id, t0)  # no RTT line across an outage
+            data.append((self._curves[conn_id], (
                 with_gaps(ping[:, 0], ping[:, 1], breaks), with_gaps(app[:, 0], app[:, 1], breaks),
                 (x, rows[:, T_MSGS_IN]), (x, rows[:, T_MSGS_OUT]),
                 (x, rows[:, T_BYTES_IN]), (x, rows[:, T_BYTES_OUT]),
@@ -221,7 +218,7 @@ class ChartsPanel(QWidget):
             tops[1] = max(tops[1], peak(rows[:, T_MSGS_IN], rows[:, T_MSGS_OUT]))
             tops[2] = max(tops[2], peak(rows[:, T_BYTES_IN], rows[:, T_BYTES_OUT]))
         # Ranges first, so each setData below clips and downsamples against the final view.
-        ids = [conn.id for conn in conns]
+        ids = conns
         which = range(len(self.plots)) if only is None else (only,)
         if 2 in which:
             self._set_bytes_unit(tops[2])
@@ -269,17 +266,18 @@ class ChartsPanel(QWidget):
         legend.addItem(self.open_lines[0], "opened")
         legend.addItem(self.close_lines[0], "closed")
 
-    def _sync_curves(self, conns: list[Connection]) -> None:
-        wanted = {conn.id for conn in conns}
+    def _sync_curves(self, conns: list[int]) -> None:
+        wanted = set(conns)
         for conn_id in [c for c in self._curves if c not in wanted]:
             self._drop_curves(conn_id)
-        for conn in conns:
-            curves = self._curves.get(conn.id)
-            if curves is not None and curves.label != legend_name(conn):  # renamed
-                self._drop_curves(conn.id)
+        for conn_id in conns:
+            curves = self._curves.get(conn_id)
+            label = legend_name(self.bridge.commands.config(conn_id))
+            if curves is not None and curves.label != label:  # renamed
+                self._drop_curves(conn_id)
                 curves = None
             if curves is None:
-                self._curves[conn.id] = make_curves(conn, *self.plots)
+                self._curves[conn_id] = make_curves(conn_id, label, *self.plots)
 
     def _name_curves(self, curves: ConnCurves) -> None:
         """Legend entries appear once a curve has data (no 'heartbeat' line nobody measures)."""
@@ -330,7 +328,7 @@ class ChartsPanel(QWidget):
             self._ticks = 0
             self.refresh()
 
-    def _update_summary(self, conns: list[Connection]) -> None:
+    def _update_summary(self, conns: list[int]) -> None:
         if not conns:
             hint = (
                 "No connections yet." if self.scope == "all"
@@ -343,17 +341,24 @@ class ChartsPanel(QWidget):
                 f"{len(conns)} connections · solid: ping / in · dashed: heartbeat / out"
             )
             return
-        conn = conns[0]
-        m = conn.metrics
-        msgs_in, bytes_in, msgs_out, bytes_out = m.rate(time.time())
-        rtt = m.last_rtt("ping")
+        snap = self.bridge.series.latest(conns[0])
+        if snap is None:
+            self.summary.setText("No figures yet.")
+            self._summary_ids = []  # the next redraw looks again
+            return
+        self._summarize(snap)
+
+    def _summarize(self, snap: MetricsSnapshot) -> None:
+        msgs_in, bytes_in, msgs_out, bytes_out = snap.rates
+        rtt = snap.rtt
         rtt_text = f"RTT {rtt * 1000:.1f} ms" if rtt is not None else "RTT –"
         self.summary.setText(
             f"{rtt_text} · in {msgs_in:.1f}/s {bytes_text(bytes_in)}/s · "
-            f"out {msgs_out:.1f}/s {bytes_text(bytes_out)}/s · {conn.state.value}"
+            f"out {msgs_out:.1f}/s {bytes_text(bytes_out)}/s · {snap.state.value}"
         )
         self.summary.setToolTip(
-            f"{display_name(conn.config)}\nlast protocol-ping RTT: {rtt_text[4:]}\n"
+            f"{display_name(self.bridge.commands.config(snap.conn_id))}\n"
+            f"last protocol-ping RTT: {rtt_text[4:]}\n"
             f"in: {msgs_in:.1f} messages/s, {bytes_text(bytes_in)}/s (5 s mean)\n"
             f"out: {msgs_out:.1f} messages/s, {bytes_text(bytes_out)}/s (5 s mean)"
         )

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.workspace import Collection, SavedMessage
+from core.facade import Collection, SavedMessage
 from ui.saved_message_dialog import SavedMessageDialog
 
 if TYPE_CHECKING:

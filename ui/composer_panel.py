@@ -32,9 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.connection import Connection
 from core.events import ConnectionRemoved, QueueFlushed
-from core.schedule import Scheduler
+from core.facade import Scheduler
 from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 from ui.composer_editor import MessageEditor
@@ -83,7 +82,7 @@ class ComposerPanel(ComposerSend, QWidget):
         """`scheduler`: the session's (one is made for the bridge's manager when not given)."""
         super().__init__(parent)
         self.bridge = bridge
-        self.scheduler = scheduler or Scheduler(bridge.manager)
+        self.scheduler = scheduler or bridge.commands.scheduler()
         self._resolve: Resolve | None = None
         self._queued_ids: set[int] = set()  # connections the "queued offline" line is about
         self.last_reply: Any = None
@@ -109,7 +108,7 @@ class ComposerPanel(ComposerSend, QWidget):
     def _build_top(self) -> None:
         """Target and mode above the editor (the editing helpers sit with the send buttons
         below, so the panel stays narrow enough to leave the charts most of the bottom row)."""
-        self.target = TargetPicker(self.bridge.manager)
+        self.target = TargetPicker(self.bridge)
         self.target_label, self.target_combo = self.target.label, self.target.combo
         self.mode_combo = QComboBox()
         for mode, label in MODES:
@@ -266,7 +265,7 @@ class ComposerPanel(ComposerSend, QWidget):
         self.editor.setFocus()
         self.validate()
 
-    def targets(self) -> list[Connection]:
+    def targets(self) -> list[int]:
         return self.target.targets()
 
     def validate(self) -> Checked:
@@ -353,7 +352,7 @@ class ComposerPanel(ComposerSend, QWidget):
 
     def _label_of(self, conn_id: int) -> str:
         try:
-            return self.bridge.manager.get(conn_id).config.label
+            return self.bridge.commands.config(conn_id).label
         except KeyError:
             return f"#{conn_id} (removed)"
 

@@ -11,9 +11,8 @@ from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QPushButton
 
 from core.codecs import preview
-from core.connection import Connection, NotOpen, RequestTimeout
 from core.events import Opcode
-from core.schedule import Message
+from core.facade import NotOpen, RequestTimeout, ScheduledMessage
 from core.states import ConnState
 from ui.bridge import CoreBridge
 from ui.composer_editor import MessageEditor
@@ -47,7 +46,7 @@ class ComposerSend:
 
         def validate(self) -> Checked: ...
 
-        def targets(self) -> list[Connection]: ...
+        def targets(self) -> list[int]: ...
 
         def _say(self, text: str, error: bool = False) -> None: ...
 
@@ -112,8 +111,8 @@ class ComposerSend:
         if self.repeat_messages([ComposedMessage(text, mode)], label):
             self._remember(text, mode)
 
-    def repeat_messages(self, messages: Sequence[Message], label: str) -> bool:
-        """Repeat `messages` (core.schedule.Message: SavedMessage, ComposedMessage), in order,
+    def repeat_messages(self, messages: Sequence[ScheduledMessage], label: str) -> bool:
+        """Repeat `messages` (ScheduledMessage: SavedMessage, ComposedMessage), in order,
         on every target as the Repeat row is set; False when none started."""
         self.repeat_button.setChecked(True)
         targets = self.targets()
@@ -126,47 +125,52 @@ class ComposerSend:
             # is an error now, and a secret the resolver must ask for is asked from here.
             first = messages[: min(len(messages), count or len(messages))]
             prepared = [message.payload(self._resolve) for message in first]
-            problems = self.repeat_box.start(targets, messages, self._resolve, label, prepared)
+            described = [(i, self.bridge.label_of(i), self.bridge.state_of(i)) for i in targets]
+            problems = self.repeat_box.start(described, messages, self._resolve, label, prepared)
         except Exception as exc:  # ValueError in words: settings, a variable, bad hex...
             self._say(f"not started: {exc}", error=True)
             return False
         self._say("\n".join(problems), error=bool(problems))
         return len(problems) < len(targets)
 
-    async def _send(self, targets: list[Connection], payload: bytes, is_text: bool) -> None:
+    async def _send(self, targets: list[int], payload: bytes, is_text: bool) -> None:
+        commands = self.bridge.commands
         lines = []
         queued: set[int] = set()
-        for conn in targets:
-            if await conn.send(payload, text=is_text):
-                lines.append(f"sent {len(payload):,} bytes to {conn.config.label}")
+        for conn_id in targets:
+            if await commands.send(conn_id, payload, text=is_text):
+                lines.append(f"sent {len(payload):,} bytes to {self.bridge.label_of(conn_id)}")
             else:
-                lines.append(_queued(conn))
-                queued.add(conn.id)
+                lines.append(await self._queued(conn_id))
+                queued.add(conn_id)
         self._say("\n".join(lines), error=bool(queued))
         self._queued_ids = queued  # after _say: the line now on show is about these
-        for conn in targets:  # delivered already, before this line was up to hear of it
-            if conn.id in queued and not conn.queue:
-                self._on_delivered(conn.id, removed=False)
+        for conn_id in queued:  # delivered already, before this line was up to hear of it
+            if not await commands.queued(conn_id):
+                self._on_delivered(conn_id, removed=False)
 
-    async def _requests(self, targets: list[Connection], value: dict[str, Any]) -> None:
+    async def _requests(self, targets: list[int], value: dict[str, Any]) -> None:
         waiting = []
-        for conn in targets:
-            timeout = conn.config.request_timeout
-            if conn.state is ConnState.OPEN:
-                waiting.append(f"{conn.config.label}: waiting up to {timeout:g} s for the reply…")
+        for conn_id in targets:
+            timeout = self.bridge.commands.config(conn_id).request_timeout
+            if self.bridge.state_of(conn_id) is ConnState.OPEN:
+                label = self.bridge.label_of(conn_id)
+                waiting.append(f"{label}: waiting up to {timeout:g} s for the reply…")
             else:
-                waiting.append(f"{_queued(conn, extra=1)}; waiting up to {timeout:g} s")
+                waiting.append(f"{await self._queued(conn_id, extra=1)}; "
+                               f"waiting up to {timeout:g} s")
         self._say("\n".join(waiting))
-        lines = await asyncio.gather(*(self._request(conn, value) for conn in targets))
+        lines = await asyncio.gather(*(self._request(conn_id, value) for conn_id in targets))
         self._say("\n".join(text for text, _ in lines), error=any(bad for _, bad in lines))
 
-    async def _request(self, conn: Connection, value: dict[str, Any]) -> tuple[str, bool]:
-        name = conn.config.label
+    async def _request(self, conn_id: int, value: dict[str, Any]) -> tuple[str, bool]:
+        name = self.bridge.label_of(conn_id)
         try:
-            reply = await conn.request(value)
+            reply = await self.bridge.commands.request(conn_id, value)
         except RequestTimeout:
-            return f"{name}: no reply within {conn.config.request_timeout:g} s", True
-        except NotOpen as exc:
+            timeout = self.bridge.commands.config(conn_id).request_timeout
+            return f"{name}: no reply within {timeout:g} s", True
+        except (NotOpen, KeyError) as exc:
             return f"{name}: {exc}", True
         self.last_reply = reply
         self.reply_received.emit(reply)
@@ -179,6 +183,11 @@ class ComposerSend:
         rtt_ms = reply.rtt * 1000
         return f"{name}: reply {kind_text}{detail} in {rtt_ms:.1f} ms", kind == "error"
 
+    async def _queued(self, conn_id: int, extra: int = 0) -> str:
+        count = await self.bridge.commands.queued(conn_id) + extra
+        label = self.bridge.label_of(conn_id)
+        return f"queued offline: will be sent when connection {label} opens ({count} queued)"
+
     def _resolved(self) -> Checked | None:
         """The editor content resolved and checked, ready to send; None (and why, in the
         status line) when a variable does not resolve or its value breaks the message."""
@@ -187,10 +196,3 @@ class ComposerSend:
             self._say(f"not sent: {result.message}", error=True)
             return None
         return result
-
-
-def _queued(conn: Connection, extra: int = 0) -> str:
-    count = len(conn.queue) + extra
-    return (
-        f"queued offline: will be sent when connection {conn.config.label} opens ({count} queued)"
-    )

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QWidget
 
-from core.connection import Connection
-from core.manager import ConnectionManager
+from ui.bridge import CoreBridge
 from ui.elided_label import ElidedLabel
 
 NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -15,9 +14,9 @@ NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 class TargetPicker(QWidget):
     """`refresh()` on state changes: the labels say each target's state."""
 
-    def __init__(self, manager: ConnectionManager, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: CoreBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.manager = manager
+        self.bridge = bridge
         self._conn_ids: list[int] = []
         self._combo_ids: tuple[int, ...] = ()
         self.label = ElidedLabel(min_chars=12)
@@ -36,47 +35,35 @@ class TargetPicker(QWidget):
         self._conn_ids = list(conn_ids)
         self.refresh(force=True)
 
-    def targets(self) -> list[Connection]:
-        manager = self.manager
+    def targets(self) -> list[int]:
+        known = set(self.bridge.commands.ids())
         ids = self._conn_ids or [self.combo.currentData()]
-        out = []
-        for conn_id in ids:
-            if conn_id is None:
-                continue
-            try:
-                out.append(manager.get(int(conn_id)))
-            except KeyError:
-                continue
-        return out
+        return [int(i) for i in ids if i is not None and int(i) in known]
+
+    def _text(self, conn_id: int) -> str:
+        return f"{self.bridge.label_of(conn_id)} ({self.bridge.state_of(conn_id)})"
 
     def refresh(self, force: bool = False) -> None:
-        manager = self.manager
+        known = self.bridge.commands.ids()
         if self._conn_ids:
             self.combo.hide()
-            parts = []
-            for conn_id in self._conn_ids:
-                try:
-                    conn = manager.get(conn_id)
-                except KeyError:
-                    continue
-                parts.append(f"{conn.config.label} ({conn.state})")
+            parts = [self._text(i) for i in self._conn_ids if i in known]
             self.label.setText(", ".join(parts) or "(removed)")
             self.label.show()
             return
         self.label.hide()
         self.combo.show()
-        conns = manager.list()
-        ids = tuple(c.id for c in conns)
+        ids = tuple(known)
         if ids != self._combo_ids or force:
             self._combo_ids = ids
             current = self.combo.currentData()
             self.combo.blockSignals(True)
             self.combo.clear()
-            for conn in conns:
-                self.combo.addItem(conn.config.label, conn.id)
-            if not conns:
+            for conn_id in ids:
+                self.combo.addItem(self.bridge.label_of(conn_id), conn_id)
+            if not ids:
                 self.combo.addItem("(no connection)", None)
             self.combo.setCurrentIndex(max(0, self.combo.findData(current)))
             self.combo.blockSignals(False)
-        for i, conn in enumerate(conns):
-            self.combo.setItemText(i, f"{conn.config.label} ({conn.state})")
+        for i, conn_id in enumerate(ids):
+            self.combo.setItemText(i, self._text(conn_id))

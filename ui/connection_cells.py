@@ -1,6 +1,6 @@
 """A connection's row in the connections table as plain values: the columns, the fields read
-from the connection (cheap to read and compare on every tick), and the texts, tooltips and sort
-keys formatted from them only when a view asks."""
+from its latest MetricsSnapshot (cheap to read and compare on every tick), and the texts,
+tooltips and sort keys formatted from them only when a view asks."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from enum import IntEnum
 from typing import Any
 
 from core.closecodes import describe_close
-from core.connection import Connection
-from core.metrics import ConnectionMetrics
+from core.events import MetricsSnapshot
 from core.states import ConnState
 from ui.connection_text import (
-    display_name,
+    host_path,
     human_bytes,
     human_count,
     human_duration,
@@ -86,11 +85,9 @@ ERROR_CHARS = 160
 NOT_OPEN = "\u2014"  # the RTT of a connection that is not open: its last one is history
 
 
-# What a row shows, read from its connection as a tuple of plain values: cheap to read and to
-# compare. The texts, tooltips and sort keys are formatted from it only when a view (or a test)
-# asks for a cell of the row, so the rows out of view cost a read and a compare a second. The
-# RTT average is a numpy mean over the last 100 samples, taken each time one arrives: the
-# fields hold which samples it is over, and the mean is taken when the row is formatted.
+# What a row shows, read from the connection's latest snapshot as a tuple of plain values: cheap
+# to read and to compare. The texts, tooltips and sort keys are formatted from it only when a
+# view (or a test) asks for a cell of the row, so the rows out of view cost a read and a compare.
 (F_STATE, F_COUNTDOWN, F_ATTEMPT, F_LABEL, F_URL, F_SUBPROTOCOL, F_RTT, F_AVG, F_MSGS_IN,
  F_MSGS_OUT, F_BYTES_IN, F_BYTES_OUT, F_UPTIME, F_CLOSE_CODE, F_CLOSE_REASON, F_ERROR,
  F_RATES) = range(17)
@@ -104,7 +101,7 @@ FIELD_COLUMNS: tuple[tuple[int, int], ...] = (
     (Column.NAME, Column.URL),  # url: the name's tooltip and the URL column
     (Column.STATE, Column.STATE),  # subprotocol: the state's tooltip
     (Column.RTT, Column.RTT),
-    (Column.RTT_AVG, Column.RTT_AVG),  # (ping or app, samples so far): the average's version
+    (Column.RTT_AVG, Column.RTT_AVG),
     (Column.MSGS_IN, Column.MSGS_IN),
     (Column.MSGS_OUT, Column.MSGS_OUT),
     (Column.BYTES_IN, Column.BYTES_IN),
@@ -119,28 +116,22 @@ Fields = tuple[Any, ...]
 Cells = tuple[tuple[str, ...], tuple[str, ...], tuple[Any, ...]]  # texts, tooltips, sort keys
 
 
-def read_fields(conn: Connection, now: float) -> Fields:
+def read_fields(snap: MetricsSnapshot, now: float) -> Fields:
     """Everything a row shows, as of `now` (whole seconds of uptime, tenths of the countdown)."""
-    m = conn.metrics
-    rtt, kind = m.last_rtt("ping"), "ping"
+    rtt, avg = snap.rtt, snap.rtt_mean
     if rtt is None:  # servers that ignore protocol pings may still answer the app heartbeat
-        rtt, kind = m.last_rtt("app"), "app"
-    avg = None if rtt is None else (kind, (m.rtt if kind == "ping" else m.app_rtt).total)
-    totals = m.totals()  # one lock, not one per figure
-    state = conn.state
+        rtt, avg = snap.app_rtt, snap.app_rtt_mean
+    state = snap.state
     countdown = uptime = rates = None
     if state is ConnState.OPEN:
-        opened = conn.opened_at
+        opened = snap.opened_at
         uptime = None if opened is None else int(max(0.0, now - opened))
-        # cached per second by the metrics: a row re-read on every tick costs a lookup
-        rate_in, _, rate_out, _ = m.rate(now)
-        rates = (round(rate_in, 1), round(rate_out, 1))
-    elif state is ConnState.WAITING and conn.retry_at is not None:
-        countdown = round(max(0.0, conn.retry_at - now), 1)
-    cfg = conn.config
-    return (state, countdown, conn.attempt, display_name(cfg), cfg.url, conn.subprotocol, rtt,
-            avg, totals.msgs_in, totals.msgs_out, totals.bytes_in, totals.bytes_out, uptime,
-            conn.close_code, conn.close_reason, conn.last_error, rates)
+        rates = (round(snap.rates[0], 1), round(snap.rates[2], 1))
+    elif state is ConnState.WAITING and snap.retry_at is not None:
+        countdown = round(max(0.0, snap.retry_at - now), 1)
+    return (state, countdown, snap.attempt, snap.name or host_path(snap.url), snap.url,
+            snap.subprotocol, rtt, avg, snap.msgs_in, snap.msgs_out, snap.bytes_in,
+            snap.bytes_out, uptime, snap.close_code, snap.close_reason, snap.last_error, rates)
 
 
 # The cells below are written in Column order (faster than building them by Column member).
@@ -158,11 +149,10 @@ _RATE_IN_TIP = HEADER_TIPS[Column.RATE_IN]
 _RATE_OUT_TIP = HEADER_TIPS[Column.RATE_OUT]
 
 
-def format_cells(f: Fields, metrics: ConnectionMetrics) -> Cells:
+def format_cells(f: Fields) -> Cells:
     """The display texts, tooltips and sort keys of a row, one per Column."""
-    (state, countdown, attempt, label, raw_url, subprotocol, rtt, avg_of, msgs_in, msgs_out,
+    (state, countdown, attempt, label, raw_url, subprotocol, rtt, avg, msgs_in, msgs_out,
      bytes_in, bytes_out, uptime, close_code, close_reason, error_full, rates) = f
-    avg = None if avg_of is None else metrics.mean_rtt(avg_of[0])
     if countdown is not None:
         badge = f"retry in {countdown:.1f} s"
         state_tip = f"Waiting to reconnect (attempt {attempt} failed or dropped)"
@@ -221,11 +211,10 @@ def changed_columns(old: Fields, new: Fields) -> tuple[int, int] | None:
 class Row:
     """One connection's fields as last read, and their cells once something asked for them."""
 
-    __slots__ = ("_cells", "conn_id", "fields", "metrics")
+    __slots__ = ("_cells", "conn_id", "fields")
 
-    def __init__(self, conn: Connection, fields: Fields) -> None:
-        self.conn_id = conn.id
-        self.metrics = conn.metrics
+    def __init__(self, conn_id: int, fields: Fields) -> None:
+        self.conn_id = conn_id
         self.fields = fields
         self._cells: Cells | None = None
 
@@ -236,7 +225,7 @@ class Row:
     def cells(self) -> Cells:
         cells = self._cells
         if cells is None:
-            cells = self._cells = format_cells(self.fields, self.metrics)
+            cells = self._cells = format_cells(self.fields)
         return cells
 
     def update(self, fields: Fields) -> None:

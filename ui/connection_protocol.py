@@ -16,8 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import ConnectionConfig
-from core.decoders.registry import AUTO
-from ui.decoder_menu import choices
+from core.facade import AUTO, decoder_choices
 
 CLIENT_CHOICES = (("Automatic (on when the protocol is recognised)", None), ("On", True),
                   ("Off (raw: nothing is sent for us)", False))
@@ -49,7 +48,7 @@ class ProtocolTab(QWidget):
         self.decoder_combo = QComboBox()
         self.decoder_combo.setToolTip("The protocol decoder of this connection (Automatic: "
                                       "detected from the handshake and the first frames)")
-        for name, label in choices():
+        for name, label in decoder_choices():
             self.decoder_combo.addItem(label, name)
         self.client_combo = QComboBox()
         self.client_combo.setToolTip("Let the decoder answer pings, send connection_init or "

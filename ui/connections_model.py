@@ -1,19 +1,17 @@
-"""Adapter between the ConnectionManager's connections and a QAbstractTableModel.
+"""Adapter between the connections' latest figures (ui.series, fed by MetricsSnapshot and
+StateChanged events) and a QAbstractTableModel.
 
 The model keeps one row of plain values per connection (`read_fields`), formatted into display
 strings (once per change) only when a view asks for a cell of it, so rows out of view are never
-formatted and their RTT average is never computed. Rows are re-read from the connection objects
-(state, attempt, metrics) on the bridge tick, but not all of them on every tick: with a thousand
-connections, rebuilding every row every 50 ms took a third of a core. Each tick re-reads
+formatted. Each bridge tick re-reads
 
-- the rows whose connection changed state in the batch (a state shows at once, wherever it is),
-- the rows the view shows (`visible_rows`: live RTT, counters and retry countdown), and
-- a slice of the rest in turn, sized so that every row is re-read about once a second
-  (`SWEEP_S`): uptime, counters and RTT of rows out of view are at most that old.
+- the rows whose connection the tick brought news of (a snapshot or a state change), and
+- the rows the view shows (`visible_rows`: the uptime and retry countdown run on between
+  snapshots).
 
-Rows are added and removed as the manager's list changes; dataChanged is emitted only for the
-rows (and the span of columns) that changed, adjacent rows in one range as long as the view can
-still repaint just the visible part of it (PRECISE_UPDATE_CELLS).
+Rows are added and removed as the manager's list (`Commands.ids()`) changes; dataChanged is
+emitted only for the rows (and the span of columns) that changed, adjacent rows in one range as
+long as the view can still repaint just the visible part of it (PRECISE_UPDATE_CELLS).
 """
 
 from __future__ import annotations
@@ -24,9 +22,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from core.connection import Connection
-from core.events import ConnectionAdded, ConnectionRemoved
-from core.manager import ConnectionManager
+from core.events import ConnectionAdded, ConnectionRemoved, MetricsSnapshot
+from core.facade import Commands
 from core.states import ConnState
 from ui import theme
 from ui.connection_cells import (
@@ -39,11 +36,11 @@ from ui.connection_cells import (
     read_fields,
 )
 from ui.connection_text import display_name, human_count
-from ui.sweep import Sweep
+from ui.series import SeriesStore
 
 __all__ = [  # with the names other modules and the tests import from here
     "BADGE_COLOR_ROLE", "CONN_ID_ROLE", "HEADERS", "PRECISE_UPDATE_CELLS", "SORT_ROLE",
-    "STATE_COLORS", "STATE_ROLE", "SWEEP_S", "Column", "ConnectionsModel", "display_name",
+    "STATE_COLORS", "STATE_ROLE", "Column", "ConnectionsModel", "display_name",
     "human_count",
 ]
 
@@ -61,7 +58,6 @@ CONN_ID_ROLE = Qt.ItemDataRole.UserRole  # int: the connection id (every column)
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1  # str: ConnState value (every column)
 BADGE_COLOR_ROLE = Qt.ItemDataRole.UserRole + 2  # QColor of the state badge (State column)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 3  # a number or string to sort by
-SWEEP_S = 1.0  # every row is re-read at least this often (seconds of tick time), seen or not
 # A QAbstractItemView repaints just the visible part of a dataChanged range of up to 200 cells,
 # but its whole viewport for a larger one (measured with Qt 6.11): larger runs are split.
 PRECISE_UPDATE_CELLS = 200
@@ -75,18 +71,19 @@ class ConnectionsModel(QAbstractTableModel):
 
     def __init__(
         self,
-        manager: ConnectionManager,
+        commands: Commands,
+        series: SeriesStore,
         parent: QObject | None = None,
         visible_rows: Callable[[], range] | None = None,
     ) -> None:
         super().__init__(parent)
-        self._manager = manager
+        self._commands = commands
+        self._series = series
         self.visible_rows = visible_rows
         self._rows: list[Row] = []
-        self._conns: list[Connection] = []  # the connection of each row
+        self._ids: list[int] = []  # the connection of each row
         self._row_by_id: dict[int, int] = {}
-        self._sweep = Sweep(SWEEP_S)  # the round that re-reads off-screen rows
-        self.rows_read = 0  # how many times a row was re-read from its connection (for tests)
+        self.rows_read = 0  # how many times a row was re-read (for tests)
         # painted for every visible row on every repaint: made once, not parsed per call
         self._state_color = {state: theme.color(name) for state, name in STATE_COLORS.items()}
         self._error_color = theme.color("error_text")
@@ -95,60 +92,51 @@ class ConnectionsModel(QAbstractTableModel):
     # ----- updates ---------------------------------------------------------------------------
 
     def refresh(self, batch: object = None) -> None:
-        """Once per bridge tick with its TickBatch (see the module docstring for what is
-        re-read); without a batch, sync with the manager and re-read every row now."""
+        """Once per bridge tick with its TickBatch, after the series were fed (see the module
+        docstring for what is re-read); without a batch, sync with the manager and re-read
+        every row now."""
         if batch is None:
             now = time.time()
-            self._sync_rows(self._manager.list(), now)
+            self._sync_rows(self._commands.ids(), now)
             self._update_rows(range(len(self._rows)), now)
             return
         now = float(getattr(batch, "time", 0.0)) or time.time()
         others = getattr(batch, "others", ())
-        if len(self._manager) != len(self._rows) or any(
+        if len(self._commands) != len(self._rows) or any(
             type(e) is ConnectionAdded or type(e) is ConnectionRemoved for e in others
         ):
-            self._sync_rows(self._manager.list(), now)
+            self._sync_rows(self._commands.ids(), now)
         n = len(self._rows)
-        rows: set[int] = set()
         get = self._row_by_id.get
-        for event in getattr(batch, "states", ()):
-            row = get(event.conn_id)
-            if row is not None:
-                rows.add(row)
+        rows = {row for row in map(get, self._series.updated) if row is not None}
         visible = self.visible_rows() if self.visible_rows is not None else range(n)
         rows.update(range(max(0, visible.start), min(n, visible.stop)))
-        rows.update(self._sweep_rows(n, now))
         self._update_rows(sorted(rows), now)
 
     def refresh_connections(self, conn_ids: Iterable[int]) -> None:
         """Sync with the manager now and re-read these connections' rows (after a user action)."""
         now = time.time()
-        self._sync_rows(self._manager.list(), now)
+        self._sync_rows(self._commands.ids(), now)
         rows = (self._row_by_id.get(i) for i in conn_ids)
         self._update_rows(sorted(r for r in rows if r is not None), now)
 
-    def _sweep_rows(self, n: int, now: float) -> range | list[int]:
-        """The next rows of the round that re-reads every row once per SWEEP_S of tick time."""
-        rows, completed = self._sweep.due(n, now)
-        if completed and not self._sync_check(now):  # the rows changed under the round: restart
-            count = min(len(rows), len(self._rows))
-            self._sweep.restart(count)
-            return range(count)
-        return rows
-
-    def _sync_check(self, now: float) -> bool:
-        """Once a round: re-sync when the rows no longer follow the manager's list; True when
-        they did."""
-        conns = self._manager.list()
-        if conns == self._conns:
-            return True
-        self._sync_rows(conns, now)
-        return False
+    def _fields(self, conn_id: int, now: float) -> tuple[Any, ...]:
+        snap = self._series.latest(conn_id)
+        if snap is None:  # no news of it yet: as it was made
+            try:
+                config = self._commands.config(conn_id)
+            except KeyError:
+                config = None
+            snap = MetricsSnapshot(
+                conn_id, now, ConnState.CLOSED, 0, config.name if config else "",
+                config.url if config else "", None, None, None, None, "", None, 0, 0, 0, 0,
+                (0.0, 0.0, 0.0, 0.0), None, None, None, None, 0)
+        return read_fields(snap, now)
 
     def _update_rows(self, rows: Iterable[int], now: float) -> None:
         """Re-read these rows (ascending) and emit dataChanged once per run of adjacent changed
         rows, over the columns that changed."""
-        snaps, conns = self._rows, self._conns
+        snaps, ids = self._rows, self._ids
         first = last = -1
         col_first = col_last = 0
         count = 0
@@ -156,7 +144,7 @@ class ConnectionsModel(QAbstractTableModel):
             count += 1
             entry = snaps[row]
             old = entry.fields
-            new = read_fields(conns[row], now)
+            new = self._fields(ids[row], now)
             if new == old:
                 continue
             entry.update(new)
@@ -183,11 +171,11 @@ class ConnectionsModel(QAbstractTableModel):
             bottom = min(last, top + step - 1)
             self.dataChanged.emit(self.index(top, col_first), self.index(bottom, col_last))
 
-    def _sync_rows(self, conns: list[Connection], now: float) -> None:
-        if conns == self._conns:
+    def _sync_rows(self, ids: list[int], now: float) -> None:
+        if ids == self._ids:
             return
-        wanted = {id(c) for c in conns}
-        gone = [row for row, c in enumerate(self._conns) if id(c) not in wanted]
+        wanted = set(ids)
+        gone = [row for row, c in enumerate(self._ids) if c not in wanted]
         while gone:  # from the end, each run of adjacent rows at once
             last = gone.pop()
             first = last
@@ -195,25 +183,23 @@ class ConnectionsModel(QAbstractTableModel):
                 first = gone.pop()
             self.beginRemoveRows(QModelIndex(), first, last)
             del self._rows[first : last + 1]
-            del self._conns[first : last + 1]
+            del self._ids[first : last + 1]
             self._reindex()
-            self._sweep.removed(first, last - first + 1)
             self.endRemoveRows()
-        count = len(self._conns)
-        if conns[:count] == self._conns:
-            added = conns[count:]
+        count = len(self._ids)
+        if ids[:count] == self._ids:
+            added = ids[count:]
             if added:
                 self.beginInsertRows(QModelIndex(), count, count + len(added) - 1)
-                self._conns.extend(added)
-                self._rows.extend(Row(c, read_fields(c, now)) for c in added)
+                self._ids.extend(added)
+                self._rows.extend(Row(c, self._fields(c, now)) for c in added)
                 self._reindex()
                 self.endInsertRows()
             return
         self.beginResetModel()  # the order changed some other way: start over
-        self._conns = list(conns)
-        self._rows = [Row(c, read_fields(c, now)) for c in conns]
+        self._ids = list(ids)
+        self._rows = [Row(c, self._fields(c, now)) for c in ids]
         self._reindex()
-        self._sweep.restart(0)
         self.endResetModel()
 
     def _reindex(self) -> None:

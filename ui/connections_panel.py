@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import ConnectionConfig
-from core.connection import Connection
 from core.states import ConnState
 from ui import theme
 from ui.bridge import CoreBridge, TickBatch
@@ -90,8 +89,10 @@ class ConnectionsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("ConnectionsPanel")
         self.bridge = bridge
-        self.manager = bridge.manager
-        self.model = ConnectionsModel(self.manager, self, visible_rows=self.visible_rows)
+        self.commands = bridge.commands
+        self.series = bridge.series
+        self.model = ConnectionsModel(self.commands, self.series, self,
+                                      visible_rows=self.visible_rows)
         self._last_selection: list[int] = []
         self._dialogs: set[ConnectionDialog] = set()
         self.resolve: Callable[[str], str] | None = None  # {{variables}}: the workspace's
@@ -188,19 +189,20 @@ class ConnectionsPanel(QWidget):
         return self._show(dialog)
 
     def edit_selected(self) -> ConnectionDialog | None:
-        conn = self._first_selected()
-        if conn is None:
+        conn_id = self._first_selected()
+        if conn_id is None:
             return None
-        dialog = ConnectionDialog(conn.config, self, f"Edit {conn.config.label}")
-        dialog.accepted.connect(lambda: self.apply_config(conn.id, dialog.result_config))
+        config = self.commands.config(conn_id)
+        dialog = ConnectionDialog(config, self, f"Edit {config.label}")
+        dialog.accepted.connect(lambda: self.apply_config(conn_id, dialog.result_config))
         return self._show(dialog)
 
     def duplicate_selected(self) -> ConnectionDialog | None:
-        conn = self._first_selected()
-        if conn is None:
+        conn_id = self._first_selected()
+        if conn_id is None:
             return None
-        config = copy.deepcopy(conn.config)
-        config.name = f"{conn.config.label} (copy)"
+        config = copy.deepcopy(self.commands.config(conn_id))
+        config.name = f"{config.label} (copy)"
         dialog = ConnectionDialog(config, self, "Duplicate connection")
         dialog.accepted.connect(lambda: self.add_connection(dialog.result_config))
         return self._show(dialog)
@@ -214,78 +216,76 @@ class ConnectionsPanel(QWidget):
 
     def add_connection(
         self, config: ConnectionConfig | None, connect: bool = True, select: bool = True
-    ) -> Connection | None:
-        """Add (and by default connect and select) a connection."""
+    ) -> int | None:
+        """Add (and by default connect and select) a connection; its id."""
         if config is None:
             return None
-        conn = self.manager.add(config, connect=connect, resolve=self.resolve)
-        self.model.refresh_connections([conn.id])
-        self.connection_added.emit(conn.id)
+        conn_id = self.commands.add(config, connect=connect, resolve=self.resolve)
+        self.model.refresh_connections([conn_id])
+        self.connection_added.emit(conn_id)
         if select:
-            self.select(conn.id)
-        return conn
+            self.select(conn_id)
+        return conn_id
 
     def apply_config(self, conn_id: int, config: ConnectionConfig | None) -> None:
         """Use the edited settings; an active connection is closed and reopened with them."""
         if config is None:
             return
-        conn = self.manager.get(conn_id)
-
-        async def reopen() -> None:
-            await conn.disconnect()
-            conn.config = config
-            conn.connect()
-
-        if conn.state is ConnState.CLOSED:
-            conn.config = config
-        else:
-            self.bridge.run(reopen(), f"Reconnect {config.label}")
+        self.bridge.run(self.commands.edit(conn_id, config), f"Reconnect {config.label}")
         self.model.refresh_connections([conn_id])
 
+    def state_of(self, conn_id: int) -> ConnState | None:
+        """As the last tick told it."""
+        snap = self.series.latest(conn_id)
+        return None if snap is None else snap.state
+
     def connect_selected(self) -> None:
-        for conn in self._selected():
-            if conn.state is ConnState.CLOSED:
-                conn.connect()
-            elif conn.state is ConnState.WAITING:
-                conn.reconnect_now()
+        for conn_id in self._selected():
+            state = self.state_of(conn_id)
+            if state is ConnState.WAITING:
+                self.commands.reconnect_now(conn_id)
+            elif state is ConnState.CLOSED or state is None:
+                self.commands.connect(conn_id)  # (a no-op for a connection already running)
 
     def disconnect_selected(self) -> None:
-        for conn in self._selected():
-            self.bridge.run(conn.disconnect(), f"Disconnect {conn.config.label}")
+        for conn_id in self._selected():
+            label = self.commands.config(conn_id).label
+            self.bridge.run(self.commands.disconnect(conn_id), f"Disconnect {label}")
 
     def reconnect_selected(self) -> None:
-        for conn in self._selected():
-            conn.reconnect_now()
+        for conn_id in self._selected():
+            self.commands.reconnect_now(conn_id)
 
     def remove_selected(self) -> None:
         """Remove at once; the status bar offers Undo for UNDO_S (`undo_remove()`)."""
-        conns = self._selected()
-        if not conns:
+        ids = self._selected()
+        if not ids:
             return
-        self.removed = [(copy.deepcopy(c.config), c.state is not ConnState.CLOSED)
-                        for c in conns]
-        for conn in conns:
-            self.bridge.run(self.manager.remove(conn.id), f"Remove {display_name(conn.config)}")
+        configs = [self.commands.config(i) for i in ids]
+        self.removed = [(copy.deepcopy(config), self.state_of(i) is not ConnState.CLOSED)
+                        for i, config in zip(ids, configs, strict=True)]
+        for conn_id, config in zip(ids, configs, strict=True):
+            self.bridge.run(self.commands.remove(conn_id), f"Remove {display_name(config)}")
         self.model.refresh_connections(())
-        what = (f"Removed {display_name(conns[0].config)}" if len(conns) == 1
-                else f"Removed {len(conns)} connections")
+        what = (f"Removed {display_name(configs[0])}" if len(ids) == 1
+                else f"Removed {len(ids)} connections")
         window = self.window()
         status = window.statusBar() if isinstance(window, QMainWindow) else None
         offer = getattr(status, "offer_undo", None)
         if offer is not None:
             offer(what, self.undo_remove, UNDO_S)
 
-    def undo_remove(self) -> list[Connection]:
+    def undo_remove(self) -> list[int]:
         """Add the last removed connections again, with the same settings (connected if they
-        were); returns the new connections."""
+        were); returns their new ids."""
         removed, self.removed = self.removed, []
         added = []
         for config, active in removed:
-            conn = self.add_connection(config, connect=active, select=False)
-            if conn is not None:
-                added.append(conn)
+            conn_id = self.add_connection(config, connect=active, select=False)
+            if conn_id is not None:
+                added.append(conn_id)
         if added:
-            self.select(added[0].id)
+            self.select(added[0])
         return added
 
     # ----- selection ---------------------------------------------------------------------------
@@ -308,16 +308,11 @@ class ConnectionsPanel(QWidget):
         selection.setCurrentIndex(index, flag.NoUpdate)
         selection.select(index, flag.ClearAndSelect | flag.Rows)
 
-    def _selected(self) -> list[Connection]:
-        out = []
-        for conn_id in self.selected_ids():
-            try:
-                out.append(self.manager.get(conn_id))
-            except KeyError:
-                continue  # removed since the last tick
-        return out
+    def _selected(self) -> list[int]:
+        known = set(self.commands.ids())
+        return [i for i in self.selected_ids() if i in known]  # not removed since the last tick
 
-    def _first_selected(self) -> Connection | None:
+    def _first_selected(self) -> int | None:
         selected = self._selected()
         return selected[0] if selected else None
 
@@ -353,7 +348,7 @@ class ConnectionsPanel(QWidget):
 
     def _update_actions(self) -> None:
         conns = self._selected()
-        states = {c.state for c in conns}
+        states = {self.state_of(c) or ConnState.CLOSED for c in conns}
         acts = self.actions_by_name
         acts["connect"].setEnabled(bool(states & {ConnState.CLOSED, ConnState.WAITING}))
         acts["disconnect"].setEnabled(bool(states - {ConnState.CLOSED}))

@@ -17,9 +17,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from core.decoders.api import Message
-from core.decoders.layer import decode_frame, default_registry, is_lazy
-from core.decoders.registry import Registry
 from core.events import FrameEvent, MessagesDecoded, ProtocolDetected
+from core.facade import Registry, decode_frame, default_registry, is_lazy
 from ui.payload_store import is_preview
 
 FED_ENTRIES = 100_000  # frames whose fed messages are kept (the inspector keeps 100k rows)

@@ -23,16 +23,21 @@ from operator import attrgetter
 from typing import Any
 
 from core.decoders.api import Decoder, Frame, Handshake, Message
-from core.decoders.guard import GuardedSession, open_session
-from core.decoders.layer import default_registry, is_lazy
-from core.decoders.pairing import Pair, Pairer
-from core.decoders.registry import Registry
 from core.events import (
     ConnectionRemoved,
     FrameEvent,
     HandshakeInfo,
     MessagesDecoded,
     ProtocolDetected,
+)
+from core.facade import (
+    GuardedSession,
+    Pair,
+    Pairer,
+    Registry,
+    default_registry,
+    is_lazy,
+    open_session,
 )
 from ui.bridge import FLOOD_FRAMES
 
@@ -43,7 +48,8 @@ BUDGET_S = 0.004  # and for about this long
 # a tick took ingest from ~0.9x to ~0.75x the bare client at 64 B); the rest is counted.
 FLOOD_BUDGET_FRAMES = 200
 FLOOD_BUDGET_S = 0.001
-KNOWN_FIELDS = frozenset({"time", "frames", "states", "latencies", "handshakes", "dropped"})
+KNOWN_FIELDS = frozenset({"time", "frames", "states", "latencies", "handshakes", "snapshots",
+                          "dropped"})
 
 
 def registry() -> Registry:
@@ -95,16 +101,17 @@ class DecodedFeed:
         self._conns: dict[int, _Conn] = {}
         self._last: tuple[Any, FeedTick] | None = None  # the batch decoded last, and what it gave
 
-    def seed(self, connections: Iterable[Any]) -> None:
+    def seed(self, known: Iterable[tuple[int, HandshakeInfo | None, str | None]]) -> None:
         """What the connections already detected before this feed existed (panels built after
-        the first connections opened saw no ProtocolDetected): read once from each one's
-        current protocol layer."""
-        for conn in connections:
-            layer = conn.protocol
-            if layer is None or conn.id in self._conns:
+        the first connections opened saw no ProtocolDetected): (id, handshake, decoder name)
+        as the bridge's series recorded them."""
+        for conn_id, handshake, protocol in known:
+            if conn_id in self._conns:
                 continue
-            self._conns[conn.id] = _Conn(handshake=layer.handshake)
-            self._use(conn.id, layer.name)
+            self._conns[conn_id] = _Conn()
+            if handshake is not None:
+                self._opened(handshake)
+            self._use(conn_id, protocol)
 
     def watch(self, panel: Any) -> None:
         """A panel (a QWidget) that shows this feed: while none is visible, a flood's frames
@@ -195,5 +202,8 @@ def shared_feed(bridge: Any) -> DecodedFeed:
     if feed is None:
         registry()
         feed = _shared[bridge] = DecodedFeed()
-        feed.seed(bridge.manager.list())
+        series = bridge.series
+        feed.seed((conn_id, entry.handshake, entry.protocol.protocol)
+                  for conn_id in bridge.commands.ids()
+                  if (entry := series.get(conn_id)) is not None and entry.protocol is not None)
     return feed

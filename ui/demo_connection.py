@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.config import ConnectionConfig
-    from core.connection import Connection
-    from core.server import EmbeddedServer
+    from core.facade import EmbeddedServer
     from ui.bridge import CoreBridge
 
 DEMO_ROOMS = ("lobby", "dev")
@@ -19,7 +18,7 @@ def embedded_connection_config(server: EmbeddedServer, name: str = "demo (embedd
                                user: str = DEMO_USER, path: str = "/") -> ConnectionConfig:
     """A connection to the embedded server: its token, a 1 s heartbeat so the charts move."""
     from core.config import ConnectionConfig, HeartbeatConfig
-    from core.server.tokens import make_token
+    from core.facade import make_token
 
     cfg = server.config
     return ConnectionConfig(
@@ -30,10 +29,10 @@ def embedded_connection_config(server: EmbeddedServer, name: str = "demo (embedd
     )
 
 
-def join_rooms(bridge: CoreBridge, conn: Connection, rooms: tuple[str, ...] = DEMO_ROOMS) -> None:
+def join_rooms(bridge: CoreBridge, conn_id: int, rooms: tuple[str, ...] = DEMO_ROOMS) -> None:
     """Ask to join demo rooms; sent before the connection opens it waits in the offline queue."""
     import json
 
     for room in rooms:
         message = json.dumps({"type": "join_room", "room": room})
-        bridge.run(conn.send(message), f"Join {room}")
+        bridge.run(bridge.commands.send(conn_id, message), f"Join {room}")

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import FrameEvent, Opcode
-from core.recording.diff import IgnoreRules, ReplyDiff
+from core.facade import IgnoreRules, ReplyDiff
 from ui import theme
 from ui.hex_view import monospace
 from ui.replay_model import paths_text

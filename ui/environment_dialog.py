@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.workspace import Environment, SecretStore, Variable
-from core.workspace.secrets import variable_key
+from core.facade import Environment, SecretStore, Variable, variable_key
 from ui import theme
 
 KEPT = "•••••• kept; type to replace"

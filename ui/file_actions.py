@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from core.recording import HarError, profile_from_har
+from core.facade import HarError, profile_from_har
 from ui.har_actions import show_error
 
 if TYPE_CHECKING:
@@ -61,5 +61,5 @@ def replay(window: MainWindow) -> None:
     from ui.replay_dialog import replay_file_dialog
 
     selected = window.connections.selected_ids() if "connections" in window.panels else []
-    url = window.bridge.manager.get(selected[0]).config.url if selected else ""
+    url = window.bridge.commands.config(selected[0]).url if selected else ""
     replay_file_dialog(window, url)

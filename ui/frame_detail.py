@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from core.closecodes import describe_close
 from core.decoders.api import Message
-from core.decoders.payloads import readings
 from core.events import FrameEvent, Opcode
+from core.facade import readings
 from ui import theme
 from ui.decoded_view import NO_FRAME as NO_DECODED
 from ui.decoded_view import NOTHING, RAW, DecodedView

@@ -17,9 +17,15 @@ from typing import Literal
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from core.atomic_file import replaced
-from core.paths import recordings_dir
-from core.recording import HarError, ImportResult, Recording, export_recording_har, import_har
+from core.facade import (
+    HarError,
+    ImportResult,
+    Recording,
+    export_recording_har,
+    import_har,
+    recordings_dir,
+    replaced,
+)
 
 Format = Literal["har", "ndjson"]
 HAR_FILTER = "HAR, Chrome's format (*.har)"

@@ -195,9 +195,9 @@ class FilterBarPanel(QWidget):
         self.type_combo.blockSignals(False)
 
     def _refresh_connections(self) -> None:
-        conns = self.bridge.manager.list()
-        ids = tuple(c.id for c in conns)
-        labels = [c.config.label for c in conns]
+        commands = self.bridge.commands
+        ids = tuple(commands.ids())
+        labels = [commands.config(c).label for c in ids]
         have = [self.conn_combo.itemText(i) for i in range(2, self.conn_combo.count())]
         if ids == self._conn_ids and labels == have:
             return
@@ -208,8 +208,8 @@ class FilterBarPanel(QWidget):
         self.conn_combo.blockSignals(True)
         while self.conn_combo.count() > 2:
             self.conn_combo.removeItem(2)
-        for conn in conns:
-            self.conn_combo.addItem(conn.config.label, conn.id)
+        for conn_id, label in zip(ids, labels, strict=True):
+            self.conn_combo.addItem(label, conn_id)
         index = self.conn_combo.findData(current)
         self.conn_combo.setCurrentIndex(max(0, index))
         self.conn_combo.blockSignals(False)

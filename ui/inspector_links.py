@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from core.atomic_file import replaced
 from core.events import ConnectionAdded, FrameEvent, HandshakeInfo, Opcode
-from core.ndjson import event_to_json
-from core.recording import Recording, export_events_har
+from core.facade import Recording, event_to_json, export_events_har, replaced
 from ui.connections_model import display_name
 
 if TYPE_CHECKING:
@@ -43,12 +41,13 @@ def resend(window: MainWindow, frame: FrameEvent) -> None:
     """Send the frame's payload again, as it was (text or binary), on its own connection."""
     bridge = window.bridge
     try:
-        conn = bridge.manager.get(frame.conn_id)
+        config = bridge.commands.config(frame.conn_id)
     except KeyError:
         bridge.message.emit("Resend: that connection was removed")
         return
     is_text = frame.opcode is Opcode.TEXT
-    bridge.run(conn.send(frame.payload, text=is_text), f"Resend to {display_name(conn.config)}")
+    bridge.run(bridge.commands.send(frame.conn_id, frame.payload, text=is_text),
+               f"Resend to {display_name(config)}")
 
 
 def compose(window: MainWindow, frame: FrameEvent) -> None:
@@ -97,7 +96,7 @@ def _connections(window: MainWindow, conn_ids: Iterable[int]) -> list[Connection
     out = []
     for conn_id in sorted(conn_ids):
         try:
-            config = window.bridge.manager.get(conn_id).config
+            config = window.bridge.commands.config(conn_id)
         except KeyError:
             continue  # removed since: the HAR names it by its id
         out.append(ConnectionAdded(conn_id, time.time(), config.url, display_name(config)))

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.events import FrameEvent
-from core.manager import ConnectionManager
+from core.facade import Commands
 from ui import theme
 from ui.bridge import FLOOD_FRAMES, CoreBridge, TickBatch
 from ui.conn_rows import RowMaker
@@ -59,12 +59,12 @@ _COLUMN_WIDTHS = {
 }
 
 
-def namer(manager: ConnectionManager) -> Callable[[int], str]:
+def namer(commands: Commands) -> Callable[[int], str]:
     """conn_id -> the connection's label (or "#id" once it is removed)."""
 
     def name_of(conn_id: int) -> str:
         try:
-            return manager.get(conn_id).config.label
+            return commands.config(conn_id).label
         except KeyError:
             return f"#{conn_id}"
 
@@ -96,9 +96,9 @@ class InspectorPanel(DetailsPanel):
         self._selected_conns: list[int] = []
         self._conn_ids: tuple[int, ...] = ()
         self._last_seq = -1  # sequence number of the selected frame, kept across re-filters
-        # the name lookup holds the manager, not the panel: no reference cycle through Qt objects
+        # the name lookup holds the commands, not the panel: no reference cycle through Qt objects
         self.model = InspectorModel(
-            namer(bridge.manager), max_rows=max_rows, max_bytes=max_bytes, parent=self
+            namer(bridge.commands), max_rows=max_rows, max_bytes=max_bytes, parent=self
         )
         self.decoded = DecodedFeed(self.model, self)
         self._recorder = None

@@ -35,9 +35,8 @@ if TYPE_CHECKING:  # the core (numpy, websockets, the server) is imported once t
     from PySide6.QtGui import QCloseEvent, QShowEvent
 
     from core.config import ConnectionConfig
-    from core.connection import Connection
     from core.events import StateChanged
-    from core.recorder import Recorder
+    from core.facade import Recorder
     from ui.bridge import CoreBridge, TickBatch
     from ui.connections_panel import ConnectionsPanel
     from ui.server_panel import ServerPanel
@@ -319,24 +318,24 @@ class MainWindow(WindowMenus, WindowLayout, QMainWindow):
             raise ValueError("the workspace is not loaded yet")
         return self.workspace_controller.save_profile(config)
 
-    def open_profile(self, name: str, select: bool = True) -> Connection | None:
+    def open_profile(self, name: str, select: bool = True) -> int | None:
         if self.workspace_controller is None:
             return None
         return self.workspace_controller.open_profile(name, select)
 
     # ----- actions -----------------------------------------------------------------------------
 
-    def connect_embedded(self) -> Connection | None:
+    def connect_embedded(self) -> int | None:
         """Start the embedded server when it is not running, then open a connection to it."""
         server = self.bridge.server
         if server is None or not server.running:
             server = self.server_panel.start_server()
             if server is None:
                 return None
-        conn = self.connections.add_connection(embedded_connection_config(server))
-        if conn is not None:
-            join_rooms(self.bridge, conn)
-        return conn
+        conn_id = self.connections.add_connection(embedded_connection_config(server))
+        if conn_id is not None:
+            join_rooms(self.bridge, conn_id)
+        return conn_id
 
     # ----- closing -----------------------------------------------------------------------------
 
@@ -383,7 +382,7 @@ class MainWindow(WindowMenus, WindowLayout, QMainWindow):
         if bridge is not None:  # None: closed before the session started
             try:
                 async with asyncio.timeout(5.0):
-                    await bridge.manager.close_all()
+                    await bridge.commands.close_all()
             except Exception:
                 log.exception("closing the connections failed")
             bridge.stop()

@@ -11,7 +11,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from core.decoders.pairing import OTHER, Pair, Percentiles, Reservoir, Unanswered, label
+from core.facade import OTHER, Pair, Percentiles, Reservoir, Unanswered
+from core.facade import pair_label as label
 
 MAX_PAIRS = 2_000
 MAX_NAMES = 200

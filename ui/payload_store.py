@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from core.events import FrameEvent
-from core.recording import Recording
+from core.facade import Recording
 
 PREVIEW_BYTES = 2048  # of a large payload kept in memory (the preview column shows ~300 chars)
 MAX_BYTES = 256 * 2**20  # payload bytes the inspector keeps in memory by default

@@ -25,9 +25,14 @@ from PySide6.QtWidgets import (
 
 from core.config import ConnectionConfig
 from core.events import FrameEvent
-from core.manager import ConnectionManager
-from core.paths import recordings_dir
-from core.recording import HarError, Recording, RecordingInfo, list_recordings
+from core.facade import (
+    ConnectionManager,
+    HarError,
+    Recording,
+    RecordingInfo,
+    list_recordings,
+    recordings_dir,
+)
 from ui.bridge import CoreBridge
 from ui.elided_label import ElidedLabel
 from ui.har_actions import (
@@ -62,7 +67,26 @@ class RecordingsWindow(QMainWindow):
         self._feeder = QTimer(self)
         self._feeder.setInterval(0)
         self._feeder.timeout.connect(self._feed)
+        left = self._build_list()
 
+        self.status = ElidedLabel("Open a recording to browse its frames with the inspector's "
+                                  "filters.", min_chars=20)
+        self._right = QWidget()
+        self._right_layout = QVBoxLayout(self._right)
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        for button in self._recording_buttons:
+            top.addWidget(button)
+        self._right_layout.addLayout(top)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self._right)
+        splitter.setSizes([320, 880])
+        self.setCentralWidget(splitter)
+        self.refresh()
+
+    def _build_list(self) -> QWidget:
+        """The recordings and what to do with them."""
         self.list = QListWidget()
         self.list.itemActivated.connect(lambda item: self.open(item.data(Qt.ItemDataRole.UserRole)))
         open_button = QPushButton("Open")
@@ -94,22 +118,7 @@ class RecordingsWindow(QMainWindow):
         left_layout.addWidget(QLabel("Recorded sessions (newest first)"))
         left_layout.addWidget(self.list)
         left_layout.addLayout(buttons)
-
-        self.status = ElidedLabel("Open a recording to browse its frames with the inspector's "
-                                  "filters.", min_chars=20)
-        self._right = QWidget()
-        self._right_layout = QVBoxLayout(self._right)
-        top = QHBoxLayout()
-        top.addWidget(self.status, 1)
-        for button in self._recording_buttons:
-            top.addWidget(button)
-        self._right_layout.addLayout(top)
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(self._right)
-        splitter.setSizes([320, 880])
-        self.setCentralWidget(splitter)
-        self.refresh()
+        return left
 
     def refresh(self) -> None:
         self.list.clear()
@@ -128,10 +137,10 @@ class RecordingsWindow(QMainWindow):
         except Exception as exc:  # a damaged or foreign file: say so, keep the window
             show_error(self, "Cannot open recording", f"{path}:\n{exc}")
             return
-        manager = ConnectionManager()
+        self._bridge = CoreBridge(ConnectionManager(), parent=self)  # idle: nothing connects
         for conn in recording.connections():
-            manager.add(ConnectionConfig(conn.url, name=conn.name), conn_id=conn.conn_id)
-        self._bridge = CoreBridge(manager, parent=self)
+            self._bridge.commands.add(ConnectionConfig(conn.url, name=conn.name),
+                                      conn_id=conn.conn_id)
         self._inspector = InspectorPanel(self._bridge, self._right)
         self._inspector.set_recorder(recording)  # large payloads are read back from it
         self._right_layout.addWidget(self._inspector, 1)
@@ -154,7 +163,7 @@ class RecordingsWindow(QMainWindow):
             self._feeder.stop()
             return
         batch = list(itertools.islice(self._frames, CHUNK))
-        publish = self._bridge.manager.hub.publish
+        publish = self._bridge.commands.publish
         for frame in batch:
             publish(frame)
         self.loaded += len(batch)

@@ -21,18 +21,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.connection import Connection
 from core.events import ScheduleChanged
-from core.schedule import (
+from core.facade import (
     MAX_COUNT,
     MAX_INTERVAL,
     MAX_JITTER,
     MIN_INTERVAL,
-    Message,
     Pace,
     Resolve,
     Scheduler,
 )
+from core.facade import ScheduledMessage as Message
 from core.states import ConnState
 from ui import theme
 from ui.composer_targets import NARROW
@@ -171,25 +170,26 @@ class RepeatBox(QWidget):
 
     def start(
         self,
-        targets: Sequence[Connection],
+        targets: Sequence[tuple[int, str, ConnState]],
         messages: Sequence[Message],
         resolve: Resolve | None,
         label: str,
         prepared: Sequence[tuple[bytes, bool]] = (),
     ) -> list[str]:
-        """Start a schedule on each target (see `Scheduler.start`); a line for each that did
-        not start (empty: all did). ValueError when the settings cannot be used."""
+        """Start a schedule on each target, (id, label, state) (see `Scheduler.start`); a line
+        for each that did not start (empty: all did). ValueError when the settings cannot be
+        used."""
         pace = self.pace()
         problems = []
-        for conn in targets:
-            if conn.state is ConnState.CLOSED:
-                problems.append(f"{conn.config.label}: not started: the connection is closed "
+        for conn_id, name, state in targets:
+            if state is ConnState.CLOSED:
+                problems.append(f"{name}: not started: the connection is closed "
                                 "(connect it first)")  # fmt: skip
                 continue
             try:
-                schedule = self.scheduler.start(conn.id, messages, pace, resolve, label, prepared)
+                schedule = self.scheduler.start(conn_id, messages, pace, resolve, label, prepared)
             except ValueError as exc:
-                problems.append(f"{conn.config.label}: not started: {exc}")
+                problems.append(f"{name}: not started: {exc}")
                 continue
             self._mine.add(schedule.id)
         self.stop_button.setEnabled(bool(self._mine))

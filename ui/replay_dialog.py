@@ -34,18 +34,20 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import ConnectionConfig
-from core.loopthread import LoopThread, hop
-from core.recording import HarError
-from core.recording.diff import IgnoreRules, summarize
-from core.recording.replay import (
+from core.facade import (
     DEFAULT_MAX_GAP,
     DEFAULT_REPLY_TIMEOUT,
+    HarError,
+    IgnoreRules,
+    LoopThread,
     ReplayError,
     ReplayOptions,
     ReplayResult,
     Timing,
+    hop,
     load_sources,
     replay,
+    summarize,
 )
 from ui import theme
 from ui.diff_panes import DiffPanes

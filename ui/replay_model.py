@@ -10,7 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QFont
 
 from core.events import FrameEvent, Opcode
-from core.recording.diff import ReplyDiff, Status
+from core.facade import ReplyDiff, Status
 from ui import theme
 
 STATUSES: tuple[Status, ...] = ("same", "changed", "missing", "extra")

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.connection import Connection, NotOpen, RequestTimeout
+from core.facade import NotOpen, RequestTimeout
 from core.states import ConnState
 from ui import theme
 from ui.bridge import CoreBridge
@@ -37,7 +37,7 @@ from ui.connection_text import display_name
 from ui.elided_label import ElidedLabel
 from ui.room_menu import room_menu
 from ui.room_scan import RoomScan
-from ui.room_traffic import ConnRooms, Joined, member_count, message_data, valid_room
+from ui.room_traffic import ConnRooms, Joined, message_data, valid_room
 from ui.rooms_model import COL_ID, COL_MEMBERS, COL_NAME, RoomsModel
 
 REFRESH_MS = 5_000  # periodic list_rooms while a protocol connection is shown
@@ -141,7 +141,7 @@ class RoomBrowser(RoomScan, QWidget):
         conn_id = conn_ids[0] if conn_ids else None
         if conn_id == self.conn_id:
             return
-        live = {conn.id for conn in self.bridge.manager.list()}
+        live = set(self.bridge.commands.ids())
         for gone in [key for key in self._info if key not in live]:
             del self._info[gone]  # removed connections
         self.conn_id = conn_id
@@ -158,13 +158,10 @@ class RoomBrowser(RoomScan, QWidget):
                 self._show_inferred(info)
         self._update_header()
 
-    def connection(self) -> Connection | None:
-        if self.conn_id is None:
-            return None
-        try:
-            return self.bridge.manager.get(self.conn_id)
-        except KeyError:
-            return None
+    def connection(self) -> int | None:
+        """The connection shown, while it exists."""
+        conn_id = self.conn_id
+        return conn_id if conn_id is not None and conn_id in self.bridge.commands.ids() else None
 
     def info(self, conn_id: int | None = None) -> ConnRooms | None:
         """What is known of a connection's server (protocol spoken, own clientId, inferred)."""
@@ -178,8 +175,8 @@ class RoomBrowser(RoomScan, QWidget):
         conn = self._open_connection(report=True)
         if conn is None:
             return None
-        info = self._info_for(conn.id)
-        key = (conn.id, info.client_id)  # the client id changes with every reconnect
+        info = self._info_for(conn)
+        key = (conn, info.client_id)  # the client id changes with every reconnect
         if self._inflight is not None and not self._inflight.done():
             if key == self._inflight_key:
                 return self._inflight
@@ -242,24 +239,24 @@ class RoomBrowser(RoomScan, QWidget):
 
     # ----- requests ------------------------------------------------------------------------
 
-    async def _list_rooms(self, conn: Connection) -> None:
-        info = self._info_for(conn.id)
+    async def _list_rooms(self, conn: int) -> None:
+        info = self._info_for(conn)
         reply = await self._request(conn, {"type": "list_rooms"}, "List rooms")
         if reply is None:
-            if conn.state is ConnState.OPEN:  # unanswered (not cut off by a close)
+            if self.bridge.state_of(conn) is ConnState.OPEN:  # unanswered (not cut off by a close)
                 info.silent = True
             return
         if reply.get("type") == "rooms" and isinstance(reply.get("rooms"), list):
             # The tree is updated from the same reply frame in the tick, in order with presence.
             info.protocol = info.answered = True
             info.silent = False
-            if conn.id == self.conn_id:
+            if conn == self.conn_id:
                 self._set_error("")
         elif reply.get("type") == "error" and info.protocol:
             self._set_error(f"List rooms failed: {reply.get('message') or reply.get('error')}")
         else:
             info.protocol = False
-            if conn.id == self.conn_id:
+            if conn == self.conn_id:
                 self._set_error("")
                 info.dirty = set(info.inferred)
                 self._show_inferred(info)
@@ -269,12 +266,12 @@ class RoomBrowser(RoomScan, QWidget):
         conn = self._open_connection(report=True)
         if conn is None:
             return None
-        if not self._info_for(conn.id).protocol:
+        if not self._info_for(conn).protocol:
             self._set_error(f"{what}: this server does not speak the SocketScope room protocol.")
             return None
         return self.bridge.run(self._do(conn, message, what), what)
 
-    async def _do(self, conn: Connection, message: dict[str, Any], what: str) -> bool:
+    async def _do(self, conn: int, message: dict[str, Any], what: str) -> bool:
         reply = await self._request(conn, message, what)
         if reply is None:
             return False
@@ -283,47 +280,26 @@ class RoomBrowser(RoomScan, QWidget):
             return False
         self._set_error("")
         self.bridge.message.emit(f"{what}: done")
-        if message["type"] in ("join_room", "leave_room") and conn.id == self.conn_id:
+        if message["type"] in ("join_room", "leave_room") and conn == self.conn_id:
             self._own_move(message["type"], message["room"], reply)
             self.refresh()  # we get no presence event for our own join or leave
         return True
 
-    def _own_move(self, kind: str, room: str, reply: dict[str, Any]) -> None:
-        """Show our own join or leave as the server's reply says, at once: a server may
-        answer `members: 1` and list rooms differently (or not at all)."""
-        info = self._info_for(self.conn_id) if self.conn_id is not None else None
-        if info is None:
-            return
-        if info.client_id is None:  # no greeting told us who we are: the reply may
-            client_id = reply.get("clientId")
-            info.client_id = str(client_id) if isinstance(client_id, str | int) else "you"
-            self.model.set_self_id(info.client_id)
-        if kind == "leave_room":
-            info.own_rooms.discard(room)
-            self.model.member_left(room, info.client_id)
-        else:
-            info.own_rooms.add(room)
-            name = reply.get("name")
-            count = member_count(reply.get("members"))
-            self.model.joined(room, info.client_id,
-                              name if isinstance(name, str) else info.client_id, count)
-        self._update_header()
-
     async def _request(
-        self, conn: Connection, message: dict[str, Any], what: str
+        self, conn: int, message: dict[str, Any], what: str
     ) -> dict[str, Any] | None:
         """The reply message, or None after showing why there is none, in words."""
         try:
-            reply = await conn.request(message, timeout=REQUEST_TIMEOUT)
+            reply = await self.bridge.commands.request(conn, message, timeout=REQUEST_TIMEOUT)
         except RequestTimeout:
             error = f"{what}: the server did not answer within {REQUEST_TIMEOUT:g} s."
         except NotOpen as exc:
             error = f"{what}: not connected ({exc})."
-        except (ConnectionError, OSError) as exc:
+        except (ConnectionError, OSError, KeyError) as exc:
             error = f"{what} failed: {exc}"
         else:
             return reply.message
-        if conn.id == self.conn_id:
+        if conn == self.conn_id:
             self._set_error(error)
         self.bridge.message.emit(error)
         return None
@@ -337,15 +313,18 @@ class RoomBrowser(RoomScan, QWidget):
 
     # ----- view helpers --------------------------------------------------------------------
 
-    def _open_connection(self, report: bool = False) -> Connection | None:
+    def _open_connection(self, report: bool = False) -> int | None:
+        """The connection shown, when it is open (as the ticks told)."""
         conn = self.connection()
         if conn is None:
             if report:
                 self._set_error("Select a connection first.")
             return None
-        if conn.state is not ConnState.OPEN:
+        state = self.bridge.state_of(conn)
+        if state is not ConnState.OPEN:
             if report:
-                self._set_error(f"{conn.config.label} is not connected ({conn.state.value}).")
+                label = self.bridge.label_of(conn)
+                self._set_error(f"{label} is not connected ({state.value}).")
             return None
         return conn
 
@@ -368,9 +347,10 @@ class RoomBrowser(RoomScan, QWidget):
             self.title.setText("Rooms")
             self.note.setText("Select a connection to browse its rooms.")
             return
-        label = display_name(conn.config)
+        label = display_name(self.bridge.commands.config(conn))
         self.title.setText(f"Rooms on {label if len(label) <= 60 else label[:60] + '…'}")
-        state = "" if conn.state is ConnState.OPEN else f"Not connected ({conn.state.value}). "
+        current = self.bridge.state_of(conn)
+        state = "" if current is ConnState.OPEN else f"Not connected ({current.value}). "
         if protocol:
             assert info is not None
             rooms = self.model.rowCount()
@@ -382,10 +362,14 @@ class RoomBrowser(RoomScan, QWidget):
             )
         elif self.model.rowCount():
             self.note.setText(state + INFERRED)
-        elif conn.state is ConnState.OPEN or conn.metrics.msgs_in:
+        elif current is ConnState.OPEN or self._received(conn):
             self.note.setText(NO_PROTOCOL)
         else:
             self.note.setText(f"{state}Rooms appear once the connection is open.")
+
+    def _received(self, conn_id: int) -> int:
+        snap = self.bridge.series.latest(conn_id)
+        return 0 if snap is None else snap.msgs_in
 
     def _expand_new_rooms(self, parent: QModelIndex, first: int, last: int) -> None:
         if parent.isValid() or self.model.rowCount() > 50:

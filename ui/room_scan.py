@@ -28,6 +28,7 @@ from ui.room_traffic import (
     Joined,
     infer_room,
     is_data,
+    member_count,
     parse_rooms,
     prime_at_least,
 )
@@ -236,3 +237,24 @@ class RoomScan:
         if info is None:
             info = self._info[conn_id] = ConnRooms()
         return info
+
+    def _own_move(self, kind: str, room: str, reply: dict[str, Any]) -> None:
+        """Show our own join or leave as the server's reply says, at once: a server may
+        answer `members: 1` and list rooms differently (or not at all)."""
+        info = self._info_for(self.conn_id) if self.conn_id is not None else None
+        if info is None:
+            return
+        if info.client_id is None:  # no greeting told us who we are: the reply may
+            client_id = reply.get("clientId")
+            info.client_id = str(client_id) if isinstance(client_id, str | int) else "you"
+            self.model.set_self_id(info.client_id)
+        if kind == "leave_room":
+            info.own_rooms.discard(room)
+            self.model.member_left(room, info.client_id)
+        else:
+            info.own_rooms.add(room)
+            name = reply.get("name")
+            count = member_count(reply.get("members"))
+            self.model.joined(room, info.client_id,
+                              name if isinstance(name, str) else info.client_id, count)
+        self._update_header()

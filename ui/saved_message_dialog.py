@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.workspace import SavedMessage
+from core.facade import SavedMessage
 from ui import theme
 from ui.hex_view import monospace
 

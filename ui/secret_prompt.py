@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QWidget
 
 from core.config import ConnectionConfig
-from core.workspace import Environment, Resolver, SecretStore, UnresolvedVariable
+from core.facade import Environment, Resolver, SecretStore, UnresolvedVariable
 
 
 class _Probe:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.server import EmbeddedServer, ServerConfig, ServerStartError, make_token
+from core.facade import EmbeddedServer, ServerConfig, ServerStartError, make_token
 from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 
@@ -89,7 +89,33 @@ class ServerPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.status_label, 1)
         top.addWidget(self.start_button)
+        settings = self._build_settings()
+        split = self._build_live()
 
+        controls = QWidget()
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.setContentsMargins(0, 0, 0, 0)
+        controls_layout.addLayout(top)
+        controls_layout.addLayout(settings)
+        controls_layout.addStretch(1)
+        self._controls = controls
+        # Settings above the live views in a tall dock, beside them in a wide one; in a small
+        # dock the whole panel scrolls rather than forcing the window to grow.
+        content = QWidget()
+        self._layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, content)
+        self._layout.setContentsMargins(6, 6, 6, 6)
+        self._layout.addWidget(controls)
+        self._layout.addWidget(split, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+    def _build_settings(self) -> QFormLayout:
+        """Host and port, auth and the token to copy, the demo bots."""
         self.host_edit = QLineEdit()
         self.port_spin = QSpinBox()
         self.port_spin.setRange(0, 65535)
@@ -133,7 +159,10 @@ class ServerPanel(QWidget):
         demo.addWidget(self.bots_spin)
         demo.addWidget(self.rate_spin, 1)
         settings.addRow("Demo:", demo)
+        return settings
 
+    def _build_live(self) -> QSplitter:
+        """Clients and rooms above the server's log."""
         self.totals_label = QLabel()
         self.totals_label.setTextFormat(Qt.TextFormat.PlainText)
         self.totals_label.setWordWrap(True)
@@ -177,28 +206,7 @@ class ServerPanel(QWidget):
         split.setSizes([150, 150])
         split.setChildrenCollapsible(False)
         self._split = split
-
-        controls = QWidget()
-        controls_layout = QVBoxLayout(controls)
-        controls_layout.setContentsMargins(0, 0, 0, 0)
-        controls_layout.addLayout(top)
-        controls_layout.addLayout(settings)
-        controls_layout.addStretch(1)
-        self._controls = controls
-        # Settings above the live views in a tall dock, beside them in a wide one; in a small
-        # dock the whole panel scrolls rather than forcing the window to grow.
-        content = QWidget()
-        self._layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, content)
-        self._layout.setContentsMargins(6, 6, 6, 6)
-        self._layout.addWidget(controls)
-        self._layout.addWidget(split, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        return split
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from core.paths import APP_NAME, CONFIG_ENV, config_dir
+from core.facade import APP_NAME, CONFIG_ENV, config_dir
 
 __all__ = ["APP_NAME", "CONFIG_ENV", "app_settings", "config_dir", "settings_path"]
 

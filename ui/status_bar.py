@@ -5,11 +5,10 @@ A connection's error stays only while it is true: it goes when that connection o
 is removed.
 
 The figures are shown twice a second, not on every tick. The rates come from the message
-totals of the connections, summed and differenced over the last RATE_WINDOW_S. Each tick reads
-the totals of a slice of the connections, so that each one is read once per RATE_SAMPLE_S,
-and adds what they grew by to the sum: with a thousand connections, asking each one for its own
-5-second rate took a numpy slice per connection every second, and reading them all at once
-still held one tick up.
+totals of the connections, summed and differenced over the last RATE_WINDOW_S. Each tick adds
+what the totals of the connections it brought a MetricsSnapshot of (ui.series) grew by to the
+sum: with a thousand connections, summing every one's 5-second rate twice a second would cost
+more than the few that changed.
 """
 
 from __future__ import annotations
@@ -21,18 +20,16 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
 
-from core.connection import Connection
-from core.events import ConnectionRemoved, ErrorEvent
+from core.events import ConnectionRemoved, ErrorEvent, MetricsSnapshot
 from core.states import ConnState
 from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 from ui.connections_model import display_name
 from ui.elided_label import ElidedLabel
-from ui.sweep import Sweep
 
 REFRESH_S = 0.5  # the figures change at most twice a second: readable, and cheap
 RATE_WINDOW_S = 5.0
-RATE_SAMPLE_S = 1.0  # each connection's totals are read once in this time
+RATE_SAMPLE_S = 1.0  # the sums are sampled once in this time
 UNDO_S = 10.0  # how long an Undo is offered
 DROPPED_ATTRS = ("dropped_rows", "dropped_total", "dropped")
 
@@ -58,7 +55,6 @@ class StatusBar(QStatusBar):
         # Message totals: each connection's (in, out) as last read, and their sum.
         self._counted: dict[int, tuple[int, int]] = {}
         self._sum_in = self._sum_out = 0
-        self._sweep = Sweep(RATE_SAMPLE_S)  # the connections whose totals are read next
         # [time, sum in, sum out] once per RATE_SAMPLE_S over the last RATE_WINDOW_S
         self._samples: deque[list[float]] = deque()
         self._rates = (0.0, 0.0)
@@ -75,13 +71,26 @@ class StatusBar(QStatusBar):
         self._undo_timer = QTimer(self)
         self._undo_timer.setSingleShot(True)
         self._undo_timer.timeout.connect(self.withdraw_undo)
+        self._holds_seen = 0
+        self._build_figures()
+        self.addWidget(self.message_label, 1)
+        self.addWidget(self.undo_button)
+        self.addPermanentWidget(self.recording_label)
+        self.addPermanentWidget(self.connections_label)
+        self.addPermanentWidget(self.rates_label)
+        self.addPermanentWidget(self.dropped_label)
+
+        bridge.tick.connect(self._on_tick)
+        bridge.message.connect(self.show_message)
+        self.refresh()
+
+    def _build_figures(self) -> None:
         self.connections_label = QLabel()
         self.rates_label = QLabel()
         self.dropped_label = QLabel()
         self.recording_label = QLabel("recording catching up: reads held")
         self.recording_label.setStyleSheet(theme.style("recording"))
         self.recording_label.hide()
-        self._holds_seen = 0
         for label, tip in (
             (self.recording_label, "The recording fell behind the traffic: SocketScope stopped "
                                    "reading the sockets for a moment, so that every frame is "
@@ -103,16 +112,6 @@ class StatusBar(QStatusBar):
         self.dropped_label.setMinimumWidth(wide("dropped: 999,999"))
         for label in (self.rates_label, self.connections_label, self.dropped_label):
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.addWidget(self.message_label, 1)
-        self.addWidget(self.undo_button)
-        self.addPermanentWidget(self.recording_label)
-        self.addPermanentWidget(self.connections_label)
-        self.addPermanentWidget(self.rates_label)
-        self.addPermanentWidget(self.dropped_label)
-
-        bridge.tick.connect(self._on_tick)
-        bridge.message.connect(self.show_message)
-        self.refresh()
 
     def show_message(self, text: str) -> None:
         """A line that is no connection's error (it stays until the next one)."""
@@ -160,7 +159,7 @@ class StatusBar(QStatusBar):
             self.show_error(errors[-1])
         if self._error_conn is not None:
             self._clear_outlived(batch)
-        self._count_some(batch.time)
+        self._count_updated()
         if batch.time >= self._next:
             self._next = batch.time + REFRESH_S
             self._show(batch.time)
@@ -179,24 +178,27 @@ class StatusBar(QStatusBar):
 
     def _label(self, conn_id: int) -> str:
         try:
-            return display_name(self.bridge.manager.get(conn_id).config)
+            return display_name(self.bridge.commands.config(conn_id))
         except KeyError:
             return f"connection #{conn_id}"
 
     def refresh(self, now: float | None = None) -> None:
         """Read every connection's totals and show the figures now."""
         now = time.time() if now is None else now
-        conns = self.bridge.manager.list()
-        self._forget_removed(conns)
-        for conn in conns:
-            self._count(conn)
+        self._forget_removed(self.bridge.commands.ids())
+        for snap in self.bridge.series.latest_all():
+            self._count(snap)
         self._show(now)
 
     def _show(self, now: float) -> None:
-        conns = self.bridge.manager.list()
-        if self._error_conn is not None and all(c.id != self._error_conn for c in conns):
+        conns = self.bridge.commands.ids()
+        if self._error_conn is not None and self._error_conn not in conns:
             self.show_message("")  # removed, whatever the events said
-        open_count = sum(1 for c in conns if c.state is ConnState.OPEN)
+        latest = self.bridge.series.latest
+        open_count = 0
+        for conn_id in conns:
+            snap = latest(conn_id)
+            open_count += snap is not None and snap.state is ConnState.OPEN
         rate_in, rate_out = self._rate(now)
         dropped = self.bridge.dropped_total + sum(dropped_of(s) for s in self.dropped_sources)
         self.connections_label.setText(f"{open_count}/{len(conns)} open")
@@ -205,7 +207,7 @@ class StatusBar(QStatusBar):
         style = theme.style("error_plain") if dropped else ""
         if self.dropped_label.styleSheet() != style:  # a new style sheet re-polishes the label
             self.dropped_label.setStyleSheet(style)
-        held = self.bridge.manager.hub.backpressure  # holds are short: any since the last show
+        held = self.bridge.commands.backpressure  # holds are short: any since the last show
         holding = held.held_since(self._holds_seen)
         self._holds_seen = held.holds
         if holding != self.recording_label.isVisibleTo(self):
@@ -213,33 +215,33 @@ class StatusBar(QStatusBar):
 
     # ----- message totals ----------------------------------------------------------------------
 
-    def _count_some(self, now: float) -> None:
-        """Read the next connections' totals: every connection once per RATE_SAMPLE_S."""
-        conns = self.bridge.manager.list()
-        due, completed = self._sweep.due(len(conns), now)
-        if completed:
-            self._forget_removed(conns)
-        for i in due:
-            self._count(conns[i])
+    def _count_updated(self) -> None:
+        """Add what the totals of the connections this tick brought news of grew by."""
+        series = self.bridge.series
+        if len(self._counted) > len(self.bridge.commands):
+            self._forget_removed(self.bridge.commands.ids())
+        for conn_id in series.updated:
+            snap = series.latest(conn_id)
+            if snap is not None:
+                self._count(snap)
 
-    def _count(self, conn: Connection) -> None:
-        totals = conn.metrics.totals()
-        now_in, now_out = totals.msgs_in, totals.msgs_out
-        before = self._counted.get(conn.id)
-        self._counted[conn.id] = (now_in, now_out)
+    def _count(self, snap: MetricsSnapshot) -> None:
+        now_in, now_out = snap.msgs_in, snap.msgs_out
+        before = self._counted.get(snap.conn_id)
+        self._counted[snap.conn_id] = (now_in, now_out)
         if before is None:  # new here: what it had before does not count as a rate
             self._shift(now_in, now_out)
         else:
             self._sum_in += now_in - before[0]
             self._sum_out += now_out - before[1]
 
-    def _forget_removed(self, conns: list[Connection]) -> None:
+    def _forget_removed(self, conns: list[int]) -> None:
         """Take removed connections out of the sum, and their last totals out of the earlier
         samples too: what they received in the window still counts, and the rate does not turn
         negative."""
-        if len(self._counted) == len(conns) and all(c.id in self._counted for c in conns):
+        present = set(conns)
+        if present.issuperset(self._counted):
             return
-        present = {c.id for c in conns}
         for conn_id in [i for i in self._counted if i not in present]:
             gone_in, gone_out = self._counted.pop(conn_id)
             self._shift(-gone_in, -gone_out)

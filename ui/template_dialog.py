@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.decoders.api import Decoder, Outgoing
+from core.facade import Commands
 from ui import theme
 from ui.decoded_feed import registry
 from ui.templates import DEFAULTS, placeholders
@@ -89,8 +90,7 @@ class ProtocolTemplates(QObject):
         """The decoder of the first target as its protocol layer has it now (detected or chosen
         by the user; kept after a close), asked when the menu opens."""
         targets = self.composer.targets()
-        layer = targets[0].protocol if targets else None
-        name = layer.name if layer is not None else None
+        name = self.composer.bridge.protocol_of(targets[0]) if targets else None
         return registry().get(name) if name else None
 
     def rebuild(self) -> None:
@@ -149,10 +149,13 @@ class ProtocolTemplates(QObject):
             self.composer.load(frames[0].payload.hex(" "), MODE_HEX)
         else:
             targets = self.composer.targets()
-            self.composer.bridge.run(_send_all(targets, frames), "send template")
+            commands = self.composer.bridge.commands
+            self.composer.bridge.run(send_all(commands, targets, frames), "send template")
 
 
-async def _send_all(targets: Sequence[Any], frames: Sequence[Outgoing]) -> None:
-    for conn in targets:
+async def send_all(commands: Commands, targets: Sequence[int],
+                   frames: Sequence[Outgoing]) -> None:
+    """Each frame to each target, in order."""
+    for conn_id in targets:
         for out in frames:
-            await conn.send(out.payload, text=out.text)
+            await commands.send(conn_id, out.payload, text=out.text)

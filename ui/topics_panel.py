@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt
@@ -22,12 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.connection import Connection
-from core.decoders.api import Outgoing
 from core.events import ConnectionRemoved
 from ui.bridge import CoreBridge, TickBatch
 from ui.decoded_feed import decoder_named, other_events, shared_feed
 from ui.elided_label import ElidedLabel
+from ui.template_dialog import send_all
 from ui.topics_model import COL_COUNT, COL_RATE, COL_STATE, PATH_ROLE, ConnTopics, Path, TopicsModel
 
 # What subscribe / unsubscribe mean per protocol: (template, values) from the topic's key.
@@ -150,8 +149,8 @@ class TopicsPanel(QWidget):
 
     def _send(self, template: str, values: Mapping[str, Any]) -> asyncio.Task[Any] | None:
         decoder = decoder_named(self.protocol)
-        conn = self._connection()
-        if decoder is None or conn is None:
+        conn_id = self.conn_id
+        if decoder is None or conn_id is None or conn_id not in self.bridge.commands.ids():
             self._say("The connection is gone.")
             return None
         try:
@@ -160,13 +159,7 @@ class TopicsPanel(QWidget):
             self._say(f"{template}: {exc}")
             return None
         self._say("")
-        return self.bridge.run(_send_all(conn, frames), what=template)
-
-    def _connection(self) -> Connection | None:
-        try:
-            return self.bridge.manager.get(self.conn_id) if self.conn_id is not None else None
-        except KeyError:
-            return None
+        return self.bridge.run(send_all(self.bridge.commands, [conn_id], frames), what=template)
 
     def _say(self, text: str) -> None:
         self.status.setText(text)
@@ -226,8 +219,3 @@ class TopicsPanel(QWidget):
             action.setEnabled(button.isEnabled())
             action.triggered.connect(button.click)
         menu.exec(self.view.viewport().mapToGlobal(pos))
-
-
-async def _send_all(conn: Connection, frames: Sequence[Outgoing]) -> None:
-    for out in frames:
-        await conn.send(out.payload, text=out.text)

@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QDockWidget, QMenu, QMenuBar, QWidget
     from PySide6.QtWidgets import QMainWindow as _Base
 
-    from core.connection import Connection
     from ui.connections_panel import ConnectionsPanel
     from ui.main_window import MainWindow
     from ui.server_panel import ServerPanel
@@ -33,7 +32,7 @@ class WindowMenus(_Base):
 
     if TYPE_CHECKING:  # the window's, used here
 
-        def connect_embedded(self) -> Connection | None: ...
+        def connect_embedded(self) -> int | None: ...
 
         def show_recordings(self) -> QWidget: ...
 

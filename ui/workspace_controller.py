@@ -15,11 +15,10 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from core.config import ConnectionConfig
-from core.workspace import Collection, SavedMessage
+from core.facade import Collection, SavedMessage
 from ui.workspace_session import CurrentResolver, WorkspaceSession
 
 if TYPE_CHECKING:
-    from core.connection import Connection
     from core.events import FrameEvent
     from ui.main_window import MainWindow
 
@@ -156,9 +155,10 @@ class WorkspaceController(QObject):
         self.say(said)
         return said
 
-    def open_profile(self, name: str, select: bool = True) -> Connection | None:
+    def open_profile(self, name: str, select: bool = True) -> int | None:
         """Add and connect the saved connection `name`, with the environment's variables. When
-        it uses secrets the store does not have, they are asked for first (then None now)."""
+        it uses secrets the store does not have, they are asked for first (then None now).
+        The connection's id."""
         config = self.session.profile(name) if self.session is not None else None
         if config is None or self.session is None:
             self.say(f"There is no profile named {name!r} in the workspace")
@@ -182,14 +182,14 @@ class WorkspaceController(QObject):
         prompt.start()
         return None
 
-    def _add_profile(self, name: str, config: ConnectionConfig, select: bool) -> Connection | None:
+    def _add_profile(self, name: str, config: ConnectionConfig, select: bool) -> int | None:
         import copy
 
         assert self.session is not None
-        conn = self.window.connections.add_connection(copy.deepcopy(config), select=select)
-        if conn is not None:
-            self.profile_of[conn.id] = name
-        return conn
+        conn_id = self.window.connections.add_connection(copy.deepcopy(config), select=select)
+        if conn_id is not None:
+            self.profile_of[conn_id] = name
+        return conn_id
 
     # ----- saved messages ----------------------------------------------------------------------
 
@@ -207,20 +207,20 @@ class WorkspaceController(QObject):
             self.say("Select a connection to send to")
             return 0
         bridge = self.window.bridge
+        commands = bridge.commands
         request = _request_object(payload) if message.as_request and is_text else None
-        for conn in targets:
+        for conn_id in targets:
             if request is not None:
-                bridge.run(conn.request(request), f"Request {message.name}")
+                bridge.run(commands.request(conn_id, request), f"Request {message.name}")
             else:
-                bridge.run(conn.send(payload, text=is_text), f"Send {message.name}")
+                bridge.run(commands.send(conn_id, payload, text=is_text), f"Send {message.name}")
         self.say(f"Sent {message.name!r} to {len(targets)} connection(s)")
         return len(targets)
 
-    def _targets(self) -> list[Connection]:
+    def _targets(self) -> list[int]:
         connections = self.window.panels.get("connections")
         ids = connections.selected_ids() if hasattr(connections, "selected_ids") else []
-        manager = self.window.bridge.manager
-        return [conn for conn in manager.list() if conn.id in ids]
+        return [conn_id for conn_id in self.window.bridge.commands.ids() if conn_id in ids]
 
     def compose_saved(self, message: SavedMessage) -> None:
         composer = self.window.panels.get("composer")
@@ -290,14 +290,15 @@ class WorkspaceController(QObject):
         server = bridge.server
         embedded = server.url if server is not None and server.running else None
         entries: list[str] = []
-        for conn in bridge.manager.list():
-            name = self.profile_of.get(conn.id)
+        for conn_id in bridge.commands.ids():
+            name = self.profile_of.get(conn_id)
+            url = bridge.commands.config(conn_id).url
             if name and self.session is not None and self.session.profile(name) is not None:
                 entry = name
-            elif embedded is not None and conn.config.url.startswith(embedded):
+            elif embedded is not None and url.startswith(embedded):
                 continue
             else:
-                entry = conn.config.url
+                entry = url
             if entry not in entries:
                 entries.append(entry)
         return entries
@@ -309,7 +310,7 @@ class WorkspaceController(QObject):
         if problem:
             self.say(problem)
 
-    def reopen_last(self) -> list[Connection]:
+    def reopen_last(self) -> list[int]:
         """Open the connections of the last session (when the workspace asks for it)."""
         from ui.connection_dialog import validate_url
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from core.config import ConnectionConfig
-from core.workspace import (
+from core.facade import (
     Resolver,
     SecretStore,
     Workspace,
