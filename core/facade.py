@@ -39,10 +39,14 @@ _LENT = {
     "core.decoders.pairing": "OTHER Pair Pairer Percentiles Reservoir Unanswered",
     "core.decoders.payloads": "readings",
     "core.decoders.registry": "AUTO RAW Registry",
+    "core.load": "ScenarioError find_scenario make_plan",
+    "core.load.locust_run": "LocustOptions",
+    "core.load.session": "LoadSession",
+    "core.load.stats": "LoadStats",
     "core.loopthread": "LoopThread hop",
     "core.manager": "ConnectionManager",
     "core.ndjson": "event_to_json",
-    "core.paths": "APP_NAME CONFIG_ENV config_dir new_recording_path recordings_dir",
+    "core.paths": "APP_NAME CONFIG_ENV config_dir data_dir new_recording_path recordings_dir",
     "core.recorder": "Recorder",
     "core.recording": "HarError ImportResult Recording RecordingInfo export_events_har "
                       "export_recording_har import_har list_recordings profile_from_har",
@@ -52,8 +56,8 @@ _LENT = {
     "core.schedule": "MAX_COUNT MAX_INTERVAL MAX_JITTER MIN_INTERVAL Pace Resolve Scheduler",
     "core.server": "EmbeddedServer ServerConfig ServerStartError make_token",
     "core.workspace": "Collection Environment Resolver SavedMessage SecretStore "
-                      "UnresolvedVariable Variable Workspace default_workspace_path "
-                      "load_workspace save_workspace",
+                      "UnresolvedVariable Variable Workspace WorkspaceError "
+                      "default_workspace_path load_workspace save_workspace",
     "core.workspace.secrets": "variable_key",
 }
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -61,6 +65,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 }
 _EXPORTS["ScheduledMessage"] = ("core.schedule", "Message")  # plainer names than the modules'
 _EXPORTS["pair_label"] = ("core.decoders.pairing", "label")
+_EXPORTS["LOAD_FIGURES"] = ("core.load.stats", "NAMES")
 
 __all__ = ["Commands", "decoder_choices", *_EXPORTS]
 

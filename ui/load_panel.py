@@ -31,17 +31,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.load import ScenarioError, find_scenario, make_plan
-from core.load.locust_run import LocustOptions
-from core.load.session import LoadSession
-from core.load.stats import NAMES, LoadStats
-from core.paths import data_dir
-from core.workspace import (
+from core.facade import (
+    LOAD_FIGURES,
+    LoadSession,
+    LoadStats,
+    LocustOptions,
     Resolver,
+    ScenarioError,
     SecretStore,
     WorkspaceError,
+    data_dir,
     default_workspace_path,
+    find_scenario,
     load_workspace,
+    make_plan,
 )
 from ui import theme
 
@@ -74,9 +77,9 @@ class LoadPanel(QWidget):
         self.latency, self.latency_curves = _plot("reply latency", LATENCY_CURVES)
         layout.addWidget(self.rates, 1)
         layout.addWidget(self.latency, 1)
-        self.summary = QTableWidget(len(NAMES), 2)
+        self.summary = QTableWidget(len(LOAD_FIGURES), 2)
         self.summary.setHorizontalHeaderLabels(["samples", "failures"])
-        self.summary.setVerticalHeaderLabels(list(NAMES))
+        self.summary.setVerticalHeaderLabels(list(LOAD_FIGURES))
         self.summary.setMaximumHeight(110)
         layout.addWidget(self.summary)
 
@@ -193,7 +196,7 @@ class LoadPanel(QWidget):
         if session.final is not None:
             words = "Finished. " + words
         self.status.setText(words)
-        for row, name in enumerate(NAMES):
+        for row, name in enumerate(LOAD_FIGURES):
             counts = getattr(stats, name)
             for col, value in enumerate((counts.requests, counts.failures)):
                 self.summary.setItem(row, col, QTableWidgetItem(f"{value:,}"))
