@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -36,6 +36,9 @@ from .guard import ABUSED, OK, GuardedConnection, Limits
 from .protocol import RATE_LIMITED, Hub, error, now_ms
 from .rooms import Member, Rooms
 from .tokens import TokenError, verify_token, weak_secret
+
+if TYPE_CHECKING:
+    from .cluster import ClusterHub
 
 __all__ = ["RoomServer"]
 
@@ -128,6 +131,7 @@ class RoomServer:
         self.port = 0
         self._server: Server | None = None
         self._hub: Hub | None = None
+        self.cluster: ClusterHub | None = None  # With `redis_url`: rooms shared through Redis.
         self._demo: DemoBots | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._per_ip: Counter[str] = Counter()
@@ -163,7 +167,13 @@ class RoomServer:
         loop = asyncio.get_running_loop()
         fanout = Fanout(self.stats, self.log, cfg.max_write_buffer)
         seen = SeenIds(cfg.dedup_window, cfg.dedup_max)
-        self._hub = Hub(self.rooms, seen, fanout, cfg.max_rooms_per_client)
+        if cfg.redis_url:
+            from .cluster import ClusterHub  # redis-py only for a cluster
+
+            self._hub = self.cluster = ClusterHub(self.rooms, seen, fanout, cfg, self.log)
+            await self.cluster.start()
+        else:
+            self._hub = Hub(self.rooms, seen, fanout, cfg.max_rooms_per_client)
         self._demo = DemoBots(self._hub, cfg.demo_rooms)
         limits = Limits(
             cfg.rate,
@@ -216,6 +226,8 @@ class RoomServer:
                 await self._publisher
         server.close(close_connections=True, code=1001, reason="server shutting down")
         await server.wait_closed()
+        if self.cluster is not None:
+            await self.cluster.stop()
         self.latest = self.snapshot()
         self.log.add(INFO, "stopped", "server stopped")
 
@@ -367,6 +379,8 @@ class RoomServer:
     async def _serve_member(self, member: Member) -> None:
         conn: GuardedConnection = member.conn
         hub = self.hub
+        if self.cluster is not None:
+            await self.cluster.admit(member)
         hub.connect(member)
         try:
             await self._send(
