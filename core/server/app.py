@@ -171,7 +171,6 @@ class RoomServer:
             from .cluster import ClusterHub  # redis-py only for a cluster
 
             self._hub = self.cluster = ClusterHub(self.rooms, seen, fanout, cfg, self.log)
-            await self.cluster.start()
         else:
             self._hub = Hub(self.rooms, seen, fanout, cfg.max_rooms_per_client)
         self._demo = DemoBots(self._hub, cfg.demo_rooms)
@@ -203,6 +202,8 @@ class RoomServer:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self.log.add(INFO, "listening", f"listening on {self.url}")
+        if self.cluster is not None:
+            await self.cluster.start()
         if cfg.auth and weak_secret(cfg.secret):
             self.log.add(
                 WARNING,

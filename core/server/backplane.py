@@ -30,7 +30,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from .config import ServerConfig
-from .events import INFO, WARNING, ServerLog
+from .events import ERROR, INFO, WARNING, ServerLog
 
 __all__ = ["Backplane", "Record", "View"]
 
@@ -153,7 +153,8 @@ class Backplane:
             payload = pack({"o": self.instance, **event})
         except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError("Message data cannot be encoded") from exc
-        if not self._enqueue((*stores, ("PUBLISH", self.channel, payload)), len(payload)):
+        sent = self._enqueue((*stores, ("PUBLISH", self.channel, payload)), len(payload))
+        if not sent and (self.up or self.down_since is not None):  # Not before Redis first answers.
             self.unpublished += 1
 
     def store(self, *commands: Command) -> None:
@@ -184,7 +185,7 @@ class Backplane:
                     for command in commands:
                         pipe.execute_command(*command)
                 try:
-                    await pipe.execute()
+                    await pipe.execute(raise_on_error=False)  # A refused command is no outage.
                 except FAILURES as exc:
                     self._fail(exc, sum(1 for commands, _ in batch if _publishes(commands)))
 
@@ -230,7 +231,10 @@ class Backplane:
         if origin == self.instance:
             return  # Delivered locally already.
         self._received[origin] += 1
-        self._on_event(event)
+        try:
+            self._on_event(event)
+        except Exception as exc:  # A bug here must not end the subscription.
+            self._log.add(ERROR, "cluster", f"could not apply an event from {origin}: {exc!r}")
 
     # -- heartbeat and presence -----------------------------------------------------------------
 
@@ -244,6 +248,8 @@ class Backplane:
                 await self._beat()
             except FAILURES as exc:
                 self._fail(exc, 0)
+            except Exception as exc:  # A bug must not stop the heartbeat (then presence expires).
+                self._log.add(ERROR, "cluster", f"heartbeat failed: {exc!r}")
             since = self.down_since
             if not self.up and since is not None and time.time() - since > self.config.cluster_ttl:
                 self._on_view({}, set())  # Whom we cannot reach is not in our rooms.
