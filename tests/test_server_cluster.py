@@ -385,3 +385,41 @@ async def test_redis_restart_keeps_local_rooms_and_counts_what_was_lost(
 
 async def _all_see(client: Client, room: str, members: set[str]) -> bool:
     return await client.members(room) == members
+
+
+async def test_msgpack_bytes_cross_instances_and_json_members_are_not_sent_them(
+    cluster: Callable[..., Awaitable[RoomServer]],
+) -> None:
+    import msgpack
+    from websockets.typing import Subprotocol
+
+    a, b = [await cluster() for _ in range(2)]
+    packed = [Subprotocol("msgpack")]
+    sender = await connect(a.url, subprotocols=packed)
+    reader = await connect(b.url, subprotocols=packed)
+    plain = await Client.open(b.url)  # JSON cannot carry bytes: it gets nothing, b keeps going.
+    ids = [msgpack.unpackb(await ws.recv())["clientId"] for ws in (sender, reader)]
+    for ws in (sender, reader):
+        await ws.send(msgpack.packb({"type": "join_room", "room": "bin", "requestId": 1}))
+        assert msgpack.unpackb(await ws.recv())["type"] == "ack"
+    await plain.ask(type="join_room", room="bin")
+    await until(lambda: _all_see(plain, "bin", {*ids, plain.id}), 5, "b sees all three")
+    await sender.send(msgpack.packb({"type": "broadcast", "room": "bin", "data": b"\x00\xff"}))
+    await sender.send(msgpack.packb({"type": "private_message", "targetId": plain.id,
+                                     "data": "text is fine"}))  # fmt: skip
+    got = []
+    async with asyncio.timeout(5):
+        while len(got) < 1:
+            msg = msgpack.unpackb(await reader.recv())
+            if msg["type"] == "broadcast":
+                got.append(msg)
+    assert got[0]["data"] == b"\x00\xff" and got[0]["from"] == ids[0]
+
+    async def private_arrived() -> bool:
+        return bool(plain.received("private_message"))
+
+    await until(private_arrived, 5, "the JSON member gets the later private message")
+    assert not plain.received("broadcast")
+    for ws in (sender, reader):
+        await ws.close()
+    await plain.close()

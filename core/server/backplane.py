@@ -114,9 +114,8 @@ class Backplane:
         """Leave the cluster at once (others drop our clients now, not at expiry), then close."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2.0)  # A stuck teardown must not stop ours.
         self._tasks.clear()
         if self.up:
             pipe = self._redis.pipeline(transaction=False)
@@ -131,7 +130,8 @@ class Backplane:
                     await pipe.execute()
         self._outbox.clear()
         with contextlib.suppress(*FAILURES):
-            await self._redis.aclose()
+            async with asyncio.timeout(2.0):
+                await self._redis.aclose()
 
     def health(self) -> dict[str, Any]:
         return {

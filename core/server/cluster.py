@@ -208,7 +208,12 @@ class ClusterHub(Hub):
             self.rooms.clients.pop(client_id)
 
     def _deliver_local(self, members: list[Member], message: Any) -> None:
-        if members and isinstance(message, dict):
-            # E.g. bytes from a msgpack client for a JSON member: nothing can be sent.
-            with contextlib.suppress(EncodeError):
-                self.fanout.deliver(members, message)
+        """Each format on its own: bytes from a msgpack client reach our msgpack members even
+        when JSON ones cannot take them (the sender, elsewhere, can no longer be told)."""
+        if not isinstance(message, dict):
+            return
+        for binary in (True, False):
+            group = [m for m in members if m.msgpack is binary]
+            if group:
+                with contextlib.suppress(EncodeError):
+                    self.fanout.deliver(group, message)
