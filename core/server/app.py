@@ -241,7 +241,7 @@ class RoomServer:
     def snapshot(self) -> ServerSnapshot:
         """A fresh snapshot; call on the server's loop (other threads read `latest`)."""
         rooms = tuple(
-            RoomSnapshot(name, tuple(m.name for m in members.values()))
+            RoomSnapshot(name, tuple(m.label for m in members.values()))
             for name, members in sorted(self.rooms.rooms.items())
         )
         return ServerSnapshot(

@@ -271,6 +271,8 @@ class Backplane:
         before = dict(self._received)
         view = await self._read_view()
         racing = {i for i, n in self._received.items() if before.get(i) != n}
+        for gone in [i for i in self._received if i not in view and i not in racing]:
+            del self._received[gone]  # Bounded by the live instances.
         self.instances = len(view) + 1
         self._on_view(view, racing)
 

@@ -38,7 +38,7 @@ class ClusterHub(Hub):
         self, rooms: Rooms, seen: SeenIds, fanout: Fanout, config: ServerConfig, log: ServerLog
     ) -> None:
         super().__init__(rooms, seen, fanout, config.max_rooms_per_client)
-        self.instance = secrets.token_hex(4)
+        self.instance = config.cluster_instance or secrets.token_hex(4)
         self._log = log
         self._window_ms = int(config.dedup_window * 1000)
         self._max_ids = config.dedup_max

@@ -40,6 +40,7 @@ class ServerConfig:
     log_capacity: int = 2000  # Server events kept until drained.
     redis_url: str | None = None  # Set: one instance of a cluster sharing rooms through Redis.
     cluster_name: str = "socketscope"  # Prefix of the Redis keys and channel of one cluster.
+    cluster_instance: str = ""  # This instance's name in the cluster, unique; "" picks one.
     cluster_heartbeat: float = 1.0  # Seconds between presence refreshes and cluster re-reads.
     cluster_ttl: float = 3.0  # A silent instance's members vanish from Redis after this long.
     cluster_outbox: int = 10_000  # Messages waiting to be published, at most ...

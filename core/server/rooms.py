@@ -35,6 +35,11 @@ class Member:
     remote: bool = False  # In a cluster: a client of another instance, known from Redis.
 
     @property
+    def label(self) -> str:
+        """The display name, and in a cluster the instance it is on."""
+        return f"{self.name} @{self.instance}" if self.instance else self.name
+
+    @property
     def is_bot(self) -> bool:
         return self.conn is None and not self.remote
 
