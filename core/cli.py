@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "e.g. redis://127.0.0.1:6379/0")
     serve.add_argument("--cluster-name", default=ServerConfig.cluster_name,
                        help="prefix of the Redis keys: instances with the same name share rooms")
+    serve.add_argument("--instance", default="",
+                       help="this instance's name in the cluster, unique (default: a random one)")
     serve.add_argument("--cluster-heartbeat", type=float, default=ServerConfig.cluster_heartbeat,
                        help="seconds between presence refreshes")
     serve.add_argument("--cluster-ttl", type=float, default=ServerConfig.cluster_ttl,
@@ -189,6 +191,7 @@ async def serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         redis_url=args.redis,
         cluster_name=args.cluster_name,
+        cluster_instance=args.instance,
         cluster_heartbeat=args.cluster_heartbeat,
         cluster_ttl=args.cluster_ttl,
     )

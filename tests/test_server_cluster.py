@@ -423,3 +423,14 @@ async def test_msgpack_bytes_cross_instances_and_json_members_are_not_sent_them(
     for ws in (sender, reader):
         await ws.close()
     await plain.close()
+
+
+async def test_two_live_instances_of_one_name_are_told(
+    cluster: Callable[..., Awaitable[RoomServer]],
+) -> None:
+    first = await cluster(cluster_instance="twin")
+    second = await cluster(cluster_instance="twin")
+    said = [e.text for s in (first, second) for e in s.log.drain() if e.kind == "cluster"]
+    assert any("is named twin" in text for text in said), said
+    other = await cluster(cluster_instance="single")
+    assert not [e for e in other.log.drain() if "is named" in e.text]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -82,6 +83,8 @@ class Backplane:
         self._subscribed = False
         self._dirty = False  # A presence write was dropped: rewrite at the next heartbeat.
         self._lost_at_outage = 0
+        self._nonce = secrets.token_hex(8)  # Tells our presence hash from a namesake's.
+        self._name_clash = False
         self._received: Counter[str] = Counter()  # Events per origin, to spot racing re-reads.
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Redis = Redis.from_url(
@@ -280,7 +283,8 @@ class Backplane:
         """This instance's presence hash from local state, in one transaction."""
         self._dirty = False
         key = self.key(self.instance)
-        fields: list[Any] = [META, pack({"since": int(time.time() * 1000)})]
+        await self._check_name(key)
+        fields: list[Any] = [META, pack({"since": int(time.time() * 1000), "nonce": self._nonce})]
         for client_id, record in self._local():
             fields += [client_id, pack(record)]
         pipe = self._redis.pipeline(transaction=True)
@@ -289,6 +293,21 @@ class Backplane:
         pipe.pexpire(key, int(self.config.cluster_ttl * 1000))
         pipe.sadd(self._set, self.instance)
         await pipe.execute()
+
+    async def _check_name(self, key: str) -> None:
+        """Two live instances of one name would take each other's events for their own."""
+        meta = await self._redis.hget(key, META)
+        if not isinstance(meta, bytes) or self._name_clash:
+            return
+        with contextlib.suppress(ValueError, TypeError, AttributeError, msgpack.UnpackException):
+            if msgpack.unpackb(meta, raw=False).get("nonce") != self._nonce:
+                self._name_clash = True
+                self._log.add(
+                    ERROR,
+                    "cluster",
+                    f"another live instance of cluster {self._ns} is named {self.instance}: "
+                    "give each instance its own name (--instance), or neither sees the other",
+                )
 
     async def _read_view(self) -> View:
         others = sorted(
