@@ -1,11 +1,11 @@
-"""SocketScope: `main.py` opens the desktop app; `main.py serve|token|connect|export|import|replay`
-is the CLI."""
+"""SocketScope: `main.py` opens the desktop app;
+`main.py serve|token|connect|export|import|replay|load` is the CLI."""
 
 from __future__ import annotations
 
 import sys
 
-CLI_COMMANDS = {"serve", "token", "connect", "export", "import", "replay"}
+CLI_COMMANDS = {"serve", "token", "connect", "export", "import", "replay", "load"}
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,13 @@
 """Benchmark 1, ingest: a flood of N JSON messages into a bare websockets client and into the app.
 
-Per message size (64 B and 1 KiB), in the same run, against the same pre-framed raw sender
-(bench/peers.py, another process, one blob written as fast as the socket takes it):
+Per message size (64 B and 1 KiB), each without and with permessage-deflate, in the same run,
+against the same pre-framed raw sender (bench/peers.py, another process, one blob written as fast
+as the socket takes it). With deflate the sender compresses each message on its own and answers
+the client's offer with `permessage-deflate; server_no_context_takeover` (what a server that
+keeps no compression state per connection sends; websockets' own default server keeps context);
+without it the sender accepts no extension. Every client connects with its default settings,
+which offer permessage-deflate (websockets' `compression="deflate"`, the app's
+`ConnectionConfig.compression = True`), so bare, app and core negotiate the same extension:
   sink  a raw socket that discards the bytes: the sender's ceiling (it must not be the bottleneck)
   bare  `websockets.asyncio.client.connect` + `async for m in ws: n += 1`
   app   the real app offscreen (MainWindow, every panel, bridge ticking, Recorder on the hub)
@@ -23,14 +29,13 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     Child,
     cpu_seconds,
-    frame,
-    json_payload,
     percentile,
     python,
     ratio,
@@ -168,7 +173,7 @@ async def app(port: int, count: int, timeout: float) -> dict[str, object]:
     rss_end = rss_mb()
     rec_stats = session.recorder.stats() if session.recorder else None
     queued_end = rec_stats.queued if rec_stats else 0
-    received, shown, dropped = model.received, model.rowCount(), model.dropped
+    received, shown, dropped = model.received, model.frames_shown, model.dropped
     bridge_dropped = bridge.dropped_total
     # Stop the traffic, then the recording must hold every frame event the hub carried.
     async with asyncio.timeout(15):
@@ -236,14 +241,16 @@ def sent(server: Child) -> dict[str, object]:
         return {}
 
 
-def run_size(size: int, count: int, timeout: float) -> dict[str, object]:
-    flen = len(frame(1, json_payload(0, size)))
-    server = Child(python("peers.py", "server", "--count", str(count), "--size", str(size)),
+def run_size(size: int, count: int, timeout: float, deflate: bool = False) -> dict[str, object]:
+    flag = ["--deflate"] if deflate else []
+    server = Child(python("peers.py", "server", "--count", str(count), "--size", str(size), *flag),
                    name=f"sender{size}", stdin=True)
     try:
-        port = server.expect("PORT ", 120)
+        blob = server.json_line("BLOB ", 300)
+        port = server.expect("PORT ", 30)
         sink = Child(python("peers.py", "sink", "--port", port, "--count", str(count),
-                            "--frame-len", str(flen), "--timeout", str(timeout)), name="sink")
+                            "--bytes", str(blob["bytes"]), "--timeout", str(timeout), *flag),
+                     name="sink")
         with sink:
             sink_fig = sink.json_line("SINK ", timeout + 10)
         sent(server)
@@ -265,21 +272,76 @@ def run_size(size: int, count: int, timeout: float) -> dict[str, object]:
                               "--count", str(count), "--timeout", str(timeout)), name="core")
         with core_c:
             core_fig = core_c.json_line("CORE ", timeout + 120)
-        sent(server)
+        sent_core = sent(server)
         bare_after = bare()
-        sent(server)
+        sent_after = sent(server)
     finally:
         server.stop()
+    # The sender only writes compressed frames to a client that agreed to permessage-deflate
+    # (and refuses one that did not offer it), so its notes say what each client negotiated.
+    negotiated = {k: v.get("deflate") for k, v in (("bare", sent_bare), ("app", sent_app),
+                                                    ("core", sent_core), ("bare2", sent_after))}
     # The bare client runs before and after the others and the baseline is its mean: this
     # machine's speed drifts by up to 1.6x over a minute (a CPU-bound bare run: 63k-103k
     # msgs/s of 1 KiB), and a bracket cancels a drift that a single run turns into the ratio.
     rates = [b["msgs_per_s"] for b in (bare_before, bare_after)]
     bare_fig = {**bare_before, "msgs_per_s": sum(rates) / 2 if all(rates) else None,
                 "runs_msgs_per_s": rates}
-    return {"size": size, "count": count, "sink": sink_fig, "bare": bare_fig, "app": app_fig,
-            "core": core_fig,
+    return {"size": size, "count": count, "deflate": deflate, "negotiated": negotiated,
+            "wire_bytes_per_msg": blob["bytes"] / count,
+            "sink": sink_fig, "bare": bare_fig, "app": app_fig, "core": core_fig,
             "sender_cpu_s": {"bare": sent_bare.get("cpu_seconds"),
                              "app": sent_app.get("cpu_seconds")}}
+
+
+def report(fig: dict[str, Any], count: int) -> list[list[object]]:
+    """Print one flood's figures; its rows of the summary table."""
+    size, name = fig["size"], f"{fig['size']} B" + (" deflate" if fig["deflate"] else "")
+    bare_r, app_r = fig["bare"]["msgs_per_s"], fig["app"]["msgs_per_s"]
+    sink_r, core_r = fig["sink"]["msgs_per_s"], fig["core"]["msgs_per_s"]
+    r = ratio(app_r, bare_r)
+    a = fig["app"]
+    agreed = "permessage-deflate; server_no_context_takeover" if fig["deflate"] else "none"
+    say(f"--- {size} B x {count:,}, extension {agreed} "
+        f"({fig['wire_bytes_per_msg']:.1f} B per frame on the wire); "
+        f"negotiated by the sender per client: {fig['negotiated']}")
+    say(f"sender ceiling (raw sink): {sink_r:,.0f} msgs/s "
+        f"({ratio(sink_r, bare_r) or 0:.1f}x the bare client)")
+    before, after = fig["bare"]["runs_msgs_per_s"]
+    say(f"bare websockets client:    {bare_r:,.0f} msgs/s (mean of {before:,.0f} before "
+        f"and {after:,.0f} after the others), cpu {fig['bare']['cpu_util']:.0%} of a core")
+    say(f"app (all panels+recorder): {app_r or 0:,.0f} msgs/s, cpu {a['cpu_util'] or 0:.0%}; "
+        f"ratio {r or 0:.2f}x (target >= {TARGET}x)")
+    say(f"core alone (no Qt, recorder on): {core_r or 0:,.0f} msgs/s, "
+        f"{ratio(core_r, bare_r) or 0:.2f}x the bare client")
+    tg = {k: _ms(v) for k, v in a["tick_gap_ms"].items()}  # none when faster than a probe
+    say(f"UI tick gap ms: p50 {tg['p50']}, p99 {tg['p99']}, max {tg['max']}; "
+        f"UI caught up {a['ui_lag_s']} s after the last frame")
+    rs = a["rss_mb"]
+    say(f"RSS MiB: start {rs['start']:.0f}, after warm-up {rs['warm']}, end {rs['end']:.0f}; "
+        f"recorder queue at end {a['recorder_queued_at_end']:,}, reads held "
+        f"{a['recorder_holds']} times")
+    say(f"the core stepped aside for the GUI's redraws: {a['priority_claims']} claims, "
+        f"{a['core_stepped_aside_s']:.2f} s of the network's and the recorder's time")
+    ins, rec = a["inspector"], a["recording"]
+    say(f"inspector: received {ins['received']:,} = shown {ins['shown']:,} + dropped "
+        f"{ins['dropped']:,} -> {ins['identity']}; bridge dropped {ins['bridge_dropped']}")
+    say(f"recording: {rec['rows']:,} rows for {rec['frame_events']:,} frame events "
+        f"({rec['data_rows']:,} data rows of {count:,}) -> complete {rec['complete']}")
+    p99, growth = a["tick_gap_ms"]["p99"], rs["growth_after_warmup"]
+    return [
+        [f"ingest {name} msgs/s", rnd(app_r, 0), rnd(bare_r, 0), rnd(r), f">= {TARGET}x",
+         bool(r is not None and r >= TARGET)],
+        [f"ingest {name} msgs/s, core+recorder without Qt (info)", rnd(core_r, 0),
+         rnd(bare_r, 0), rnd(ratio(core_r, bare_r)), None, None],
+        [f"ingest {name} tick gap p50/p99/max ms", f"{tg['p50']}/{tg['p99']}/{tg['max']}",
+         None, None, "p99 < 50 ms", bool(p99 is None or p99 < GAP_TARGET_MS)],
+        [f"ingest {name} RSS growth after warm-up MiB", rnd(growth, 1), None, None,
+         f"flat (< {FLAT_MIB} MiB)", bool(growth is not None and growth < FLAT_MIB)],
+        [f"ingest {name} received=shown+dropped, recording complete",
+         f"{ins['identity']}, {rec['complete']}", None, None, "both true",
+         bool(ins["identity"] and rec["complete"])],
+    ]
 
 
 def main() -> None:
@@ -290,6 +352,8 @@ def main() -> None:
     p.add_argument("--count", type=int)
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--sizes", default="64,1024")
+    p.add_argument("--deflate", choices=["both", "off", "on"], default="both",
+                   help="without and with permessage-deflate (both), or one of them")
     args = p.parse_args()
     if args.role == "bare":
         print("BARE " + json.dumps(asyncio.run(bare(args.port, args.count, args.timeout))),
@@ -308,55 +372,15 @@ def main() -> None:
 
     count = args.count or (2_000 if args.smoke else 400_000)
     timeout = 30.0 if args.smoke else 180.0
-    out: dict[str, object] = {"count": count, "target": TARGET}
+    modes = {"both": (False, True), "off": (False,), "on": (True,)}[args.deflate]
+    out: dict[str, object] = {"count": count, "target": TARGET,
+                              "deflate_extension": "permessage-deflate; server_no_context_takeover"}
     summary = []
     for size in (int(s) for s in args.sizes.split(",")):
-        fig = run_size(size, count, timeout)
-        bare_r, app_r = fig["bare"]["msgs_per_s"], fig["app"]["msgs_per_s"]  # type: ignore[index]
-        sink_r = fig["sink"]["msgs_per_s"]  # type: ignore[index]
-        r = ratio(app_r, bare_r)
-        a = fig["app"]  # type: ignore[assignment]
-        say(f"--- {size} B x {count:,}")
-        say(f"sender ceiling (raw sink): {sink_r:,.0f} msgs/s "
-            f"({ratio(sink_r, bare_r) or 0:.1f}x the bare client)")
-        before, after = fig["bare"]["runs_msgs_per_s"]  # type: ignore[index]
-        say(f"bare websockets client:    {bare_r:,.0f} msgs/s (mean of {before:,.0f} before "
-            f"and {after:,.0f} after the others), cpu {fig['bare']['cpu_util']:.0%} of a core")
-        say(f"app (all panels+recorder): {app_r or 0:,.0f} msgs/s, cpu {a['cpu_util'] or 0:.0%}; "
-            f"ratio {r or 0:.2f}x (target >= {TARGET}x)")
-        core_r = fig["core"]["msgs_per_s"]  # type: ignore[index]
-        say(f"core alone (no Qt, recorder on): {core_r or 0:,.0f} msgs/s, "
-            f"{ratio(core_r, bare_r) or 0:.2f}x the bare client")
-        tg = {k: _ms(v) for k, v in a["tick_gap_ms"].items()}  # none when faster than a probe
-        say(f"UI tick gap ms: p50 {tg['p50']}, p99 {tg['p99']}, max {tg['max']}; "
-            f"UI caught up {a['ui_lag_s']} s after the last frame")
-        rs = a["rss_mb"]
-        say(f"RSS MiB: start {rs['start']:.0f}, after warm-up {rs['warm']}, end {rs['end']:.0f}; "
-            f"recorder queue at end {a['recorder_queued_at_end']:,}, reads held "
-            f"{a['recorder_holds']} times")
-        say(f"the core stepped aside for the GUI's redraws: {a['priority_claims']} claims, "
-            f"{a['core_stepped_aside_s']:.2f} s of the network's and the recorder's time")
-        ins, rec = a["inspector"], a["recording"]
-        say(f"inspector: received {ins['received']:,} = shown {ins['shown']:,} + dropped "
-            f"{ins['dropped']:,} -> {ins['identity']}; bridge dropped {ins['bridge_dropped']}")
-        say(f"recording: {rec['rows']:,} rows for {rec['frame_events']:,} frame events "
-            f"({rec['data_rows']:,} data rows of {count:,}) -> complete {rec['complete']}")
-        out[f"s{size}"] = fig
-        summary.append([f"ingest {size} B msgs/s", rnd(app_r, 0), rnd(bare_r, 0), rnd(r),
-                        f">= {TARGET}x", bool(r is not None and r >= TARGET)])
-        summary.append([f"ingest {size} B msgs/s, core+recorder without Qt (info)",
-                        rnd(core_r, 0), rnd(bare_r, 0), rnd(ratio(core_r, bare_r)), None, None])
-        p99 = a["tick_gap_ms"]["p99"]
-        summary.append([f"ingest {size} B tick gap p50/p99/max ms",
-                        f"{tg['p50']}/{tg['p99']}/{tg['max']}", None, None, "p99 < 50 ms",
-                        bool(p99 is None or p99 < GAP_TARGET_MS)])
-        growth = rs["growth_after_warmup"]
-        summary.append([f"ingest {size} B RSS growth after warm-up MiB", rnd(growth, 1), None,
-                        None, f"flat (< {FLAT_MIB} MiB)",
-                        bool(growth is not None and growth < FLAT_MIB)])
-        summary.append([f"ingest {size} B received=shown+dropped, recording complete",
-                        f"{ins['identity']}, {rec['complete']}", None, None, "both true",
-                        bool(ins["identity"] and rec["complete"])])
+        for deflate in modes:
+            fig = run_size(size, count, timeout, deflate)
+            out[f"s{size}" + ("_deflate" if deflate else "")] = fig
+            summary += report(fig, count)
     out["summary"] = summary
     result("ingest", out)
 

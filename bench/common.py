@@ -20,6 +20,8 @@ import struct
 import subprocess
 import sys
 import time
+import zlib
+from array import array
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -230,16 +232,18 @@ def accept_key(key: bytes) -> bytes:
     return base64.b64encode(hashlib.sha1(key + GUID).digest())
 
 
-def frame(opcode: int, payload: bytes, mask: bool = False) -> bytes:
-    """One final frame; client frames are masked with the all-zero key (valid, payload as is)."""
+def frame(opcode: int, payload: bytes, mask: bool = False, rsv1: bool = False) -> bytes:
+    """One final frame; client frames are masked with the all-zero key (valid, payload as is).
+    `rsv1` marks a permessage-deflate compressed message."""
     n = len(payload)
     bit = 0x80 if mask else 0
+    first = 0x80 | (0x40 if rsv1 else 0) | opcode
     if n < 126:
-        head = bytes([0x80 | opcode, bit | n])
+        head = bytes([first, bit | n])
     elif n < 1 << 16:
-        head = bytes([0x80 | opcode, bit | 126]) + struct.pack("!H", n)
+        head = bytes([first, bit | 126]) + struct.pack("!H", n)
     else:
-        head = bytes([0x80 | opcode, bit | 127]) + struct.pack("!Q", n)
+        head = bytes([first, bit | 127]) + struct.pack("!Q", n)
     return head + (b"\0\0\0\0" if mask else b"") + payload
 
 
@@ -252,20 +256,40 @@ def json_payload(seq: int, size: int, kind: str = "tick") -> bytes:
     return (base[:-2] + "x" * pad + '"}').encode()
 
 
-def flood_blob(count: int, size: int) -> tuple[bytes, int]:
-    """`count` unmasked text frames of `size`-byte JSON objects as one blob, and a frame length."""
-    frames = [frame(1, json_payload(i, size)) for i in range(count)]
-    lengths = {len(f) for f in frames}
-    assert len(lengths) == 1, "frames must all be the same length"
-    return b"".join(frames), lengths.pop()
+# The permessage-deflate agreement of the deflate flood: every message compressed on its own.
+DEFLATE_RESPONSE = "permessage-deflate; server_no_context_takeover"
 
 
-def client_handshake(sock: socket.socket, path: str, port: int, timeout: float = 10.0) -> bytes:
+def flood_blob(count: int, size: int, deflate: bool = False) -> tuple[bytes, array]:
+    """`count` unmasked text frames of `size`-byte JSON objects as one blob, and the offset where
+    each frame ends. With `deflate`, each message is compressed on its own (RFC 7692 with
+    server_no_context_takeover: a full flush resets the compressor between messages, and the
+    final 00 00 ff ff is left off), so compressed frames differ in length by a byte or so."""
+    ends = array("q")
+    parts: list[bytes] = []
+    pos = 0
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS, memLevel=5) if deflate else None
+    for i in range(count):
+        payload = json_payload(i, size)
+        if compressor is not None:
+            payload = compressor.compress(payload) + compressor.flush(zlib.Z_FULL_FLUSH)
+            assert payload.endswith(b"\x00\x00\xff\xff")
+            payload = payload[:-4]
+        data = frame(1, payload, rsv1=deflate)
+        parts.append(data)
+        pos += len(data)
+        ends.append(pos)
+    return b"".join(parts), ends
+
+
+def client_handshake(sock: socket.socket, path: str, port: int, timeout: float = 10.0,
+                     extensions: str | None = None) -> bytes:
     """Send a minimal opening handshake on a connected blocking socket and read the 101; returns
     any bytes that came after the response (frames the server sent at once)."""
+    offer = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
     sock.sendall(
         f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {KEY.decode()}\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {KEY.decode()}\r\n{offer}"
         "Sec-WebSocket-Version: 13\r\n\r\n".encode()
     )
     sock.settimeout(timeout)
@@ -283,13 +307,20 @@ def client_handshake(sock: socket.socket, path: str, port: int, timeout: float =
     return rest
 
 
-def server_handshake_response(request: bytes) -> bytes:
+def offers_deflate(request: bytes) -> bool:
+    offer = re.search(rb"(?im)^sec-websocket-extensions:.*\bpermessage-deflate\b", request)
+    return offer is not None
+
+
+def server_handshake_response(request: bytes, extensions: str | None = None) -> bytes:
+    """The 101 for `request`; `extensions` is the Sec-WebSocket-Extensions agreed, if any."""
     match = re.search(rb"(?i)sec-websocket-key:\s*(\S+)", request)
     if not match:
         return b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+    agreed = f"Sec-WebSocket-Extensions: {extensions}\r\n".encode() if extensions else b""
     return (
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + accept_key(match.group(1)) + b"\r\n\r\n"
+        + agreed + b"Sec-WebSocket-Accept: " + accept_key(match.group(1)) + b"\r\n\r\n"
     )
 
 

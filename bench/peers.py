@@ -8,7 +8,11 @@ is encoded before it listens: one blob of N pre-framed, unmasked text frames. By
   /         idle
 Any connection that sends the text "flood" switches to paced. Pings are always answered with a pong
 at once, behind what is already written.
-Prints `PORT n`; exits when stdin closes or after --timeout seconds.
+With --deflate the frames are permessage-deflate messages, each compressed on its own
+(`server_no_context_takeover`, bench.common.flood_blob); a client that does not offer the
+extension is refused (400).
+Prints `BLOB {json}` (its length) and `PORT n`, then `SENT {json}` (with "deflate": negotiated)
+after each blob; exits when stdin closes or after --timeout seconds.
 
 `sink`: a raw client that reads a /blob connection and throws the bytes away: the sender's own
 ceiling, to show it is not what limits a client under test.
@@ -23,17 +27,20 @@ import json
 import socket
 import sys
 import time
+from bisect import bisect_right
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    DEFLATE_RESPONSE,
     HOST,
     ClientFrameParser,
     client_handshake,
     cpu_seconds,
     flood_blob,
     frame,
+    offers_deflate,
     server_handshake_response,
 )
 
@@ -69,7 +76,12 @@ class Peer(asyncio.Protocol):
             request, _, rest = self.buf.partition(b"\r\n\r\n")
             self.buf = b""
             assert self.transport is not None
-            self.transport.write(server_handshake_response(request))
+            if self.server.deflate and not offers_deflate(request):
+                self.transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                self.transport.close()
+                return
+            extensions = DEFLATE_RESPONSE if self.server.deflate else None
+            self.transport.write(server_handshake_response(request, extensions))
             self.open = True
             path = request.split(b" ", 2)[1].decode(errors="replace") if b" " in request else "/"
             if path.startswith("/blob"):
@@ -104,22 +116,22 @@ class Peer(asyncio.Protocol):
         self.write_blob()
 
     def write_blob(self) -> None:
-        blob = self.server.blob
+        server = self.server
         transport = self.transport
         assert transport is not None
-        view = memoryview(blob)
-        chunk = max(1, CHUNK // self.server.frame_len) * self.server.frame_len  # whole frames
+        view = memoryview(server.blob)
         while self.blob_pos is not None and not self.paused and not transport.is_closing():
-            end = min(len(blob), self.blob_pos + chunk)
+            end = server.frames_end(self.blob_pos + CHUNK, self.blob_pos)  # whole frames
             transport.write(view[self.blob_pos:end])
             self.blob_pos = end
-            if end >= len(blob):
+            if end >= len(server.blob):
                 self.blob_pos = None
-                self.server.report(
+                server.report(
                     "SENT",
-                    frames=len(blob) // self.server.frame_len,
+                    frames=len(server.ends),
+                    deflate=server.deflate,
                     write_seconds=time.monotonic() - self.blob_started,
-                    cpu_seconds=cpu_seconds() - self.server.cpu_at_start,
+                    cpu_seconds=cpu_seconds() - server.cpu_at_start,
                 )
 
     def pause_writing(self) -> None:
@@ -145,11 +157,10 @@ class Peer(asyncio.Protocol):
         if transport.is_closing():
             return
         elapsed = time.monotonic() - self.paced_started
-        total = len(server.blob) // server.frame_len
+        total = len(server.ends)
         due = min(total, int(elapsed * server.rate))
         if due > self.paced_sent and not self.paused:
-            flen = server.frame_len
-            transport.write(server.blob[self.paced_sent * flen:due * flen])
+            transport.write(server.blob[server.offset(self.paced_sent):server.offset(due)])
             self.paced_sent = due
         if self.paced_sent >= total or elapsed > server.seconds + 5:
             self.pace_handle = None
@@ -168,11 +179,24 @@ class Peer(asyncio.Protocol):
 
 
 class RawServer:
-    def __init__(self, count: int, size: int, rate: float, seconds: float) -> None:
-        self.blob, self.frame_len = flood_blob(count, size)
+    def __init__(self, count: int, size: int, rate: float, seconds: float,
+                 deflate: bool = False) -> None:
+        self.deflate = deflate
+        self.blob, self.ends = flood_blob(count, size, deflate)
         self.rate = rate
         self.seconds = seconds
         self.cpu_at_start = 0.0
+
+    def offset(self, frames: int) -> int:
+        """Where frame number `frames` starts in the blob."""
+        return self.ends[frames - 1] if frames > 0 else 0
+
+    def frames_end(self, limit: int, start: int) -> int:
+        """The end of the last whole frame at or before `limit`, at least one frame past `start`."""
+        i = bisect_right(self.ends, limit) - 1
+        if i >= 0 and self.ends[i] > start:
+            return self.ends[i]
+        return self.ends[min(len(self.ends) - 1, bisect_right(self.ends, start))]
 
     def report(self, kind: str, **figures: object) -> None:
         print(f"{kind} {json.dumps(figures)}", flush=True)
@@ -180,10 +204,11 @@ class RawServer:
 
 async def serve(args: argparse.Namespace) -> None:
     count = args.count if args.count else int(args.rate * args.seconds) + 1
-    raw = RawServer(count, args.size, args.rate, args.seconds)
+    raw = RawServer(count, args.size, args.rate, args.seconds, args.deflate)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Peer(raw), HOST, 0, backlog=1024)
     port = server.sockets[0].getsockname()[1]
+    raw.report("BLOB", bytes=len(raw.blob), frames=len(raw.ends), deflate=raw.deflate)
     print(f"PORT {port}", flush=True)
     stdin_closed = loop.create_future()
 
@@ -200,9 +225,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 def sink(args: argparse.Namespace) -> None:
     """Read one /blob connection to its end as fast as the kernel hands bytes over."""
-    total = args.count * args.frame_len
+    total = args.bytes
+    offer = "permessage-deflate" if args.deflate else None
     with socket.create_connection((HOST, args.port), timeout=10) as sock:
-        rest = client_handshake(sock, "/blob", args.port)
+        rest = client_handshake(sock, "/blob", args.port, extensions=offer)
         got = len(rest)
         sock.settimeout(args.timeout)
         started = time.monotonic()
@@ -215,9 +241,10 @@ def sink(args: argparse.Namespace) -> None:
                 break
             got += n
         seconds = time.monotonic() - started
+        frames = args.count * got / total
         print("SINK " + json.dumps({
-            "bytes": got, "frames": got // args.frame_len, "seconds": seconds,
-            "msgs_per_s": got / args.frame_len / seconds if seconds else None,
+            "bytes": got, "frames": frames, "seconds": seconds,
+            "msgs_per_s": frames / seconds if seconds else None,
             "cpu_seconds": cpu_seconds() - cpu0,
         }), flush=True)
         with contextlib.suppress(OSError):
@@ -233,10 +260,12 @@ def main() -> None:
     s.add_argument("--rate", type=float, default=20_000.0)
     s.add_argument("--seconds", type=float, default=10.0)
     s.add_argument("--timeout", type=float, default=600.0)
+    s.add_argument("--deflate", action="store_true", help="permessage-deflate frames")
     k = sub.add_parser("sink")
     k.add_argument("--port", type=int, required=True)
     k.add_argument("--count", type=int, required=True)
-    k.add_argument("--frame-len", type=int, required=True)
+    k.add_argument("--bytes", type=int, required=True, help="length of the blob")
+    k.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
     k.add_argument("--timeout", type=float, default=60.0)
     args = p.parse_args()
     if args.role == "server":

@@ -1,8 +1,10 @@
 """Run every benchmark and print one table: `python bench/run_all.py [--smoke] [--only NAME...]`.
 
 Each benchmark runs in a process of its own, prints its figures and ends with a line
-`RESULT {json}`; this script collects those lines. Timing never decides the exit status: it is
-non-zero only when a benchmark failed to produce its RESULT line.
+`RESULT {json}`; this script collects those lines and prints every summary row: ingest has one
+group of rows per size without and with permessage-deflate ("ingest 64 B deflate ..."). Timing
+never decides the exit status: it is non-zero only when a benchmark failed to produce its RESULT
+line.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ BENCHMARKS = {
     "fanout": "bench_fanout.py",
     "startup": "bench_startup.py",
     "scale": "bench_scale.py",
+    "fastpath": "fastpath_share.py",  # the share of the default session's frames on the fast path
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.atomic_file import replaced
+from core.cli_load import add_load_parser, load
 from core.cli_protocol import DecodedOutput
 from core.cli_settings import CliError, connect_settings
 from core.config import ConnectionConfig
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--protocol-option", action="append", default=[], metavar="KEY=VALUE",
                       help="protocol-client option, e.g. namespaces=/chat (repeat)")
     _add_recording_commands(sub)
+    add_load_parser(sub)
     return parser
 
 
@@ -161,6 +163,8 @@ def main(argv: list[str]) -> int:
         return import_(args)
     if args.command == "replay":
         return asyncio.run(replay_cmd(args))
+    if args.command == "load":
+        return load(args)
     try:
         config, resolve = connect_settings(args)
     except CliError as exc:

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame
 from websockets.frames import Opcode as WsOpcode
-from websockets.typing import Origin, Subprotocol
 
 from core.backoff import backoff
 from core.closecodes import describe_close
@@ -29,6 +27,7 @@ from core.codecs import encode_object, parse_object
 from core.config import ConnectionConfig
 from core.decoders.layer import Listener, ProtocolLayer, default_registry
 from core.decoders.registry import AUTO, RAW, Registry
+from core.dial import DialSettings, dial
 from core.errors import ErrorInfo, SettingsError, describe_error
 from core.events import (
     Direction,
@@ -47,7 +46,7 @@ from core.hub import EventHub
 from core.loopthread import hop
 from core.metrics import ConnectionMetrics
 from core.states import ConnState, check_transition
-from core.tap import TapConnection
+from core.wire import Wire
 
 MAX_FRAGMENTS = 4096  # a message split into more frames than this is refused (1009)
 MAX_PENDING_REQUESTS = 10_000
@@ -126,7 +125,7 @@ class Connection:
         # messages wait in the offline queue, as while connecting.
         self._held = False
         self._rng = rng or random.Random()
-        self._ws: ClientConnection | None = None
+        self.wire: Wire | None = None  # while open
         self._task: asyncio.Task[None] | None = None
         self._retry_now = asyncio.Event()
         self._stopping = False
@@ -161,7 +160,7 @@ class Connection:
         if (loop := self._foreign_loop()) is not None:
             return await hop(loop, self.disconnect(code, reason))
         self._stopping = True
-        ws = self._ws
+        ws = self.wire
         if ws is not None and self.state is ConnState.OPEN:
             self._set_state(ConnState.CLOSING)
             self._publish_frame(Direction.OUT, Opcode.CLOSE, _close_payload(code, reason))
@@ -182,9 +181,9 @@ class Connection:
             return
         if self.state is ConnState.WAITING:
             self._retry_now.set()
-        elif self.state is ConnState.OPEN and self._ws is not None:
+        elif self.state is ConnState.OPEN and self.wire is not None:
             self._close_error = "Reconnect requested by the user"
-            self._ws.transport.abort()
+            self.wire.abort()
         elif self._task is None or self._task.done():
             self.connect()
 
@@ -212,11 +211,11 @@ class Connection:
             payload, is_text = data.encode(), True if text is None else text
         else:
             payload, is_text = bytes(data), bool(text)
-        if self.state is not ConnState.OPEN or self.queue or self._ws is None or self._held:
+        if self.state is not ConnState.OPEN or self.queue or self.wire is None or self._held:
             self._enqueue(payload, is_text)
             return False
         try:
-            await self._write(self._ws, payload, is_text)
+            await self._write(self.wire, payload, is_text)
         except ConnectionClosed:
             self._enqueue(payload, is_text)
             return False
@@ -263,7 +262,7 @@ class Connection:
             self._publish(QueueDropped(self.id, time.time(), self.queue_dropped))
         entry: list[Any] = [encode_object(message, binary), not binary, -1]
         self.unacked[request_id] = entry
-        ws = self._ws
+        ws = self.wire
         if self.state is ConnState.OPEN and ws is not None and not (self._flushing or self._held):
             with contextlib.suppress(ConnectionClosed):
                 await self._write(ws, entry[0], entry[1])
@@ -388,7 +387,7 @@ class Connection:
                 await self._retry_now.wait()
         self.retry_at = None
 
-    async def _open(self) -> tuple[ClientConnection, HandshakeInfo] | ErrorInfo:
+    async def _open(self) -> tuple[Wire, HandshakeInfo] | ErrorInfo:
         """The open connection and its handshake, or what went wrong in words. A rejected
         handshake (HTTP 401 ...) is published too: its status and headers tell why."""
         try:
@@ -399,39 +398,22 @@ class Connection:
         self._protocol_options = cfg.protocol_options
         masked = (cfg.token or "", *getattr(self.resolve, "secret_values", ()))
         url, headers = self._url_and_headers(cfg)
-        ssl_context = self._ssl_context() if urlsplit(url).scheme == "wss" else None
-        kwargs: dict[str, Any] = {}
-        if ssl_context is not None:
-            kwargs["ssl"] = ssl_context
-        made: list[TapConnection] = []  # one per attempt of a redirect chain
-
-        def create_connection(*args: Any, **options: Any) -> TapConnection:
-            made.append(TapConnection(*args, **options))
-            return made[-1]
-
+        settings = DialSettings(
+            headers=headers, subprotocols=cfg.subprotocols, origin=cfg.origin,
+            compression=cfg.compression, max_size=cfg.max_size,
+            open_timeout=cfg.open_timeout, close_timeout=cfg.close_timeout,
+            ssl=self._ssl_context() if urlsplit(url).scheme == "wss" else None,
+        )
+        made: list[Wire] = []  # one per attempt of a redirect chain
         try:
-            ws = await connect(
-                url,
-                additional_headers=headers,
-                subprotocols=[Subprotocol(p) for p in cfg.subprotocols] or None,
-                origin=Origin(cfg.origin) if cfg.origin else None,
-                compression="deflate" if cfg.compression else None,
-                max_size=cfg.max_size,
-                open_timeout=cfg.open_timeout,
-                close_timeout=cfg.close_timeout,
-                ping_interval=None,  # our own heartbeat measures and reports every ping
-                ping_timeout=None,
-                user_agent_header="SocketScope/0.1",
-                create_connection=create_connection,  # type: ignore[arg-type]  # a factory
-                **kwargs,
-            )
+            wire = await dial(url, settings, made.append)
         except Exception as exc:
             last = made[-1] if made else None
             if last is not None and last.response is not None:
                 self._publish(handshake_info(self.id, url, last, masked))
             reached = last is not None and last.request is not None
             return describe_error(exc, cfg.url, bool(cfg.token), reached=reached)
-        return ws, handshake_info(self.id, url, ws, masked)
+        return wire, handshake_info(self.id, url, wire, masked)
 
     def _resolved(self) -> ConnectionConfig:
         """The settings for this attempt, with the variables resolved afresh."""
@@ -470,11 +452,11 @@ class Connection:
         return context
 
     async def _serve(
-        self, ws: ClientConnection, handshake: HandshakeInfo
+        self, ws: Wire, handshake: HandshakeInfo
     ) -> tuple[int | None, str, str | None]:
         """Run one open connection to its end; return close code, reason and error in words."""
-        self._ws = ws
-        self.subprotocol = ws.subprotocol
+        self.wire = ws
+        self.subprotocol = ws.protocol.subprotocol
         self._close_error = None
         self._fragments = None
         self._epoch += 1
@@ -483,8 +465,7 @@ class Connection:
         self._publish(handshake)
         self._set_state(ConnState.OPEN)
         layer = self._open_layer(handshake)
-        if isinstance(ws, TapConnection):
-            ws.attach(self._on_frame, self._deliver, self.hub.backpressure, self.hub.priority)
+        ws.attach(self._on_frame, self._deliver, self.hub.backpressure, self.hub.priority)
         tasks = [asyncio.create_task(self._heartbeat(ws), name=f"heartbeat-{self.id}")]
         if self.config.heartbeat.app_template:
             tasks.append(asyncio.create_task(self._app_heartbeat(), name=f"app-hb-{self.id}"))
@@ -510,7 +491,7 @@ class Connection:
             self._held = False
             self._feed = None
             layer.close()
-            self._ws = None
+            self.wire = None
             self._app_ping_at = None
         code = ws.close_code
         reason = ws.close_reason or ""
@@ -532,12 +513,12 @@ class Connection:
         layer = self.protocol
         self._feed = layer.feed if layer is not None and layer.fed else None
 
-    def _explain_close(self, ws: ClientConnection, code: int | None, reason: str) -> str | None:
+    def _explain_close(self, ws: Wire, code: int | None, reason: str) -> str | None:
         if self._close_error:
             return self._close_error
         if self._stopping:
             return None
-        sent = ws.protocol.close_sent
+        sent = ws.close_sent
         if sent is not None and not ws.protocol.close_rcvd_then_sent and sent.code != 1000:
             return f"SocketScope closed the connection: {describe_close(sent.code)} ({sent.reason})"
         if code in (1000, 1001, None):  # normal closure and going away are not errors
@@ -549,13 +530,13 @@ class Connection:
 
     # ----- sending --------------------------------------------------------------------------
 
-    async def _send_on_open(self, ws: ClientConnection) -> None:
+    async def _send_on_open(self, ws: Wire) -> None:
         """The profile's on-open messages, then the unacked and offline-queued ones."""
         for text in self._on_open:
             await self._write(ws, text.encode(), True)
         await self._flush(ws)
 
-    async def _send_when_ready(self, ws: ClientConnection, layer: ProtocolLayer) -> None:
+    async def _send_when_ready(self, ws: Wire, layer: ProtocolLayer) -> None:
         """Holds the user's messages until the protocol's handshake is confirmed (the server
         ignores or rejects them before), at most `open_timeout`; a refused handshake keeps
         them queued (the server closes, the next open sends them)."""
@@ -583,7 +564,7 @@ class Connection:
             self._publish(QueueDropped(self.id, time.time(), self.queue_dropped))
         self.queue.append((payload, is_text))
 
-    async def _flush(self, ws: ClientConnection) -> None:
+    async def _flush(self, ws: Wire) -> None:
         """Unacked messages go first (again), then the offline queue, in order; a queued
         message is removed only once written, so none is lost or sent twice."""
         sent = 0
@@ -605,7 +586,7 @@ class Connection:
         if sent:
             self._publish(QueueFlushed(self.id, time.time(), sent))
 
-    async def _resend_unacked(self, ws: ClientConnection) -> int:
+    async def _resend_unacked(self, ws: Wire) -> int:
         sent = 0
         while True:
             due = [(rid, e) for rid, e in self.unacked.items() if e[2] != self._epoch]
@@ -617,8 +598,8 @@ class Connection:
                     entry[2] = self._epoch
                     sent += 1
 
-    async def _write(self, ws: ClientConnection, payload: bytes, is_text: bool) -> None:
-        await ws.send(payload, text=is_text)
+    async def _write(self, ws: Wire, payload: bytes, is_text: bool) -> None:
+        await ws.send(payload, is_text)
         now = time.time()
         self.metrics.record_out(len(payload), now)
         op = _TEXT if is_text else _BINARY
@@ -629,7 +610,7 @@ class Connection:
 
     # ----- heartbeats -----------------------------------------------------------------------
 
-    async def _heartbeat(self, ws: ClientConnection) -> None:
+    async def _heartbeat(self, ws: Wire) -> None:
         hb = self.config.heartbeat
         if hb.interval <= 0:
             return
@@ -637,7 +618,7 @@ class Connection:
             await asyncio.sleep(hb.interval)
             data = os.urandom(4)
             try:
-                waiter = await ws.ping(data)
+                waiter = ws.ping(data)
             except ConnectionClosed:
                 return
             self._publish_frame(Direction.OUT, Opcode.PING, data)
@@ -647,14 +628,12 @@ class Connection:
                 self._close_error = (
                     f"No pong within {hb.timeout:g} s: the server stopped answering pings"
                 )
-                ws.transport.abort()
+                ws.abort()
                 return
             except ConnectionClosed:
                 return
             if rtt is None:
                 continue
-            if isinstance(ws, TapConnection) and ws.pong_lag[0] == data:
-                rtt = _less_our_wait(rtt, ws.pong_lag[1])
             now = time.time()
             self.metrics.record_rtt(rtt, now, "ping")
             self._publish(LatencySample(self.id, now, rtt, "ping"))
@@ -767,10 +746,10 @@ class Connection:
         if self._app_ping_at is not None and (op is _BINARY or self._app_marker in data):
             obj = parse_object(op, data)
             if obj is not None and obj.get("type") == self.config.heartbeat.app_reply_type:
-                rtt = time.monotonic() - self._app_ping_at
+                wire = self.wire
+                read_at = wire.read_at if wire is not None else time.monotonic()
+                rtt = read_at - self._app_ping_at
                 self._app_ping_at = None
-                if isinstance(self._ws, TapConnection):
-                    rtt = _less_our_wait(rtt, self._ws.read_lag())
                 if self._paused_since(self._app_ping_mark):
                     return  # the reply may have waited on our side: not the server's latency
                 self.metrics.record_rtt(rtt, now, "app")
@@ -789,10 +768,10 @@ class Connection:
         future.set_result(Reply(request_id, obj, time.monotonic() - sent_at))
 
     def _fail(self, code: int, reason: str) -> None:
-        ws = self._ws
+        ws = self.wire
         self._close_error = f"SocketScope closed the connection: {describe_close(code)} ({reason})"
         self._publish(ErrorEvent(self.id, time.time(), self._close_error, "protocol"))
-        if isinstance(ws, TapConnection):
+        if ws is not None:
             ws.fail(code, reason)
 
     def _fail_requests(self, why: str) -> None:
@@ -827,12 +806,6 @@ class Connection:
 
     def _publish(self, event: Any) -> None:
         self.hub.publish(event)
-
-
-def _less_our_wait(rtt: float, waited: float) -> float:
-    """An RTT without the time its reply had waited in our process after the kernel had it
-    (`waited`, from its receive stamp); unchanged if that cannot be so (a clock step)."""
-    return rtt - waited if waited < rtt else rtt
 
 
 def _close_payload(code: int, reason: str) -> bytes:

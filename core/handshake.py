@@ -1,6 +1,6 @@
 """What an opening handshake negotiated, as a `HandshakeInfo` with every secret masked.
 
-Built from websockets' public `ClientConnection.request`, `.response` and `.subprotocol`, and
+Built from the wire's `request` and `response`, its protocol's `subprotocol`, and
 for wss:// from the transport's `ssl_object` (TLS version, peer certificate). The same builder
 serves a rejected handshake (HTTP 401 ...), whose response the user also wants to see.
 """
@@ -12,13 +12,15 @@ import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection
 from websockets.datastructures import Headers
 
 from core.events import HandshakeInfo
+
+if TYPE_CHECKING:
+    from core.wire import Wire
 
 MASK = "•••"
 # Header values that carry credentials, or (the key) nothing a user needs to read.
@@ -28,7 +30,7 @@ SECRET_HEADERS = frozenset(
 
 
 def handshake_info(
-    conn_id: int, url: str, ws: ClientConnection, secrets: Iterable[str] = ()
+    conn_id: int, url: str, ws: Wire, secrets: Iterable[str] = ()
 ) -> HandshakeInfo:
     """The handshake of `ws` (its response may be a rejection); `secrets` (a token) are masked
     wherever they appear, besides the query's token and the secret headers."""
@@ -36,7 +38,9 @@ def handshake_info(
     response = ws.response
     response_headers = response.headers if response is not None else Headers()
     request_headers = ws.request.headers if ws.request is not None else Headers()
-    tls_version, certificate = tls_summary(ws.transport.get_extra_info("ssl_object"))
+    transport = ws.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    tls_version, certificate = tls_summary(ssl_object)
     return HandshakeInfo(
         conn_id=conn_id,
         time=time.time(),
@@ -44,7 +48,7 @@ def handshake_info(
         status=response.status_code if response is not None else None,
         request_headers=mask_headers(request_headers.raw_items(), secrets),
         response_headers=mask_headers(response_headers.raw_items(), secrets),
-        subprotocol=ws.subprotocol,
+        subprotocol=ws.protocol.subprotocol,
         extensions=extensions_of(response_headers),
         tls_version=tls_version,
         peer_certificate=certificate,

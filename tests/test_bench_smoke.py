@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("ingest", "rtt", "fanout", "startup", "scale")
+BENCHMARKS = ("ingest", "rtt", "fanout", "startup", "scale", "fastpath")
 
 
 def _numbers(value: object) -> list[float]:
@@ -48,4 +48,10 @@ def test_every_benchmark_reports_a_result_line_with_numbers(tmp_path: Path) -> N
         assert numbers and all(math.isfinite(x) for x in numbers[:1]), name
         summary = result["summary"]
         assert summary and any(_numbers(row[1:5]) for row in summary), f"{name}: {summary}"
+    ingest = [row[0] for row in results["ingest"]["summary"]]
+    for size in (64, 1024):  # each size without and with permessage-deflate, in the table too
+        for name in (f"ingest {size} B msgs/s", f"ingest {size} B deflate msgs/s"):
+            assert name in ingest and name in proc.stdout, (name, ingest)
+    assert results["ingest"]["s1024_deflate"]["negotiated"]["app"] is True
+    assert results["ingest"]["s1024"]["negotiated"]["app"] is False
     assert "| bench" in proc.stdout  # the table

@@ -1,6 +1,7 @@
-"""The tap's fast path (core/tap.py) against raw servers: whatever the mix of frames and however
-the bytes are cut into reads, the engine sees exactly what websockets alone would have shown, and
-every malformed frame inside a run of fast frames still ends the connection with its own code."""
+"""The wire's fast path (core/wire.py) against raw servers: whatever the mix of frames, compressed
+or not, and however the bytes are cut into reads, the engine sees exactly what websockets alone
+would have shown, and every malformed frame inside a run of fast frames still ends the connection
+with its own code."""
 
 from __future__ import annotations
 
@@ -11,19 +12,24 @@ import pytest
 
 from core.config import ConnectionConfig
 from core.connection import Connection
-from core.events import Direction, Event, FrameEvent, Opcode
+from core.events import Direction, Event, FrameEvent, Opcode, StateChanged
 from core.hub import EventHub
 from core.states import ConnState
-from core.tap import FAST_MAX, TapConnection
+from core.wire import FAST_MAX, Wire
 from tests.rawws import frame, handshake, raw_server
-from tests.test_hostile_client import NO_PING, ONCE, run_until_closed
+from tests.test_hostile_client import NO_PING, ONCE, deflate, run_until_closed
+
+DEFLATE = b"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"
 
 SIZES = [0, 1, 125, 126, 127, 1000, 65535, 65536, FAST_MAX, FAST_MAX + 1, 70_000]
 CLOSE_OK = (1000).to_bytes(2, "big") + b"bye"
 
 
-def script(rng: random.Random, count: int) -> tuple[bytes, list[tuple[Opcode, bytes]]]:
-    """A stream of mixed frames ending in a close, and the frames the engine must report."""
+def script(
+    rng: random.Random, count: int, compressed: bool = False
+) -> tuple[bytes, list[tuple[Opcode, bytes]]]:
+    """A stream of mixed frames ending in a close, and the frames the engine must report;
+    `compressed`: most whole messages are deflated, each on its own (no context takeover)."""
     wire = bytearray()
     seen: list[tuple[Opcode, bytes]] = []
 
@@ -38,7 +44,10 @@ def script(rng: random.Random, count: int) -> tuple[bytes, list[tuple[Opcode, by
         if kind < 0.7:
             text = rng.random() < 0.6
             data = payload(text)
-            wire += frame(0x1 if text else 0x2, data)
+            if compressed and rng.random() < 0.8:
+                wire += frame(0x1 if text else 0x2, deflate(data), rsv=4)
+            else:
+                wire += frame(0x1 if text else 0x2, data)
             seen.append((Opcode.TEXT if text else Opcode.BINARY, data))
         elif kind < 0.8:
             data = b"p%d" % i
@@ -65,29 +74,38 @@ def frames_in(events: list[Event]) -> list[tuple[Opcode, bytes]]:
             if isinstance(e, FrameEvent) and e.direction is Direction.IN]
 
 
+async def run_counting(url: str, **fields: object) -> tuple[Connection, list[Event], Wire]:
+    """Like run_until_closed, and the wire of the (only) open, whose counters say which path
+    read each data frame."""
+    hub = EventHub()
+    events: list[Event] = []
+    wires: list[Wire] = []
+    conn = Connection(ConnectionConfig(url, reconnect=ONCE, heartbeat=NO_PING, **fields), hub)  # type: ignore[arg-type]
+
+    def seen(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, StateChanged) and event.new is ConnState.OPEN and conn.wire:
+            wires.append(conn.wire)
+
+    hub.subscribe(seen)
+    conn.connect()
+    await conn.wait_for_state(ConnState.CLOSED, 15)
+    assert len(wires) == 1
+    return conn, events, wires[0]
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "deflate"])
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-async def test_any_mix_cut_anywhere_is_seen_exactly(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_any_mix_cut_anywhere_is_seen_exactly(seed: int, compressed: bool) -> None:
     rng = random.Random(seed)
-    wire, expected = script(rng, 400)
-    fast = [0]
-    attach = TapConnection.attach
-
-    def counting(self: TapConnection, sink, data_sink, *obeyed):  # type: ignore[no-untyped-def]
-        def counted(kind: Opcode, data: bytes) -> None:  # what the fast path read
-            fast[0] += 1
-            data_sink(kind, data)
-
-        attach(self, sink, counted, *obeyed)
-
-    monkeypatch.setattr(TapConnection, "attach", counting)
+    wire, expected = script(rng, 400, compressed)
     # Seeds 2 and 4 send the first bytes in the handshake's own write, cut inside a frame:
-    # websockets reads those, and the fast path must join it at the next frame boundary.
+    # they are held until the engine attaches, and read from the frame boundary on.
     early = rng.randint(1, 5000) if seed % 2 == 0 else 0
 
     async def sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await handshake(reader, writer, tail=wire[:early])
+        await handshake(reader, writer, extra=DEFLATE if compressed else b"",
+                        tail=wire[:early])
         pos = early
         for _ in range(len(wire)):
             if pos >= len(wire):
@@ -100,12 +118,14 @@ async def test_any_mix_cut_anywhere_is_seen_exactly(
         await reader.read(65536)
 
     async with raw_server(sender) as port:
-        conn, events = await run_until_closed(f"ws://127.0.0.1:{port}")
+        conn, events, used = await run_counting(f"ws://127.0.0.1:{port}")
     assert frames_in(events) == expected
     assert conn.close_code == 1000, conn.last_error
     data = sum(op in (Opcode.TEXT, Opcode.BINARY) for op, _ in expected)
     assert conn.metrics.msgs_in == data
-    assert 0 < fast[0] < data  # most frames took the fast path, fragments and large ones not
+    # every whole message of at most FAST_MAX took the fast path; fragments and large ones not
+    assert used.fast_frames + used.slow_frames >= data
+    assert 0.5 * data < used.fast_frames < data
 
 
 GOOD = b"".join(frame(0x1, b"m%d" % i) for i in range(50))
@@ -121,8 +141,10 @@ GOOD = b"".join(frame(0x1, b"m%d" % i) for i in range(50))
         (frame(0x1, b"x", rsv=2), "reserved bits"),
         (frame(0x3, b"x"), "invalid opcode"),
         (frame(0x0, b"x"), "unexpected continuation"),
+        (frame(0x1, b"x", rsv=4), "reserved bits"),  # compressed, but deflate not negotiated
     ],
-    ids=["masked", "no-continuation", "utf8", "oversized", "rsv", "opcode", "stray-cont"],
+    ids=["masked", "no-continuation", "utf8", "oversized", "rsv", "opcode", "stray-cont",
+         "rsv1-without-deflate"],
 )
 async def test_a_bad_frame_among_fast_frames_ends_with_its_own_code(
     bad: bytes, words: str
@@ -159,3 +181,32 @@ async def test_frames_waiting_in_a_partial_read_survive_a_dropped_tcp() -> None:
         await conn.wait_for_state(ConnState.CLOSED, 15)
     assert conn.metrics.msgs_in == 50
     assert "1006" in (conn.last_error or ""), conn.last_error
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        (frame(0x1, b"\x00garbage that does not inflate", rsv=4), "1002"),
+        (frame(0x2, deflate(b"\0" * (2 * 2**20)), rsv=4), "1009 message too big"),
+        (frame(0x1, deflate(b"\xff\xfe"), rsv=4), "1007"),
+    ],
+    ids=["not-deflate", "bomb", "utf8"],
+)
+async def test_a_bad_compressed_frame_among_fast_frames_ends_with_its_own_code(
+    bad: bytes, words: str
+) -> None:
+    good = b"".join(frame(0x1, deflate(b"m%d" % i), rsv=4) for i in range(50))
+
+    async def sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handshake(reader, writer, extra=DEFLATE)
+        await asyncio.sleep(0.05)
+        writer.write(good + bad + good)
+        await writer.drain()
+        await reader.read(65536)
+
+    async with raw_server(sender) as port:
+        conn, events, used = await run_counting(f"ws://127.0.0.1:{port}", max_size=2**20)
+    assert words in (conn.last_error or ""), conn.last_error
+    assert conn.metrics.msgs_in == 50
+    assert [p for op, p in frames_in(events) if op is Opcode.TEXT][:2] == [b"m0", b"m1"]
+    assert used.fast_frames >= 50
