@@ -60,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo-rate", type=float, default=1.0, help="messages/s per bot")
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
+    serve.add_argument("--redis", metavar="URL",
+                       help="run as one instance of a cluster sharing rooms through this Redis, "
+                       "e.g. redis://127.0.0.1:6379/0")
+    serve.add_argument("--cluster-name", default=ServerConfig.cluster_name,
+                       help="prefix of the Redis keys: instances with the same name share rooms")
+    serve.add_argument("--instance", default="",
+                       help="this instance's name in the cluster, unique (default: a random one)")
+    serve.add_argument("--cluster-heartbeat", type=float, default=ServerConfig.cluster_heartbeat,
+                       help="seconds between presence refreshes")
+    serve.add_argument("--cluster-ttl", type=float, default=ServerConfig.cluster_ttl,
+                       help="seconds after which a silent instance's clients leave")
 
     token = sub.add_parser("token", help="print a JWT the server accepts")
     token.add_argument("--secret", default=ServerConfig.secret)
@@ -182,7 +193,15 @@ async def serve(args: argparse.Namespace) -> int:
         demo_rate=args.demo_rate,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        redis_url=args.redis,
+        cluster_name=args.cluster_name,
+        cluster_instance=args.instance,
+        cluster_heartbeat=args.cluster_heartbeat,
+        cluster_ttl=args.cluster_ttl,
     )
+    if config.cluster_ttl <= config.cluster_heartbeat:
+        print("error: --cluster-ttl must be longer than --cluster-heartbeat", file=sys.stderr)
+        return 2
     server = RoomServer(config)
     try:
         await server.start()
@@ -190,6 +209,9 @@ async def serve(args: argparse.Namespace) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
+    except ValueError as exc:  # A --redis URL redis-py cannot read.
+        print(f"error: --redis {args.redis}: {exc}", file=sys.stderr)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -198,9 +220,21 @@ async def serve(args: argparse.Namespace) -> int:
     if config.auth:
         print("auth is on: get a token with `python main.py token` (same --secret)",
               file=sys.stderr, flush=True)
+    tell = loop.create_task(_tell_cluster(server)) if config.redis_url else None
     await stop.wait()
+    if tell is not None:
+        tell.cancel()
     await server.stop()
     return 0
+
+
+async def _tell_cluster(server: RoomServer) -> None:
+    """What a cluster instance has to say about Redis, on stderr (its other events are dropped)."""
+    while True:
+        for entry in server.log.drain():
+            if entry.kind == "cluster":
+                print(f"{entry.level}: {entry.text}", file=sys.stderr, flush=True)
+        await asyncio.sleep(0.5)
 
 
 # ----- connect -----------------------------------------------------------------------------

@@ -55,6 +55,7 @@ _LENT = {
                              "ReplayResult Timing load_sources replay",
     "core.schedule": "MAX_COUNT MAX_INTERVAL MAX_JITTER MIN_INTERVAL Pace Resolve Scheduler",
     "core.server": "EmbeddedServer ServerConfig ServerStartError make_token",
+    "core.server.local_cluster": "MAX_INSTANCES LocalCluster",
     "core.workspace": "Collection Environment Resolver SavedMessage SecretStore "
                       "UnresolvedVariable Variable Workspace WorkspaceError "
                       "default_workspace_path load_workspace save_workspace",

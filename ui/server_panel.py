@@ -30,7 +30,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.facade import EmbeddedServer, ServerConfig, ServerStartError, make_token
+from core.facade import (
+    MAX_INSTANCES,
+    EmbeddedServer,
+    LocalCluster,
+    ServerConfig,
+    ServerStartError,
+    make_token,
+)
 from ui import theme
 from ui.bridge import CoreBridge, TickBatch
 
@@ -68,6 +75,7 @@ class ServerPanel(QWidget):
         self.setObjectName("ServerPanel")
         self.bridge = bridge
         self._server: EmbeddedServer | None = None
+        self._cluster: LocalCluster | None = None  # With more than one instance.
         self._stopping: asyncio.Task[None] | None = None
         self._next_snapshot = 0.0
         self._build()
@@ -144,6 +152,14 @@ class ServerPanel(QWidget):
         settings.addRow("Auth:", self.auth_check)
         settings.addRow("Secret:", self.secret_edit)
         settings.addRow("Token for:", token_row)
+        self.instances_spin = QSpinBox()
+        self.instances_spin.setRange(1, MAX_INSTANCES)
+        self.instances_spin.setSpecialValueText("1 (no cluster)")
+        self.instances_spin.setToolTip(
+            "More than 1: a local cluster, the instances sharing rooms through a redis-server "
+            "started here (docs/scaling.md)"
+        )
+        settings.addRow("Instances:", self.instances_spin)
 
         self.bots_spin = QSpinBox()
         self.bots_spin.setRange(0, 500)
@@ -236,6 +252,11 @@ class ServerPanel(QWidget):
     def server(self) -> EmbeddedServer | None:
         return self._server
 
+    @property
+    def cluster(self) -> LocalCluster | None:
+        """The local cluster the panel started (None for one server)."""
+        return self._cluster
+
     def config(self) -> ServerConfig:
         """The settings the form describes (port 0 = any free port)."""
         base = self._server.config if self._server else ServerConfig()
@@ -261,13 +282,19 @@ class ServerPanel(QWidget):
             return self._server
         if self._stopping is not None and not self._stopping.done():
             return None
-        server = EmbeddedServer(self.config())
+        instances = self.instances_spin.value()
+        cluster = LocalCluster(self.config(), instances) if instances > 1 else None
         try:
-            server.start()
+            if cluster is None:
+                server = EmbeddedServer(self.config())
+                server.start()
+            else:
+                server = cluster.start()[0]
         except ServerStartError as exc:
             self._log_line(time.time(), "ERR ", "start", str(exc))
             self.bridge.message.emit(f"Server: {exc}")
             return None
+        self._cluster = cluster
         self.bridge.server = server
         self._follow_bridge()
         self.server_started.emit(server)
@@ -281,10 +308,11 @@ class ServerPanel(QWidget):
         self.start_button.setEnabled(False)
         self.status_label.setText("Stopping…")
         port = server.port
+        cluster, self._cluster = self._cluster, None
 
         async def stop() -> None:
             try:
-                await asyncio.to_thread(server.stop)
+                await asyncio.to_thread(cluster.stop if cluster else server.stop)
             finally:
                 self._drain(server)
                 if self.bridge.server is server:
@@ -308,12 +336,15 @@ class ServerPanel(QWidget):
         running = server is not None and server.running
         self.start_button.setEnabled(True)
         self.start_button.setText("Stop" if running else "Start")
-        for widget in (self.host_edit, self.port_spin, self.auth_check, self.secret_edit):
+        for widget in (self.host_edit, self.port_spin, self.auth_check, self.secret_edit,
+                       self.instances_spin):
             widget.setEnabled(not running)
         if running and server is not None:
             auth = "a token is required" if server.config.auth else "no token needed"
-            self.status_label.setText(f"● Running at {server.url}")
-            self.status_label.setToolTip(f"Clients connect to {server.url}/ ({auth})")
+            urls = [s.url for s in self.servers]
+            many = f"{len(urls)} instances " if len(urls) > 1 else ""
+            self.status_label.setText(f"● Running {many}at {', '.join(urls)}")
+            self.status_label.setToolTip(f"Clients connect to {urls[0]}/ ({auth})")
             self.status_label.setStyleSheet(theme.style("server_running"))
         else:
             self.status_label.setText("○ Stopped")
@@ -347,14 +378,23 @@ class ServerPanel(QWidget):
         ):
             self._follow_bridge()
         if self._server is not None:
-            self._drain(self._server)
+            for server in self.servers:
+                self._drain(server)
             if batch.time >= self._next_snapshot:
                 self._refresh_snapshot()
 
+    @property
+    def servers(self) -> list[EmbeddedServer]:
+        """The running instances: the cluster's, or the one server."""
+        if self._cluster is not None and self._cluster.servers:
+            return self._cluster.servers
+        return [self._server] if self._server is not None else []
+
     def _drain(self, server: EmbeddedServer) -> None:
+        where = f"{server.config.cluster_instance} " if server.config.cluster_instance else ""
         for entry in server.drain_log():
             tag = LEVEL_TAGS.get(entry.level, entry.level[:4].upper())
-            self._log_line(entry.time, tag, entry.kind, entry.text)
+            self._log_line(entry.time, tag, entry.kind, where + entry.text)
 
     def _log_line(self, when: float, tag: str, kind: str, text: str) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1000):03d}"
@@ -367,9 +407,11 @@ class ServerPanel(QWidget):
             self.totals_label.setText("No server running. Press Start for a local test server.")
             self.rooms_tree.clear()
             return
-        snap = server.snapshot()
+        snap = server.snapshot()  # An instance of a cluster sees every instance's rooms.
+        clients = sum(s.snapshot().clients for s in self.servers)
+        bots = sum(s.snapshot().bots for s in self.servers)
         self.totals_label.setText(
-            f"{_plural(snap.clients, 'client')} · {_plural(snap.bots, 'bot')} · "
+            f"{_plural(clients, 'client')} · {_plural(bots, 'bot')} · "
             f"{_plural(len(snap.rooms), 'room')} · "
             f"{snap.messages_in:,} in / {snap.messages_out:,} out · "
             f"{snap.rejections} rejected"

@@ -15,7 +15,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
@@ -34,11 +34,15 @@ from .rooms import Member, Rooms
 from .tokens import weak_secret
 from .wire import Wire
 
+if TYPE_CHECKING:
+    from .cluster import ClusterHub
+
 __all__ = ["RoomServer"]
 
 SUBPROTOCOL = Subprotocol("msgpack")
 SNAPSHOT_PERIOD = 0.1  # Seconds between snapshots published for other threads.
 SWEEP_PERIOD = 10.0  # Seconds between expiry sweeps of remembered message ids.
+MAX_WAITING = 256  # Messages a client may send before its cluster admission completes.
 
 # websockets logs request lines (with ?token=...) at DEBUG; this logger never goes below WARNING.
 _WIRE_LOG = logging.getLogger("socketscope.server.wire")
@@ -67,9 +71,11 @@ class RoomServer:
         self._server: asyncio.Server | None = None
         self._limits: Limits | None = None
         self._hub: Hub | None = None
+        self.cluster: ClusterHub | None = None  # With `redis_url`: rooms shared through Redis.
         self._demo: DemoBots | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._admitted: dict[Wire, Admission] = {}
+        self._admitting: dict[Wire, list[str | bytes]] = {}  # opened, ids still loading
         self._open = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -101,7 +107,12 @@ class RoomServer:
         loop = asyncio.get_running_loop()
         fanout = Fanout(self.stats, self.log, cfg.max_write_buffer)
         seen = SeenIds(cfg.dedup_window, cfg.dedup_max)
-        self._hub = Hub(self.rooms, seen, fanout, cfg.max_rooms_per_client)
+        if cfg.redis_url:
+            from .cluster import ClusterHub  # redis-py only for a cluster
+
+            self._hub = self.cluster = ClusterHub(self.rooms, seen, fanout, cfg, self.log)
+        else:
+            self._hub = Hub(self.rooms, seen, fanout, cfg.max_rooms_per_client)
         self._demo = DemoBots(self._hub, cfg.demo_rooms)
         self._limits = Limits(
             rate=cfg.rate,
@@ -126,6 +137,8 @@ class RoomServer:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self.log.add(INFO, "listening", f"listening on {self.url}")
+        if self.cluster is not None:
+            await self.cluster.start()
         if cfg.auth and weak_secret(cfg.secret):
             self.log.add(
                 WARNING,
@@ -157,6 +170,8 @@ class RoomServer:
                 if end is not None:
                     end(wire)
         await server.wait_closed()
+        if self.cluster is not None:
+            await self.cluster.stop()
         self.latest = self.snapshot()
         self.log.add(INFO, "stopped", "server stopped")
 
@@ -169,7 +184,7 @@ class RoomServer:
     def snapshot(self) -> ServerSnapshot:
         """A fresh snapshot; call on the server's loop (other threads read `latest`)."""
         rooms = tuple(
-            RoomSnapshot(name, tuple(m.name for m in members.values()))
+            RoomSnapshot(name, tuple(m.label for m in members.values()))
             for name, members in sorted(self.rooms.rooms.items())
         )
         return ServerSnapshot(
@@ -250,13 +265,43 @@ class RoomServer:
             msgpack=wire.subprotocol == SUBPROTOCOL,
         )
         wire.session = member
+        if self.cluster is not None and member.dedup_key != member.client_id:
+            # The ids its token's subject handled on any instance come first: until then its
+            # messages wait here (exactly once by id across instances).
+            self._admitting[wire] = []
+            asyncio.get_running_loop().create_task(self._admit(wire, member))
+            return
+        self._connect(member)
+
+    async def _admit(self, wire: Wire, member: Member) -> None:
+        assert self.cluster is not None
+        try:
+            await self.cluster.admit(member)
+        except Exception as exc:  # Redis away: this instance's own memory of ids still holds
+            self.log.add(WARNING, "cluster", f"client {wire.label}: ids not loaded: {exc!r}")
+        waiting = self._admitting.pop(wire, None)
+        if waiting is None:  # it left meanwhile
+            return
+        self._connect(member)
+        for message in waiting:
+            self.received(wire, message)
+
+    def _connect(self, member: Member) -> None:
         self.hub.connect(member)
         self._send(
             member,
-            {"type": "connected", "clientId": client_id, "name": name, "timestamp": now_ms()},
+            {"type": "connected", "clientId": member.client_id, "name": member.name,
+             "timestamp": now_ms()},
         )
 
     def received(self, wire: Wire, message: str | bytes) -> None:
+        waiting = self._admitting.get(wire)
+        if waiting is not None:
+            if len(waiting) < MAX_WAITING:
+                waiting.append(message)
+            else:
+                wire.close(1008, "too many messages before admission")
+            return
         self.stats.messages_in += 1
         member: Member | None = wire.session
         try:
@@ -284,7 +329,7 @@ class RoomServer:
             return
         self._open -= 1
         member: Member | None = wire.session
-        if member is not None:
+        if member is not None and self._admitting.pop(wire, None) is None:
             self.hub.disconnect(member)
             if member.dedup_key == member.client_id:  # This key can never come back.
                 self.hub.seen.forget(member.dedup_key)

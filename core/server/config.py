@@ -38,6 +38,13 @@ class ServerConfig:
     close_timeout: float = 3.0  # How long a closing handshake may take before abort.
     open_timeout: float = 10.0  # How long an opening handshake may take.
     log_capacity: int = 2000  # Server events kept until drained.
+    redis_url: str | None = None  # Set: one instance of a cluster sharing rooms through Redis.
+    cluster_name: str = "socketscope"  # Prefix of the Redis keys and channel of one cluster.
+    cluster_instance: str = ""  # This instance's name in the cluster, unique; "" picks one.
+    cluster_heartbeat: float = 1.0  # Seconds between presence refreshes and cluster re-reads.
+    cluster_ttl: float = 3.0  # A silent instance's members vanish from Redis after this long.
+    cluster_outbox: int = 10_000  # Messages waiting to be published, at most ...
+    cluster_outbox_bytes: int = 8 << 20  # ... and this many bytes; more are counted as lost.
 
     @property
     def scheme(self) -> str:

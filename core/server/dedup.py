@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from .ratelimit import Clock
@@ -21,6 +21,7 @@ class SeenIds:
     window: float = 600.0
     max_ids: int = 10_000
     clock: Clock = time.monotonic
+    on_remember: Callable[[str, Hashable], None] | None = None  # A cluster shares ids here.
     _seen: dict[str, OrderedDict[Hashable, float]] = field(default_factory=dict, init=False)
 
     def seen(self, name: str, msg_id: Hashable) -> bool:
@@ -31,7 +32,9 @@ class SeenIds:
         self._expire(name, ids)
         return msg_id in ids
 
-    def remember(self, name: str, msg_id: Hashable) -> None:
+    def remember(self, name: str, msg_id: Hashable, notify: bool = True) -> None:
+        if notify and self.on_remember is not None:
+            self.on_remember(name, msg_id)
         ids = self._seen.setdefault(name, OrderedDict())
         ids[msg_id] = self.clock()
         ids.move_to_end(msg_id)

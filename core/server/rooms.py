@@ -1,7 +1,8 @@
 """Who is connected and who is in which room; no I/O.
 
-A `Member` is a real connection or a demo bot (then `conn` is None). Rooms are created on first
-join and disappear when their last member leaves. Dicts keep insertion order, so member lists
+A `Member` is a real connection, a demo bot (then `conn` is None), or in a cluster a client of
+another instance (`remote`: no conn, no inbox, so local delivery skips it). Rooms are created on
+first join and disappear when their last member leaves. Dicts keep insertion order, so member lists
 come out in join order.
 """
 
@@ -30,10 +31,17 @@ class Member:
     msgpack: bool = False  # Negotiated the "msgpack" subprotocol: binary frames.
     inbox: Callable[[dict[str, Any]], None] | None = None  # A bot's ear; must not send inline.
     rooms: dict[str, None] = field(default_factory=dict)  # Ordered set.
+    instance: str = ""  # In a cluster: the instance holding its socket.
+    remote: bool = False  # In a cluster: a client of another instance, known from Redis.
+
+    @property
+    def label(self) -> str:
+        """The display name, and in a cluster the instance it is on."""
+        return f"{self.name} @{self.instance}" if self.instance else self.name
 
     @property
     def is_bot(self) -> bool:
-        return self.conn is None
+        return self.conn is None and not self.remote
 
 
 class Rooms:
@@ -90,5 +98,6 @@ class Rooms:
     def list_clients(self) -> list[dict[str, Any]]:
         return [
             {"clientId": m.client_id, "name": m.name, "rooms": list(m.rooms)}
+            | ({"instance": m.instance} if m.instance else {})
             for m in self.clients.values()
         ]
