@@ -1,5 +1,5 @@
 """Hostile peers, a server in a child process, legitimate clients that time themselves, and the
-figures they all produce. Used by tests/test_attack_server*.py; no tests here.
+figures they all produce. Used by tests/stress/test_attack_server*.py; no tests here.
 
 Also a program: `python -m tests.attackers serve CONFIG` is the server under attack (driven by
 JSON lines on stdin/stdout, see ChildServer), and `python -m tests.attackers attack` runs attackers

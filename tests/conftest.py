@@ -44,8 +44,8 @@ def _qasync_loop() -> asyncio.AbstractEventLoop:
 
 
 def pytest_asyncio_loop_factories(config, item):  # type: ignore[no-untyped-def]
-    """GUI tests (modules named test_ui_*) run on qasync, the loop the app runs on; the core
-    is Qt-free and its tests run on plain asyncio."""
+    """GUI tests (modules named test_ui_*, in tests/ui and tests/stress) run on qasync, the
+    loop the app runs on; the core is Qt-free and its tests run on plain asyncio."""
     if item.module.__name__.split(".")[-1].startswith("test_ui"):
         return {"qasync": _qasync_loop}
     return {"asyncio": asyncio.new_event_loop}

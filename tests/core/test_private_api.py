@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("core", "ui", "main.py")
 LIBRARIES = ("asyncio", "websockets", "pyqtgraph", "qasync")
 

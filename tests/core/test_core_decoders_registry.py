@@ -15,8 +15,8 @@ from core.decoders.registry import Detector, Registry, detect, load_entry_point
 from core.events import Direction, Opcode
 from tests.decoder_helpers import text
 
-ROOT = Path(__file__).resolve().parent.parent
-PLUGIN = Path(__file__).resolve().parent / "plugins" / "example_decoder"
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "example_decoder"
 BUILTINS = ["json", "embedded", "jsonrpc", "socketio", "graphql", "stomp", "mqtt"]
 
 

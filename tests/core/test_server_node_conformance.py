@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from core.server import make_token
-from tests.test_server_support import SECRET
+from tests.core.test_server_support import SECRET
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests" / "node"
 NODE = shutil.which("node")
 

@@ -88,7 +88,7 @@ def test_seen_ids_window_and_bound() -> None:
 
 
 def test_no_qt_under_core_server() -> None:
-    package = Path(__file__).resolve().parent.parent / "core" / "server"
+    package = Path(__file__).resolve().parents[2] / "core" / "server"
     for source in package.glob("*.py"):
         text = source.read_text()
         for name in ("PySide6", "PyQt", "qasync", "QtCore"):

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parent.parent / "core"
+CORE = Path(__file__).resolve().parents[2] / "core"
 UI = CORE.parent / "ui"
 UI_MAY_IMPORT = frozenset({
     "core.events", "core.config", "core.facade",

@@ -23,7 +23,7 @@ from core.recorder import Recorder
 from core.recording import Recording, list_recordings
 from core.states import ConnState
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_every_frame_and_state_change_is_recorded(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ MESSAGES = 2048
 SIZE = 2**20
 RSS_LIMIT = 600 * 10**6
 BLOCK = random.Random(12).randbytes(SIZE - 4)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def message(i: int) -> bytes:
@@ -155,7 +155,7 @@ def _main(directory: str) -> None:
 def test_stress_2gib_of_1mib_messages_stay_under_600mb(tmp_path) -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
     done = subprocess.run(
-        [sys.executable, "-m", "tests.test_ui_inspector_memory", str(tmp_path)],
+        [sys.executable, "-m", "tests.stress.test_ui_inspector_memory", str(tmp_path)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=150,
     )
     lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]

@@ -33,7 +33,7 @@ from core.workspace import (
 )
 from core.workspace.secrets import forget_launch_secrets
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -230,7 +230,7 @@ def test_fifty_megabytes_of_garbage_is_refused_quickly(tmp_path) -> None:
 CHILD = """
 import os, sys, time
 sys.path.insert(0, sys.argv[1])
-from tests.test_core_workspace_files import big_workspace
+from tests.core.test_core_workspace_files import big_workspace
 from core.workspace import save_workspace, SecretStore
 path, mode = sys.argv[2], sys.argv[3]
 if mode == "pause":  # stop right before the rename: the new file is written, not yet in place

@@ -12,7 +12,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from core.recording import Recording
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SENT = ['{"requestId": "a1", "ts": 1, "v": "x"}', '{"requestId": "a2", "ts": 2, "v": "y"}',
         "plain"]
 

@@ -14,7 +14,7 @@ from ui.conn_rows import ConnectionRow
 from ui.inspector_model import COL_PREVIEW
 from ui.main_window import PANELS, MainWindow, _Pending
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _layout(window: MainWindow) -> dict[str, tuple[bool, tuple[int, int, int, int]]]:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.servers.socketio_server import SocketIOServer, running
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

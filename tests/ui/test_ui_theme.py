@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtGui import QPalette
 
 from core.recording.diff import Status
+from tests.helpers_ui import dispose
 from ui import theme
 from ui.app import Options, show_window
 from ui.connections_model import STATE_COLORS
@@ -21,9 +22,7 @@ from ui.json_tree import KIND_COLORS
 from ui.replay_model import STATUSES
 from ui.templates import TEMPLATES
 
-from .helpers_ui import dispose
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UI = ROOT / "ui"
 LOOKUPS = {"color", "style", "css", "colors_of"}  # theme calls that take a name
 # Modules allowed a colour literal, with the reason. None today.

@@ -7,8 +7,7 @@ import json
 
 from websockets.asyncio.client import connect
 
-from tests.rawws import client_frame
-from tests.test_server_support import (
+from tests.core.test_server_support import (
     WAIT,
     closed_code,
     peer,
@@ -18,6 +17,7 @@ from tests.test_server_support import (
     url_with_token,
     wait_for,
 )
+from tests.rawws import client_frame
 from tests.timing import scaled
 
 

@@ -12,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from core.server import EmbeddedServer, ServerConfig, ServerStartError, make_token
-from tests.test_server_support import SECRET
+from tests.core.test_server_support import SECRET
 
 
 def _until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:

@@ -16,8 +16,8 @@ from core.events import Direction, Event, FrameEvent, Opcode, StateChanged
 from core.hub import EventHub
 from core.states import ConnState
 from core.wire import FAST_MAX, Wire
+from tests.core.test_hostile_client import NO_PING, ONCE, deflate, run_until_closed
 from tests.rawws import frame, handshake, raw_server
-from tests.test_hostile_client import NO_PING, ONCE, deflate, run_until_closed
 
 DEFLATE = b"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"
 

@@ -14,8 +14,8 @@ from core.events import ErrorEvent
 from core.hub import EventHub
 from core.recorder import Recorder
 from core.states import ConnState
+from tests.core.test_hostile_client import NO_PING, ONCE
 from tests.rawws import frame, handshake, raw_server, read_frame
-from tests.test_hostile_client import NO_PING, ONCE
 
 COUNT, SIZE = 20_000, 1024
 HOLD_BYTES = 128 * 1024

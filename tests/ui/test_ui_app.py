@@ -18,7 +18,7 @@ from ui.app import NO_DISPLAY, Options, main, open_window, parse_args
 from ui.connections_model import Column
 from ui.main_window import PANELS, MainWindow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_embedded_default_comes_alive(qtbot, config_dir, no_quit_on_close):

@@ -12,7 +12,7 @@ from core.decoders.mqtt import decoder as mqtt
 from core.events import Direction, Opcode
 from core.states import ConnState
 from tests.helpers_ui import dispose, make_bridge, until
-from tests.test_ui_topics_pairs import mqtt_handshake, rpc_server
+from tests.ui.test_ui_topics_pairs import mqtt_handshake, rpc_server
 from ui.composer_panel import ComposerPanel
 
 

@@ -18,8 +18,8 @@ from core.server import RoomServer
 from core.server.rooms import Member
 from core.server.wire import SLICE, Wire
 from tests.attackers import RawPeer
+from tests.core.test_server_support import running, wait_for
 from tests.rawws import BINARY, CLOSE, PING, PONG, TEXT, client_frame, close_payload, parse_close
-from tests.test_server_support import running, wait_for
 
 KEY = b"\x01\x02\x03\x04"
 

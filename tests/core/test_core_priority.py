@@ -20,8 +20,8 @@ from core.loopthread import LoopThread
 from core.priority import Priority
 from core.recorder import Recorder
 from core.states import ConnState
+from tests.core.test_hostile_client import NO_PING, ONCE
 from tests.rawws import frame, frames_until_close, handshake, raw_server
-from tests.test_hostile_client import NO_PING, ONCE
 
 FLOOD = 300_000  # 64 B frames, ~20 MB: far more than a test reads while claims hold it
 

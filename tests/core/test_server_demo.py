@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_server_support import peer, running, wait_for
+from tests.core.test_server_support import peer, running, wait_for
 
 
 async def test_bots_appear_in_rooms_and_clients_and_chat() -> None:

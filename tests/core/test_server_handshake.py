@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from core.server import TokenError, make_token, verify_token
-from tests.test_server_support import SECRET, WAIT, running, token, url_with_token, wait_for
+from tests.core.test_server_support import SECRET, WAIT, running, token, url_with_token, wait_for
 
 
 def _b64(obj: object) -> str:

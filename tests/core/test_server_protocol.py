@@ -7,7 +7,7 @@ import json
 import msgpack
 from websockets.asyncio.client import connect
 
-from tests.test_server_support import peer, running, url_with_token
+from tests.core.test_server_support import peer, running, url_with_token
 
 
 async def test_connected_message_names_the_client() -> None:

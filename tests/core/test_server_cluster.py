@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from core.server import RoomServer, ServerConfig, make_token
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT = 0.25
 TTL = 1.0
 BOUND = TTL + HEARTBEAT  # A crashed instance's clients are gone everywhere within this (stated).

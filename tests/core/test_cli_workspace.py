@@ -15,7 +15,7 @@ from core.config import ConnectionConfig, HeartbeatConfig, ReconnectPolicy
 from core.server import make_token
 from core.workspace import Environment, Variable, Workspace, save_workspace
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cli-workspace-secret-0123456789abcdef"
 
 

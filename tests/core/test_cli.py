@@ -16,7 +16,7 @@ import pytest
 from core.recording import Recording
 from core.server import verify_token
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests" / "node"
 
 
