@@ -23,7 +23,7 @@ LAYOUT_SIZE_SLACK = 0.1
 # default_layout() as QMainWindow.saveState() writes it for a 1280x800 window (base64), restored
 # by a new window in its place: restoreState() needs no Qt enum, and the first use of one costs
 # ~30 ms (PySide6 makes all ~125 enums of the Qt namespace at once), which the start-up skeleton
-# can then spend after it is shown. tests/test_ui_startup.py checks that it still matches
+# can then spend after it is shown. tests/ui/test_ui_startup.py checks that it still matches
 # default_layout(); `default_state()` makes it anew. If it cannot be restored (other docks, another
 # LAYOUT_VERSION), the window runs default_layout() instead.
 DEFAULT_STATE = (
