@@ -57,11 +57,11 @@ class WorkspaceController(QObject):
 
     def wire_panel(self, key: str, panel: QWidget) -> None:
         """Connect a panel to the workspace, once (each signal only if the panel has it); the
-        collections panel follows every new workspace."""
+        collections and load panels follow every new workspace."""
         if self.session is None:
             return
-        if key == "collections" and hasattr(panel, "set_workspace"):
-            panel.set_workspace(self.session)
+        if key in ("collections", "load") and hasattr(panel, "set_workspace"):
+            panel.set_workspace(self.session)  # (load: its scenarios, profiles, collections)
         if key in self._wired:
             return
         self._wired.add(key)
