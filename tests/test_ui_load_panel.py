@@ -47,10 +47,12 @@ async def test_a_docked_local_run_is_charted_mirrored_and_kept(
                     "the app's RTT in the load panel")
         assert panel.rtt_connection() == own
 
-        panel.scenario.setText(str(scenario_file(tmp_path, server.url, 600)))
+        panel.scenario.setText(str(scenario_file(tmp_path, f"{server.url}/?run=load", 600)))
         panel.duration.setValue(3)  # the panel's shape replaces the scenario's
         panel.local.setChecked(True)
         panel.mirror.setValue(2)
+        said: list[str] = []
+        bridge.message.connect(said.append)
         assert panel.start() and not panel.start_button.isEnabled()
         samples = list(panel.mirrors.ids)
         assert len(samples) == 2 and set(samples) <= set(bridge.commands.ids())
@@ -61,6 +63,8 @@ async def test_a_docked_local_run_is_charted_mirrored_and_kept(
                                 for r in range(inspector.model.rowCount())), 10,
                     "the samples' frames in the inspector")
         assert panel.rtt_connection() == own  # never a sample
+        assert window.workspace_controller.session_entries() == [  # nor remembered
+            bridge.commands.config(own).url]
         await until(lambda: not panel.session.running and not panel.timer.isActive(), 30,
                     "the run to end")
         session = panel.session
@@ -76,7 +80,7 @@ async def test_a_docked_local_run_is_charted_mirrored_and_kept(
         results = panel.results
         assert results is not None and panel.open_results.isEnabled()
         assert str(results) in panel.results_label.text()
-        assert str(results) in window.status.message_label.toolTip()
+        assert any(str(results) in line for line in said)  # in the status bar
         summary = json.loads((results / "summary.json").read_text())
         assert summary["sends"] == sends and summary["runner"] == "local"
         assert len((results / "stats.ndjson").read_text().splitlines()) >= 3

@@ -23,7 +23,7 @@ from ui import theme
 RATE_CURVES = (("users", "users"), ("sends/s", "sends_per_s"), ("replies/s", "replies_per_s"),
                ("errors/s", "errors_per_s"))
 LATENCY_CURVES = (("p50", "p50"), ("p95", "p95"), ("p99", "p99"))
-RTT_WINDOW_S = 900.0  # of the app's RTT drawn before the run's start, at most
+RTT_BEFORE_S = 60.0  # of the app's RTT drawn before the run's start (or before now)
 
 
 class LoadCharts(QWidget):
@@ -43,9 +43,13 @@ class LoadCharts(QWidget):
         self.rtt, self.rtt_title, (self.rtt_curve,) = self._chart(
             layout, (("RTT", "rtt"),), [rtt_colour], "")
         self.rtt_colour = rtt_colour
+        self.set_rtt_source(None)
+
+    def follow_run(self) -> None:
+        """One time axis for the three charts from the run's start (before it, the RTT chart
+        has its own: the last minute, in seconds ago)."""
         self.latency.setXLink(self.rates)
         self.rtt.setXLink(self.rates)
-        self.set_rtt_source(None)
 
     @staticmethod
     def _chart(layout: QHBoxLayout, fields: tuple[tuple[str, str], ...], colours: list[str],
@@ -98,11 +102,12 @@ class LoadCharts(QWidget):
                                   "selected one, else the first open one), beside the load")
 
     def draw_rtt(self, rows: np.ndarray | None, started: float) -> None:
-        """RTT rows (epoch time, seconds) on the run's axis: seconds since `started` (epoch)."""
+        """RTT rows (epoch time, seconds) in seconds since `started` (epoch), from a minute
+        before it."""
         if rows is None or not len(rows):
             self.rtt_curve.setData([], [])
             return
-        rows = rows[rows[:, 0] >= started - RTT_WINDOW_S]
+        rows = rows[rows[:, 0] >= started - RTT_BEFORE_S]
         self.rtt_curve.setData(rows[:, 0] - started, rows[:, 1] * 1000.0)
 
 

@@ -157,6 +157,8 @@ class LoadPanel(QWidget):
     def _results_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.results_label = ElidedLabel(min_chars=12)
+        self.results_label.setText("Results are kept beside the session's recording (else in "
+                                   "the app's data folder)")
         self.open_results = QPushButton("Open folder")
         self.open_results.setToolTip("Open the run's results (Locust's CSV/JSON, summary.json)")
         self.open_results.clicked.connect(self.open_results_folder)
@@ -206,6 +208,7 @@ class LoadPanel(QWidget):
             workers=self.workers.value(), out_dir=self.results))
         self.points.clear()
         self.started = time.time()
+        self.charts.follow_run()
         self.session.start()
         self.mirrors.open(plan, self.mirror.value())
         self.timer.start()
@@ -320,7 +323,8 @@ class LoadPanel(QWidget):
         conn_id = self.rtt_connection()
         entry = None if conn_id is None else self.bridge.series.get(conn_id)
         self.charts.set_rtt_source(None if conn_id is None else self.bridge.label_of(conn_id))
-        self.charts.draw_rtt(None if entry is None else entry.rtt.view(), self.started)
+        started = self.started if self.session is not None else time.time()  # else: "s ago"
+        self.charts.draw_rtt(None if entry is None else entry.rtt.view(), started)
 
     def rtt_connection(self) -> int | None:
         """The selected connection, else the first open one; never a mirrored sample."""
