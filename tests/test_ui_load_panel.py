@@ -21,7 +21,7 @@ from ui.workspace_session import WorkspaceSession
 def scenario_file(tmp_path: Path, url: str, duration: float) -> Path:
     path = tmp_path / "pings.toml"
     path.write_text(f'url = "{url}"\nusers = 5\nspawn_rate = 50\nduration = {duration}\n'
-                    "on_open = ['{\"type\":\"join\",\"room\":\"load\"}']\n"
+                    "on_open = ['{\"type\":\"join_room\",\"room\":\"load\"}']\n"
                     "[send]\nmessages = ['{\"type\":\"ping\"}']\nrate = 5\n")
     return path
 
@@ -58,10 +58,16 @@ async def test_a_docked_local_run_is_charted_mirrored_and_kept(
         assert len(samples) == 2 and set(samples) <= set(bridge.commands.ids())
         await until(lambda: all(bridge.state_of(i) is ConnState.OPEN for i in samples), 10,
                     "the mirrored samples open")
-        inspector = window.panels["inspector"]
-        await until(lambda: any(getattr(inspector.model.frame(r), "conn_id", None) in samples
-                                for r in range(inspector.model.rowCount())), 10,
-                    "the samples' frames in the inspector")
+        model = window.panels["inspector"].model
+
+        def sample_frames() -> list[tuple[int, str, bytes]]:
+            frames = (model.frame(r) for r in range(model.rowCount()))
+            return [(f.conn_id, f.direction, bytes(f.payload)) for f in frames
+                    if getattr(f, "conn_id", None) in samples and hasattr(f, "payload")]
+
+        await until(lambda: {c for c, d, p in sample_frames() if b'"join_room"' in p
+                             and d == "out"} == set(samples), 10,
+                    "each sample's on-open join in the inspector")
         assert panel.rtt_connection() == own  # never a sample
         assert window.workspace_controller.session_entries() == [  # nor remembered
             bridge.commands.config(own).url]
@@ -105,9 +111,7 @@ async def test_results_beside_the_recording(
         folder = panel.results_dir(plan)
         assert folder.parent == tmp_path / "rec" and folder.name.startswith("session.load-pings-")
     finally:
-        if window.recorder is not None:
-            window.recorder.close()
-        await window.shutdown()
+        await window.shutdown()  # closes the recording too
         dispose(window, bridge)
 
 
@@ -154,4 +158,44 @@ async def test_closing_the_panel_stops_the_run(
         panel.shutdown()
         bridge.stop()
         dispose(panel, bridge)
+    assert not psutil.Process().children(recursive=True)
+
+
+async def test_a_locust_run_keeps_locusts_files_beside_the_recording(
+        qtbot, embedded_server, config_dir: Path, tmp_path: Path, no_quit_on_close) -> None:
+    """A real Locust master and one worker: the panel names the folder with Locust's CSV and
+    JSON, kept beside the session's recording, and the command for workers elsewhere."""
+    from core.facade import Recorder
+
+    server = embedded_server(auth=False)
+    bridge = make_bridge()
+    window = MainWindow(bridge, remember_layout=False)
+    window.recorder = Recorder(tmp_path / "rec" / "session.sqlite")
+    panel = window.panels["load"]
+    try:
+        panel.workspace_path = tmp_path / "workspace.toml"
+        panel.scenario.setText(str(scenario_file(tmp_path, server.url, 600)))
+        panel.users.setValue(4)
+        panel.duration.setValue(4)
+        panel.workers.setValue(1)
+        assert panel.start()
+        await until(lambda: "Workers on other machines: " in panel.status.text(), 60,
+                    "Locust's workers ready")
+        await until(lambda: not panel.session.running and not panel.timer.isActive(), 90,
+                    "the run to end")
+        session = panel.session
+        assert session.error is None and session.final is not None
+        assert session.final.send.requests > 10 and session.final.failures == 0
+        results = panel.results
+        assert results is not None and results.parent == tmp_path / "rec"
+        assert panel.results_label.text() == f"Results: {results}"
+        assert panel.open_results.isEnabled()
+        for name in ("locust_stats.csv", "locust.json", "summary.json", "stats.ndjson"):
+            assert (results / name).is_file(), name
+        summary = json.loads((results / "summary.json").read_text())
+        assert summary["runner"] == "locust" and summary["results"] == str(results)
+        assert panel.summary.item(1, 0).text() == f"{session.final.send.requests:,}"
+    finally:
+        await window.shutdown()  # closes the recording too
+        dispose(window, bridge)
     assert not psutil.Process().children(recursive=True)
