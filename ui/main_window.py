@@ -380,7 +380,7 @@ class MainWindow(WindowMenus, WindowLayout, QMainWindow):
         from ui.window_stop import stop_load, stop_server
 
         self.remember_session()  # while its connections and the embedded server still run
-        load = asyncio.ensure_future(stop_load(self))  # beside the rest: it may take seconds
+        load = stop_load(self)  # beside the rest: it may take seconds
         bridge = self.bridge
         if bridge is not None:  # None: closed before the session started
             try:
@@ -392,7 +392,8 @@ class MainWindow(WindowMenus, WindowLayout, QMainWindow):
         if self.recorder is not None:  # after the connections closed: their last frames too
             await asyncio.to_thread(self.recorder.close)
         await stop_server(self)  # or the panel's local cluster, its Redis too
-        await load
+        if load is not None:
+            await load
         with contextlib.suppress(RuntimeError):  # the C++ objects may already be gone
             for timer in self.findChildren(QTimer):  # panels' own refresh timers
                 timer.stop()

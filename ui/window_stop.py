@@ -14,14 +14,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def stop_load(window: MainWindow) -> None:
-    stop_run = getattr(window.panels.get("load"), "stop_run", None)  # None: a placeholder
-    if stop_run is None:
-        return
-    try:
-        await stop_run()
-    except Exception:
-        log.exception("stopping the load run failed")
+def stop_load(window: MainWindow) -> asyncio.Future[None] | None:
+    """The load run's stop, started now (it may take seconds: it runs beside the rest of the
+    shutdown); None when no run goes."""
+    panel = window.panels.get("load")
+    session = getattr(panel, "session", None)  # None: a placeholder, or no run yet
+    if panel is None or session is None or not session.running:
+        return None
+
+    async def stop() -> None:
+        try:
+            await panel.stop_run()
+        except Exception:
+            log.exception("stopping the load run failed")
+
+    return asyncio.ensure_future(stop())
 
 
 async def stop_server(window: MainWindow) -> None:
