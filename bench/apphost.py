@@ -54,16 +54,12 @@ def run_qt(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 
     if hasattr(ui_app, "_quiet_qt_noise"):
         ui_app._quiet_qt_noise()
-    collector = (
-        ui_app._collect_garbage_on_gui_thread(app)
-        if hasattr(ui_app, "_collect_garbage_on_gui_thread") else None
-    )
+    collector = ui_app.tune_interpreter(app)  # the app's GIL turns and collector, as main()
     try:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
             return runner.run(main())
     finally:
-        if collector is not None:
-            collector.stop()
+        collector.stop()
         gc.enable()
 
 

@@ -158,9 +158,10 @@ async def app(port: int, count: int, timeout: float) -> dict[str, object]:
     await asyncio.sleep(0.8)  # the window is laid out and painted once before the flood
     rss_start = rss_mb()
     probe.start()
-    conns.append(session.window.connections.add_connection(
+    conn_id = session.window.connections.add_connection(
         ConnectionConfig(url=f"ws://127.0.0.1:{port}/blob", name="flood")
-    ))
+    )
+    conns.append(session.manager.get(conn_id))
     ok = await until(lambda: st["last"], timeout)
     ingest_done = time.monotonic()
     # The UI has caught up once every frame event on the hub reached the inspector (or was

@@ -72,11 +72,12 @@ async def app(port: int, d: float) -> dict[str, object]:
     from core.states import ConnState
 
     session = open_app([])
-    conn = session.window.connections.add_connection(ConnectionConfig(
+    conn_id = session.window.connections.add_connection(ConnectionConfig(
         url=f"ws://127.0.0.1:{port}/", name="rtt",
         heartbeat=HeartbeatConfig(interval=INTERVAL, timeout=5.0),
     ))
-    assert conn is not None
+    assert conn_id is not None
+    conn = session.manager.get(conn_id)
     if not await until(lambda: conn.state is ConnState.OPEN, 30):
         raise RuntimeError("the app's connection did not open")
     probe = TickProbe()

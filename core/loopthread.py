@@ -11,26 +11,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-# Python hands the GIL to a waiting thread after this long (default 5 ms). The GUI thread takes
-# the GIL anew for every call Qt makes into Python (each pyqtgraph item's paint and bounding
-# rect, each slot); while the network thread floods, each of those waits up to this long, so a
-# chart repaint of ~100 such calls stalled the window for 100+ ms at 1 ms. A pong read while
-# the GUI runs Python waits at most this long too. Measured on ingest: 0.2 ms halves the tick
-# gaps of 1 ms for about a tenth of the throughput.
-SWITCH_INTERVAL = 0.0002
 
 
 class LoopThread:
     """`LoopThread()` starts the loop; `stop()` cancels what still runs and ends the thread."""
 
     def __init__(self, name: str = "socketscope-core") -> None:
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.loop = asyncio.SelectorEventLoop()  # never the policy's loop: a GUI may replace it
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()

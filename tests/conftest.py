@@ -22,8 +22,11 @@ if str(ROOT) not in sys.path:
 def pytest_configure(config):  # type: ignore[no-untyped-def]
     """The collector must never run on the server's thread: it could destroy a Qt object there,
     whose timers Qt then cannot stop (a later crash). Collect on the main thread between tests,
-    as the app does on its GUI thread."""
+    as the app does on its GUI thread. GIL turns are as short as the app's too."""
+    from ui.app import SWITCH_INTERVAL
+
     gc.disable()
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 @pytest.fixture(autouse=True)
