@@ -69,7 +69,7 @@ class LoadPanel(QWidget):
         super().__init__(window)
         self.setObjectName("LoadPanel")
         self.bridge = bridge
-        self.window_ = window
+        self.main_window = window
         self.workspace: WorkspaceSession | None = None  # the window's (wire_panel)
         self.workspace_path: Path | None = None  # without one: this file, else the default
         self.session: LoadSession | None = None
@@ -223,7 +223,7 @@ class LoadPanel(QWidget):
     def results_dir(self, plan: LoadPlan) -> Path:
         """Beside the session's recording when there is one, else in the app's data folder."""
         name = f"{plan.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        recorder = getattr(self.window_, "recorder", None)
+        recorder = getattr(self.main_window, "recorder", None)
         path = getattr(recorder, "path", None)
         if isinstance(path, Path):
             return path.parent / f"{path.stem}.load-{name}"
