@@ -291,8 +291,8 @@ class LoadPanel(QWidget):
         """The live stats and the summary beside Locust's own files (the local runner has
         only these); the folder is named in the panel and the status bar."""
         folder, plan = self.results, self.plan
-        if folder is None or plan is None:
-            return
+        if folder is None or plan is None or (session.final is None and not self.points):
+            return  # it failed before any figure: its error is the panel's line
         try:
             folder.mkdir(parents=True, exist_ok=True)
             lines = "".join(json.dumps(p.to_json()) + "\n" for p in self.points)
