@@ -39,7 +39,7 @@ _LENT = {
     "core.decoders.pairing": "OTHER Pair Pairer Percentiles Reservoir Unanswered",
     "core.decoders.payloads": "readings",
     "core.decoders.registry": "AUTO RAW Registry",
-    "core.load": "ScenarioError find_scenario make_plan",
+    "core.load": "LoadPlan ScenarioError find_scenario make_plan",
     "core.load.locust_run": "LocustOptions",
     "core.load.session": "LoadSession",
     "core.load.stats": "LoadStats",
@@ -67,6 +67,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 _EXPORTS["ScheduledMessage"] = ("core.schedule", "Message")  # plainer names than the modules'
 _EXPORTS["pair_label"] = ("core.decoders.pairing", "label")
 _EXPORTS["LOAD_FIGURES"] = ("core.load.stats", "NAMES")
+_EXPORTS["load_summary"] = ("core.cli_load", "summary")
 
 __all__ = ["Commands", "decoder_choices", *_EXPORTS]
 

@@ -1,26 +1,27 @@
 """The load panel: runs a scenario (core.load.LoadSession: Locust or the local runner, both in
-subprocesses, watched from a thread) and charts its stats live. The session's stats are drained
-on one timer tick and drawn in one batch, never per sample; after the run, a summary table."""
+subprocesses, watched from a thread) and charts its stats live beside the RTT of the app's own
+connection to the target. The session's stats are drained on one timer tick and drawn in one
+batch, never per sample. A few samples of the run can be mirrored into the inspector as ordinary
+connections. After the run: a summary table and the results folder, kept beside the session's
+recording when there is one."""
 
 from __future__ import annotations
 
-import os
+import asyncio
+import json
 import time
 from collections import deque
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
-
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from core.facade import (
     LOAD_FIGURES,
+    LoadPlan,
     LoadSession,
     LoadStats,
     LocustOptions,
@@ -43,77 +45,127 @@ from core.facade import (
     data_dir,
     default_workspace_path,
     find_scenario,
+    load_summary,
     load_workspace,
     make_plan,
 )
-from ui import theme
+from core.states import ConnState
+from ui.bridge import CoreBridge, TickBatch
+from ui.elided_label import ElidedLabel
+from ui.load_charts import LoadCharts
+from ui.load_mirror import MAX_MIRRORS, Mirrors
+
+if TYPE_CHECKING:
+    from ui.workspace_session import WorkspaceSession
 
 TICK_MS = 500
 HISTORY = 3600  # seconds of points kept per curve
-RATE_CURVES = (("users", "users"), ("sends/s", "sends_per_s"), ("replies/s", "replies_per_s"))
-LATENCY_CURVES = (("p50 ms", "p50"), ("p95 ms", "p95"), ("p99 ms", "p99"))
+STOP_TIMEOUT = 30.0  # s for a run's subprocesses to end at shutdown
 Spin = TypeVar("Spin", QSpinBox, QDoubleSpinBox)
 
 
 class LoadPanel(QWidget):
-    def __init__(self, workspace_path: Path | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.workspace_path = workspace_path
+    def __init__(self, bridge: CoreBridge, window: QWidget | None = None) -> None:
+        super().__init__(window)
+        self.setObjectName("LoadPanel")
+        self.bridge = bridge
+        self.main_window = window
+        self.workspace: WorkspaceSession | None = None  # the window's (wire_panel)
+        self.workspace_path: Path | None = None  # without one: this file, else the default
         self.session: LoadSession | None = None
+        self.plan: LoadPlan | None = None
+        self.results: Path | None = None
+        self.started = time.time()  # epoch of the run's t = 0 (the RTT chart's too)
+        self.selected: list[int] = []  # the connections panel's selection
+        self.mirrors = Mirrors(bridge)
         self.points: deque[LoadStats] = deque(maxlen=HISTORY)
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
+        self._next_rtt = 0.0
+        self._build()
+        bridge.tick.connect(self._on_bridge_tick)
+
+    def _build(self) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(3)
         layout.addLayout(self._scenario_row())
         layout.addLayout(self._shape_row())
-        self.status = QLabel("Pick a scenario file, or a [[scenarios]] name of the workspace.")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.setWordWrap(True)
+        self.status = _label("Pick a scenario file, or a [[scenarios]] name of the workspace.")
         layout.addWidget(self.status)
-        self.rates, self.rate_curves = _plot("per second", RATE_CURVES)
-        self.latency, self.latency_curves = _plot("reply latency", LATENCY_CURVES)
-        layout.addWidget(self.rates, 1)
-        layout.addWidget(self.latency, 1)
+        layout.addLayout(self._results_row())
+        charts_row = QHBoxLayout()
+        self.charts = LoadCharts()
+        charts_row.addWidget(self.charts, 1)
+        charts_row.addWidget(self._summary_table(), 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(charts_row, 1)
+
+    def _summary_table(self) -> QTableWidget:
         self.summary = QTableWidget(len(LOAD_FIGURES), 2)
-        self.summary.setHorizontalHeaderLabels(["samples", "failures"])
+        self.summary.setHorizontalHeaderLabels(["samples", "failed"])
         self.summary.setVerticalHeaderLabels(list(LOAD_FIGURES))
-        self.summary.setMaximumHeight(110)
-        layout.addWidget(self.summary)
+        self.summary.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.summary.verticalHeader().setDefaultSectionSize(22)
+        self.summary.setFixedWidth(170)
+        self.summary.setFixedHeight(self.summary.horizontalHeader().sizeHint().height()
+                                    + 22 * len(LOAD_FIGURES) + 4)
+        self.summary.setToolTip("Totals of the run: connects, messages sent, replies expected")
+        return self.summary
 
     def _scenario_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.scenario = QLineEdit()
         self.scenario.setPlaceholderText("scenario.toml or a workspace scenario's name")
-        browse = QPushButton("Browse…")
+        self.scenario.setMinimumWidth(80)
+        browse = QPushButton("…")
+        browse.setToolTip("Pick a scenario file")
+        browse.setMaximumWidth(32)
         browse.clicked.connect(self._browse)
-        row.addWidget(QLabel("Scenario"))
-        row.addWidget(self.scenario, 1)
-        row.addWidget(browse)
-        return row
-
-    def _shape_row(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.users = _spin(QSpinBox(), 0, 100_000, "users (0: the scenario's)")
-        self.spawn_rate = _spin(QDoubleSpinBox(), 0, 10_000, "clients/s (0: the scenario's)")
-        self.duration = _spin(QDoubleSpinBox(), 0, 86_400, "seconds (0: the scenario's)")
-        self.workers = _spin(QSpinBox(), 1, 64, "Locust workers on this machine")
-        self.workers.setValue(2)
         self.local = QCheckBox("Local")
-        self.local.setToolTip("the core's own connections in a child process (up to ~1,000)")
+        self.local.setToolTip("the core's own connections in a child process (up to ~1,000); "
+                              "unchecked: Locust, a master and its workers")
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
-        for label, widget in (("Users", self.users), ("Spawn/s", self.spawn_rate),
-                              ("Duration", self.duration), ("Workers", self.workers)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
-        for widget in (self.local, self.start_button, self.stop_button):
-            row.addWidget(widget)
+        for widget, stretch in ((QLabel("Scenario"), 0), (self.scenario, 1), (browse, 0),
+                                (self.local, 0), (self.start_button, 0), (self.stop_button, 0)):
+            row.addWidget(widget, stretch)
+        return row
+
+    def _shape_row(self) -> QHBoxLayout:
+        """The run's shape, each box saying what it holds (0: the scenario's own)."""
+        row = QHBoxLayout()
+        self.users = _spin(QSpinBox(), 0, 100_000, " users", "scenario's users")
+        self.spawn_rate = _spin(QDoubleSpinBox(), 0, 10_000, " new/s", "scenario's rate")
+        self.spawn_rate.setDecimals(1)
+        self.duration = _spin(QDoubleSpinBox(), 0, 86_400, " s", "scenario's time")
+        self.duration.setDecimals(0)
+        self.workers = _spin(QSpinBox(), 1, 64, " workers", "")
+        self.workers.setValue(2)
+        self.workers.setToolTip("Locust workers on this machine")
+        self.mirror = _spin(QSpinBox(), 0, MAX_MIRRORS, " mirrored", "no samples")
+        self.mirror.setToolTip("Connections of the app that open as the run's clients do, so "
+                               "their frames show in the inspector; closed when the run ends")
+        self.local.toggled.connect(lambda local: self.workers.setEnabled(not local))
+        for widget in (self.users, self.spawn_rate, self.duration, self.workers, self.mirror):
+            row.addWidget(widget, 1)
+        return row
+
+    def _results_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.results_label = ElidedLabel(min_chars=12)
+        self.results_label.setText("Results are kept beside the session's recording (else in "
+                                   "the app's data folder)")
+        self.open_results = QPushButton("Open folder")
+        self.open_results.setToolTip("Open the run's results (Locust's CSV/JSON, summary.json)")
+        self.open_results.clicked.connect(self.open_results_folder)
+        self.open_results.setEnabled(False)
+        self.open_results.setMinimumWidth(self.open_results.sizeHint().width())
+        row.addWidget(self.results_label, 1)
+        row.addWidget(self.open_results)
         return row
 
     def _browse(self) -> None:
@@ -121,43 +173,80 @@ class LoadPanel(QWidget):
         if path:
             self.scenario.setText(path)
 
+    def set_workspace(self, session: WorkspaceSession) -> None:
+        """The window's workspace: its scenarios, profiles, collections and secrets, as they are
+        in the app (saved or not)."""
+        self.workspace = session
+
+    def set_connections(self, ids: list[int]) -> None:
+        """The connections panel's selection: the first open one is the RTT shown."""
+        self.selected = list(ids)
+        self._next_rtt = 0.0
+
     # ---- running ---------------------------------------------------------------------------
 
     def start(self) -> bool:
         if self.session is not None and self.session.running:
             return False
         try:
-            ws = load_workspace(self.workspace_path or default_workspace_path())
+            if self.workspace is not None:
+                ws, secrets = self.workspace.workspace, self.workspace.secrets
+            else:
+                ws = load_workspace(self.workspace_path or default_workspace_path())
+                secrets = SecretStore()
             plan = make_plan(
                 find_scenario(self.scenario.text().strip(), ws), ws,
-                Resolver(ws.environment(), SecretStore()).resolve,
+                Resolver(ws.environment(), secrets).resolve,
                 users=self.users.value() or None, spawn_rate=self.spawn_rate.value() or None,
                 duration=self.duration.value() or None)
         except (ScenarioError, WorkspaceError) as exc:
             self.status.setText(f"Cannot start: {exc}")
             return False
-        out = data_dir() / "load" / f"{plan.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.session = LoadSession(plan, local=self.local.isChecked(),
-                                   options=LocustOptions(workers=self.workers.value(), out_dir=out))
+        self.plan, self.results = plan, self.results_dir(plan)
+        local = self.local.isChecked()
+        self.session = LoadSession(plan, local=local, options=LocustOptions(
+            workers=self.workers.value(), out_dir=self.results))
         self.points.clear()
+        self.started = time.time()
+        self.charts.follow_run()
         self.session.start()
+        self.mirrors.open(plan, self.mirror.value())
         self.timer.start()
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(True)
-        runner = "local runner" if self.local.isChecked() else f"Locust ({out})"
-        self.status.setText(f"Starting {plan.users} clients on the {runner}…")
+        self.open_results.setEnabled(False)
+        self.results_label.setText(f"Results will be in {self.results}")
+        runner = "the local runner" if local else f"Locust ({self.workers.value()} workers)"
+        self.status.setText(f"Starting {plan.users} clients on {runner}…")
         return True
+
+    def results_dir(self, plan: LoadPlan) -> Path:
+        """Beside the session's recording when there is one, else in the app's data folder."""
+        name = f"{plan.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        recorder = getattr(self.main_window, "recorder", None)
+        path = getattr(recorder, "path", None)
+        if isinstance(path, Path):
+            return path.parent / f"{path.stem}.load-{name}"
+        return data_dir() / "load" / name
 
     def stop(self) -> None:
         if self.session is not None:
             self.session.stop()
 
-    def shutdown(self, timeout: float = 30.0) -> None:
-        """Stop the run and wait for its subprocesses to end (the window calls this on close)."""
+    def shutdown(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop the run and wait for its subprocesses to end (blocks: tests, closeEvent)."""
         self.timer.stop()
         if self.session is not None:
             self.session.stop()
             self.session.join(timeout)
+
+    async def stop_run(self, timeout: float = STOP_TIMEOUT) -> None:
+        """The same without blocking the GUI thread (the window's shutdown)."""
+        self.timer.stop()
+        session = self.session
+        if session is not None and session.running:
+            session.stop()
+            await asyncio.to_thread(session.join, timeout)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
@@ -170,27 +259,22 @@ class LoadPanel(QWidget):
         fresh = session.drain()
         if fresh:
             self.points.extend(fresh)
-            self._redraw()
+            self.charts.draw(self.points)
             self._show(fresh[-1], session)
         if not session.running:
             self.timer.stop()
             self.start_button.setEnabled(True)
             self.stop_button.setEnabled(False)
+            self.mirrors.close()
             if session.error:
                 self.status.setText(f"The run failed: {session.error}")
-
-    def _redraw(self) -> None:
-        t = np.fromiter((p.t for p in self.points), float, len(self.points))
-        for curves, fields in ((self.rate_curves, RATE_CURVES),
-                               (self.latency_curves, LATENCY_CURVES)):
-            for curve, (_, name) in zip(curves, fields, strict=True):
-                values = [getattr(p, name) for p in self.points]
-                y = np.array([np.nan if v is None else v for v in values], float)
-                curve.setData(t, y, connect="finite")
+            self._keep_results(session)
 
     def _show(self, stats: LoadStats, session: LoadSession) -> None:
         words = (f"{stats.state}: {stats.users} users, {stats.sends_per_s:g} sends/s, "
                  f"{stats.replies_per_s:g} replies/s, {stats.failures} failures")
+        if stats.p50 is not None:
+            words += f", reply p50/p95/p99 {stats.p50:g}/{stats.p95:g}/{stats.p99:g} ms"
         if session.remote_worker_command:
             words += f"\nWorkers on other machines: {session.remote_worker_command}"
         if session.final is not None:
@@ -199,27 +283,71 @@ class LoadPanel(QWidget):
         for row, name in enumerate(LOAD_FIGURES):
             counts = getattr(stats, name)
             for col, value in enumerate((counts.requests, counts.failures)):
-                self.summary.setItem(row, col, QTableWidgetItem(f"{value:,}"))
+                item = QTableWidgetItem(f"{value:,}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.summary.setItem(row, col, item)
+
+    def _keep_results(self, session: LoadSession) -> None:
+        """The live stats and the summary beside Locust's own files (the local runner has
+        only these); the folder is named in the panel and the status bar."""
+        folder, plan = self.results, self.plan
+        if folder is None or plan is None or (session.final is None and not self.points):
+            return  # it failed before any figure: its error is the panel's line
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            lines = "".join(json.dumps(p.to_json()) + "\n" for p in self.points)
+            (folder / "stats.ndjson").write_text(lines, encoding="utf-8")
+            if session.final is not None:
+                local = session.local
+                doc = load_summary(plan, session.final, None if local else folder)
+                (folder / "summary.json").write_text(json.dumps(doc, indent=1) + "\n",
+                                                     encoding="utf-8")
+        except OSError as exc:
+            self.results_label.setText(f"Cannot keep the results in {folder}: {exc}")
+            return
+        self.results_label.setText(f"Results: {folder}")
+        self.open_results.setEnabled(True)
+        self.bridge.message.emit(f"Load run {plan.name}: results in {folder}")
+
+    def open_results_folder(self) -> bool:
+        if self.results is None or not self.results.is_dir():
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.results)))
+
+    # ---- the app's own connection -------------------------------------------------------------
+
+    def _on_bridge_tick(self, batch: TickBatch) -> None:
+        if batch.time < self._next_rtt or not self.isVisible():
+            return
+        self._next_rtt = batch.time + TICK_MS / 1000
+        conn_id = self.rtt_connection()
+        entry = None if conn_id is None else self.bridge.series.get(conn_id)
+        self.charts.set_rtt_source(None if conn_id is None else self.bridge.label_of(conn_id))
+        started = self.started if self.session is not None else time.time()  # else: "s ago"
+        self.charts.draw_rtt(None if entry is None else entry.rtt.view(), started)
+
+    def rtt_connection(self) -> int | None:
+        """The selected connection, else the first open one; never a mirrored sample."""
+        samples = set(self.mirrors.ids)
+        candidates = [i for i in self.selected if i not in samples] + [
+            i for i in self.bridge.commands.ids() if i not in samples]
+        for conn_id in candidates:
+            if self.bridge.state_of(conn_id) is ConnState.OPEN:
+                return conn_id
+        return None
 
 
-def _spin(box: Spin, low: int, high: int, tip: str) -> Spin:
+def _spin(box: Spin, low: int, high: int, suffix: str, zero: str) -> Spin:
     box.setRange(low, high)
-    box.setToolTip(tip)
+    box.setSuffix(suffix)
+    box.setSpecialValueText(zero)  # shown for the lowest value
+    box.setToolTip(f"{suffix.strip()} (0: the {zero})" if zero else suffix.strip())
     return box
 
 
-def _plot(title: str, fields: tuple[tuple[str, str], ...]) -> tuple[pg.PlotWidget,
-                                                                   list[pg.PlotDataItem]]:
-    plot = pg.PlotWidget(background=theme.color("chart_background"))
-    plot.setTitle(title)
-    plot.setMenuEnabled(False)
-    plot.setMinimumHeight(90)
-    plot.addLegend(offset=(4, 4))
-    colours = theme.current().colors_of("chart_series")
-    curves = []
-    for i, (label, _) in enumerate(fields):
-        curve = plot.plot([], [], name=label, pen=pg.mkPen(colours[i % len(colours)], width=1.5))
-        curve.setClipToView(True)
-        curve.setDownsampling(auto=True, method="peak")
-        curves.append(curve)
-    return plot, curves
+def _label(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setWordWrap(True)
+    return label

@@ -377,7 +377,10 @@ class MainWindow(WindowMenus, WindowLayout, QMainWindow):
         import asyncio
         import contextlib
 
+        from ui.window_stop import stop_load, stop_server
+
         self.remember_session()  # while its connections and the embedded server still run
+        load = stop_load(self)  # beside the rest: it may take seconds
         bridge = self.bridge
         if bridge is not None:  # None: closed before the session started
             try:
@@ -388,12 +391,9 @@ class MainWindow(WindowMenus, WindowLayout, QMainWindow):
             bridge.stop()
         if self.recorder is not None:  # after the connections closed: their last frames too
             await asyncio.to_thread(self.recorder.close)
-        server = bridge.server if bridge is not None else None
-        if server is not None:
-            try:
-                await asyncio.to_thread(server.stop)
-            except Exception:
-                log.exception("stopping the embedded server failed")
+        await stop_server(self)  # or the panel's local cluster, its Redis too
+        if load is not None:
+            await load
         with contextlib.suppress(RuntimeError):  # the C++ objects may already be gone
             for timer in self.findChildren(QTimer):  # panels' own refresh timers
                 timer.stop()

@@ -8,30 +8,20 @@ import time
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase, QGuiApplication, QResizeEvent
+from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (
     QBoxLayout,
-    QCheckBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
-    QSplitter,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from core.facade import (
-    MAX_INSTANCES,
     EmbeddedServer,
     LocalCluster,
     ServerConfig,
@@ -40,20 +30,12 @@ from core.facade import (
 )
 from ui import theme
 from ui.bridge import CoreBridge, TickBatch
+from ui.server_form import ServerForm
 
 SNAPSHOT_EVERY_S = 0.5  # clients and rooms refresh at most twice a second
-LOG_LINES = 2000
 TOKEN_TTL = 24 * 3600
 STACKED_LIVE_HEIGHT = 270  # least height of clients/rooms + log below the settings
 LEVEL_TAGS = {"info": "INFO", "warning": "WARN", "error": "ERR "}
-
-
-def _heading(text: str) -> QLabel:
-    label = QLabel(text)
-    font = label.font()
-    font.setBold(True)
-    label.setFont(font)
-    return label
 
 
 def _plural(n: int, word: str) -> str:
@@ -64,7 +46,7 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-class ServerPanel(QWidget):
+class ServerPanel(ServerForm, QWidget):
     """The server in `bridge.server` (started here or by the app); `bridge.server` follows it."""
 
     server_started = Signal(object)  # EmbeddedServer
@@ -121,108 +103,6 @@ class ServerPanel(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
-
-    def _build_settings(self) -> QFormLayout:
-        """Host and port, auth and the token to copy, the demo bots."""
-        self.host_edit = QLineEdit()
-        self.port_spin = QSpinBox()
-        self.port_spin.setRange(0, 65535)
-        self.port_spin.setSpecialValueText("auto")
-        self.port_spin.setToolTip("0 (auto) picks a free port")
-        self.auth_check = QCheckBox("require a token (JWT HS256)")
-        self.secret_edit = QLineEdit()
-        self.secret_edit.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
-        self.secret_edit.setToolTip("Secret that signs and checks tokens")
-        self.subject_edit = QLineEdit("tester")
-        self.subject_edit.setToolTip("Display name (sub claim) of the copied token")
-        self.copy_token_button = QPushButton("Copy token")
-        self.copy_token_button.setToolTip("Copy a 24 h token for this name to the clipboard")
-        self.copy_token_button.clicked.connect(self.copy_token)
-        hostport = QHBoxLayout()
-        hostport.addWidget(self.host_edit, 1)
-        hostport.addSpacing(6)
-        hostport.addWidget(QLabel("port"))
-        hostport.addWidget(self.port_spin)
-        token_row = QHBoxLayout()
-        token_row.addWidget(self.subject_edit, 1)
-        token_row.addWidget(self.copy_token_button)
-        settings = QFormLayout()
-        settings.setVerticalSpacing(4)
-        settings.addRow("Host:", hostport)
-        settings.addRow("Auth:", self.auth_check)
-        settings.addRow("Secret:", self.secret_edit)
-        settings.addRow("Token for:", token_row)
-        self.instances_spin = QSpinBox()
-        self.instances_spin.setRange(1, MAX_INSTANCES)
-        self.instances_spin.setSpecialValueText("1 (no cluster)")
-        self.instances_spin.setToolTip(
-            "More than 1: a local cluster, the instances sharing rooms through a redis-server "
-            "started here (docs/scaling.md)"
-        )
-        settings.addRow("Instances:", self.instances_spin)
-
-        self.bots_spin = QSpinBox()
-        self.bots_spin.setRange(0, 500)
-        self.bots_spin.setSuffix(" bots")
-        self.rate_spin = QDoubleSpinBox()
-        self.rate_spin.setRange(0.0, 1000.0)
-        self.rate_spin.setDecimals(1)
-        self.rate_spin.setSingleStep(0.5)
-        self.rate_spin.setSuffix(" msg/s each")
-        self.bots_spin.valueChanged.connect(self._apply_demo)
-        self.rate_spin.valueChanged.connect(self._apply_demo)
-        demo = QHBoxLayout()
-        demo.addWidget(self.bots_spin)
-        demo.addWidget(self.rate_spin, 1)
-        settings.addRow("Demo:", demo)
-        return settings
-
-    def _build_live(self) -> QSplitter:
-        """Clients and rooms above the server's log."""
-        self.totals_label = QLabel()
-        self.totals_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.totals_label.setWordWrap(True)
-        self.rooms_tree = QTreeWidget()
-        self.rooms_tree.setHeaderLabels(["Room", "#", "Members"])
-        self.rooms_tree.setRootIsDecorated(False)
-        self.rooms_tree.setUniformRowHeights(True)
-        header = self.rooms_tree.header()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        self.rooms_tree.setColumnWidth(0, 90)
-        self.rooms_tree.setColumnWidth(1, 32)
-        self.rooms_tree.setMinimumHeight(40)
-
-        self.log_view = QPlainTextEdit()
-        self.log_view.setReadOnly(True)
-        self.log_view.setMaximumBlockCount(LOG_LINES)
-        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.log_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.log_view.setMinimumHeight(40)
-        self.log_view.setPlaceholderText("Server events (handshakes, rejections, errors)")
-
-        live = QWidget()
-        live_layout = QVBoxLayout(live)
-        live_layout.setContentsMargins(0, 0, 0, 2)
-        live_layout.setSpacing(2)
-        live_layout.addWidget(_heading("Clients and rooms"))
-        live_layout.addWidget(self.totals_label)
-        live_layout.addWidget(self.rooms_tree, 1)
-        log_box = QWidget()
-        log_layout = QVBoxLayout(log_box)
-        log_layout.setContentsMargins(0, 2, 0, 0)
-        log_layout.setSpacing(2)
-        log_layout.addWidget(_heading("Server log"))
-        log_layout.addWidget(self.log_view, 1)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(live)
-        split.addWidget(log_box)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
-        split.setSizes([150, 150])
-        split.setChildrenCollapsible(False)
-        self._split = split
-        return split
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -34,9 +34,10 @@ DEFAULT_STATE = (
     b"//sAAAAWAGQAbwBjAGsAXwB0AG8AcABpAGMAcwEAAAAA/////wAAAB4A////+wAAABwAZABvAGMAawBfAGkAbgBzAHAA"
     b"ZQBjAHQAbwByAQAAAAAAAANnAAAAPAD////8AAAAAAAAAVAAAAA4AP////wBAAAAAvwAAAAAAAACAAAAAHsA////+gAA"
     b"AAABAAAAAvsAAAAaAGQAbwBjAGsAXwBjAG8AbQBwAG8AcwBlAHIBAAAAAP////8AAAA8AP////sAAAAWAGQAbwBjAGsA"
-    b"XwBzAGUAcgB2AGUAcgEAAAAA/////wAAADwA/////AAAAAAAAAMAAAAAewD////6AAAAAAEAAAAC+wAAABYAZABvAGMA"
+    b"XwBzAGUAcgB2AGUAcgEAAAAA/////wAAADwA/////AAAAAAAAAMAAAAAewD////6AAAAAAEAAAAD+wAAABYAZABvAGMA"
     b"awBfAGMAaABhAHIAdABzAQAAAAD/////AAAAPAD////7AAAAFABkAG8AYwBrAF8AcABhAGkAcgBzAQAAAAD/////AAAA"
-    b"PAD///8AAAAAAAAAAAAAAAQAAAAEAAAACAAAAAj8AAAAAA=="
+    b"PAD////7AAAAEgBkAG8AYwBrAF8AbABvAGEAZAEAAAAA/////wAAADwA////AAAAAAAAAAAAAAAEAAAABAAAAAgAAAAI"
+    b"/AAAAAA="
 )
 
 
@@ -60,6 +61,7 @@ PANELS = (
     PanelSpec("collections", "Collections", "ui.collections_panel", "CollectionsPanel"),
     PanelSpec("topics", "Topics", "ui.topics_panel", "TopicsPanel"),
     PanelSpec("pairs", "Pairs", "ui.pairs_panel", "PairsPanel"),
+    PanelSpec("load", "Load", "ui.load_panel", "LoadPanel"),
 )
 
 
@@ -72,7 +74,8 @@ class WindowLayout(_Base):
 
     def default_layout(self) -> None:
         """Top row: connections over rooms on the left, the inspector (largest) beside them.
-        Bottom row, full width: composer (server tabbed with it) and charts.
+        Bottom row, full width: composer (server tabbed with it) and charts (pairs and load
+        tabbed with them).
 
         All docks share one dock area, split in nested rows and columns: with no central
         widget, resizeDocks() only balances docks reliably within one area."""
@@ -93,6 +96,7 @@ class WindowLayout(_Base):
         self.tabifyDockWidget(d["composer"], d["server"])
         self.tabifyDockWidget(d["rooms"], d["topics"])
         self.tabifyDockWidget(d["charts"], d["pairs"])
+        self.tabifyDockWidget(d["charts"], d["load"])
         for dock in d.values():
             dock.show()
         d["composer"].raise_()

@@ -57,11 +57,11 @@ class WorkspaceController(QObject):
 
     def wire_panel(self, key: str, panel: QWidget) -> None:
         """Connect a panel to the workspace, once (each signal only if the panel has it); the
-        collections panel follows every new workspace."""
+        collections and load panels follow every new workspace."""
         if self.session is None:
             return
-        if key == "collections" and hasattr(panel, "set_workspace"):
-            panel.set_workspace(self.session)
+        if key in ("collections", "load") and hasattr(panel, "set_workspace"):
+            panel.set_workspace(self.session)  # (load: its scenarios, profiles, collections)
         if key in self._wired:
             return
         self._wired.add(key)
@@ -283,14 +283,19 @@ class WorkspaceController(QObject):
 
     def session_entries(self) -> list[str]:
         """The open connections as the next launch reopens them: profile names, or the URLs of
-        the others (without their token); the embedded server's port changes, so it is left out."""
+        the others (without their token); the embedded server's port changes, so it is left out,
+        and so are a load run's mirrored samples."""
         bridge = self.window.bridge
         if bridge is None:
             return []
         server = bridge.server
         embedded = server.url if server is not None and server.running else None
         entries: list[str] = []
+        mirrors = getattr(self.window.panels.get("load"), "mirrors", None)
+        samples = set(getattr(mirrors, "ids", ()))  # a load run's, closed with it
         for conn_id in bridge.commands.ids():
+            if conn_id in samples:
+                continue
             name = self.profile_of.get(conn_id)
             url = bridge.commands.config(conn_id).url
             if name and self.session is not None and self.session.profile(name) is not None:

@@ -93,6 +93,7 @@ def test_show_names_a_panel_or_is_refused(capsys) -> None:
     from ui.app import parse_args
 
     assert parse_args(["--show", "topics", "--show", "pairs"]).show == ("topics", "pairs")
+    assert parse_args(["--show", "load"]).show == ("load",)
     with pytest.raises(SystemExit):
         parse_args(["--show", "nope"])
     assert "no such panel" in capsys.readouterr().err

@@ -61,7 +61,7 @@ async def test_fits_1024x640_with_every_dock_usable(qtbot, embedded_server, no_q
         assert minimum.width() <= 1024 and minimum.height() <= 640, minimum
         assert (window.width(), window.height()) == (1024, 640)
         for key, dock in window.docks.items():
-            if key in ("server", "collections", "topics", "pairs"):  # tabbed behind others
+            if key in ("server", "collections", "topics", "pairs", "load"):  # tabbed behind
                 continue
             assert dock.isVisible() and dock.width() >= dock.minimumSizeHint().width(), key
             assert dock.width() >= 150 and dock.height() >= 100, (key, dock.size())
@@ -167,3 +167,27 @@ async def shows_squeezed(shown) -> MainWindow:  # type: ignore[no-untyped-def]
     assert window.width() < 1024  # held at its minimum width
     assert window.docks["connections"].width() < 0.32 * 1600 - 200
     return window
+
+
+async def test_the_load_panel_reads_at_both_sizes(qtbot, embedded_server, no_quit_on_close):
+    """Raised in its tab (with Charts and Pairs), the load panel's controls, its three charts
+    and the summary are whole within the window at 1024x640 and 1280x800."""
+    for size in ((1024, 640), (1280, 800)):
+        window = await busy_window(embedded_server, size)
+        try:
+            window.docks["load"].raise_()
+            await asyncio.sleep(0.2)
+            QApplication.processEvents()
+            panel = window.panels["load"]
+            charts = panel.charts
+            for widget in (panel.scenario, panel.start_button, panel.stop_button, panel.mirror,
+                           panel.open_results, panel.summary, charts.rates, charts.latency,
+                           charts.rtt):
+                assert inside(widget, window), (size, widget)
+            for button in (panel.start_button, panel.stop_button, panel.open_results):
+                assert button.width() >= button.sizeHint().width(), (size, button.text())
+            for plot in (charts.rates, charts.latency, charts.rtt):
+                assert plot.width() >= 100 and plot.height() >= 80, (size, plot.size())
+            assert window.minimumSizeHint().width() <= size[0]
+        finally:
+            await close(window)

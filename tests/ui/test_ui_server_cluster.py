@@ -63,3 +63,27 @@ async def test_start_a_local_cluster_and_see_each_clients_instance(qtbot):
             panel.cluster.stop()
         bridge.stop()
         dispose(panel, bridge)
+
+
+async def test_the_windows_shutdown_stops_the_local_cluster(qtbot, no_quit_on_close):
+    """Closing the app stops every instance of the panel's cluster and its redis-server, not
+    only the first instance (the one the bridge holds)."""
+    from ui.main_window import MainWindow
+
+    bridge = make_bridge()
+    window = MainWindow(bridge, remember_layout=False)
+    panel = window.server_panel
+    try:
+        panel.port_spin.setValue(0)
+        panel.bots_spin.setValue(0)
+        panel.instances_spin.setValue(2)
+        assert panel.start_server() is not None
+        cluster, servers = panel.cluster, panel.servers
+        assert cluster is not None and cluster.redis_running and len(servers) == 2
+        await window.shutdown()
+        assert not any(s.running for s in servers) and not cluster.redis_running
+    finally:
+        if panel.cluster is not None:
+            panel.cluster.stop()
+        await window.shutdown()
+        dispose(window, bridge)
