@@ -57,8 +57,8 @@ def resolved(cfg: ConnectionConfig, resolve: Callable[[str], str] | None) -> Con
     )
 
 
-def dial_settings(cfg: ConnectionConfig) -> tuple[str, DialSettings]:
-    """The URL to dial (with the token in its query unless sent as a bearer header) and how."""
+def url_and_headers(cfg: ConnectionConfig) -> tuple[str, list[tuple[str, str]]]:
+    """The URL and headers with the token in them: in the query, or as a bearer header."""
     headers = list(cfg.headers)
     url = cfg.url
     if cfg.token and cfg.token_mode == "bearer":
@@ -68,6 +68,12 @@ def dial_settings(cfg: ConnectionConfig) -> tuple[str, DialSettings]:
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "token"]
         query.append(("token", cfg.token))
         url = urlunsplit(parts._replace(query=urlencode(query)))
+    return url, headers
+
+
+def dial_settings(cfg: ConnectionConfig) -> tuple[str, DialSettings]:
+    """The URL to dial and how."""
+    url, headers = url_and_headers(cfg)
     return url, DialSettings(
         headers=headers, subprotocols=cfg.subprotocols, origin=cfg.origin,
         compression=cfg.compression, max_size=cfg.max_size,

@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.config import ConnectionConfig
+from core.dial import url_and_headers
 from core.load.scenario import Scenario, ScenarioError
 from core.workspace.model import Workspace
 from core.workspace.schema import from_table, to_table
@@ -132,18 +132,3 @@ def _is_object(text: str) -> bool:
         return isinstance(json.loads(text), dict)
     except ValueError:
         return False
-
-
-def url_and_headers(cfg: ConnectionConfig) -> tuple[str, list[tuple[str, str]]]:
-    """The URL and headers the token goes into, as the core's Connection sends them."""
-    headers = list(cfg.headers)
-    url = cfg.url
-    if cfg.token and cfg.token_mode == "bearer":
-        headers.append(("Authorization", f"Bearer {cfg.token}"))
-    elif cfg.token:
-        parts = urlsplit(url)
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "token"]
-        query.append(("token", cfg.token))
-        url = urlunsplit(parts._replace(query=urlencode(query)))
-    return url, headers
-
