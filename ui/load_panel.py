@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -95,11 +95,23 @@ class LoadPanel(QWidget):
         self.status = _label("Pick a scenario file, or a [[scenarios]] name of the workspace.")
         layout.addWidget(self.status)
         layout.addLayout(self._results_row())
-        charts_row = QHBoxLayout()
-        self.charts = LoadCharts()
-        charts_row.addWidget(self.charts, 1)
-        charts_row.addWidget(self._summary_table(), 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(charts_row, 1)
+        self._charts_row = QHBoxLayout()
+        self._charts: LoadCharts | None = None
+        self._charts_row.addWidget(self._summary_table(), 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(self._charts_row, 1)
+
+    @property
+    def charts(self) -> LoadCharts:
+        """Made when the panel is first shown or a run starts: its three plots cost ~3 MiB that
+        a session which never opens this tab need not hold."""
+        if self._charts is None:
+            self._charts = LoadCharts()
+            self._charts_row.insertWidget(0, self._charts, 1)
+        return self._charts
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.charts  # noqa: B018  (made now, laid out with the panel)
+        super().showEvent(event)
 
     def _summary_table(self) -> QTableWidget:
         self.summary = QTableWidget(len(LOAD_FIGURES), 2)
@@ -268,6 +280,8 @@ class LoadPanel(QWidget):
             self.mirrors.close()
             if session.error:
                 self.status.setText(f"The run failed: {session.error}")
+            elif session.final is not None:  # its last figures may have come before `final`
+                self._show(session.final, session)
             self._keep_results(session)
 
     def _show(self, stats: LoadStats, session: LoadSession) -> None:
