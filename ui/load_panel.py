@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
+from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -102,16 +102,12 @@ class LoadPanel(QWidget):
 
     @property
     def charts(self) -> LoadCharts:
-        """Made when the panel is first shown or a run starts: its three plots cost ~3 MiB that
-        a session which never opens this tab need not hold."""
+        """Made at the first tick the panel is seen, or when a run starts: its three plots cost
+        memory that a session which never opens this tab need not hold."""
         if self._charts is None:
             self._charts = LoadCharts()
             self._charts_row.insertWidget(0, self._charts, 1)
         return self._charts
-
-    def showEvent(self, event: QShowEvent) -> None:
-        self.charts  # noqa: B018  (made now, laid out with the panel)
-        super().showEvent(event)
 
     def _summary_table(self) -> QTableWidget:
         self.summary = QTableWidget(len(LOAD_FIGURES), 2)
@@ -331,7 +327,7 @@ class LoadPanel(QWidget):
     # ---- the app's own connection -------------------------------------------------------------
 
     def _on_bridge_tick(self, batch: TickBatch) -> None:
-        if batch.time < self._next_rtt or not self.isVisible():
+        if batch.time < self._next_rtt or self.visibleRegion().isEmpty():  # a hidden tab
             return
         self._next_rtt = batch.time + TICK_MS / 1000
         conn_id = self.rtt_connection()
