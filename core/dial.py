@@ -3,7 +3,8 @@
 The same steps as websockets' `connect()`, built on its public sans-I/O pieces (`parse_uri`,
 `ClientProtocol`, the permessage-deflate factory) because the connection it returns must be
 ours (core/wire.py). Redirects follow websockets' rules: at most MAX_REDIRECTS, never from
-wss:// to ws://, credentials dropped when the origin changes.
+wss:// to ws://, credentials dropped when the origin changes; the environment's HTTP proxy is
+used as it did (core/proxy.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from websockets.typing import Origin, Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
 
 from core.config import ConnectionConfig
+from core.proxy import proxy_for, tunnel
 from core.wire import Wire
 
 MAX_REDIRECTS = 10
@@ -133,10 +135,19 @@ async def _attempt(
     context = settings.ssl if uri.secure else None
     if uri.secure and context is None:
         context = ssl.create_default_context()
-    _, wire = await loop.create_connection(
-        lambda: Wire(protocol, settings.close_timeout), uri.host, uri.port, ssl=context,
-        server_hostname=uri.host if context is not None else None,
-    )
+    hostname = uri.host if context is not None else None
+    proxy = proxy_for(uri.host, uri.secure)
+    if proxy is None:
+        _, wire = await loop.create_connection(
+            lambda: Wire(protocol, settings.close_timeout), uri.host, uri.port, ssl=context,
+            server_hostname=hostname,
+        )
+    else:
+        sock = await tunnel(proxy, uri.host, uri.port)
+        _, wire = await loop.create_connection(
+            lambda: Wire(protocol, settings.close_timeout), sock=sock, ssl=context,
+            server_hostname=hostname,
+        )
     if on_attempt is not None:
         on_attempt(wire)
     return wire

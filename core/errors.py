@@ -20,6 +20,8 @@ from websockets.exceptions import (
     SecurityError,
 )
 
+from core.proxy import ProxyError
+
 
 class SettingsError(ValueError):
     """A connection's settings cannot be used as they are (e.g. a {{variable}} with no value):
@@ -86,6 +88,8 @@ def describe_error(
             return ErrorInfo("dns", f"Host name not found: {host} — check the URL")
         return ErrorInfo("offline", f"Cannot look up {host} ({exc.strerror or exc}): "
                          "no DNS answer, is the network down?")
+    if isinstance(exc, ProxyError):
+        return ErrorInfo("proxy", str(exc))
     if isinstance(exc, ConnectionRefusedError) or _all_refused(exc):
         return ErrorInfo("refused", f"Connection refused by {where}: nothing is listening "
                          "on that port (is the server running, is the port right?)")

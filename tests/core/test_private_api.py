@@ -45,14 +45,6 @@ PATCHED_METHODS = frozenset({
 DOCUMENTED = frozenset({"_replace", "_asdict", "_fields", "_make", "_field_defaults", "_exit"})
 ATTR_FUNCS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
 
-# Known offenders on main when this guard landed, as (file, name): removed by the
-# engine/server/ui rewrites (core/wire.py replaces core/tap.py and core/rxstamp.py; the server
-# guard and the charts move to public APIs). Empty this set once they are merged; a stale entry
-# fails test_pending_entries_still_occur so the set only ever shrinks.
-PENDING = frozenset({
-})
-
-
 @dataclass(frozen=True)
 class Offence:
     path: str
@@ -250,17 +242,7 @@ def our_sources() -> dict[str, str]:
 
 def test_no_module_touches_another_librarys_private_parts() -> None:
     found = check(our_sources())
-    new = [o for o in found if (o.path, o.name) not in PENDING]
-    for offence in found:
-        print(("PENDING " if (offence.path, offence.name) in PENDING else "") + str(offence))
-    assert not new, "private API use:\n" + "\n".join(map(str, new))
-
-
-def test_pending_entries_still_occur() -> None:
-    """Once a rewrite lands, its entries go: the set only shrinks."""
-    found = {(o.path, o.name) for o in check(our_sources())}
-    stale = sorted(PENDING - found)
-    assert not stale, f"no longer offending, remove from PENDING: {stale}"
+    assert not found, "private API use:\n" + "\n".join(map(str, found))
 
 
 PLANTED = '''
