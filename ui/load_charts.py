@@ -59,8 +59,9 @@ class LoadCharts(QWidget):
         title.setTextFormat(Qt.TextFormat.RichText)
         title.setWordWrap(True)
         title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-        title.setStyleSheet(f"background: {theme.current().css('chart_background')}; "
-                            "color: #b0bec5; padding: 1px")  # one dark block with its chart
+        palette = theme.current()  # one dark block with its chart
+        title.setStyleSheet(f"background: {palette.css('chart_background')}; "
+                            f"color: {palette.css('chart_axis')}; padding: 1px")
         plot = pg.PlotWidget(background=theme.color("chart_background"))
         plot.setMenuEnabled(False)
         plot.setMinimumSize(100, 80)
