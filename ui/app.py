@@ -109,19 +109,6 @@ def tune_interpreter(app: QObject) -> QTimer:
     return _collect_garbage_on_gui_thread(app)
 
 
-def _return_freed_memory() -> None:
-    """Give the heap that start-up used and freed (imports, building the panels) back to the OS
-    once: glibc's malloc keeps it otherwise, a few MiB of idle memory for the whole session. A
-    no-op without glibc."""
-    import ctypes
-
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
-
-
 def _collect_garbage_on_gui_thread(app: QObject) -> QTimer:
     """Turn the automatic collector off and step `ui.collector.Collector` every 500 ms here."""
     from PySide6.QtCore import QTimer
@@ -347,7 +334,6 @@ async def run(options: Options, window: MainWindow | None = None) -> int:
     window.closed.connect(close)
     try:
         await start_session(window, options)
-        _return_freed_memory()
         if options.screenshot:
             return await _screenshot(window, options)
         await closed

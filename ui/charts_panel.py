@@ -59,9 +59,8 @@ __all__ = [  # with the names the tests import from here
 # a core, taken from everything else on the GUI thread and, through the GIL, from the network.
 REDRAW_TICKS = {60: 4, 300: 10, 900: 20}
 # During a flood (ui.bridge.FLOOD_FRAMES): each plot redrawn about every FLOOD_REDRAW_TICKS
-# (1 s, the rates' own resolution), one plot at a time: each redraw claims the GIL from the
-# network (ui.bridge.take_turn), and at every 500 ms the claims took ~8% of a flood's reads.
-FLOOD_REDRAW_TICKS = 20
+# (500 ms), one plot at a time.
+FLOOD_REDRAW_TICKS = 10
 SUMMARY_EVERY = 10  # redraws per update of the text summary
 WINDOWS = ((60, "Last 1 min"), (300, "Last 5 min"), (900, "Last 15 min"))
 MAX_CURVE_CONNECTIONS = 12

@@ -48,9 +48,8 @@ __all__ = ["FLOOD_FRAMES", "FrameTable", "InspectorPanel", "namer"]
 
 # Busy traffic is shown together, at most every so often: the table then adds rows, scrolls and
 # repaints a few times a second instead of on every tick. Nobody reads 20,000 rows a second, and
-# each repaint holds the GIL for a few milliseconds, and in a flood claims it from the network.
-# (frames in a tick, at most every ... ms)
-SHOW_EVERY_MS = ((FLOOD_FRAMES, 400), (50, 200))
+# each repaint holds the GIL for a few milliseconds. (frames in a tick, at most every ... ms)
+SHOW_EVERY_MS = ((FLOOD_FRAMES, 250), (50, 200))
 HOLD_BYTES = 32 * 2**20  # payload bytes held back at most: large frames are shown at once
 _TIME = attrgetter("time")
 _PAYLOAD = attrgetter("payload")
