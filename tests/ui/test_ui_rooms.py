@@ -91,6 +91,10 @@ async def test_lists_demo_rooms_with_bots(setup, embedded_server, qtmodeltester)
     manager, _bridge, browser = setup
     qtmodeltester.check(browser.model)
     srv = embedded_server(auth=False, demo_bots=3, demo_rate=5)
+    # The bots join as the server starts: on a slow machine after a list_rooms sent at once would
+    # have been answered, and the next poll comes 5 s later. The browser is not what waits here.
+    await until(lambda: any(r.name == "lobby" and len(r.members) >= 3
+                            for r in srv.snapshot().rooms))
     conn = manager.add(ConnectionConfig(srv.url, name="alice"), connect=True)
     browser.set_connections([conn.id])
     try:
