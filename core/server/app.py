@@ -42,7 +42,10 @@ __all__ = ["RoomServer"]
 SUBPROTOCOL = Subprotocol("msgpack")
 SNAPSHOT_PERIOD = 0.1  # Seconds between snapshots published for other threads.
 SWEEP_PERIOD = 10.0  # Seconds between expiry sweeps of remembered message ids.
-MAX_WAITING = 256  # Messages a client may send before its cluster admission completes.
+# What a client may send before its cluster admission completes (one Redis round trip): at most
+# this many messages and WAITING_MESSAGES_OF_MAX_SIZE times max_size bytes, else 1008.
+MAX_WAITING = 256
+WAITING_MESSAGES_OF_MAX_SIZE = 4
 
 # websockets logs request lines (with ?token=...) at DEBUG; this logger never goes below WARNING.
 _WIRE_LOG = logging.getLogger("socketscope.server.wire")
@@ -297,7 +300,10 @@ class RoomServer:
     def received(self, wire: Wire, message: str | bytes) -> None:
         waiting = self._admitting.get(wire)
         if waiting is not None:
-            if len(waiting) < MAX_WAITING:
+            if len(waiting) < MAX_WAITING and (
+                sum(map(len, waiting)) + len(message)
+                <= WAITING_MESSAGES_OF_MAX_SIZE * self.config.max_size
+            ):
                 waiting.append(message)
             else:
                 wire.close(1008, "too many messages before admission")
