@@ -18,11 +18,11 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidStatus, SecurityError
-from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.typing import Origin, Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
 
 from core.config import ConnectionConfig
+from core.deflate import ClientDeflateFactory
 from core.proxy import proxy_for, tunnel
 from core.wire import Wire
 
@@ -127,7 +127,7 @@ async def _attempt(
     protocol = ClientProtocol(
         uri,
         origin=Origin(settings.origin) if settings.origin else None,
-        extensions=enable_client_permessage_deflate(None) if settings.compression else None,
+        extensions=[ClientDeflateFactory()] if settings.compression else None,
         subprotocols=[Subprotocol(p) for p in settings.subprotocols] or None,
         max_size=settings.max_size,
     )

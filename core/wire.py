@@ -9,8 +9,9 @@ protocol owns the reads and writes and asks websockets' documented sans-I/O inte
 Because it owns the bytes, it always knows where the next frame starts. The common frame
 (complete, final, unmasked text or binary of at most FAST_MAX bytes, outside a fragmented
 message) is read here from its header alone, and a compressed one (permessage-deflate, on by
-default) is inflated by the negotiated extensions' public `decode()`, the very objects
-websockets' parser would call, in the same order, so their state stays one. Every other frame
+default) is inflated by `core.deflate.Deflate`, the negotiated extension whose `decode()`
+websockets' parser calls for the other frames, so the connection's inflate stream stays one.
+Any other extension, and websockets reads every frame. Every other frame
 (control, fragment, reserved bits, masked, oversized) is handed to websockets byte for byte,
 which checks and answers it; and once the connection is closing, everything is.
 """
@@ -25,12 +26,12 @@ from collections.abc import Callable, Iterable
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, PayloadTooBig, ProtocolError
-from websockets.extensions.base import Extension
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import CONNECTING, OPEN
 
 from core.backpressure import Backpressure
+from core.deflate import Deflate
 from core.events import Opcode as MessageKind
 from core.priority import Priority
 
@@ -89,7 +90,7 @@ class Wire(asyncio.BufferedProtocol):
         self._route = 0  # bytes left of a frame websockets is reading
         self._fragmented = False  # websockets is in the middle of a fragmented message
         self._fast: dict[int, MessageKind] = {}
-        self._decoders: list[Extension] = []
+        self._deflate: Deflate | None = None
         self._fast_limit = FAST_MAX
         self._pings: dict[bytes, tuple[float, asyncio.Future[float]]] = {}
         self._drain: asyncio.Future[None] | None = None
@@ -118,11 +119,11 @@ class Wire(asyncio.BufferedProtocol):
         if protocol.max_fragment_size is not None:
             limit = min(limit or FAST_MAX, protocol.max_fragment_size)
         self._fast_limit = min(FAST_MAX, limit or FAST_MAX)
-        self._decoders = list(reversed(protocol.extensions))
-        names = {extension.name for extension in protocol.extensions}
-        if not names:
+        extensions = protocol.extensions
+        if not extensions:
             self._fast = dict(_FAST_PLAIN)
-        elif names == {"permessage-deflate"}:  # RSV1 means compressed, and nothing else
+        elif len(extensions) == 1 and isinstance(extensions[0], Deflate):
+            self._deflate = extensions[0]  # RSV1 means compressed, and nothing else
             self._fast = {**_FAST_PLAIN, **_FAST_DEFLATED}
         # Any other extension: websockets reads every frame.
 
@@ -274,7 +275,7 @@ class Wire(asyncio.BufferedProtocol):
                     break
                 self.fast_frames += 1
                 if b0 & 0x40:
-                    inflated = self._inflate(kind, data[pos + head : end])
+                    inflated = self._inflate(data[pos + head : end])
                     if inflated is None:
                         return  # the connection failed: nothing more is read
                     deliver(kind, inflated)
@@ -300,22 +301,17 @@ class Wire(asyncio.BufferedProtocol):
             self._route = end - len(data)
         self._to_websockets(data[pos:end])
 
-    def _inflate(self, kind: MessageKind, payload: bytes) -> bytes | None:
-        """A compressed message through the negotiated extensions, as websockets' parser would
-        pass it; None when that fails the connection (1002 bad data, 1009 too big)."""
-        frame = Frame(_WS_TEXT if kind is _TEXT else _WS_BINARY, payload, True, True)
-        max_size = self.protocol.max_message_size
+    def _inflate(self, payload: bytes) -> bytes | None:
+        """A compressed message through the connection's one inflate stream, which websockets'
+        parser shares; None when that fails the connection (1002 bad data, 1009 too big)."""
+        assert self._deflate is not None
         try:
-            for extension in self._decoders:
-                frame = extension.decode(frame, max_size=max_size)
+            return self._deflate.inflate(payload, self.protocol.max_message_size)
         except PayloadTooBig as exc:
             self.fail(1009, str(exc))
-            return None
         except ProtocolError as exc:
             self.fail(1002, str(exc))
-            return None
-        data = frame.data
-        return data if type(data) is bytes else bytes(data)
+        return None
 
     def _to_websockets(self, data: bytes) -> None:
         if not data:

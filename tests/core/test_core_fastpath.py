@@ -6,13 +6,16 @@ with its own code."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import zlib
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from core.config import ConnectionConfig
 from core.connection import Connection
-from core.events import Direction, Event, FrameEvent, Opcode, StateChanged
+from core.events import Direction, Event, FrameEvent, HandshakeInfo, Opcode, StateChanged
 from core.hub import EventHub
 from core.states import ConnState
 from core.wire import FAST_MAX, Wire
@@ -20,18 +23,30 @@ from tests.core.test_hostile_client import NO_PING, ONCE, deflate, run_until_clo
 from tests.rawws import frame, handshake, raw_server
 
 DEFLATE = b"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"
+CONTEXT = b"Sec-WebSocket-Extensions: permessage-deflate\r\n"  # the server keeps its context
+HEADERS = {"plain": b"", "deflate": DEFLATE, "context": CONTEXT}
 
 SIZES = [0, 1, 125, 126, 127, 1000, 65535, 65536, FAST_MAX, FAST_MAX + 1, 70_000]
 CLOSE_OK = (1000).to_bytes(2, "big") + b"bye"
 
 
 def script(
-    rng: random.Random, count: int, compressed: bool = False
+    rng: random.Random, count: int, mode: str = "plain"
 ) -> tuple[bytes, list[tuple[Opcode, bytes]]]:
-    """A stream of mixed frames ending in a close, and the frames the engine must report;
-    `compressed`: most whole messages are deflated, each on its own (no context takeover)."""
+    """A stream of mixed frames ending in a close, and the frames the engine must report.
+    "deflate": most whole messages are deflated, each on its own (no context takeover);
+    "context": most messages, fragmented ones too, are deflated on one stream, so the fast
+    path (small whole messages) and websockets' parser (fragments, large messages) take turns
+    on the one inflate stream and every message depends on the ones before it."""
     wire = bytearray()
     seen: list[tuple[Opcode, bytes]] = []
+    stream = zlib.compressobj(wbits=-15)
+
+    def compress(data: bytes) -> bytes:
+        if mode == "deflate":
+            return deflate(data)
+        out = stream.compress(data) + stream.flush(zlib.Z_SYNC_FLUSH)
+        return out[:-4]
 
     def payload(text: bool) -> bytes:
         size = rng.choice(SIZES) if rng.random() < 0.15 else rng.randint(0, 300)
@@ -44,8 +59,8 @@ def script(
         if kind < 0.7:
             text = rng.random() < 0.6
             data = payload(text)
-            if compressed and rng.random() < 0.8:
-                wire += frame(0x1 if text else 0x2, deflate(data), rsv=4)
+            if mode != "plain" and rng.random() < 0.8:
+                wire += frame(0x1 if text else 0x2, compress(data), rsv=4)
             else:
                 wire += frame(0x1 if text else 0x2, data)
             seen.append((Opcode.TEXT if text else Opcode.BINARY, data))
@@ -59,11 +74,18 @@ def script(
             seen.append((Opcode.PONG, data))
         else:  # a fragmented message with a ping between its fragments
             parts = [payload(True) for _ in range(3)]
-            wire += frame(0x1, parts[0], fin=False)
+            seen_text = b"".join(parts)
+            rsv = 0
+            if mode == "context" and rng.random() < 0.8:  # its compressed bytes, cut in three
+                packed = compress(seen_text)
+                cuts = sorted(rng.randint(0, len(packed)) for _ in range(2))
+                parts = [packed[: cuts[0]], packed[cuts[0] : cuts[1]], packed[cuts[1] :]]
+                rsv = 4
+            wire += frame(0x1, parts[0], fin=False, rsv=rsv)
             wire += frame(0x9, b"mid")
             seen.append((Opcode.PING, b"mid"))
             wire += frame(0x0, parts[1], fin=False) + frame(0x0, parts[2])
-            seen.append((Opcode.TEXT, b"".join(parts)))
+            seen.append((Opcode.TEXT, seen_text))
     wire += frame(0x8, CLOSE_OK)
     seen.append((Opcode.CLOSE, CLOSE_OK))
     return bytes(wire), seen
@@ -94,17 +116,17 @@ async def run_counting(url: str, **fields: object) -> tuple[Connection, list[Eve
     return conn, events, wires[0]
 
 
-@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "deflate"])
+@pytest.mark.parametrize("mode", ["plain", "deflate", "context"])
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-async def test_any_mix_cut_anywhere_is_seen_exactly(seed: int, compressed: bool) -> None:
+async def test_any_mix_cut_anywhere_is_seen_exactly(seed: int, mode: str) -> None:
     rng = random.Random(seed)
-    wire, expected = script(rng, 400, compressed)
+    wire, expected = script(rng, 400, mode)
     # Seeds 2 and 4 send the first bytes in the handshake's own write, cut inside a frame:
     # they are held until the engine attaches, and read from the frame boundary on.
     early = rng.randint(1, 5000) if seed % 2 == 0 else 0
 
     async def sender(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await handshake(reader, writer, extra=DEFLATE if compressed else b"",
+        await handshake(reader, writer, extra=HEADERS[mode],
                         tail=wire[:early])
         pos = early
         for _ in range(len(wire)):
@@ -210,3 +232,60 @@ async def test_a_bad_compressed_frame_among_fast_frames_ends_with_its_own_code(
     assert conn.metrics.msgs_in == 50
     assert [p for op, p in frames_in(events) if op is Opcode.TEXT][:2] == [b"m0", b"m1"]
     assert used.fast_frames >= 50
+
+
+async def test_a_real_compressing_server_keeps_one_context_across_both_paths() -> None:
+    """websockets' own server, compression on with context takeover (its default): small whole
+    messages (our fast path), fragmented and large ones (websockets' parser) and our own
+    compressed sends, echoed back, all on the one inflate stream each way."""
+    rng = random.Random(7)
+    sent: list[bytes | str] = []
+    for i in range(300):
+        kind = rng.random()
+        body = json.dumps({"seq": i, "pad": "ab" * rng.randint(0, 60)})
+        if kind < 0.1:
+            sent.append(rng.randbytes(FAST_MAX + 100))  # still over FAST_MAX compressed
+        elif kind < 0.2:
+            sent.append(body.encode() * 3)
+        else:
+            sent.append(body)
+    fragmented = [json.dumps({"part": n}) for n in range(3)]
+
+    async def handler(ws: ServerConnection) -> None:
+        for i, message in enumerate(sent):
+            if i % 50 == 25:
+                await ws.send(fragmented)  # one message, three compressed frames
+            await ws.send(message)
+        async for echo in ws:  # what the client sends comes back once, then the close
+            await ws.send(echo)
+            await ws.close()
+
+    expected: list[tuple[Opcode, bytes]] = []
+    for i, message in enumerate(sent):
+        if i % 50 == 25:
+            expected.append((Opcode.TEXT, "".join(fragmented).encode()))
+        text = isinstance(message, str)
+        expected.append((Opcode.TEXT if text else Opcode.BINARY,
+                         message.encode() if isinstance(message, str) else message))
+    hub = EventHub()
+    events: list[Event] = []
+    hub.subscribe(events.append)
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        conn = Connection(ConnectionConfig(f"ws://127.0.0.1:{port}", reconnect=ONCE,
+                                           heartbeat=NO_PING), hub)
+        conn.connect()
+        for _ in range(500):
+            if len(frames_in(events)) >= len(expected):
+                break
+            await asyncio.sleep(0.02)
+        wire = conn.wire
+        large = sum(isinstance(m, bytes) and len(m) > FAST_MAX for m in sent)
+        assert wire is not None and wire.fast_frames > 200
+        assert wire.slow_frames == large + len(sent) // 50  # the large and fragmented ones
+        await conn.send("ping " * 100)
+        await conn.wait_for_state(ConnState.CLOSED, 15)
+    received = [f for f in frames_in(events) if f[0] in (Opcode.TEXT, Opcode.BINARY)]
+    assert received == [*expected, (Opcode.TEXT, b"ping " * 100)]
+    opened = [e for e in events if isinstance(e, HandshakeInfo)]
+    assert "permessage-deflate" in opened[0].extensions[0]
