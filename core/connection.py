@@ -127,6 +127,7 @@ class Connection:
         self._stopping = False
         self._close_error: str | None = None
         self._fragments: list[bytes] | None = None
+        self._inbox: list[FrameEvent] = []  # data frames of the read in progress
         self._fragment_op = Opcode.TEXT
         self._requests: dict[str, tuple[asyncio.Future[Reply], float]] = {}
         self.heartbeat = Heartbeat(self)
@@ -232,11 +233,11 @@ class Connection:
                 reply = await future
         except TimeoutError:
             error = f"no reply within {timeout:g} s"
-            self._publish(RequestFinished(self.id, time.time(), request_id, None, error))
+            self.publish(RequestFinished(self.id, time.time(), request_id, None, error))
             raise RequestTimeout(f"request {request_id}: {error}") from None
         finally:
             self._requests.pop(request_id, None)
-        self._publish(RequestFinished(self.id, time.time(), request_id, reply.rtt))
+        self.publish(RequestFinished(self.id, time.time(), request_id, reply.rtt))
         return reply
 
     async def send_acked(self, message: dict[str, Any]) -> str:
@@ -252,7 +253,7 @@ class Connection:
         if len(self.unacked) >= self.config.queue_size:
             del self.unacked[next(iter(self.unacked))]
             self.queue_dropped += 1
-            self._publish(QueueDropped(self.id, time.time(), self.queue_dropped))
+            self.publish(QueueDropped(self.id, time.time(), self.queue_dropped))
         entry: list[Any] = [encode_object(message, binary), not binary, -1]
         self.unacked[request_id] = entry
         ws = self.wire
@@ -397,7 +398,7 @@ class Connection:
         except Exception as exc:
             last = made[-1] if made else None
             if last is not None and last.response is not None:
-                self._publish(handshake_info(self.id, url, last, masked))
+                self.publish(handshake_info(self.id, url, last, masked))
             reached = last is not None and last.request is not None
             return describe_error(exc, cfg.url, bool(cfg.token), reached=reached)
         return wire, handshake_info(self.id, url, wire, masked)
@@ -412,10 +413,11 @@ class Connection:
         self._fragments = None
         self._epoch += 1
         self.opened_at = time.time()
-        self._publish(handshake)
+        self.publish(handshake)
         self._set_state(ConnState.OPEN)
         layer = self._open_layer(handshake)
-        ws.attach(self._on_frame, self._deliver, self.hub.backpressure, self.hub.priority)
+        ws.attach(self._on_frame, self._deliver, self.hub.backpressure, self.hub.priority,
+                  self._publish_inbox)
         tasks = self.heartbeat.start(ws)
         try:
             # The protocol's own handshake (connection_init, CONNECT, "40") goes first.
@@ -448,7 +450,7 @@ class Connection:
     def _open_layer(self, handshake: HandshakeInfo) -> ProtocolLayer:
         cfg = self.config
         layer = ProtocolLayer(
-            self.id, handshake, self._publish, registry=self._registry(),
+            self.id, handshake, self.publish, registry=self._registry(),
             decoder=self.decoder_override or cfg.decoder, client=cfg.protocol_client,
             options=self._protocol_options, on_change=self._layer_changed,
             listener=self.decoded_listener,
@@ -490,12 +492,12 @@ class Connection:
         them queued (the server closes, the next open sends them)."""
         confirmed = await layer.wait_ready(self.config.open_timeout)
         if layer.refused is not None:
-            self._publish(ErrorEvent(
+            self.publish(ErrorEvent(
                 self.id, time.time(), f"The server refused the {layer.name} handshake "
                 f"({layer.refused}): on-open and queued messages were not sent", "protocol"))
             return
         if not confirmed:
-            self._publish(ErrorEvent(
+            self.publish(ErrorEvent(
                 self.id, time.time(), f"The {layer.name} handshake was not confirmed within "
                 f"{self.config.open_timeout:g} s: on-open and queued messages sent anyway",
                 "protocol"))
@@ -509,7 +511,7 @@ class Connection:
         if len(self.queue) >= self.config.queue_size:
             self.queue.popleft()
             self.queue_dropped += 1
-            self._publish(QueueDropped(self.id, time.time(), self.queue_dropped))
+            self.publish(QueueDropped(self.id, time.time(), self.queue_dropped))
         self.queue.append((payload, is_text))
 
     async def _flush(self, ws: Wire) -> None:
@@ -532,7 +534,7 @@ class Connection:
                 break
             sent += 1
         if sent:
-            self._publish(QueueFlushed(self.id, time.time(), sent))
+            self.publish(QueueFlushed(self.id, time.time(), sent))
 
     async def _resend_unacked(self, ws: Wire) -> int:
         sent = 0
@@ -551,6 +553,7 @@ class Connection:
         now = time.time()
         self.metrics.record_out(len(payload), now)
         op = _TEXT if is_text else _BINARY
+        self._publish_inbox()
         self.hub.publish(FrameEvent(self.id, now, _OUT, op, payload))
         feed = self._feed
         if feed is not None:
@@ -592,6 +595,7 @@ class Connection:
                 self._deliver(self._fragment_op, b"".join(fragments))
         else:
             now = time.time()
+            self._publish_inbox()
             self.hub.publish(FrameEvent(self.id, now, Direction.IN, op, data))
             if op is Opcode.CLOSE and (feed := self._feed) is not None:
                 feed(_IN, op, data, now)  # close codes mean something in some protocols
@@ -609,15 +613,28 @@ class Connection:
                 return
         now = _now()
         self.metrics.record_in(len(data), now)
-        self.hub.publish(FrameEvent(self.id, now, _IN, op, data))
+        event = FrameEvent(self.id, now, _IN, op, data)
         feed = self._feed
-        if feed is not None:
-            feed(_IN, op, data, now)
-        if (self._requests or self.unacked) and b"requestId" in data:
-            self._match_request(op, data)
+        if feed is None and not (self._requests or self.unacked):
+            self._inbox.append(event)  # with the rest of the read: _publish_inbox()
+        else:
+            self._publish_inbox()
+            self.hub.publish(event)
+            if feed is not None:
+                feed(_IN, op, data, now)
+            if (self._requests or self.unacked) and b"requestId" in data:
+                self._match_request(op, data)
         heartbeat = self.heartbeat
         if heartbeat.app_ping_at is not None and (wire := self.wire) is not None:
             heartbeat.on_message(op, data, now, wire.read_at)
+
+    def _publish_inbox(self) -> None:
+        """Publish the data frames read so far as one batch (the wire calls this at the end of
+        each read; every other publication of this connection calls it first, so the hub sees
+        this connection's events in the order they happened)."""
+        if self._inbox:
+            frames, self._inbox = self._inbox, []
+            self.hub.publish_frames(frames)
 
     def _match_request(self, op: Opcode, data: bytes) -> None:
         obj = parse_object(op, data)
@@ -634,7 +651,7 @@ class Connection:
     def _fail(self, code: int, reason: str) -> None:
         ws = self.wire
         self._close_error = f"SocketScope closed the connection: {describe_close(code)} ({reason})"
-        self._publish(ErrorEvent(self.id, time.time(), self._close_error, "protocol"))
+        self.publish(ErrorEvent(self.id, time.time(), self._close_error, "protocol"))
         if ws is not None:
             ws.fail(code, reason)
 
@@ -664,17 +681,19 @@ class Connection:
         elif new is ConnState.OPEN:
             self.last_error = None
         event = StateChanged(self.id, time.time(), old, new, self.attempt, **info)
-        self._publish(event)
+        self.publish(event)
         if info.get("error"):
-            self._publish(ErrorEvent(self.id, event.time, info["error"], "connection"))
+            self.publish(ErrorEvent(self.id, event.time, info["error"], "connection"))
         for wanted, future in self._state_waiters:
             if wanted is new and not future.done():
                 future.set_result(None)
 
     def publish_frame(self, direction: Direction, op: Opcode, data: bytes) -> None:
-        self.hub.publish(FrameEvent(self.id, time.time(), direction, op, data))
+        self.publish(FrameEvent(self.id, time.time(), direction, op, data))
 
-    def _publish(self, event: Any) -> None:
+    def publish(self, event: Any) -> None:
+        """An event of this connection, after the frames read before it."""
+        self._publish_inbox()
         self.hub.publish(event)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 from websockets.exceptions import PayloadTooBig, ProtocolError
 from websockets.extensions.base import ClientExtensionFactory, Extension
@@ -36,7 +37,10 @@ class Deflate(Extension):
         self._encoder = negotiated
         self._window = negotiated.remote_max_window_bits
         self._fresh_each = negotiated.remote_no_context_takeover  # the server keeps no context
-        self._decoder = zlib.decompressobj(wbits=-self._window)
+        # the stream that goes on from message to message; when the server keeps no context,
+        # each message has a stream of its own, dropped after it (1,000 idle connections
+        # would otherwise keep ~40 KiB of inflate state each)
+        self._decoder: Any = None if self._fresh_each else self._new()
         self._continuing = False  # in a compressed fragmented message
 
     def __repr__(self) -> str:
@@ -48,9 +52,8 @@ class Deflate(Extension):
     def inflate(self, data: bytes, max_size: int | None) -> bytes:
         """A whole compressed message in one frame (the wire's fast path). PayloadTooBig or
         ProtocolError, as websockets' parser raises them, when it fails the connection."""
-        if self._fresh_each:
-            self._decoder = zlib.decompressobj(wbits=-self._window)
-        return self._decompress(data, True, max_size)
+        decoder = self._new() if self._fresh_each else self._decoder
+        return _decompress(decoder, data, True, max_size)
 
     def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
         """A frame websockets' parser read: the same rules as websockets' own decoder."""
@@ -65,25 +68,32 @@ class Deflate(Extension):
             if not frame.rsv1:
                 return frame
             if self._fresh_each:
-                self._decoder = zlib.decompressobj(wbits=-self._window)
+                self._decoder = self._new()
         self._continuing = not frame.fin
-        data = self._decompress(frame.data, frame.fin, max_size)
+        data = _decompress(self._decoder, frame.data, frame.fin, max_size)
+        if frame.fin and self._fresh_each:
+            self._decoder = None
         return Frame(frame.opcode, data, frame.fin, False, frame.rsv2, frame.rsv3)
 
-    def _decompress(self, data: bytes | bytearray | memoryview, fin: bool,
-                    max_size: int | None) -> bytes:
-        decoder = self._decoder
-        limit = 0 if max_size is None else max_size  # zlib: a limit of 0 means none
-        small = fin and len(data) < _SMALL
-        try:
-            out = decoder.decompress(bytes(data) + _TAIL if small else data, limit)
-            if decoder.unconsumed_tail:
-                raise PayloadTooBig(None, max_size)
-            if fin and not small and decoder.decompress(_TAIL, 1):  # output held back by limit
-                raise PayloadTooBig(None, max_size)
-        except zlib.error as exc:
-            raise ProtocolError("decompression failed") from exc
-        return out
+    def _new(self) -> Any:
+        return zlib.decompressobj(wbits=-self._window)
+
+
+def _decompress(decoder: Any, data: bytes | bytearray | memoryview, fin: bool,
+                max_size: int | None) -> bytes:
+    """websockets' rules: at most `max_size` bytes out (PayloadTooBig past it), ProtocolError
+    for data zlib refuses; the four-byte tail a sender strips is put back on a final frame."""
+    limit = 0 if max_size is None else max_size  # zlib: a limit of 0 means none
+    small = fin and len(data) < _SMALL
+    try:
+        out: bytes = decoder.decompress(bytes(data) + _TAIL if small else data, limit)
+        if decoder.unconsumed_tail:
+            raise PayloadTooBig(None, max_size)
+        if fin and not small and decoder.decompress(_TAIL, 1):  # output held back by the limit
+            raise PayloadTooBig(None, max_size)
+    except zlib.error as exc:
+        raise ProtocolError("decompression failed") from exc
+    return out
 
 
 class ClientDeflateFactory(ClientExtensionFactory):

@@ -102,7 +102,7 @@ class Heartbeat:
             self.app_ping_at = None
             if conn.hub.backpressure.held_since(self._app_mark[0]):
                 continue  # no verdict: we did not read all the while
-            conn.hub.publish(ErrorEvent(
+            conn.publish(ErrorEvent(
                 conn.id, time.time(),
                 f"No {hb.app_reply_type!r} reply to the app-level heartbeat within {wait:g} s",
                 "heartbeat"))
@@ -124,7 +124,7 @@ class Heartbeat:
     def _sample(self, rtt: float, now: float, kind: str) -> None:
         conn = self._conn
         conn.metrics.record_rtt(rtt, now, kind)
-        conn.hub.publish(LatencySample(conn.id, now, rtt, kind))
+        conn.publish(LatencySample(conn.id, now, rtt, kind))
 
     def _mark(self) -> tuple[int, int]:
         hub = self._conn.hub

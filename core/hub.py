@@ -8,12 +8,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from core.backpressure import Backpressure
-from core.events import Event
+from core.events import Event, FrameEvent
 from core.priority import Priority
 
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Event], None]
+BatchCallback = Callable[[list[FrameEvent]], None]
 
 
 class EventStream:
@@ -60,16 +61,20 @@ class EventHub:
     redraw during a flood, and the publishers and the recorder step aside for it."""
 
     def __init__(self) -> None:
-        self._callbacks: tuple[Callback, ...] = ()
+        self._callbacks: tuple[tuple[Callback, BatchCallback | None], ...] = ()
         self.backpressure = Backpressure()
         self.priority = Priority()
 
-    def subscribe(self, callback: Callback) -> Callable[[], None]:
-        self._callbacks = (*self._callbacks, callback)
+    def subscribe(
+        self, callback: Callback, batch: BatchCallback | None = None
+    ) -> Callable[[], None]:
+        """`batch`, if given, takes the incoming data frames of one read at once (see
+        `publish_frames`); without it `callback` gets them one by one."""
+        self._callbacks = (*self._callbacks, (callback, batch))
         return lambda: self.unsubscribe(callback)
 
     def unsubscribe(self, callback: Callback) -> None:
-        self._callbacks = tuple(c for c in self._callbacks if c != callback)
+        self._callbacks = tuple(c for c in self._callbacks if c[0] != callback)
 
     def stream(self, maxlen: int = 10_000) -> EventStream:
         stream = EventStream(self, maxlen)
@@ -77,8 +82,25 @@ class EventHub:
         return stream
 
     def publish(self, event: Event) -> None:
-        for callback in self._callbacks:
+        for callback, _ in self._callbacks:
             try:
                 callback(event)
             except Exception:
                 log.exception("event observer failed; the event was skipped for it")
+
+    def publish_frames(self, frames: list[FrameEvent]) -> None:
+        """The data frames one read brought, in order: an observer with a batch callback takes
+        them in one call (a flood of 1 KiB frames: ~250 a read, and ~0.5 us of GIL a frame
+        saved per observer), the others one by one."""
+        for callback, batch in self._callbacks:
+            if batch is not None:
+                try:
+                    batch(frames)
+                except Exception:
+                    log.exception("event observer failed; the frames were skipped for it")
+                continue
+            for frame in frames:
+                try:
+                    callback(frame)
+                except Exception:
+                    log.exception("event observer failed; the event was skipped for it")

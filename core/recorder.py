@@ -120,7 +120,8 @@ class Recorder:
         self._checkpoints = threading.Thread(target=self._checkpointer,
                                              name="recorder-checkpoint", daemon=True)
         self._checkpoints.start()
-        self._unsubscribe = hub.subscribe(self.push) if hub is not None else None
+        self._unsubscribe = (hub.subscribe(self.push, self.push_frames) if hub is not None
+                             else None)
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -145,13 +146,29 @@ class Recorder:
             with self._overflow_lock:
                 self._overflow += 1
             return
-        queue = self._queue
-        queue.append(event)
+        self._queue.append(event)
         self._pushed += 1
         if type(event) is FrameEvent:
             self._pushed_bytes += len(event.payload)
+        self._pushed_some()
+
+    def push_frames(self, frames: list[FrameEvent]) -> None:
+        """One read's data frames (EventHub.publish_frames) in one step; near the queue's
+        bound each goes through push(), which counts what does not fit."""
+        queue = self._queue
+        if len(queue) + len(frames) > self._max_queue:
+            for frame in frames:
+                self.push(frame)
+            return
+        queue.extend(frames)
+        self._pushed += len(frames)
+        self._pushed_bytes += sum(map(len, map(_PAYLOAD, frames)))
+        self._pushed_some()
+
+    def _pushed_some(self) -> None:
         # a batch's worth of rows, or of bytes: 1,024 frames of 1 MiB queued before the hold
         # below was even looked at took the process past 3 GB
+        queue = self._queue
         if (
             len(queue) >= self._batch_rows
             or self._pushed_bytes - self._written_bytes >= self._batch_bytes

@@ -52,6 +52,10 @@ _FAST_DEFLATED = {0xC1: _TEXT, 0xC2: _BINARY}  # FIN + RSV1 (compressed) + opcod
 _thread = threading.local()
 
 
+def _nothing() -> None:
+    pass
+
+
 def _read_buffer() -> memoryview:
     """The read buffer of this thread's loop, shared by its wires: asyncio fills it and calls
     `buffer_updated()` at once, which copies the bytes out, so one connection's read is over
@@ -83,6 +87,7 @@ class Wire(asyncio.BufferedProtocol):
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._sink: FrameSink | None = None
         self._data_sink: DataSink | None = None
+        self._read_done: Callable[[], None] = _nothing
         self._backpressure = Backpressure()  # never engaged until attach() gives the hub's
         self._priority = Priority()
         self._held = b""  # bytes read after the handshake and before attach()
@@ -167,12 +172,16 @@ class Wire(asyncio.BufferedProtocol):
     def attach(
         self, sink: FrameSink, data_sink: DataSink,
         backpressure: Backpressure | None = None, priority: Priority | None = None,
+        read_done: Callable[[], None] | None = None,
     ) -> None:
-        """`sink` takes every frame websockets read; `data_sink` each whole message read here.
-        While `backpressure` is engaged the socket is not read (after the data in hand); a claim
-        on `priority` pauses the reading where it is."""
+        """`sink` takes every frame websockets read; `data_sink` each whole message read here;
+        `read_done` is called when the frames of one read are all delivered (so that they can
+        be published as one batch). While `backpressure` is engaged the socket is not read
+        (after the data in hand); a claim on `priority` pauses the reading where it is."""
         self._sink = sink
         self._data_sink = data_sink
+        if read_done is not None:
+            self._read_done = read_done
         if backpressure is not None:
             self._backpressure = backpressure
         if priority is not None:
@@ -183,6 +192,7 @@ class Wire(asyncio.BufferedProtocol):
             transport.resume_reading()
         if held:
             self._receive(held)
+            self._read_done()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._buffer
@@ -198,6 +208,7 @@ class Wire(asyncio.BufferedProtocol):
             return
         self._priority.step_aside()
         self._receive(data)
+        self._read_done()  # before the hold is looked at: publishing may engage it
         if self._backpressure.engaged:
             self._transport().pause_reading()
             self._backpressure.when_released(self._loop, self._resume_reading)
@@ -339,6 +350,7 @@ class Wire(asyncio.BufferedProtocol):
         elif self._partial:  # a frame cut short: websockets names the error
             partial, self._partial = self._partial, b""
             self._to_websockets(partial)
+        self._read_done()
         self.protocol.receive_eof()
         self._flush()
         self._handshake_done()

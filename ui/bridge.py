@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -44,6 +45,7 @@ BUFFER_BYTES = 64 * 2**20
 # paints start at least this far apart: each takes ~15-30 ms while the GUI thread shares the
 # GIL, and two in one pass of the event loop froze the window for 60+ ms.
 TURN_MS = 40
+_PAYLOAD = attrgetter("payload")
 FLOOD_FRAMES = 1_000  # frames in one tick from which the panels count it a flood
 CLAIM_S = 0.05  # the longest the core threads wait for a panel to paint after its turn
 
@@ -93,6 +95,18 @@ class _Buffer:
             self._dropped += 1
         events.append(event)
 
+    def push_frames(self, frames: list[FrameEvent]) -> None:
+        """One read's data frames (EventHub.publish_frames): in one step when they fit."""
+        size = sum(map(len, map(_PAYLOAD, frames)))
+        held = self._pushed_bytes - self._drain_mark
+        events = self._events
+        if held + size <= BUFFER_BYTES and len(events) + len(frames) <= BUFFER_LIMIT:
+            self._pushed_bytes += size
+            events.extend(frames)
+            return
+        for frame in frames:  # at a bound: each one is kept or dropped as push() decides
+            self.push(frame)
+
     def take(self) -> tuple[list[Event], int]:
         """The events so far (what arrives meanwhile waits for the next take), and the count of
         all drops since the start."""
@@ -129,7 +143,7 @@ class CoreBridge(QObject):
         self.series = SeriesStore()
         self._turn_at = 0.0  # time.monotonic() of the last heavy redraw's turn
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._unsubscribe = manager.hub.subscribe(self._buffer.push)
+        self._unsubscribe = manager.hub.subscribe(self._buffer.push, self._buffer.push_frames)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._drain)

@@ -164,6 +164,25 @@ def test_overflow_writes_an_explicit_gap(tmp_path: Path) -> None:
     assert recorder.stats().dropped == 90
 
 
+def test_a_read_of_frames_past_the_bound_keeps_what_fits_and_counts_the_rest(
+    tmp_path: Path,
+) -> None:
+    """Frames published a read at a time (EventHub.publish_frames) go in whole while they fit,
+    and one by one at the bound: the first ones are kept, the rest counted as a gap."""
+    hub = EventHub()
+    recorder = Recorder(tmp_path / "b.sqlite", hub, max_queue=10, batch_rows=10_000,
+                        batch_seconds=30)
+    frames = [FrameEvent(1, float(i), Direction.IN, Opcode.TEXT, b"m%d" % i) for i in range(14)]
+    hub.publish_frames(frames[:6])  # fits
+    hub.publish_frames(frames[6:])  # 8 more into 4 places
+    recorder.close()
+    db = sqlite3.connect(tmp_path / "b.sqlite")
+    kept = [row[0] for row in db.execute("SELECT payload FROM frames ORDER BY id")]
+    assert kept == [b"m%d" % i for i in range(10)]
+    assert db.execute("SELECT sum(dropped) FROM gaps").fetchone()[0] == 4
+    assert recorder.stats().dropped == 4
+
+
 CHILD = r"""
 import sys, time
 from core.events import ErrorEvent

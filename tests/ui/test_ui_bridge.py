@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 import ui.bridge
 from core.events import (
     ConnectionAdded,
     ConnectionRemoved,
     Direction,
+    Event,
     FrameEvent,
     HandshakeInfo,
     LatencySample,
     Opcode,
     StateChanged,
 )
+from core.hub import EventHub
 from core.manager import ConnectionManager
 from core.states import ConnState
 from tests.helpers_ui import dispose
@@ -26,7 +30,29 @@ def frame(i: int) -> FrameEvent:
     return FrameEvent(1, time.time(), Direction.IN, Opcode.TEXT, b'{"n": %d}' % i)
 
 
-def test_each_tick_sorts_the_events_by_kind_in_order(qtbot, monkeypatch) -> None:
+def publish(hub: EventHub, events: list[Event], batched: bool) -> None:
+    """As the connections do: one by one, or each run of frames as one read's batch."""
+    if not batched:
+        for event in events:
+            hub.publish(event)
+        return
+    run: list[FrameEvent] = []
+    for event in [*events, None]:
+        if type(event) is FrameEvent:
+            run.append(event)
+            continue
+        if run:
+            hub.publish_frames(run)
+            run = []
+        if event is not None:
+            hub.publish(event)
+
+
+BATCHED = pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batched"])
+
+
+@BATCHED
+def test_each_tick_sorts_the_events_by_kind_in_order(qtbot, monkeypatch, batched) -> None:
     monkeypatch.setattr(ui.bridge, "BUFFER_LIMIT", 6)
     manager = ConnectionManager()
     bridge = CoreBridge(manager, interval_ms=3_600_000)  # ticks only when called here
@@ -34,18 +60,16 @@ def test_each_tick_sorts_the_events_by_kind_in_order(qtbot, monkeypatch) -> None
     bridge.tick.connect(batches.append)
     try:
         hub = manager.hub
-        for i in range(3):
-            hub.publish(frame(i))
+        publish(hub, [frame(i) for i in range(3)], batched)
         bridge._drain()  # frames only: the flood path
         state = StateChanged(1, time.time(), ConnState.CLOSED, ConnState.CONNECTING, 1)
         rtt = LatencySample(1, time.time(), 0.001, "ping")
         added = ConnectionAdded(2, time.time(), "ws://127.0.0.1:9/", "x")
         shake = HandshakeInfo(1, time.time(), "ws://127.0.0.1:9/", 101, (), (), None, ())
-        for event in (frame(3), state, shake, rtt, frame(4), added):
-            hub.publish(event)
+        publish(hub, [frame(3), state, shake, rtt, frame(4), added], batched)
         bridge._drain()
-        for i in range(5, 13):  # 8 into a buffer of 6: the 2 oldest are dropped, and counted
-            hub.publish(frame(i))
+        # 8 into a buffer of 6: the 2 oldest are dropped, and counted
+        publish(hub, [frame(i) for i in range(5, 13)], batched)
         bridge._drain()
         bridge._drain()  # nothing new: an empty tick
     finally:
@@ -60,7 +84,8 @@ def test_each_tick_sorts_the_events_by_kind_in_order(qtbot, monkeypatch) -> None
                for b in (batches[0], batches[2], batches[3]))
 
 
-def test_the_buffer_is_bounded_in_bytes_too(qtbot, monkeypatch) -> None:
+@BATCHED
+def test_the_buffer_is_bounded_in_bytes_too(qtbot, monkeypatch, batched) -> None:
     """Big frames past BUFFER_BYTES between two ticks are dropped and counted; the next tick
     starts a new budget; one frame larger than the whole budget still gets through alone."""
     monkeypatch.setattr(ui.bridge, "BUFFER_BYTES", 3 * 1024)
@@ -73,15 +98,13 @@ def test_the_buffer_is_bounded_in_bytes_too(qtbot, monkeypatch) -> None:
         return FrameEvent(1, time.time(), Direction.IN, Opcode.BINARY, bytes([i]) * size)
 
     try:
-        for i in range(5):  # 5 KiB into 3 KiB: the last two are dropped
-            manager.hub.publish(big(i))
-        manager.hub.publish(frame(99))  # a small one still over the budget: dropped too
+        hub = manager.hub
+        # 5 KiB into 3 KiB: the last two are dropped, and a small one still over the budget too
+        publish(hub, [*(big(i) for i in range(5)), frame(99)], batched)
         bridge._drain()
-        for i in range(5, 7):
-            manager.hub.publish(big(i))
+        publish(hub, [big(5), big(6)], batched)
         bridge._drain()
-        manager.hub.publish(big(7, 10 * 1024))  # alone, bigger than the budget
-        manager.hub.publish(big(8))
+        publish(hub, [big(7, 10 * 1024), big(8)], batched)  # alone, bigger than the budget
         bridge._drain()
     finally:
         bridge.stop()
