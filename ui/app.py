@@ -219,7 +219,9 @@ async def start_session(window: MainWindow, options: Options) -> None:
             _preload(module)
         await asyncio.sleep(0)
         window.attach(window.bridge, [key])
+        _drop_sources()
     window.attach(window.bridge)  # any panel not named above
+    _drop_sources()
     for key in options.show:
         window.docks[key].show()
         window.docks[key].raise_()
@@ -232,6 +234,18 @@ def _preload(module: str) -> None:
 
     with contextlib.suppress(Exception):
         importlib.import_module(module)
+    _drop_sources()
+
+
+def _drop_sources() -> None:
+    """Empty the standard library's linecache (it reads files again when a traceback needs
+    them). PySide6 reads the source of each module imported after it (its `__feature__` import
+    hook looks for "PySide6" in it with inspect.getsource), and linecache keeps every line: 18 MiB
+    once the session is up. Emptied after each start-up step, its memory serves the next import
+    instead of growing the heap."""
+    import linecache
+
+    linecache.clearcache()
 
 
 def _open_session(

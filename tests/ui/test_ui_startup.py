@@ -59,6 +59,27 @@ def test_the_skeleton_imports_nothing_heavy(tmp_path):
     assert result.stdout.split("\n")[0] == "True []"
 
 
+def test_the_started_session_keeps_no_module_sources(tmp_path):
+    """PySide6's import hook reads the source of every module imported after it, and linecache
+    kept it all (~200,000 lines, 18 MiB of the idle app); start_session() lets it go."""
+    code = (
+        "import linecache, sys\n"
+        "from ui.app import main\n"
+        f"code = main(['--screenshot', {str(tmp_path / 'x.png')!r}, '--after', '0',\n"
+        "             '--no-record'])\n"
+        "lines = sum(len(entry[2]) for entry in linecache.cache.values() if len(entry) > 2)\n"
+        "print(code, 'ui.charts_panel' in sys.modules, lines)\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               SOCKETSCOPE_CONFIG_DIR=str(tmp_path / "config"))
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, timeout=60,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    code, charts, lines = result.stdout.split("\n")[-2].split()
+    assert (code, charts) == ("0", "True"), result.stdout
+    assert int(lines) < 20_000, result.stdout
+
+
 async def test_the_session_fills_the_skeleton(qtbot, config_dir, no_quit_on_close):
     """Every panel replaces its placeholder; the panels that must see the first frames saw them
     (the inspector starts with the server's greeting, the room browser knows who we are), and
