@@ -127,7 +127,9 @@ class Connection:
         self._stopping = False
         self._close_error: str | None = None
         self._fragments: list[bytes] | None = None
-        self._inbox: list[FrameEvent] = []  # data frames of the read in progress
+        # the data frames of the read in progress (at most one read's bytes, wire.READ_CHUNK, plus
+        # a message it completes), published when the read is done: _publish_inbox()
+        self._inbox: list[FrameEvent] = []
         self._fragment_op = Opcode.TEXT
         self._requests: dict[str, tuple[asyncio.Future[Reply], float]] = {}
         self.heartbeat = Heartbeat(self)
@@ -553,8 +555,7 @@ class Connection:
         now = time.time()
         self.metrics.record_out(len(payload), now)
         op = _TEXT if is_text else _BINARY
-        self._publish_inbox()
-        self.hub.publish(FrameEvent(self.id, now, _OUT, op, payload))
+        self.publish(FrameEvent(self.id, now, _OUT, op, payload))
         feed = self._feed
         if feed is not None:
             feed(_OUT, op, payload, now)
@@ -595,8 +596,7 @@ class Connection:
                 self._deliver(self._fragment_op, b"".join(fragments))
         else:
             now = time.time()
-            self._publish_inbox()
-            self.hub.publish(FrameEvent(self.id, now, Direction.IN, op, data))
+            self.publish(FrameEvent(self.id, now, Direction.IN, op, data))
             if op is Opcode.CLOSE and (feed := self._feed) is not None:
                 feed(_IN, op, data, now)  # close codes mean something in some protocols
             if op is Opcode.PING:
@@ -618,8 +618,7 @@ class Connection:
         if feed is None and not (self._requests or self.unacked):
             self._inbox.append(event)  # with the rest of the read: _publish_inbox()
         else:
-            self._publish_inbox()
-            self.hub.publish(event)
+            self.publish(event)
             if feed is not None:
                 feed(_IN, op, data, now)
             if (self._requests or self.unacked) and b"requestId" in data:
