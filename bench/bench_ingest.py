@@ -12,8 +12,8 @@ which offer permessage-deflate (websockets' `compression="deflate"`, the app's
   bare  `websockets.asyncio.client.connect` + `async for m in ws: n += 1`
   app   the real app offscreen (MainWindow, every panel, bridge ticking, Recorder on the hub)
   core  (for information) Connection + hub + Recorder on plain asyncio, no Qt
-Bare and app take turns three times (--rounds) and each side's best run is its msgs/s; the app's
-other bars are taken over all its runs (tick gaps pooled, median RSS growth, every run's counts).
+Bare and app take turns three times (--rounds) on each flood, the floods in turn in each round,
+and each side's best run is its msgs/s; the app's other bars are taken over all its runs (tick gaps pooled, median RSS growth, every run's counts).
 Figures: msgs/s of each and app/bare; the UI tick gap (10 ms precise QTimer) p50/p99/max while the
 flood is ingested and shown; RSS after warm-up (half the flood, 200,000 messages in the full
 run: by then the inspector is at its 100k-row bound and the recorder's queue at its hold bound)
@@ -273,57 +273,85 @@ def _over_runs(apps: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_size(size: int, count: int, timeout: float, deflate: bool = False,
-             rounds: int = 3) -> dict[str, object]:
-    flag = ["--deflate"] if deflate else []
-    server = Child(python("peers.py", "server", "--count", str(count), "--size", str(size), *flag),
-                   name=f"sender{size}", stdin=True)
-    try:
-        blob = server.json_line("BLOB ", 300)
-        port = server.expect("PORT ", 30)
-        sink = Child(python("peers.py", "sink", "--port", port, "--count", str(count),
-                            "--bytes", str(blob["bytes"]), "--timeout", str(timeout), *flag),
-                     name="sink")
+class Flood:
+    """One message size, with or without deflate: its sender (another process, idle between
+    runs) and the runs made against it so far."""
+
+    def __init__(self, size: int, count: int, timeout: float, deflate: bool) -> None:
+        self.size, self.count, self.timeout, self.deflate = size, count, timeout, deflate
+        self.flag = ["--deflate"] if deflate else []
+        self.server = Child(python("peers.py", "server", "--count", str(count), "--size",
+                                   str(size), *self.flag), name=f"sender{size}", stdin=True)
+        self.bares: list[dict[str, Any]] = []
+        self.apps: list[dict[str, Any]] = []
+        self.core: dict[str, Any] = {}
+        self.sent: dict[str, dict[str, Any]] = {}
+
+    def start(self) -> None:
+        """Wait for the sender's blob, then measure its ceiling with a raw sink."""
+        self.blob = self.server.json_line("BLOB ", 300)
+        self.port = self.server.expect("PORT ", 30)
+        sink = Child(python("peers.py", "sink", "--port", self.port, "--count", str(self.count),
+                            "--bytes", str(self.blob["bytes"]), "--timeout", str(self.timeout),
+                            *self.flag), name="sink")
         with sink:
-            sink_fig = sink.json_line("SINK ", timeout + 10)
-        sent(server)
+            self.sink = sink.json_line("SINK ", self.timeout + 10)
+        sent(self.server)
 
-        def run(role: str, limit: float) -> dict[str, object]:
-            child = Child(python("bench_ingest.py", "--role", role, "--port", port,
-                                 "--count", str(count), "--timeout", str(timeout)), name=role)
-            with child:
-                return child.json_line(role.upper() + " ", timeout + limit)
+    def run(self, role: str, limit: float) -> dict[str, Any]:
+        child = Child(python("bench_ingest.py", "--role", role, "--port", self.port,
+                             "--count", str(self.count), "--timeout", str(self.timeout)),
+                      name=role)
+        with child:
+            figures = child.json_line(role.upper() + " ", self.timeout + limit)
+        self.sent[role] = sent(self.server)
+        return figures
 
-        # Bare and app take turns, `rounds` times each, and each side's best run is its figure:
-        # this machine's speed drifts by up to 1.6x within a minute (a CPU-bound bare run:
-        # 120k-200k msgs/s of 1 KiB), and a slow spell under one run of either side would
-        # otherwise be the ratio. The app's other bars are taken over all its runs (_over_runs).
-        bares: list[dict[str, Any]] = []
-        apps: list[dict[str, Any]] = []
-        sent_bare = sent_app = {}
+    def turn(self) -> None:
+        self.bares.append(self.run("bare", 20))
+        self.apps.append(self.run("app", 240))
+
+    def finish(self) -> None:
+        self.core = self.run("core", 120)
+        self.bares.append(self.run("bare", 20))
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def figures(self) -> dict[str, object]:
+        # The sender only writes compressed frames to a client that agreed to permessage-deflate
+        # (and refuses one that did not offer it), so its notes say what each one negotiated.
+        negotiated = {role: self.sent.get(role, {}).get("deflate")
+                      for role in ("bare", "app", "core")}
+        bares, apps = self.bares, self.apps
+        return {"size": self.size, "count": self.count, "deflate": self.deflate,
+                "negotiated": negotiated, "wire_bytes_per_msg": self.blob["bytes"] / self.count,
+                "sink": self.sink,
+                "bare": {**_best(bares), "runs_msgs_per_s": [b["msgs_per_s"] for b in bares]},
+                "app": {**_best(apps), "runs_msgs_per_s": [a["msgs_per_s"] for a in apps],
+                        "over_runs": _over_runs(apps)},
+                "core": self.core,
+                "sender_cpu_s": {role: self.sent.get(role, {}).get("cpu_seconds")
+                                 for role in ("bare", "app")}}
+
+
+def run_floods(floods: list[Flood], rounds: int) -> None:
+    """Bare and app take turns on each flood, `rounds` times, the floods one after the other in
+    each round; each side's best run is its figure. This machine's speed drifts by up to 1.6x
+    within a minute (a CPU-bound bare run: 120k-240k msgs/s of 1 KiB), and a slow spell would
+    otherwise be one flood's ratio: spread this way, each flood's runs are ~30 s apart. The
+    app's other bars are taken over all its runs (_over_runs)."""
+    try:
+        for flood in floods:
+            flood.start()
         for _ in range(rounds):
-            bares.append(run("bare", 20))
-            sent_bare = sent(server)
-            apps.append(run("app", 240))
-            sent_app = sent(server)
-        core_fig = run("core", 120)
-        sent_core = sent(server)
-        bares.append(run("bare", 20))
-        sent_after = sent(server)
+            for flood in floods:
+                flood.turn()
+        for flood in floods:
+            flood.finish()
     finally:
-        server.stop()
-    # The sender only writes compressed frames to a client that agreed to permessage-deflate
-    # (and refuses one that did not offer it), so its notes say what each client negotiated.
-    negotiated = {k: v.get("deflate") for k, v in (("bare", sent_bare), ("app", sent_app),
-                                                    ("core", sent_core), ("bare2", sent_after))}
-    bare_fig = {**_best(bares), "runs_msgs_per_s": [b["msgs_per_s"] for b in bares]}
-    app_fig = {**_best(apps), "runs_msgs_per_s": [a["msgs_per_s"] for a in apps],
-               "over_runs": _over_runs(apps)}
-    return {"size": size, "count": count, "deflate": deflate, "negotiated": negotiated,
-            "wire_bytes_per_msg": blob["bytes"] / count,
-            "sink": sink_fig, "bare": bare_fig, "app": app_fig, "core": core_fig,
-            "sender_cpu_s": {"bare": sent_bare.get("cpu_seconds"),
-                             "app": sent_app.get("cpu_seconds")}}
+        for flood in floods:
+            flood.stop()
 
 
 def report(fig: dict[str, Any], count: int) -> list[list[object]]:
@@ -421,12 +449,14 @@ def main() -> None:
     rounds = args.rounds or (1 if args.smoke else 3)
     out: dict[str, object] = {"count": count, "target": TARGET,
                               "deflate_extension": "permessage-deflate; server_no_context_takeover"}
+    floods = [Flood(int(size), count, timeout, deflate)
+              for size in args.sizes.split(",") for deflate in modes]
+    run_floods(floods, rounds)
     summary = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        for deflate in modes:
-            fig = run_size(size, count, timeout, deflate, rounds)
-            out[f"s{size}" + ("_deflate" if deflate else "")] = fig
-            summary += report(fig, count)
+    for flood in floods:
+        fig = flood.figures()
+        out[f"s{flood.size}" + ("_deflate" if flood.deflate else "")] = fig
+        summary += report(fig, count)
     out["summary"] = summary
     result("ingest", out)
 
