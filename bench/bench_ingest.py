@@ -13,7 +13,8 @@ which offer permessage-deflate (websockets' `compression="deflate"`, the app's
   app   the real app offscreen (MainWindow, every panel, bridge ticking, Recorder on the hub)
   core  (for information) Connection + hub + Recorder on plain asyncio, no Qt
 Bare and app take turns three times (--rounds) on each flood, the floods in turn in each round,
-and each side's best run is its msgs/s; the app's other bars are taken over all its runs (tick gaps pooled, median RSS growth, every run's counts).
+and each side's best run is its msgs/s; the app's other bars are taken over all its runs (tick
+gaps pooled, median RSS growth, every run's counts).
 Figures: msgs/s of each and app/bare; the UI tick gap (10 ms precise QTimer) p50/p99/max while the
 flood is ingested and shown; RSS after warm-up (half the flood, 200,000 messages in the full
 run: by then the inspector is at its 100k-row bound and the recorder's queue at its hold bound)
