@@ -32,7 +32,7 @@ class Heartbeat:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self.app_ping_at: float | None = None  # monotonic, while an app-level ping is unanswered
-        self._app_mark = (0, 0)
+        self._app_mark = (0, 0, 0)
         self._app_marker = b""
 
     def start(self, wire: Wire) -> list[asyncio.Task[None]]:
@@ -126,12 +126,15 @@ class Heartbeat:
         conn.metrics.record_rtt(rtt, now, kind)
         conn.publish(LatencySample(conn.id, now, rtt, kind))
 
-    def _mark(self) -> tuple[int, int]:
+    def _mark(self) -> tuple[int, int, int]:
         hub = self._conn.hub
-        return hub.backpressure.holds, hub.priority.claims
+        return hub.backpressure.holds, hub.priority.claims, hub.priority.wakes
 
-    def _paused_since(self, mark: tuple[int, int]) -> bool:
-        """Whether the reads were held for the recorder, or stepped aside for the GUI, at any
-        moment since `mark` was taken."""
+    def _paused_since(self, mark: tuple[int, int, int]) -> bool:
+        """Whether the reads were held for the recorder, stepped aside for the GUI, or may have
+        waited for the GUI thread's GIL, at any moment since `mark` was taken: such a round
+        trip is partly ours, not the server's, and is not taken as a sample."""
         hub = self._conn.hub
-        return hub.backpressure.held_since(mark[0]) or hub.priority.claimed_since(mark[1])
+        priority = hub.priority
+        return (hub.backpressure.held_since(mark[0]) or priority.claimed_since(mark[1])
+                or priority.gui_awake_since(mark[2]))

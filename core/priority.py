@@ -21,6 +21,8 @@ class Priority:
 
     def __init__(self) -> None:
         self.claims = 0
+        self.wakes = 0  # times the GUI thread woke up to work (see gui_awake)
+        self._awake = False
         self.waited = 0.0  # seconds the core threads stepped aside, for the benchmarks
         self._until = 0.0
         self._free = threading.Event()  # clear from claim() to release(), even past `_until`
@@ -53,3 +55,19 @@ class Priority:
     def claimed_since(self, claims: int) -> bool:
         """Whether a claim holds now, or was made at any moment since `claims` was read."""
         return self.claimed or self.claims != claims
+
+    def gui_awake(self) -> None:
+        """The GUI thread woke up to work (its event dispatcher's `awake`). Much of its work
+        runs inside Qt's C++ with the GIL held, where no switch interval takes it back: a pong
+        the network thread reads meanwhile waits for it, for milliseconds. Nothing steps aside
+        for this; it only tells an RTT measurement that the wait may have been ours."""
+        self._awake = True
+        self.wakes += 1
+
+    def gui_idle(self) -> None:
+        """The GUI thread is about to wait for events again (`aboutToBlock`)."""
+        self._awake = False
+
+    def gui_awake_since(self, wakes: int) -> bool:
+        """Whether the GUI thread is at work now, or woke at any moment since `wakes` was read."""
+        return self._awake or self.wakes != wakes

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QAbstractEventDispatcher, QObject, QTimer, Signal
 
 from core.events import (
     Event,
@@ -150,6 +150,14 @@ class CoreBridge(QObject):
         self._timer.start()
         # started by the first tick: on the loop the GUI runs (the manager's, when it has none)
         self._stop_metrics: Callable[[], None] | None = None
+        # the GUI thread's working spells, so that an RTT sample they may have delayed is left
+        # out (core.priority.Priority.gui_awake); only when the connections run on a thread of
+        # their own (`core`): on the GUI's own loop every read is a working spell of the GUI
+        self._dispatcher = QAbstractEventDispatcher.instance() if core is not None else None
+        if self._dispatcher is not None:
+            priority = manager.hub.priority
+            self._dispatcher.awake.connect(priority.gui_awake)
+            self._dispatcher.aboutToBlock.connect(priority.gui_idle)
 
     def _drain(self) -> None:
         if self._stop_metrics is None:
@@ -252,6 +260,12 @@ class CoreBridge(QObject):
         self._timer.stop()
         if self._stop_metrics is not None:
             self._stop_metrics()
+        if self._dispatcher is not None:
+            priority = self.manager.hub.priority
+            self._dispatcher.awake.disconnect(priority.gui_awake)
+            self._dispatcher.aboutToBlock.disconnect(priority.gui_idle)
+            priority.gui_idle()
+            self._dispatcher = None
         self._unsubscribe()
         for task in list(self._tasks):
             task.cancel()

@@ -185,3 +185,39 @@ async def test_a_claim_during_a_pings_wait_is_no_sample_but_a_missing_pong_still
         assert "No pong within 0.1 s" in (conn.last_error or ""), conn.last_error
     finally:
         core.stop()
+
+
+async def test_a_round_trip_while_the_gui_thread_works_is_no_sample() -> None:
+    """The GUI thread's working spells (its event dispatcher's awake .. aboutToBlock, which
+    ui.bridge reports) may hold the GIL inside Qt's C++ while a pong waits to be read: a ping
+    answered while the GUI works gives no RTT sample, and samples come back once it waits."""
+    async def pongs(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async for opcode, payload in frames_until_close(reader, writer):
+            if opcode == 0x9:
+                writer.write(frame(0xA, payload))
+                await writer.drain()
+
+    hub = EventHub()
+    core = LoopThread()
+    try:
+        async with raw_server(pongs) as port:
+            conn = Connection(ConnectionConfig(
+                f"ws://127.0.0.1:{port}", reconnect=ONCE,
+                heartbeat=HeartbeatConfig(interval=0.05, timeout=1.0)), hub, loop=core.loop)
+            hub.priority.gui_awake()  # one long working spell
+            conn.connect()
+            await conn.wait_for_state(ConnState.OPEN, 5)
+            await asyncio.sleep(0.5)  # ~10 pings, all answered
+            assert conn.metrics.last_rtt("ping") is None and conn.state is ConnState.OPEN
+            hub.priority.gui_idle()
+            async with asyncio.timeout(5):
+                while conn.metrics.last_rtt("ping") is None:
+                    await asyncio.sleep(0.02)
+            wakes = hub.priority.wakes
+            hub.priority.gui_awake()
+            hub.priority.gui_idle()  # a short spell: a round trip it fell into is no sample
+            assert hub.priority.gui_awake_since(wakes) and not hub.priority.gui_awake_since(
+                hub.priority.wakes)
+            await conn.disconnect()
+    finally:
+        core.stop()
