@@ -38,6 +38,16 @@ async def test_default_state_is_the_default_layout(qtbot, config_dir, no_quit_on
         dispose(restored, coded)
 
 
+def _run_offscreen(code: str, tmp_path) -> subprocess.CompletedProcess[str]:
+    """`code` in a fresh interpreter, offscreen, with its own config dir; it must succeed."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+               SOCKETSCOPE_CONFIG_DIR=str(tmp_path / "config"))
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, timeout=60,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_the_skeleton_imports_nothing_heavy(tmp_path):
     """Shown before asyncio, numpy, websockets, the server, SQLite or pyqtgraph are imported."""
     code = (
@@ -51,11 +61,7 @@ def test_the_skeleton_imports_nothing_heavy(tmp_path):
         "         'core.connection', 'core.server.app', 'ui.bridge')\n"
         "print(window.has_painted, sorted(m for m in heavy if m in sys.modules))\n"
     )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
-               SOCKETSCOPE_CONFIG_DIR=str(tmp_path / "config"))
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, timeout=60,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    result = _run_offscreen(code, tmp_path)
     assert result.stdout.split("\n")[0] == "True []"
 
 
@@ -70,11 +76,7 @@ def test_the_started_session_keeps_no_module_sources(tmp_path):
         "lines = sum(len(entry[2]) for entry in linecache.cache.values() if len(entry) > 2)\n"
         "print(code, 'ui.charts_panel' in sys.modules, lines)\n"
     )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
-               SOCKETSCOPE_CONFIG_DIR=str(tmp_path / "config"))
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, timeout=60,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    result = _run_offscreen(code, tmp_path)
     code, charts, lines = result.stdout.split("\n")[-2].split()
     assert (code, charts) == ("0", "True"), result.stdout
     assert int(lines) < 20_000, result.stdout
