@@ -1,11 +1,14 @@
 """Package data of the app: the palette and its stylesheets (palette.toml), the app icon
-(icons/) and the composer's templates (templates/). A package, so that `importlib.resources`
-finds it the same way in a checkout and after `pip install`."""
+(icons/) and the composer's templates (templates/). A package, so that `pip install` carries
+these files beside it (pyproject.toml's package-data); pip installs packages as files, so they
+are read from beside this module (importlib.resources would cost ~3 ms of imports before the
+window shows, for zip imports we never make)."""
 
-from importlib.resources import files
-from importlib.resources.abc import Traversable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
 
 
-def resource(name: str) -> Traversable:
+def resource(name: str) -> Path:
     """A file of this folder, by its relative path (`"icons/socketscope.svg"`)."""
-    return files(__name__).joinpath(name)
+    return HERE / name

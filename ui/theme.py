@@ -12,12 +12,10 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 
 from resources import resource
@@ -31,7 +29,10 @@ NAME = re.compile(r"\{([a-z_]+)\}")  # a colour in a stylesheet; CSS's own brace
 
 @cache
 def palette_file() -> dict[str, Any]:
-    """resources/palette.toml, parsed once."""
+    """resources/palette.toml, parsed once (when the first colour is asked for: after the
+    window shows, unless SOCKETSCOPE_THEME forces a scheme)."""
+    import tomllib
+
     return tomllib.loads(resource("palette.toml").read_text(encoding="utf-8"))
 
 
@@ -81,27 +82,31 @@ def load(scheme: str) -> Theme:
 
 
 def system_scheme() -> str:
-    """The running application's scheme: Qt's colour scheme (6.5+), else the window colour's
-    lightness; light before an application exists."""
+    """The scheme Qt paints the application's widgets with: its palette's window colour (light
+    before an application exists). Our colours sit on those widgets, so this is what they must
+    match; and unlike `QStyleHints.colorScheme()` it needs none of the Qt namespace's ~90
+    enums, which PySide6 builds all at once on first use (~11 ms, before the window shows)."""
     app = QGuiApplication.instance()
     if not isinstance(app, QGuiApplication):
         return "light"
-    scheme = QGuiApplication.styleHints().colorScheme()
-    if scheme == Qt.ColorScheme.Dark:
-        return "dark"
-    if scheme == Qt.ColorScheme.Light:
-        return "light"
     return "dark" if app.palette().color(QPalette.ColorRole.Window).lightness() < 128 else "light"
+
+
+def forced_scheme() -> str | None:
+    """SOCKETSCOPE_THEME's scheme (light or dark); None to follow the system."""
+    forced = os.environ.get(ENV, "auto").strip().lower()
+    return forced if forced in SCHEMES else None
 
 
 def wanted_scheme() -> str:
     """SOCKETSCOPE_THEME's scheme, else the system's (with one line on stderr for a value that
     is none of light, dark, auto)."""
-    forced = os.environ.get(ENV, "auto").strip().lower() or "auto"
-    if forced in SCHEMES:
+    forced = forced_scheme()
+    if forced is not None:
         return forced
-    if forced != "auto":
-        print(f"{ENV}={forced!r} is not light, dark or auto: following the system",
+    value = os.environ.get(ENV, "auto").strip().lower()
+    if value not in ("", "auto"):
+        print(f"{ENV}={value!r} is not light, dark or auto: following the system",
               file=sys.stderr)
     return system_scheme()
 
@@ -132,14 +137,13 @@ def app_icon() -> QIcon:
     return QIcon(str(resource(ICON)))
 
 
-def apply(app: QGuiApplication) -> Theme:
+def apply(app: QGuiApplication) -> None:
     """Set the app icon and, when SOCKETSCOPE_THEME forces a scheme the system does not show,
     the window colours of that scheme (palette.toml's [qt.<scheme>])."""
     app.setWindowIcon(app_icon())
-    theme = current()
-    if theme.scheme != system_scheme():
-        app.setPalette(qt_palette(theme.scheme, app.palette()))
-    return theme
+    forced = forced_scheme()
+    if forced is not None and forced != system_scheme():
+        app.setPalette(qt_palette(forced, app.palette()))
 
 
 def qt_palette(scheme: str, base: QPalette) -> QPalette:

@@ -49,16 +49,20 @@ def _run_offscreen(code: str, tmp_path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_skeleton_imports_nothing_heavy(tmp_path):
-    """Shown before asyncio, numpy, websockets, the server, SQLite or pyqtgraph are imported."""
+    """Shown before asyncio, numpy, websockets, the server, SQLite or pyqtgraph are imported,
+    and before the palette file is read (tomllib) when no scheme is forced."""
     code = (
         "import sys\n"
         "from ui.app import parse_args, show_window\n"
+        "from ui import theme\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication(['x'])\n"
+        "theme.apply(app)\n"
         "window = show_window(parse_args([]))\n"
         "app.processEvents()\n"
         "heavy = ('asyncio', 'numpy', 'websockets', 'jwt', 'msgpack', 'sqlite3', 'pyqtgraph',\n"
-        "         'core.connection', 'core.server.app', 'ui.bridge')\n"
+        "         'tomllib', 'importlib.resources', 'core.connection', 'core.server.app',\n"
+        "         'ui.bridge')\n"
         "print(window.has_painted, sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = _run_offscreen(code, tmp_path)
