@@ -40,6 +40,7 @@ def test_every_benchmark_reports_a_result_line_with_numbers(tmp_path: Path) -> N
     printed = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert len(printed) == len(BENCHMARKS), proc.stdout[-4000:]
     results = json.loads(out.read_text())
+    assert set(results["steal_s"]) == set(BENCHMARKS)  # the machine's lost CPU, per benchmark
     for name in BENCHMARKS:
         result = results.get(name)
         assert isinstance(result, dict), f"{name}: no RESULT"
