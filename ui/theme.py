@@ -92,20 +92,23 @@ def system_scheme() -> str:
     return "dark" if app.palette().color(QPalette.ColorRole.Window).lightness() < 128 else "light"
 
 
+def _env_scheme() -> str:
+    return os.environ.get(ENV, "auto").strip().lower() or "auto"
+
+
 def forced_scheme() -> str | None:
     """SOCKETSCOPE_THEME's scheme (light or dark); None to follow the system."""
-    forced = os.environ.get(ENV, "auto").strip().lower()
-    return forced if forced in SCHEMES else None
+    value = _env_scheme()
+    return value if value in SCHEMES else None
 
 
 def wanted_scheme() -> str:
     """SOCKETSCOPE_THEME's scheme, else the system's (with one line on stderr for a value that
     is none of light, dark, auto)."""
-    forced = forced_scheme()
-    if forced is not None:
-        return forced
-    value = os.environ.get(ENV, "auto").strip().lower()
-    if value not in ("", "auto"):
+    value = _env_scheme()
+    if value in SCHEMES:
+        return value
+    if value != "auto":
         print(f"{ENV}={value!r} is not light, dark or auto: following the system",
               file=sys.stderr)
     return system_scheme()
