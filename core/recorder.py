@@ -392,30 +392,35 @@ CHECKPOINT_EVERY = 16 * 2**20
 COPY_REST_EVERY = 64 * 2**20  # WAL bytes after which the writer copies the rest itself
 ROW_OVERHEAD = 64  # bytes of a frame row besides its payload, roughly (for the two above)
 _DIRECTION = {d: d.value for d in Direction}
-_IS_OUT = {Direction.IN: 0, Direction.OUT: 1}
-_OPCODE_VALUE = {op: int(op) for op in Opcode}
-_TIME, _CONN, _DIR, _OPCODE, _PAYLOAD = (
-    attrgetter(name) for name in ("time", "conn_id", "direction", "opcode", "payload"))
+# A frame's direction and opcode in one bound value, which SQL takes apart (see _FRAME_SQL)
+_KIND = {(d, op): (16 if d is Direction.OUT else 0) + int(op) for d in Direction for op in Opcode}
+_TIME, _CONN, _OPCODE, _PAYLOAD = (
+    attrgetter(name) for name in ("time", "conn_id", "opcode", "payload"))
+_DIR_OP = attrgetter("direction", "opcode")
 # Frames go in as multi-row INSERTs of 1,024 rows (the rest in smaller steps), because of how
 # sqlite3 binds and steps on the writer thread while the network thread is busy:
 # - it lets go of the GIL once per statement step: executemany() does it once per row, and each
 #   time the writer then waits for the GIL again (up to the switch interval), which held the
 #   recorder to a few thousand rows/s during a flood and slowed the network thread too. Against
 #   a busy Python thread, 1,024-row statements write 250k rows/s of 64 B, 256-row ones 140k
-#   (alone both ~380k); binding 6,144 values holds the GIL for ~0.3 ms;
+#   (alone both ~380k); binding 4,096 values holds the GIL for ~0.3 ms;
 # - binding None (or anything but int, float, str) takes a slow path of ~0.5 us a value: the
 #   two close columns are NULL literals in the statement instead (3.2 -> 1.2 us a row).
-# 1,024 rows x 6 bound columns stays below SQLite's limit of 32,766 variables (close_code and
+# 1,024 rows x 4 bound values stays below SQLite's limit of 32,766 variables (close_code and
 # close_reason are NULL but for close frames, which get _CLOSE_SQL).
 _FRAME_STEPS = (1024, 64, 8, 1)
 _INSERT_FRAME = ("INSERT INTO frames (time, conn_id, direction, opcode, size, payload, close_code,"
                  " close_reason) VALUES ")
 # Binding, per value, holds the GIL: an int ~45 ns, a str ~160 ns, a bytes ~1,000 ns (sqlite3
 # looks for an adapter for every type but int, float, str and bytearray), a bytearray ~190 ns
-# plus ~160 ns to make it. So the direction goes in as 0/1 and SQL spells it, and payloads as
-# bytearrays (stored as the same BLOB): ~0.6 instead of ~1.4 us of GIL a frame.
-_FRAME_SQL = {n: _INSERT_FRAME + ",".join(["(?,?,iif(?,'out','in'),?,?,?,NULL,NULL)"] * n)
-              for n in _FRAME_STEPS}
+# plus ~160 ns to make it. So payloads go in as bytearrays (stored as the same BLOB), and a row
+# binds four values: time, connection, direction and opcode as one int (out: 16 + opcode), and
+# the payload, whose numbered parameter gives the size too. The writer held the GIL for ~1.3 us
+# a 1 KiB frame with six values a row (as much as the network thread spent reading it), ~25%
+# less in gathering them with four.
+_FRAME_SQL = {n: _INSERT_FRAME + ",".join(
+    f"(?{a},?{a + 1},iif(?{a + 2}>=16,'out','in'),?{a + 2}%16,length(?{a + 3}),?{a + 3},NULL,NULL)"
+    for a in range(1, 4 * n, 4)) for n in _FRAME_STEPS}
 _CLOSE_SQL = _INSERT_FRAME + "(?,?,?,?,?,?,?,?)"
 # RTT samples are notes too: a thousand connections write 1,000 a second.
 _NOTE_SQL = {n: "INSERT INTO notes (time, conn_id, kind, detail) VALUES "
@@ -423,13 +428,10 @@ _NOTE_SQL = {n: "INSERT INTO notes (time, conn_id, kind, detail) VALUES "
 
 
 def _frame_values(frames: list[FrameEvent]) -> list[Any]:
-    """The frames' six bound values one after the other, gathered without a Python loop."""
-    payloads = list(map(_PAYLOAD, frames))
+    """The frames' four bound values one after the other, gathered without a Python loop."""
     return list(chain.from_iterable(zip(
-        map(_TIME, frames), map(_CONN, frames),
-        map(_IS_OUT.__getitem__, map(_DIR, frames)),
-        map(_OPCODE_VALUE.__getitem__, map(_OPCODE, frames)),
-        map(len, payloads), map(bytearray, payloads), strict=True,
+        map(_TIME, frames), map(_CONN, frames), map(_KIND.__getitem__, map(_DIR_OP, frames)),
+        map(bytearray, map(_PAYLOAD, frames)), strict=True,
     )))  # fmt: skip
 
 
