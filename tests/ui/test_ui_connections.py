@@ -383,7 +383,7 @@ async def test_many_live_connections_states_at_once_values_soon(
                     "an RTT in every row")
         last = conns[-1]
         assert model.row_of(last.id) not in panel.visible_rows()
-        await last.disconnect()
+        await bridge.commands.disconnect(last.id)  # on the core thread, as the panel does
         await until(lambda: any(i == last.id and new is ConnState.CLOSED for i, new, _ in seen),
                     5, "the closed state in a tick")
         # the tick that carried the change showed it (CLOSED is final after a disconnect; an
@@ -527,8 +527,8 @@ async def test_status_bar_error_goes_when_its_connection_opens_or_is_removed(
         await until(lambda: status.message_label.text() == "", 2, "removed: the error gone")
         # another message (not a connection's error) is left alone by opens
         status.show_message("something else")
-        await conn.disconnect()
-        conn.connect()
+        await bridge.commands.disconnect(conn.id)
+        bridge.commands.connect(conn.id)
         await until(lambda: conn.state is ConnState.OPEN, 5, "open again")
         await asyncio.sleep(0.2)
         assert status.message_label.text() == "something else"
@@ -572,13 +572,15 @@ async def test_remove_offers_undo_that_restores_the_same_config(qtbot, embedded_
         assert back.id != conn.id and back.config == config  # the same settings
         status.clearMessage()
         assert status.undo_button.isHidden()  # withdrawn once used
-        await until(lambda: back.state is ConnState.OPEN, 5, "open again")  # it was open
+        # it was open; what the panel goes by is what the ticks told it (before its first tick
+        # a connection has no state there, and Undo takes it for one that was connecting)
+        await until(lambda: panel.state_of(back.id) is ConnState.OPEN, 5, "open again")
         assert panel.selected_ids() == [back.id]
 
         # the offer lasts UNDO_S only; a connection that was closed comes back closed
         monkeypatch.setattr(panel_module, "UNDO_S", 0.3)
-        await back.disconnect()
-        await until(lambda: panel.model.state_of(back.id) is ConnState.CLOSED, 5, "closed")
+        await bridge.commands.disconnect(back.id)  # on the core thread, as the panel does
+        await until(lambda: panel.state_of(back.id) is ConnState.CLOSED, 5, "closed")
         panel.remove_selected()
         status.clearMessage()
         assert status.undo_button.isVisible()
