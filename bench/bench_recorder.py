@@ -20,6 +20,7 @@ the app's (ui.app.SWITCH_INTERVAL).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sqlite3
 import statistics
 import sys
@@ -40,7 +41,8 @@ from core.recorder import SCHEMA, Recorder
 from ui.app import SWITCH_INTERVAL  # no Qt: ui.app imports PySide6 only when it runs
 
 READ_FRAMES = 64  # frames a read publishes at once
-HOLD_BYTES = 16 * 2**20  # the recorder's default hold; the baseline is held at the same
+# the recorder's default hold; the baseline is held at the same
+HOLD_ROWS, HOLD_BYTES = 50_000, 16 * 2**20
 BASELINE_ROWS = 1024
 
 
@@ -55,6 +57,7 @@ class Busy:
     def __init__(self) -> None:
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._spin, name="busy", daemon=True)
+        self.cpu = 0.0  # its CPU seconds, once stopped
 
     def _spin(self) -> None:
         x = 0
@@ -67,6 +70,7 @@ class Busy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.cpu = thread_cpu_seconds().get("busy", 0.0)
         self._stop.set()
         self.thread.join()
 
@@ -95,7 +99,8 @@ class Baseline:
 
     @property
     def holding(self) -> bool:
-        return self.pushed_bytes - self.written_bytes > HOLD_BYTES
+        return (self.pushed - self.written > HOLD_ROWS
+                or self.pushed_bytes - self.written_bytes > HOLD_BYTES)
 
     def _writer(self) -> None:
         sql = "INSERT INTO frames (time, conn_id, direction, opcode, size, payload) VALUES" \
@@ -144,39 +149,32 @@ def feed(push: Callable[[list[FrameEvent]], None], holding: Callable[[], bool], 
 def run_side(side: str, count: int, size: int, busy: bool, timeout: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-recorder-") as tmp:
         path = Path(tmp) / f"{side}.sqlite"
-        writer: Any
+        writer: Recorder | Baseline
         io0, cpu0, main0 = io_counters(), time.process_time(), time.thread_time()
-        busy_cpu = 0.0
-        runner = Busy() if busy else None
-        if runner is not None:
-            runner.__enter__()
-        t0 = time.perf_counter()
-        deadline = time.monotonic() + timeout
-        if side == "recorder":
-            hub = EventHub()
-            writer = Recorder(path, hub)
-            feed(hub.publish_frames, lambda: hub.backpressure.engaged, count, size, deadline)
-            writer.flush(max(1.0, deadline - time.monotonic()))
-            written = writer.written
-        else:
-            writer = Baseline(path)
-            feed(writer.push_frames, lambda: writer.holding, count, size, deadline)
-            writer.flush(deadline)
-            written = writer.written
-        seconds = time.perf_counter() - t0
-        if runner is not None:
-            busy_cpu = thread_cpu_seconds().get("busy", 0.0)
-            runner.__exit__()
+        spinner = Busy()
+        with spinner if busy else contextlib.nullcontext():
+            t0 = time.perf_counter()
+            deadline = time.monotonic() + timeout
+            if side == "recorder":
+                hub = EventHub()
+                writer = Recorder(path, hub)
+                feed(hub.publish_frames, lambda: hub.backpressure.engaged, count, size, deadline)
+                writer.flush(max(1.0, deadline - time.monotonic()))
+            else:
+                writer = baseline = Baseline(path)
+                feed(baseline.push_frames, lambda: baseline.holding, count, size, deadline)
+                baseline.flush(deadline)
+            seconds = time.perf_counter() - t0
         writer.close()
+        written = writer.written
         main = time.thread_time() - main0
-        cpu = time.process_time() - cpu0 - main - busy_cpu
+        cpu = time.process_time() - cpu0 - main - spinner.cpu
         io1 = io_counters()
         recorded = written * size
-        with sqlite3.connect(path) as db:
-            rows = db.execute("SELECT count(*), sum(size) FROM frames").fetchone()
-        db.close()
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            (rows_in_file,) = db.execute("SELECT count(*) FROM frames").fetchone()
     return {
-        "rows": written, "rows_in_file": rows[0], "seconds": seconds,
+        "rows": written, "rows_in_file": rows_in_file, "seconds": seconds,
         "rows_per_s": written / seconds, "writer_cpu_s": cpu,
         "writer_cpu_us_per_row": cpu / max(1, written) * 1e6,
         "written_per_byte": (io1["wchar"] - io0["wchar"]) / max(1, recorded),
